@@ -62,8 +62,14 @@ def main(argv: list[str] | None = None) -> int:
     run_p = sub.add_parser("run", help="execute a notebook headless into a new run record")
     run_p.add_argument("notebook", type=Path)
     run_p.add_argument("--params", type=Path, required=True, help="YAML file under params/")
-    run_p.add_argument("-p", dest="overrides", action="append", default=[],
-                       metavar="KEY=VALUE", help="override one params field, e.g. run.seed=7")
+    run_p.add_argument(
+        "-p",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override one params field, e.g. run.seed=7",
+    )
     run_p.add_argument("--run-id", default=None, help="default: <notebook>-<time>-<hex>")
     run_p.add_argument("--resume", action="store_true", help="continue an incomplete run")
     args = parser.parse_args(argv)

@@ -45,8 +45,13 @@ class App:
     def content_hash(self) -> str:
         """sha256 over every file's name and text: identifies this exact version of the app."""
         payload = json.dumps(
-            [self.app_id, sorted(self.sources.items()), sorted(self.tests.items()),
-             list(self.requirements), self.readme],
+            [
+                self.app_id,
+                sorted(self.sources.items()),
+                sorted(self.tests.items()),
+                list(self.requirements),
+                self.readme,
+            ],
             ensure_ascii=False,
         )
         return hashlib.sha256(payload.encode()).hexdigest()
@@ -56,6 +61,17 @@ class App:
 class DataConfig:
     """Tunables of the data layer; `params/` YAML fills it."""
 
+    apps_dir: str | None = field(
+        default=None,
+        metadata={"help": "Apps directory (see docs/apps.md); None = the bundled corpus."},
+    )
+    include_humaneval: bool = field(
+        default=False, metadata={"help": "Add the 164 HumanEval problems as apps."}
+    )
+    max_apps: int | None = field(
+        default=None,
+        metadata={"help": "Cap on apps per split after splitting (smoke runs); None = all."},
+    )
     train_fraction: float = field(
         default=0.7, metadata={"help": "Share of apps hashed into the train split."}
     )
@@ -71,8 +87,10 @@ class DataConfig:
     )
     degrade_rate: float = field(
         default=0.3,
-        metadata={"help": "Probability per gold item of losing a detail (clause or item) "
-                          "in seed augmentation."},
+        metadata={
+            "help": "Probability per gold item of losing a detail (clause or item) "
+            "in seed augmentation."
+        },
     )
     degrade_seed: int = field(
         default=0, metadata={"help": "Seed of the requirement-degradation draws."}
@@ -130,7 +148,9 @@ def _read_modules(app_id: str, folder: Path, kind: str) -> dict[str, str]:
     )
     if nested:
         raise AppFormatError(
-            app_id, f"{kind}/{nested[0]}", "module in a sub-directory",
+            app_id,
+            f"{kind}/{nested[0]}",
+            "module in a sub-directory",
             f"a flat {kind}/ (the runner only puts {kind}/ itself on sys.path)",
         )
     modules = {}
@@ -138,7 +158,9 @@ def _read_modules(app_id: str, folder: Path, kind: str) -> dict[str, str]:
         rel = f"{kind}/{path.name}"
         if not path.stem.isidentifier():
             raise AppFormatError(
-                app_id, rel, "file name is not a Python identifier",
+                app_id,
+                rel,
+                "file name is not a Python identifier",
                 "a module name the tests can import, e.g. roman_numerals.py",
             )
         text = _read_text(app_id, path, rel)
@@ -172,13 +194,17 @@ def load_app(path: str | Path, origin: str = "user") -> App:
     gold = root / "gold_requirements.md"
     if not gold.is_file():
         raise AppFormatError(
-            app_id, "gold_requirements.md", "missing",
+            app_id,
+            "gold_requirements.md",
+            "missing",
             f"a numbered list of {MIN_REQUIREMENTS}-{MAX_REQUIREMENTS} requirements",
         )
     requirements = parse_requirements(_read_text(app_id, gold, "gold_requirements.md"))
     if not MIN_REQUIREMENTS <= len(requirements) <= MAX_REQUIREMENTS:
         raise AppFormatError(
-            app_id, "gold_requirements.md", f"parses to {len(requirements)} items",
+            app_id,
+            "gold_requirements.md",
+            f"parses to {len(requirements)} items",
             f"a numbered list ('1. ...') of {MIN_REQUIREMENTS}-{MAX_REQUIREMENTS} items",
         )
 
@@ -197,7 +223,8 @@ def load_app(path: str | Path, origin: str = "user") -> App:
 
 def _app_dirs(folder: Path) -> list[Path]:
     return sorted(
-        p for p in folder.iterdir()
+        p
+        for p in folder.iterdir()
         if p.is_dir() and not p.name.startswith((".", "_")) and p.name != HOLDOUT_DIR
     )
 
@@ -225,7 +252,9 @@ def load_apps(
     duplicates = sorted({i for i in ids if ids.count(i) > 1})
     if duplicates:
         raise AppFormatError(
-            duplicates[0], str(root), "app id present both in the corpus and in holdout/",
+            duplicates[0],
+            str(root),
+            "app id present both in the corpus and in holdout/",
             "every app id to be unique",
         )
     return sorted(apps, key=lambda app: app.app_id)
@@ -280,14 +309,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     validate = commands.add_parser(
         "validate", help="run every app's tests on its own source; exit 1 if any fail"
     )
-    validate.add_argument("--apps", type=Path, default=None,
-                          help="apps directory (default: the bundled apps)")
-    validate.add_argument("--humaneval", action="store_true",
-                          help="also check the 164 HumanEval apps")
-    validate.add_argument("--include-holdout", action="store_true",
-                          help="also check apps under <apps>/holdout/")
-    validate.add_argument("--workers", type=int, default=None,
-                          help="parallel runner workers (default: the runner's choice)")
+    validate.add_argument(
+        "--apps", type=Path, default=None, help="apps directory (default: the bundled apps)"
+    )
+    validate.add_argument(
+        "--humaneval", action="store_true", help="also check the 164 HumanEval apps"
+    )
+    validate.add_argument(
+        "--include-holdout", action="store_true", help="also check apps under <apps>/holdout/"
+    )
+    validate.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="parallel runner workers (default: the runner's choice)",
+    )
     args = parser.parse_args(argv)
     return _validate(args)
 

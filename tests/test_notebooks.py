@@ -26,7 +26,9 @@ def test_committed_notebook_is_stripped_and_parameterised(notebook):
     nb = nbformat.read(notebook, as_version=4)
     for cell in nb.cells:
         if cell.cell_type == "code":
-            assert cell.outputs == [] and cell.execution_count is None, f"{notebook.name}: strip outputs"
+            assert cell.outputs == [] and cell.execution_count is None, (
+                f"{notebook.name}: strip outputs"
+            )
     tagged = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
     assert len(tagged) == 1
     for name in ("params_file", "run_id", "overrides"):
@@ -35,10 +37,18 @@ def test_committed_notebook_is_stripped_and_parameterised(notebook):
 
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.stem)
 def test_notebook_runs_headless_into_a_run_record(notebook, tmp_path, capsys):
-    code = main([
-        "run", str(notebook), "--params", str(ROOT / "params" / "tiny.yaml"),
-        "-p", f"run.outputs_dir={tmp_path}", "--run-id", f"t-{notebook.stem}",
-    ])
+    code = main(
+        [
+            "run",
+            str(notebook),
+            "--params",
+            str(ROOT / "params" / "tiny.yaml"),
+            "-p",
+            f"run.outputs_dir={tmp_path}",
+            "--run-id",
+            f"t-{notebook.stem}",
+        ]
+    )
     assert code == 0
     run_dir = tmp_path / "runs" / f"t-{notebook.stem}"
     assert (run_dir / f"{notebook.stem}.ipynb").exists()
@@ -48,19 +58,34 @@ def test_notebook_runs_headless_into_a_run_record(notebook, tmp_path, capsys):
 
 
 def test_cli_rejects_unknown_override_before_starting_a_kernel(tmp_path, capsys):
-    code = main([
-        "run", str(ROOT / "notebooks" / "phase2.ipynb"), "--params",
-        str(ROOT / "params" / "tiny.yaml"), "-p", "run.sed=1", "-p", f"run.outputs_dir={tmp_path}",
-    ])
+    code = main(
+        [
+            "run",
+            str(ROOT / "notebooks" / "phase2.ipynb"),
+            "--params",
+            str(ROOT / "params" / "tiny.yaml"),
+            "-p",
+            "run.sed=1",
+            "-p",
+            f"run.outputs_dir={tmp_path}",
+        ]
+    )
     assert code == 2
     assert "run.sed" in capsys.readouterr().err
     assert not (tmp_path / "runs").exists()
 
 
 def test_cli_refuses_to_overwrite_a_run(tmp_path, capsys):
-    args = ["run", str(ROOT / "notebooks" / "phase2.ipynb"), "--params",
-            str(ROOT / "params" / "tiny.yaml"), "-p", f"run.outputs_dir={tmp_path}",
-            "--run-id", "dup"]
+    args = [
+        "run",
+        str(ROOT / "notebooks" / "phase2.ipynb"),
+        "--params",
+        str(ROOT / "params" / "tiny.yaml"),
+        "-p",
+        f"run.outputs_dir={tmp_path}",
+        "--run-id",
+        "dup",
+    ]
     (tmp_path / "runs" / "dup").mkdir(parents=True)
     assert main(args) == 2
     assert "already exists" in capsys.readouterr().err

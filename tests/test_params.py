@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from cetd_lib.params import ParamsError, Params, describe, load_params
+from cetd_lib.params import Params, ParamsError, describe, load_params
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -68,8 +68,8 @@ def test_required_value_missing_is_named():
 
 
 def test_overrides_are_typed_and_validated():
-    params = load_params(ROOT / "params" / "smoke.yaml", ["run.seed=7", "apps.max_apps=null"])
-    assert params.run.seed == 7 and params.apps.max_apps is None
+    params = load_params(ROOT / "params" / "smoke.yaml", ["run.seed=7", "data.max_apps=null"])
+    assert params.run.seed == 7 and params.data.max_apps is None
     with pytest.raises(ParamsError, match="KEY=VALUE"):
         load_params(None, ["run.seed"])
     with pytest.raises(ParamsError, match="unknown key"):

@@ -110,8 +110,13 @@ class ExtractorConfig:
 
     def __post_init__(self) -> None:
         positive = (
-            "max_code_tokens", "max_target_tokens", "generation_batch_size", "lora_r",
-            "decoder_layers", "decoder_heads", "decoder_feedforward",
+            "max_code_tokens",
+            "max_target_tokens",
+            "generation_batch_size",
+            "lora_r",
+            "decoder_layers",
+            "decoder_heads",
+            "decoder_feedforward",
         )
         for name in positive:
             if getattr(self, name) < 1:
@@ -119,12 +124,15 @@ class ExtractorConfig:
         if self.max_target_tokens < 2:
             raise ValueError("ExtractorConfig.max_target_tokens must be >= 2 (a token and EOS)")
         for name in ("lora_dropout", "decoder_dropout"):
-            if not 0.0 <= getattr(self, name) < 1.0:
-                raise ValueError(f"ExtractorConfig.{name} must be in [0, 1), got {getattr(self, name)}")
-        for name, allowed in (("encoder", ("frozen", "lora")), ("decoder_embeddings", ("base", "own"))):
-            if getattr(self, name) not in allowed:
+            value = getattr(self, name)
+            if not 0.0 <= value < 1.0:
+                raise ValueError(f"ExtractorConfig.{name} must be in [0, 1), got {value}")
+        choices = {"encoder": ("frozen", "lora"), "decoder_embeddings": ("base", "own")}
+        for name, allowed in choices.items():
+            value = getattr(self, name)
+            if value not in allowed:
                 raise ValueError(
-                    f"ExtractorConfig.{name} must be one of {list(allowed)}, got {getattr(self, name)!r}"
+                    f"ExtractorConfig.{name} must be one of {list(allowed)}, got {value!r}"
                 )
         if isinstance(self.lora_target_modules, list):  # from JSON/YAML
             object.__setattr__(self, "lora_target_modules", tuple(self.lora_target_modules))

@@ -18,6 +18,7 @@ import difflib
 import importlib
 import json
 import logging
+import warnings
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -65,9 +66,14 @@ def truncate_code(code: str, tokenizer, max_tokens: int) -> str:
             low = mid
         else:
             high = mid - 1
-    kept = "\n".join(lines[:low])
-    marker = f"# ... [truncated {len(lines) - low} lines]"
-    return f"{kept}\n{marker}" if kept else marker
+
+    def joined(keep: int) -> str:
+        marker = f"# ... [truncated {len(lines) - keep} lines]"
+        return "\n".join([*lines[:keep], marker])
+
+    while low > 0 and count(joined(low)) > max_tokens:  # merges across the join can add one
+        low -= 1
+    return joined(low)
 
 
 def encode_targets(tokenizer, requirements: Sequence[str], max_tokens: int) -> list[list[int]]:
@@ -84,8 +90,12 @@ def encode_targets(tokenizer, requirements: Sequence[str], max_tokens: int) -> l
             ids, cut = ids[: max_tokens - 1], cut + 1
         targets.append([*ids, eos])
     if cut:
-        log.warning("%d of %d requirement targets cut to max_target_tokens=%d",
-                    cut, len(targets), max_tokens)
+        log.warning(
+            "%d of %d requirement targets cut to max_target_tokens=%d",
+            cut,
+            len(targets),
+            max_tokens,
+        )
     return targets
 
 
@@ -187,8 +197,9 @@ def decode(
     chosen: list[torch.Tensor] = []
     logits = first_logits
     for position in range(max_new_tokens):
-        tokens = next_tokens(logits, do_sample=do_sample, temperature=temperature, top_p=top_p,
-                             generator=generator)
+        tokens = next_tokens(
+            logits, do_sample=do_sample, temperature=temperature, top_p=top_p, generator=generator
+        )
         tokens = tokens.masked_fill(finished, eos_id)
         chosen.append(tokens)
         finished |= tokens == eos_id
@@ -277,8 +288,10 @@ class RequirementExtractor(nn.Module, ABC):
         if n < 1 or max_new_tokens < 1:
             raise ValueError(f"need n >= 1 and max_new_tokens >= 1, got n={n}, {max_new_tokens=}")
         if do_sample and temperature <= 0:
-            raise ValueError(f"temperature must be > 0 when sampling, got {temperature}; "
-                             "use do_sample=False for greedy decoding")
+            raise ValueError(
+                f"temperature must be > 0 when sampling, got {temperature}; "
+                "use do_sample=False for greedy decoding"
+            )
         if not 0.0 < top_p <= 1.0:
             raise ValueError(f"top_p must be in (0, 1], got {top_p}")
         generator = None
@@ -291,8 +304,12 @@ class RequirementExtractor(nn.Module, ABC):
             size = self.config.generation_batch_size
             for start in range(0, len(codes), size):
                 ids = self._generate_ids(
-                    codes[start : start + size], n, max_new_tokens=max_new_tokens,
-                    do_sample=do_sample, temperature=temperature, top_p=top_p,
+                    codes[start : start + size],
+                    n,
+                    max_new_tokens=max_new_tokens,
+                    do_sample=do_sample,
+                    temperature=temperature,
+                    top_p=top_p,
                     generator=generator,
                 )
                 texts += self.tokenizer.batch_decode(ids, skip_special_tokens=True)
@@ -335,7 +352,9 @@ class RequirementExtractor(nn.Module, ABC):
         config = ExtractorConfig.from_dict(record["config"])
         target = extractor_class(config.variant)
         if cls is not RequirementExtractor and not issubclass(target, cls):
-            raise ValueError(f"{directory} holds a {config.variant!r} extractor, not {cls.__name__}")
+            raise ValueError(
+                f"{directory} holds a {config.variant!r} extractor, not a {cls.__name__}"
+            )
         return target._load(config, directory)
 
     @staticmethod
@@ -352,8 +371,10 @@ def read_checkpoint_record(directory: Path) -> dict[str, Any]:
         )
     record = json.loads(path.read_text())
     if record.get("format") != CHECKPOINT_FORMAT:
-        raise ValueError(f"{path}: checkpoint format {record.get('format')!r}, this code reads "
-                         f"{CHECKPOINT_FORMAT}")
+        raise ValueError(
+            f"{path}: checkpoint format {record.get('format')!r}, this code reads "
+            f"{CHECKPOINT_FORMAT}"
+        )
     return record
 
 
@@ -382,7 +403,9 @@ def extractor_class(variant: str) -> type[RequirementExtractor]:
     if variant not in _REGISTRY:
         close = difflib.get_close_matches(variant, _REGISTRY, n=2)
         hint = f"did you mean {close}? " if close else ""
-        raise ValueError(f"unknown extractor variant {variant!r}; {hint}known: {extractor_variants()}")
+        raise ValueError(
+            f"unknown extractor variant {variant!r}; {hint}known: {extractor_variants()}"
+        )
     entry = _REGISTRY[variant]
     if isinstance(entry, str):
         module, _, name = entry.partition(":")
@@ -402,8 +425,8 @@ def make_extractor(
 
     `variant` and `overrides` replace fields of `config` (default `ExtractorConfig()`).
     `base=(model, tokenizer)` reuses a loaded base instead of `load_base(config.base_model)`;
-    it must be the model that name loads (checkpoints reload it by name), and LoRA is
-    injected into it in place, so pass a copy if you still need the plain model.
+    it must be the model that name loads (checkpoints reload it by name), and it is changed
+    in place (frozen, LoRA injected), so pass a copy if you still need the plain model.
     """
     config = config or ExtractorConfig()
     if variant is not None:
@@ -426,14 +449,26 @@ def load_base_for(config: ExtractorConfig, base: tuple[Any, Any] | None):
     return load_base(config.base_model, dtype=config.dtype)
 
 
-def lora_config(config: ExtractorConfig, *, task_type: str | None):
-    """The peft `LoraConfig` both variants use (Hu et al. 2021: W + (alpha / r) B A)."""
-    from peft import LoraConfig
+def with_lora(model, config: ExtractorConfig, *, adapter: Path | None, task_type: str | None):
+    """`model` wrapped in a peft LoRA adapter: fresh (Hu et al. 2021: W + (alpha / r) B A, with
+    B = 0 so training starts at the base model) or loaded from `adapter` (a saved directory).
 
-    return LoraConfig(
-        r=config.lora_r,
-        lora_alpha=config.lora_alpha,
-        lora_dropout=config.lora_dropout,
-        target_modules=list(config.lora_target_modules),
-        task_type=task_type,
-    )
+    The base weights are frozen by peft; LoRA modules are injected into `model` in place.
+    """
+    from peft import LoraConfig, PeftModel, get_peft_model
+
+    with warnings.catch_warnings():
+        # peft 0.21 calls a transformers-5 deprecated property; nothing for us to act on.
+        warnings.filterwarnings(
+            "ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning
+        )
+        if adapter is not None:
+            return PeftModel.from_pretrained(model, adapter, is_trainable=True)
+        lora = LoraConfig(
+            r=config.lora_r,
+            lora_alpha=config.lora_alpha,
+            lora_dropout=config.lora_dropout,
+            target_modules=list(config.lora_target_modules),
+            task_type=task_type,
+        )
+        return get_peft_model(model, lora)

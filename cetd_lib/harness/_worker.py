@@ -1,0 +1,763 @@
+"""Warm sandbox worker: keeps pytest loaded and forks one sandboxed child per app.
+
+Run as a script by `runner.py` (`python -s -P _worker.py CONFIG_JSON`), never imported: it uses
+only the standard library and pytest, and it never imports app code itself. Every app runs in a
+forked child (a fresh copy of this process), so modules one app imports cannot leak into the
+next.
+
+Why this shape: a fresh `python -m pytest` per app costs ~0.3 s (FIGURES.md). Here pytest's
+config, plugins and session are prepared ONCE in the worker; each child only collects and runs
+the app's tests, which takes a few tens of milliseconds.
+
+Protocol (JSON lines): the runner writes one job per line on stdin; the worker answers on stdout
+with {"ev": "ready"} once, then for each job {"ev": "started", "pid": N} and
+{"ev": "result", ...}. Inside, the child streams events (collected / start / report /
+collect_error / end) to the worker through a pipe, so results of tests that finished survive a
+timeout or a crash.
+"""
+
+from __future__ import annotations
+
+import gc
+import importlib
+import json
+import os
+import pkgutil
+import resource
+import select
+import shutil
+import signal
+import sys
+import time
+import traceback
+import types
+
+import pytest
+
+LOG_TAIL_CHARS = 2000
+DETAIL_CHARS = 1500
+MESSAGE_CHARS = 500
+
+
+class TestTimeout(BaseException):  # noqa: N818 - BaseException: `except Exception` can't eat it
+    """Raised by SIGALRM when a test exceeds its budget."""
+
+
+class SandboxViolation(PermissionError):  # noqa: N818 - the name users see in details
+    """Raised by the audit hook when generated code does something the sandbox forbids."""
+
+
+# ---------------------------------------------------------------------------------------------
+# The result plugin (lives in the worker; its state is copied into every child by fork)
+# ---------------------------------------------------------------------------------------------
+
+
+class ResultPlugin:
+    """Streams per-test outcomes to the worker and enforces the per-test budget."""
+
+    def __init__(self) -> None:
+        self.fd: int | None = None  # write end of the result pipe, set in the child
+        self.root_dir = ""  # the sandbox directory, with a trailing separator
+        self.src_dir = ""
+        self.test_timeout_s = 5.0
+        self.deadline = 0.0
+
+    def emit(self, event: dict) -> None:
+        if self.fd is None:
+            return
+        data = (json.dumps(event, default=str) + "\n").encode("utf-8", "replace")
+        view = memoryview(data)
+        while view:
+            written = os.write(self.fd, view)
+            view = view[written:]
+
+    # ---- collection ------------------------------------------------------------------------
+    @pytest.hookimpl(wrapper=True)
+    def pytest_make_collect_report(self, collector):
+        report = yield
+        call = report.__dict__.get("call")  # pytest pops it before pytest_collectreport
+        if report.failed and call is not None and call.excinfo is not None:
+            value = call.excinfo.value
+            # pytest wraps SyntaxError/ImportError of a test module in a CollectError.
+            report._cetd_exc = value.__cause__ or value
+        return report
+
+    def pytest_collectreport(self, report):
+        if report.failed:
+            exc = getattr(report, "_cetd_exc", None)
+            event = {"ev": "collect_error", "nodeid": report.nodeid, "facts": self.facts(exc, None)}
+            if exc is None:
+                event["detail"] = _tail(report.longreprtext, DETAIL_CHARS)
+            self.emit(event)
+
+    def pytest_collection_finish(self, session):
+        self.emit({"ev": "collected", "nodeids": [item.nodeid for item in session.items]})
+
+    # ---- running ---------------------------------------------------------------------------
+    def pytest_runtest_logstart(self, nodeid, location):
+        self.deadline = time.monotonic() + self.test_timeout_s
+        self.emit({"ev": "start", "nodeid": nodeid})
+
+    def _arm(self) -> None:
+        remaining = max(self.deadline - time.monotonic(), 0.001)
+        # The interval re-fires the alarm: code that swallows one TestTimeout gets another.
+        signal.setitimer(signal.ITIMER_REAL, remaining, 0.05)
+
+    def _disarm(self) -> None:
+        signal.setitimer(signal.ITIMER_REAL, 0, 0)
+
+    def _phase(self):
+        self._arm()
+        try:
+            return (yield)
+        finally:
+            self._disarm()
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_setup(self, item):
+        return (yield from self._phase())
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_call(self, item):
+        return (yield from self._phase())
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_teardown(self, item, nextitem):
+        return (yield from self._phase())
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(self, item, call):
+        report = yield
+        if call.excinfo is not None and report.failed:
+            report._cetd_facts = self.facts(call.excinfo.value, call.excinfo.tb)
+        return report
+
+    def pytest_runtest_logreport(self, report):
+        event = {
+            "ev": "report",
+            "nodeid": report.nodeid,
+            "when": report.when,
+            "outcome": report.outcome,
+            "duration": round(report.duration, 6),
+        }
+        if report.failed:
+            facts = getattr(report, "_cetd_facts", None)
+            if facts is None:
+                event["detail"] = _tail(report.longreprtext, DETAIL_CHARS)
+            event["facts"] = facts or {}
+        elif report.skipped and isinstance(report.longrepr, tuple):
+            event["detail"] = _tail(str(report.longrepr[2]), DETAIL_CHARS)
+        self.emit(event)
+
+    # ---- facts about an exception (classified by the parent, see failures.py) --------------
+    def facts(self, exc, tb) -> dict:
+        if exc is None:
+            return {}
+        facts: dict = {"mro": [cls.__name__ for cls in type(exc).__mro__]}
+        try:
+            facts["message"] = str(exc)[:MESSAGE_CHARS]
+        except BaseException:  # noqa: BLE001 - hostile __str__
+            facts["message"] = "<unprintable>"
+        # A denial or a timeout anywhere in the chain decides the class, also when the code (or
+        # a library such as urllib) wrapped it in its own exception.
+        chain = _exception_chain(exc)
+        facts["timeout"] = any(isinstance(e, TestTimeout) for e in chain)
+        facts["sandbox"] = any(isinstance(e, SandboxViolation) for e in chain)
+        if isinstance(exc, OSError):
+            facts["errno"] = exc.errno
+        if isinstance(exc, AttributeError):
+            facts["attr_on_src"] = self._owned_by_src(getattr(exc, "obj", None))
+        if tb is None:
+            tb = exc.__traceback__
+        where = []  # frames in the app's own files (tests/, src/), innermost last
+        last = None
+        while tb is not None:
+            code = tb.tb_frame.f_code
+            if code.co_filename.startswith(self.root_dir):
+                where.append(
+                    f"{code.co_filename[len(self.root_dir) :]}:{tb.tb_lineno} in {code.co_name}"
+                )
+            last = tb
+            tb = tb.tb_next
+        if last is not None:
+            facts["raised_in_src"] = last.tb_frame.f_code.co_filename.startswith(self.src_dir)
+        if isinstance(exc, SyntaxError) and exc.filename:
+            where.append(f"{str(exc.filename).replace(self.root_dir, '')}:{exc.lineno}")
+        head = "\n".join(where[-4:])
+        message = facts["message"].replace(self.root_dir, "")
+        facts["detail"] = _tail(f"{head}\n{facts['mro'][0]}: {message}".strip(), DETAIL_CHARS)
+        return facts
+
+    def _owned_by_src(self, obj) -> bool:
+        """Whether obj is a generated module, or a class/instance defined in one."""
+        try:
+            if obj is None:
+                return False
+            if isinstance(obj, types.ModuleType):
+                module = obj
+            else:
+                cls = obj if isinstance(obj, type) else type(obj)
+                module = sys.modules.get(cls.__module__)
+            filename = getattr(module, "__file__", None) or ""
+            return filename.startswith(self.src_dir)
+        except BaseException:  # noqa: BLE001
+            return False
+
+
+def _exception_chain(exc: BaseException, limit: int = 10) -> list[BaseException]:
+    chain, seen = [], set()
+    while exc is not None and id(exc) not in seen and len(chain) < limit:
+        seen.add(id(exc))
+        chain.append(exc)
+        reason = getattr(exc, "reason", None)  # urllib.error.URLError keeps the cause here
+        if isinstance(reason, BaseException) and id(reason) not in seen:
+            chain.append(reason)
+            seen.add(id(reason))
+        exc = exc.__cause__ or exc.__context__
+    return chain
+
+
+def _tail(text: str, limit: int) -> str:
+    return text if len(text) <= limit else "..." + text[-limit:]
+
+
+# ---------------------------------------------------------------------------------------------
+# Worker: prepare pytest once
+# ---------------------------------------------------------------------------------------------
+
+
+class Worker:
+    def __init__(self, cfg: dict) -> None:
+        self.cfg = cfg
+        self.root = os.path.realpath(cfg["root"])
+        self.src = os.path.join(self.root, "src")
+        self.tests = os.path.join(self.root, "tests")
+        self.tmp = os.path.join(self.root, "tmp")
+        self.ini = os.path.join(self.root, "pytest.ini")
+        self.log = os.path.join(self.root, "output.log")
+        self.plugin = ResultPlugin()
+        self.plugin.src_dir = self.src + os.sep
+        self.plugin.root_dir = self.root + os.sep
+        self.uid = os.getuid()
+
+    def prepare(self) -> None:
+        os.makedirs(self.root, exist_ok=True)
+        os.chdir(self.root)
+        self.clean()
+        with open(self.ini, "w") as fh:
+            fh.write("[pytest]\n")
+        os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
+
+        import _pytest
+        from _pytest.config import _prepareconfig
+        from _pytest.main import Session
+
+        for info in pkgutil.iter_modules(_pytest.__path__, "_pytest."):
+            try:
+                importlib.import_module(info.name)
+            except Exception:  # noqa: BLE001 - optional internals (e.g. pytester deps)
+                pass
+        for name in self.cfg.get("preload", ()):
+            try:
+                importlib.import_module(name)
+            except Exception:  # noqa: BLE001 - a missing optional stdlib module is fine
+                pass
+
+        args = [
+            "-c",
+            self.ini,
+            "--rootdir",
+            self.root,
+            "--basetemp",
+            os.path.join(self.tmp, "pt"),
+            "--capture=sys",
+            "--continue-on-collection-errors",
+            "-p",
+            "no:cacheprovider",
+            "-p",
+            "no:terminal",
+            "-p",
+            "no:faulthandler",
+            "-p",
+            "no:junitxml",
+            "-p",
+            "no:pastebin",
+            "-p",
+            "no:doctest",
+            "-p",
+            "no:stepwise",
+            "-p",
+            "no:setuponly",
+            "-p",
+            "no:setupplan",
+            "-p",
+            "no:legacypath",
+            "-p",
+            "no:unraisableexception",
+            "-p",
+            "no:threadexception",
+        ]
+        if not self.cfg.get("assert_rewrite", True):
+            args.append("--assert=plain")
+        args.append("tests")  # does not exist yet: no conftest is loaded in the worker
+        config = _prepareconfig(args, [self.plugin])
+        config.option.tbstyle = "native"  # 'auto' walks every module in inspect.getmodule
+        session = Session.from_config(config)
+        config._do_configure()
+        config.hook.pytest_sessionstart(session=session)
+        self.config, self.session = config, session
+        gc.collect()
+        gc.freeze()  # keep the collector from touching (and copying) the shared pages
+
+    def clean(self) -> None:
+        """Remove everything an app left in the root, except pytest.ini."""
+        for name in os.listdir(self.root):
+            if name == "pytest.ini":
+                continue
+            path = os.path.join(self.root, name)
+            if os.path.isdir(path) and not os.path.islink(path):
+                _rmtree(path)
+            else:
+                try:
+                    os.unlink(path)
+                except FileNotFoundError:
+                    pass
+
+    # -----------------------------------------------------------------------------------------
+    # One job
+    # -----------------------------------------------------------------------------------------
+    def write_files(self, job: dict) -> None:
+        os.makedirs(self.src)
+        os.makedirs(self.tests)
+        os.makedirs(self.tmp)
+        for folder, files in ((self.src, job["sources"]), (self.tests, job["tests"])):
+            for name, text in files.items():
+                path = os.path.join(folder, name)
+                if not os.path.realpath(path).startswith(folder + os.sep):
+                    raise ValueError(f"unsafe file name {name!r}")
+                os.makedirs(os.path.dirname(path), exist_ok=True)
+                with open(path, "w", encoding="utf-8") as fh:
+                    fh.write(text)
+
+    def run_job(self, job: dict, send) -> dict:
+        started = time.monotonic()
+        try:
+            self.clean()
+            self.write_files(job)
+        except Exception as exc:  # noqa: BLE001
+            self.clean()
+            return {"ev": "result", "harness_error": f"could not write files: {exc!r}"}
+        read_fd, write_fd = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # ----------------------------------------------------- sandboxed child
+            code = 70
+            try:
+                os.close(read_fd)
+                self.child(job, write_fd)
+                code = 0
+            except BaseException:  # noqa: BLE001
+                try:
+                    self.plugin.fd = write_fd
+                    self.plugin.emit({"ev": "child_error", "traceback": traceback.format_exc()})
+                except BaseException:  # noqa: BLE001
+                    pass
+            finally:
+                os._exit(code)
+        os.close(write_fd)
+        send({"ev": "started", "pid": pid})
+        data, timed_out, flood = self.supervise(pid, read_fd, job)
+        status, rusage = _reap(pid)
+        os.close(read_fd)
+        log_tail = ""
+        try:
+            with open(self.log, "rb") as fh:
+                fh.seek(max(0, os.path.getsize(self.log) - LOG_TAIL_CHARS))
+                log_tail = fh.read().decode("utf-8", "replace")
+        except OSError:
+            pass
+        self.clean()
+        events, malformed = [], 0
+        for line in data.split(b"\n"):
+            if not line:
+                continue
+            try:
+                events.append(json.loads(line))
+            except ValueError:
+                malformed += 1
+        signame = None
+        if os.WIFSIGNALED(status):
+            signum = os.WTERMSIG(status)
+            try:
+                signame = signal.Signals(signum).name
+            except ValueError:
+                signame = f"SIG{signum}"
+        return {
+            "ev": "result",
+            "events": events,
+            "malformed": malformed,
+            "timed_out": timed_out,
+            "output_flood": flood,
+            "signal": signame,
+            "exit_code": os.WEXITSTATUS(status) if os.WIFEXITED(status) else None,
+            "log_tail": log_tail,
+            "duration_s": time.monotonic() - started,
+            "cpu_s": rusage.ru_utime + rusage.ru_stime if rusage else None,
+        }
+
+    def supervise(self, pid: int, read_fd: int, job: dict) -> tuple[bytes, bool, bool]:
+        """Collect the child's events until it exits; kill its group at the wall deadline."""
+        deadline = time.monotonic() + float(job["timeout_s"])
+        cap = int(self.cfg.get("max_output_mb", 32)) * 1024 * 1024
+        chunks: list[bytes] = []
+        size = 0
+        timed_out = flood = False
+        pidfd = os.pidfd_open(pid)  # readable once the child has exited (Linux >= 5.3)
+        poller = select.poll()
+        poller.register(read_fd, select.POLLIN | select.POLLHUP)
+        poller.register(pidfd, select.POLLIN)
+        try:
+            while True:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    timed_out = True
+                    break
+                ready = {fd for fd, _ in poller.poll(max(1, int(remaining * 1000)))}
+                if read_fd in ready:
+                    chunk = os.read(read_fd, 1 << 16)
+                    if chunk:
+                        chunks.append(chunk)
+                        size += len(chunk)
+                        if size > cap:
+                            flood = True
+                            break
+                    else:
+                        poller.unregister(read_fd)
+                if pidfd in ready:
+                    break
+        finally:
+            os.close(pidfd)
+        _killpg(pid)  # the whole group: stragglers forked by the app die too
+        # Drain what the child wrote before it died, without waiting on stray holders of the
+        # pipe's write end.
+        os.set_blocking(read_fd, False)
+        while not flood:
+            try:
+                chunk = os.read(read_fd, 1 << 16)
+            except BlockingIOError:
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+            flood = size > cap
+        return b"".join(chunks), timed_out, flood
+
+    # -----------------------------------------------------------------------------------------
+    # In the child
+    # -----------------------------------------------------------------------------------------
+    def child(self, job: dict, write_fd: int) -> None:
+        os.setsid()  # own session and process group: the worker kills the group at the end
+        null = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(null, 0)
+        log = os.open(self.log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.dup2(log, 1)
+        os.dup2(log, 2)
+        # Close everything else (the worker's protocol pipes above all) except the result pipe.
+        os.closerange(3, write_fd)
+        os.closerange(write_fd + 1, 1 << 16)
+        for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGPIPE):
+            signal.signal(signum, signal.SIG_DFL)
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # oversize writes raise OSError(EFBIG)
+        signal.signal(signal.SIGALRM, _on_alarm)
+        self.set_limits(float(job["timeout_s"]))
+
+        import random
+        import tempfile
+
+        random.seed(0)  # unseeded randomness in tests behaves the same in every run
+        tempfile.tempdir = self.tmp
+        sys.path.insert(0, self.src)
+        sys.dont_write_bytecode = True
+        os.chdir(self.root)
+        plugin = self.plugin
+        plugin.fd = write_fd
+        plugin.test_timeout_s = float(job["test_timeout_s"])
+        _install_guard(
+            self,
+            allow_subprocess=bool(self.cfg.get("allow_subprocess")),
+            deny_read=tuple(self.cfg.get("deny_read", ())),
+        )
+
+        config, session = self.config, self.session
+        exitstatus = 0
+        try:
+            config.hook.pytest_collection(session=session)
+            config.hook.pytest_runtestloop(session=session)
+        except BaseException as exc:  # noqa: BLE001 - pytest.exit(), Interrupted, our timeout
+            plugin.emit(
+                {
+                    "ev": "aborted",
+                    "facts": plugin.facts(exc, None),
+                    "detail": _tail(repr(exc), MESSAGE_CHARS),
+                }
+            )
+            exitstatus = 2
+        try:
+            config.hook.pytest_sessionfinish(session=session, exitstatus=exitstatus)
+        except BaseException:  # noqa: BLE001 - results are already out
+            pass
+        plugin.emit({"ev": "end"})
+
+    def set_limits(self, timeout_s: float) -> None:
+        mb = 1024 * 1024
+        cpu = int(timeout_s) + 2
+        limits = [
+            (resource.RLIMIT_CPU, cpu),
+            (resource.RLIMIT_FSIZE, int(self.cfg.get("file_size_mb", 16)) * mb),
+            (resource.RLIMIT_NOFILE, int(self.cfg.get("max_open_files", 256))),
+            (resource.RLIMIT_CORE, 0),
+            (resource.RLIMIT_AS, int(self.cfg.get("memory_mb", 2048)) * mb),
+        ]
+        # RLIMIT_NPROC counts every process of the user, so leave room for the ones running.
+        # The kernel does not apply it to root; the audit guard blocks process creation anyway.
+        if self.uid != 0:
+            limits.append(
+                (
+                    resource.RLIMIT_NPROC,
+                    _user_processes(self.uid) + int(self.cfg.get("max_processes", 32)),
+                )
+            )
+        for which, value in limits:
+            soft, hard = resource.getrlimit(which)
+            if hard != resource.RLIM_INFINITY:
+                value = min(value, hard)
+            resource.setrlimit(which, (value, value))
+
+
+def _on_alarm(signum, frame):
+    raise TestTimeout("test exceeded its time budget")
+
+
+def _user_processes(uid: int) -> int:
+    count = 0
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                if os.stat(f"/proc/{entry}").st_uid == uid:
+                    count += 1
+            except OSError:
+                pass
+    return count
+
+
+def _killpg(pgid: int) -> None:
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _reap(pid: int):
+    try:
+        _, status, rusage = os.wait4(pid, 0)
+        return status, rusage
+    except ChildProcessError:
+        return 0, None
+
+
+def _rmtree(path: str) -> None:
+    def fix_and_retry(func, target, exc_info):
+        try:  # the app may have removed write/execute permission from its own dirs
+            os.chmod(os.path.dirname(target), 0o700)
+            os.chmod(target, 0o700)
+            func(target)
+        except OSError:
+            pass
+
+    shutil.rmtree(path, onerror=fix_and_retry)
+
+
+# ---------------------------------------------------------------------------------------------
+# The Python-level guard (audit hook, PEP 578). NOT a security boundary: see docs/harness.md.
+# ---------------------------------------------------------------------------------------------
+
+
+def _install_guard(worker: Worker, *, allow_subprocess: bool, deny_read: tuple[str, ...]) -> None:
+    realpath, join, isabs = os.path.realpath, os.path.join, os.path.isabs
+    fsdecode, getcwd, readlink, getpid, getpgrp = (
+        os.fsdecode,
+        os.getcwd,
+        os.readlink,
+        os.getpid,
+        os.getpgrp,
+    )
+    root = worker.root + os.sep
+    protected_dirs = (worker.src + os.sep, worker.tests + os.sep)
+    protected = frozenset({worker.root, worker.src, worker.tests, worker.ini})
+    write_flags = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
+    af_unix = 1  # socket.AF_UNIX on Linux; no socket import needed
+
+    def resolve(path, dir_fd=None):
+        path = fsdecode(path)
+        if not isabs(path):
+            base = getcwd() if dir_fd in (None, -1) else readlink(f"/proc/self/fd/{dir_fd}")
+            path = join(base, path)
+        return realpath(path)
+
+    def check_write(path, dir_fd=None, what="write to"):
+        if isinstance(path, int) or path is None:
+            return  # an already-open descriptor
+        target = resolve(path, dir_fd)
+        if target == os.devnull:
+            return
+        if not target.startswith(root) or target.startswith(protected_dirs) or target in protected:
+            raise SandboxViolation(f"sandbox: {what} {target} is outside the writable sandbox")
+
+    def on_open(args):
+        path, mode, flags = args
+        if isinstance(path, int):
+            return
+        if isinstance(flags, int) and flags >= 0:
+            writing = bool(flags & write_flags)
+        else:
+            writing = any(c in (mode or "") for c in "wax+")
+        if writing:
+            check_write(path)
+        elif deny_read:
+            target = resolve(path)
+            if target.startswith(deny_read):
+                raise SandboxViolation(f"sandbox: reading {target} is not allowed")
+
+    def path_dirfd(args):  # (path, dir_fd) / (path, mode, dir_fd) / (path, uid, gid, dir_fd)
+        check_write(
+            args[0], args[-1] if len(args) > 1 and isinstance(args[-1], int) else None, "changing"
+        )
+
+    def two_paths(args):  # (src, dst, src_dir_fd, dst_dir_fd)
+        check_write(args[0], args[2] if len(args) > 2 else None, "moving/linking")
+        check_write(args[1], args[3] if len(args) > 3 else None, "moving/linking")
+
+    def symlink(args):  # (src, dst, dir_fd): only where the link is created matters
+        check_write(args[1], args[2] if len(args) > 2 else None, "creating a link at")
+
+    def truncate(args):
+        check_write(args[0], None, "truncating")
+
+    def deny(message):
+        def handler(args):
+            raise SandboxViolation(f"sandbox: {message}")
+
+        return handler
+
+    def kill(args):
+        pid = args[0]
+        if pid not in (0, getpid()):
+            raise SandboxViolation(f"sandbox: sending a signal to process {pid} is not allowed")
+
+    def killpg(args):
+        if args[0] not in (0, getpgrp()):
+            raise SandboxViolation(f"sandbox: signalling process group {args[0]} is not allowed")
+
+    def new_socket(args):
+        if args[1] != af_unix:
+            raise SandboxViolation("sandbox: network access is disabled")
+
+    handlers = {
+        "open": on_open,
+        "os.remove": path_dirfd,
+        "os.rmdir": path_dirfd,
+        "os.mkdir": path_dirfd,
+        "os.chmod": path_dirfd,
+        "os.chown": path_dirfd,
+        "os.utime": path_dirfd,
+        "os.chflags": path_dirfd,
+        "os.lchflags": path_dirfd,
+        "shutil.rmtree": path_dirfd,
+        "os.rename": two_paths,
+        "os.link": two_paths,
+        "os.symlink": symlink,
+        "os.truncate": truncate,
+        "os.kill": kill,
+        "os.killpg": killpg,
+        "socket.__new__": new_socket,
+        "socket.getaddrinfo": deny("network access is disabled"),
+        "socket.gethostbyname": deny("network access is disabled"),
+        "socket.gethostbyaddr": deny("network access is disabled"),
+        "socket.getnameinfo": deny("network access is disabled"),
+        "resource.setrlimit": deny("changing resource limits is not allowed"),
+        "resource.prlimit": deny("changing resource limits is not allowed"),
+        # Native code could undo every check below, so loading it through ctypes is refused.
+        "ctypes.dlopen": deny("loading native libraries with ctypes is not allowed"),
+        "ctypes.dlsym": deny("loading native symbols with ctypes is not allowed"),
+        "ctypes.dlsym/handle": deny("loading native symbols with ctypes is not allowed"),
+    }
+    if not allow_subprocess:
+        no_process = deny("creating processes is not allowed")
+        for event in (
+            "os.fork",
+            "os.forkpty",
+            "os.system",
+            "os.exec",
+            "os.posix_spawn",
+            "os.spawn",
+            "subprocess.Popen",
+            "pty.spawn",
+        ):
+            handlers[event] = no_process
+    get = handlers.get
+
+    def hook(event, args):
+        handler = get(event)
+        if handler is not None:
+            handler(args)
+
+    sys.addaudithook(hook)
+
+
+# ---------------------------------------------------------------------------------------------
+# Main loop
+# ---------------------------------------------------------------------------------------------
+
+
+def main() -> None:
+    cfg = json.loads(sys.argv[1])
+    # Protocol on private descriptors; fd 0/1 point at /dev/null and the worker log so stray
+    # prints (ours or pytest's) can never corrupt the protocol.
+    proto_in = os.fdopen(os.dup(0), "rb")
+    proto_out = os.dup(1)
+    null = os.open(os.devnull, os.O_RDWR)
+    os.dup2(null, 0)
+    os.dup2(2, 1)
+
+    def send(message: dict) -> None:
+        data = (json.dumps(message) + "\n").encode()
+        view = memoryview(data)
+        while view:
+            view = view[os.write(proto_out, view) :]
+
+    worker = Worker(cfg)
+    try:
+        worker.prepare()
+    except BaseException:  # noqa: BLE001
+        send({"ev": "fatal", "traceback": traceback.format_exc()})
+        raise
+    send(
+        {
+            "ev": "ready",
+            "pid": os.getpid(),
+            "python": sys.version.split()[0],
+            "pytest": sys.modules["pytest"].__version__,
+        }
+    )
+    for line in proto_in:
+        job = json.loads(line)
+        try:
+            result = worker.run_job(job, send)
+        except Exception:  # noqa: BLE001
+            result = {"ev": "result", "harness_error": traceback.format_exc()}
+        result["id"] = job.get("id")
+        send(result)
+
+
+if __name__ == "__main__":
+    main()

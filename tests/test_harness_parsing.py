@@ -1,0 +1,145 @@
+"""Model output -> files, and the prompt templates."""
+
+from __future__ import annotations
+
+import pytest
+
+from cetd_lib.data import App
+from cetd_lib.harness.backends import oracle_completion
+from cetd_lib.harness.failures import FailureClass
+from cetd_lib.harness.parsing import code_blocks, parse_files
+from cetd_lib.harness.prompts import PROMPT_VERSION, build_messages, build_prompt
+
+CODE_A = "def a():\n    return 1\n"
+CODE_B = "def b():\n    return 2\n"
+
+
+@pytest.mark.parametrize("output", [
+    f'```python title="a.py"\n{CODE_A}```',
+    f"```a.py\n{CODE_A}```",
+    f"```python file=a.py\n{CODE_A}```",
+    f"```python:a.py\n{CODE_A}```",
+    f"**a.py**\n```python\n{CODE_A}```",
+    f"### a.py\n\n```python\n{CODE_A}```",
+    f"`a.py`:\n```python\n{CODE_A}```",
+    f"File: src/a.py\n```python\n{CODE_A}```",
+    f"Here is the code for a.py:\n```python\n{CODE_A}```",
+    f"```python\n# file: a.py\n{CODE_A}```",
+    f"```python\n# a.py\n{CODE_A}```",
+])
+def test_named_blocks_in_many_styles(output):
+    files = parse_files(output, ["a.py", "b.py"]).files
+    assert list(files) == ["a.py"]
+    assert "def a():" in files["a.py"]
+
+
+def test_several_named_files():
+    output = (f"Sure!\n\n```python\n# file: b.py\n{CODE_B}```\n\nand\n\n"
+              f'```python title="a.py"\n{CODE_A}```\n')
+    result = parse_files(output, ["a.py", "b.py"])
+    assert result.ok and not result.missing
+    assert result.files["a.py"] == CODE_A
+    assert "def b" in result.files["b.py"]
+
+
+def test_single_unnamed_block_goes_to_the_only_module():
+    result = parse_files(f"Here you go:\n```python\n{CODE_A}```\nHope it helps.", ["solution.py"])
+    assert result.files == {"solution.py": CODE_A}
+
+
+def test_longest_unnamed_block_wins_over_usage_examples():
+    output = f"```python\n{CODE_A}\n\ndef helper():\n    pass\n```\nUsage:\n```python\na()\n```"
+    assert "def helper" in parse_files(output, ["m.py"]).files["m.py"]
+
+
+def test_unnamed_blocks_fill_modules_in_order_when_counts_match():
+    output = f"```python\n{CODE_A}```\n```python\n{CODE_B}```"
+    assert parse_files(output, ["a.py", "b.py"]).files == {"a.py": CODE_A, "b.py": CODE_B}
+
+
+def test_non_python_blocks_are_ignored():
+    output = f"```bash\npip install nothing\n```\n```python\n{CODE_A}```"
+    assert parse_files(output, ["m.py"]).files == {"m.py": CODE_A}
+
+
+def test_unclosed_block_at_the_token_cap_is_kept():
+    blocks = code_blocks(f"```python\n{CODE_A}def cut(")
+    assert len(blocks) == 1 and not blocks[0].closed
+    assert parse_files(f"```python\n{CODE_A}def cut(", ["m.py"]).files["m.py"].startswith(CODE_A)
+
+
+def test_longer_fence_keeps_inner_backticks():
+    inner = 'DOC = """\n```\nnot the end\n```\n"""\n'
+    result = parse_files(f'````python title="m.py"\n{inner}````', ["m.py"])
+    assert result.files == {"m.py": inner}
+
+
+def test_raw_code_without_fences_is_accepted():
+    assert parse_files(CODE_A, ["m.py"]).files == {"m.py": CODE_A}
+    text = f"Here is the implementation.\n\n{CODE_A}"
+    assert parse_files(text, ["m.py"]).files == {"m.py": CODE_A}
+
+
+def test_indented_fence_is_dedented():
+    output = "1. The module:\n   ```python\n   def a():\n       return 1\n   ```"
+    assert parse_files(output, ["m.py"]).files == {"m.py": CODE_A}
+
+
+@pytest.mark.parametrize("output", [None, "", "   \n", "I'm sorry, I can't do that.",
+                                    "```\n```", "```bash\nls\n```", "hello"])
+def test_unusable_output_is_empty_generation(output):
+    result = parse_files(output, ["m.py"])
+    assert result.failure_class == FailureClass.EMPTY_GENERATION
+    assert result.files == {}
+    assert result.missing == ("m.py",)
+
+
+def test_model_written_tests_and_unsafe_names_never_become_files():
+    output = (f'```python title="test_m.py"\ndef test_x():\n    pass\n```\n'
+              f'```python title="conftest.py"\nimport os\n```\n'
+              f'```python title="../../evil.py"\n{CODE_A}```')
+    result = parse_files(output, ["m.py"])
+    assert set(result.files) == {"evil.py"}  # only the base name survives: stays in src/
+    assert result.missing == ("m.py",)
+
+
+def test_missing_modules_are_reported():
+    result = parse_files(f'```python title="a.py"\n{CODE_A}```', ["a.py", "b.py"])
+    assert result.ok and result.missing == ("b.py",)
+
+
+def test_extra_helper_modules_are_kept():
+    output = f'```python title="a.py"\nfrom helpers import b\n```\n```python title="helpers.py"\n' \
+             f"{CODE_B}```"
+    assert set(parse_files(output, ["a.py"]).files) == {"a.py", "helpers.py"}
+
+
+def test_oracle_output_round_trips_even_with_backticks_in_source():
+    app = App("x", {"a.py": "X = '```'\n" + CODE_A, "b.py": CODE_B}, {"test_a.py": ""}, ("r",))
+    files = parse_files(oracle_completion(build_prompt(app)), app.module_names).files
+    assert files == {"a.py": app.sources["a.py"], "b.py": app.sources["b.py"]}
+
+
+# ---- prompts --------------------------------------------------------------------------------
+
+
+def test_prompt_shows_only_requirements_and_module_names():
+    app = App("roman", {"roman.py": "SECRET_IMPLEMENTATION = 1\n"},
+              {"test_roman.py": "SECRET_TEST = 1\n"}, ("Convert integers to numerals.",
+                                                       "Reject zero."), readme="SECRET_README")
+    prompt = build_prompt(app)
+    text = "\n".join(m["content"] for m in prompt.messages)
+    assert "1. Convert integers to numerals." in text and "2. Reject zero." in text
+    assert "`roman.py`" in text
+    assert "SECRET" not in text
+    assert [m["role"] for m in prompt.messages] == ["system", "user"]
+    assert prompt.prompt_version == PROMPT_VERSION
+    assert prompt.module_names == ("roman.py",)
+
+
+def test_prompt_uses_given_requirements_and_lists_every_module():
+    messages = build_messages(["Do a thing."], ["a.py", "b.py"])
+    assert "`a.py`, `b.py`" in messages[1]["content"]
+    app = App("x", {"a.py": ""}, {}, ("gold item",))
+    assert "degraded item" in build_prompt(app, ["degraded item"]).messages[1]["content"]
+    assert "gold item" not in build_prompt(app, ["degraded item"]).messages[1]["content"]
