@@ -16,9 +16,14 @@ from typing import Any, Literal
 
 import yaml
 
+from cetd_lib.ablation import AblationConfig
+from cetd_lib.dashboard import DashboardConfig
 from cetd_lib.data import DataConfig
 from cetd_lib.harness.config import HarnessConfig, OrchestraConfig
 from cetd_lib.models.config import ExtractorConfig
+from cetd_lib.multitask.config import MultitaskDataConfig
+from cetd_lib.review.config import ReviewConfig
+from cetd_lib.train.config import GuardConfig, Stage1Config, Stage2Config
 
 
 class ParamsError(ValueError):
@@ -61,6 +66,13 @@ class Params:
     harness: HarnessConfig = field(default_factory=HarnessConfig)
     orchestra: OrchestraConfig = field(default_factory=OrchestraConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
+    multitask_data: MultitaskDataConfig = field(default_factory=MultitaskDataConfig)
+    ablation: AblationConfig = field(default_factory=AblationConfig)
+    review: ReviewConfig = field(default_factory=ReviewConfig)
+    dashboard: DashboardConfig = field(default_factory=DashboardConfig)
+    stage1: Stage1Config = field(default_factory=Stage1Config)
+    stage2: Stage2Config = field(default_factory=Stage2Config)
+    guard: GuardConfig = field(default_factory=GuardConfig)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -8,6 +8,7 @@ rate of the apps' original tests on code the orchestra rebuilds from the require
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -71,9 +72,7 @@ def extractor_source(apps: Sequence[App], ctx: SourceContext) -> dict[str, list[
     return {app.app_id: parse_requirements(text) for app, text in zip(apps, texts, strict=True)}
 
 
-def requirements_from(
-    name: str, apps: Sequence[App], ctx: SourceContext
-) -> dict[str, list[str]]:
+def requirements_from(name: str, apps: Sequence[App], ctx: SourceContext) -> dict[str, list[str]]:
     try:
         source = REQUIREMENT_SOURCES[name]
     except KeyError:
@@ -138,6 +137,8 @@ class SourceEvaluation:
     pass_rates: dict[str, float]  # app_id -> mean pass rate over orchestra members and samples
     reconstruction: dict[str, Any] = field(default_factory=dict)  # OrchestraScore.to_dict()
     failure_counts: dict[str, int] = field(default_factory=dict)
+    failure_counts_by_app: dict[str, dict[str, int]] = field(default_factory=dict)
+    rebuilds: list[dict[str, Any]] = field(default_factory=list)  # ReconstructionRecord dicts
 
     @property
     def pass_rate(self) -> float:
@@ -174,16 +175,13 @@ def evaluate_source(
     ids = [app.app_id for app in apps]
     hyps = [format_requirements(requirements.get(i, [])) for i in ids]
     refs = [format_requirements(app.requirements) for app in apps]
-    result = reconstruct(
-        apps, orchestra, harness, requirements=requirements, backends=backends
-    )
+    result = reconstruct(apps, orchestra, harness, requirements=requirements, backends=backends)
     pass_rates = {app.app_id: float("nan") for app in apps}  # NaN: app not scoreable
     for app_score in result.score.apps:
         pass_rates[app_score.app_id] = app_score.pass_rate
-    failures: dict[str, int] = {}
+    by_app: dict[str, Counter[str]] = {}
     for record in result.records:
-        for failure_class, count in record.score.failure_counts.items():
-            failures[failure_class] = failures.get(failure_class, 0) + count
+        by_app.setdefault(record.app_id, Counter()).update(record.score.failure_counts)
     return SourceEvaluation(
         source=source,
         app_ids=ids,
@@ -192,7 +190,9 @@ def evaluate_source(
         corpus_bleu=corpus_bleu(hyps, refs),
         pass_rates=pass_rates,
         reconstruction=result.score.to_dict(),
-        failure_counts=failures,
+        failure_counts=dict(sum(by_app.values(), Counter())),
+        failure_counts_by_app={app_id: dict(counts) for app_id, counts in by_app.items()},
+        rebuilds=[record.to_dict() for record in result.records],
     )
 
 

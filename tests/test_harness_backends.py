@@ -20,9 +20,12 @@ from cetd_lib.harness.backends import (
 from cetd_lib.harness.config import BackendSpec
 from cetd_lib.harness.prompts import build_prompt
 
-APP = App("a", {"m.py": "def f():\n    return 1\n"},
-          {"test_m.py": "from m import f\n\ndef test_f():\n    assert f() == 1\n"},
-          ("f() returns 1.",))
+APP = App(
+    "a",
+    {"m.py": "def f():\n    return 1\n"},
+    {"test_m.py": "from m import f\n\ndef test_f():\n    assert f() == 1\n"},
+    ("f() returns 1.",),
+)
 PROMPTS = [build_prompt(APP), build_prompt(APP, ["Another requirement."])]
 
 
@@ -89,8 +92,9 @@ class FakeServer:
                     self.wfile.write(b'{"error": "scripted"}')
                     return
                 content = f"```python\n# seed {body['seed']}\ndef f():\n    return 1\n```"
-                reply = json.dumps({"choices": [{"message": {"role": "assistant",
-                                                             "content": content}}]})
+                reply = json.dumps(
+                    {"choices": [{"message": {"role": "assistant", "content": content}}]}
+                )
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
                 self.end_headers()
@@ -111,8 +115,16 @@ class FakeServer:
 
 
 def spec_for(server, **kwargs) -> BackendSpec:
-    defaults = {"name": "api", "kind": "openai", "model": "m", "base_url": server.url,
-                "backoff_s": 0.01, "max_retries": 2, "request_timeout_s": 5.0, "concurrency": 3}
+    defaults = {
+        "name": "api",
+        "kind": "openai",
+        "model": "m",
+        "base_url": server.url,
+        "backoff_s": 0.01,
+        "max_retries": 2,
+        "request_timeout_s": 5.0,
+        "concurrency": 3,
+    }
     return BackendSpec(**{**defaults, **kwargs})
 
 
@@ -120,7 +132,8 @@ def test_openai_generates_n_seeded_samples_per_prompt():
     with FakeServer() as server:
         out = make_backend(spec_for(server)).generate(PROMPTS, 2, 0.7, 64, seed=10)
     assert [[("seed 10" in s, "seed 11" in s) for s in row] for row in out] == [
-        [(True, False), (False, True)]] * 2
+        [(True, False), (False, True)]
+    ] * 2
     assert len(server.requests) == 4
     first = server.requests[0]
     assert first["model"] == "m" and first["max_tokens"] == 64 and first["temperature"] == 0.7
@@ -150,13 +163,20 @@ def test_openai_api_key_comes_from_the_named_environment_variable(monkeypatch):
             make_backend(spec_for(server, api_key_env="CETD_TEST_KEY"))
         monkeypatch.setenv("CETD_TEST_KEY", "sk-test")
         make_backend(spec_for(server, api_key_env="CETD_TEST_KEY")).generate(
-            PROMPTS[:1], 1, 0.0, 8, 0)
+            PROMPTS[:1], 1, 0.0, 8, 0
+        )
     assert server.headers[0]["Authorization"] == "Bearer sk-test"
 
 
 def test_openai_unreachable_server_is_a_backend_error():
-    spec = BackendSpec(name="down", kind="openai", base_url="http://127.0.0.1:9/v1",
-                       max_retries=1, backoff_s=0.01, request_timeout_s=1.0)
+    spec = BackendSpec(
+        name="down",
+        kind="openai",
+        base_url="http://127.0.0.1:9/v1",
+        max_retries=1,
+        backoff_s=0.01,
+        request_timeout_s=1.0,
+    )
     with pytest.raises(BackendError, match="failed after 2 attempts"):
         make_backend(spec).generate(PROMPTS[:1], 1, 0.0, 8, 0)
 
@@ -169,8 +189,11 @@ def tiny_hf():
     from cetd_lib.models import load_base
 
     model, tokenizer = load_base("tiny-random")
-    return HFBackend(BackendSpec(name="tiny", kind="hf", model="tiny-random", batch_size=2),
-                     model=model, tokenizer=tokenizer)
+    return HFBackend(
+        BackendSpec(name="tiny", kind="hf", model="tiny-random", batch_size=2),
+        model=model,
+        tokenizer=tokenizer,
+    )
 
 
 def test_hf_greedy_is_batched_and_deterministic(tiny_hf):
@@ -198,8 +221,12 @@ def test_hf_stops_after_the_last_expected_code_block(tiny_hf, monkeypatch):
     import torch
 
     tokenizer = tiny_hf.tokenizer
-    scripted = tokenizer("```python\nx = 1\n```\nand then more words", add_special_tokens=False)[
-        "input_ids"] + [tokenizer.encode(" more", add_special_tokens=False)[0]] * 40
+    scripted = (
+        tokenizer("```python\nx = 1\n```\nand then more words", add_special_tokens=False)[
+            "input_ids"
+        ]
+        + [tokenizer.encode(" more", add_special_tokens=False)[0]] * 40
+    )
 
     class Scripted(torch.nn.Module):
         """Greedy decoding of this 'model' replays `scripted`, token by token."""

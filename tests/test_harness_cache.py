@@ -14,9 +14,13 @@ from cetd_lib.harness.config import HarnessConfig
 from cetd_lib.harness.runner import run_many
 
 FAST = HarnessConfig(app_timeout_s=6.0, test_timeout_s=1.0, workers=2, cache=False)
-GOOD = ({"m.py": "def f():\n    return 1\n"},
-        {"test_m.py": "from m import f\n\ndef test_f():\n    assert f() == 1\n\n"
-                      "def test_g():\n    assert f() == 2\n"})
+GOOD = (
+    {"m.py": "def f():\n    return 1\n"},
+    {
+        "test_m.py": "from m import f\n\ndef test_f():\n    assert f() == 1\n\n"
+        "def test_g():\n    assert f() == 2\n"
+    },
+)
 
 
 def test_round_trip_and_key_sensitivity(tmp_path: Path):
@@ -44,8 +48,10 @@ def test_runner_uses_the_cache(tmp_path: Path):
 
 def test_timeouts_are_not_cached(tmp_path: Path):
     cache = ResultCache(tmp_path / "c.sqlite")
-    loop = ({"m.py": "def f():\n    while True:\n        pass\n"},
-            {"test_m.py": "from m import f\n\ndef test_f():\n    f()\n"})
+    loop = (
+        {"m.py": "def f():\n    while True:\n        pass\n"},
+        {"test_m.py": "from m import f\n\ndef test_f():\n    f()\n"},
+    )
     run_many([loop], config=FAST, cache=cache)
     assert len(cache) == 0
 

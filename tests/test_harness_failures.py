@@ -53,8 +53,10 @@ def test_missing_name_in_from_import_is_a_missing_symbol():
 
 
 def test_missing_attribute_of_module_or_class_is_a_missing_symbol():
-    tests = {"test_m.py": "import m\n\ndef test_mod():\n    assert m.f() == 1\n\n"
-                          "def test_cls():\n    assert m.C().size() == 0\n"}
+    tests = {
+        "test_m.py": "import m\n\ndef test_mod():\n    assert m.f() == 1\n\n"
+        "def test_cls():\n    assert m.C().size() == 0\n"
+    }
     result = run({"m.py": "class C:\n    pass\n"}, tests)
     assert {o.failure_class for o in result.per_test.values()} == {FailureClass.MISSING_SYMBOL}
 
@@ -78,8 +80,10 @@ def test_wrong_result_is_an_assertion_failure():
 
 
 def test_pytest_raises_without_exception_is_an_assertion_failure():
-    tests = {"test_m.py": "import pytest\nfrom m import f\n\ndef test_f():\n"
-                          "    with pytest.raises(ValueError):\n        f()\n"}
+    tests = {
+        "test_m.py": "import pytest\nfrom m import f\n\ndef test_f():\n"
+        "    with pytest.raises(ValueError):\n        f()\n"
+    }
     outcome = only_outcome(run({"m.py": "def f():\n    return 1\n"}, tests))
     assert outcome.failure_class == FailureClass.ASSERTION_FAILURE
 
@@ -96,8 +100,10 @@ def test_assert_inside_generated_code_is_a_runtime_error():
 
 
 def test_slow_test_is_a_timeout_and_the_next_test_still_runs():
-    tests = {"test_m.py": "from m import f\n\ndef test_slow():\n    assert f() == 1\n\n"
-                          "def test_fast():\n    assert True\n"}
+    tests = {
+        "test_m.py": "from m import f\n\ndef test_slow():\n    assert f() == 1\n\n"
+        "def test_fast():\n    assert True\n"
+    }
     result = run({"m.py": "def f():\n    while True:\n        pass\n"}, tests)
     assert result.per_test["tests/test_m.py::test_slow"].failure_class == FailureClass.TIMEOUT
     assert result.per_test["tests/test_m.py::test_fast"].passed
@@ -105,8 +111,10 @@ def test_slow_test_is_a_timeout_and_the_next_test_still_runs():
 
 def test_timeout_cannot_be_swallowed_by_bare_except():
     # The alarm re-fires every 50 ms after the budget, so swallowing one is not enough.
-    code = ("def f():\n    try:\n        while True:\n            pass\n"
-            "    except BaseException:\n        pass\n    while True:\n        pass\n")
+    code = (
+        "def f():\n    try:\n        while True:\n            pass\n"
+        "    except BaseException:\n        pass\n    while True:\n        pass\n"
+    )
     outcome = only_outcome(run({"m.py": code}))
     assert outcome.failure_class == FailureClass.TIMEOUT
 
@@ -133,8 +141,12 @@ def test_harness_error_is_excluded_from_scores_and_logged(monkeypatch, caplog):
 
     monkeypatch.setattr(runner._WorkerProcess, "run", broken)
     with caplog.at_level("ERROR"):
-        result = run_app_tests({"m.py": "def f():\n    return 1\n"}, TEST_F, config=FAST,
-                               expected_tests=["tests/test_m.py::test_f"])
+        result = run_app_tests(
+            {"m.py": "def f():\n    return 1\n"},
+            TEST_F,
+            config=FAST,
+            expected_tests=["tests/test_m.py::test_f"],
+        )
     assert result.status == "harness_error"
     assert only_outcome(result).failure_class == FailureClass.HARNESS_ERROR
     assert math.isnan(result.pass_rate)  # never a made-up 0
@@ -151,16 +163,25 @@ def test_harness_error_is_excluded_from_scores_and_logged(monkeypatch, caplog):
         ({"mro": ["AssertionError"], "raised_in_src": True}, "call", FailureClass.RUNTIME_ERROR),
         ({"mro": ["Failed"]}, "call", FailureClass.ASSERTION_FAILURE),
         ({"mro": ["ModuleNotFoundError", "ImportError"]}, "collect", FailureClass.IMPORT_ERROR),
-        ({"mro": ["ImportError"], "message": "cannot import name 'x' from 'm'"}, "call",
-         FailureClass.MISSING_SYMBOL),
+        (
+            {"mro": ["ImportError"], "message": "cannot import name 'x' from 'm'"},
+            "call",
+            FailureClass.MISSING_SYMBOL,
+        ),
         ({"mro": ["AttributeError"], "attr_on_src": True}, "call", FailureClass.MISSING_SYMBOL),
         ({"mro": ["AttributeError"], "attr_on_src": False}, "call", FailureClass.RUNTIME_ERROR),
-        ({"mro": ["TabError", "IndentationError", "SyntaxError"]}, "collect",
-         FailureClass.SYNTAX_ERROR),
+        (
+            {"mro": ["TabError", "IndentationError", "SyntaxError"]},
+            "collect",
+            FailureClass.SYNTAX_ERROR,
+        ),
         ({"mro": ["NameError"]}, "collect", FailureClass.COLLECTION_ERROR),
         ({"mro": ["TestTimeout"], "timeout": True}, "call", FailureClass.TIMEOUT),
-        ({"mro": ["SandboxViolation", "PermissionError", "OSError"], "sandbox": True}, "call",
-         FailureClass.RESOURCE_LIMIT),
+        (
+            {"mro": ["SandboxViolation", "PermissionError", "OSError"], "sandbox": True},
+            "call",
+            FailureClass.RESOURCE_LIMIT,
+        ),
         ({"mro": ["OSError"], "errno": 27}, "call", FailureClass.RESOURCE_LIMIT),  # EFBIG
         ({"mro": ["OSError"], "errno": 2}, "call", FailureClass.RUNTIME_ERROR),  # ENOENT
         ({}, "call", FailureClass.RUNTIME_ERROR),
@@ -173,13 +194,17 @@ def test_classify_rules(facts, phase, expected):
 def test_process_end_classes():
     assert classify_process_end(None, timed_out=True, output_flood=False) == FailureClass.TIMEOUT
     assert classify_process_end("SIGXCPU", timed_out=False, output_flood=False) == (
-        FailureClass.TIMEOUT)
+        FailureClass.TIMEOUT
+    )
     assert classify_process_end("SIGKILL", timed_out=False, output_flood=False) == (
-        FailureClass.RESOURCE_LIMIT)
+        FailureClass.RESOURCE_LIMIT
+    )
     assert classify_process_end("SIGSEGV", timed_out=False, output_flood=False) == (
-        FailureClass.RUNTIME_ERROR)
+        FailureClass.RUNTIME_ERROR
+    )
     assert classify_process_end(None, timed_out=False, output_flood=True) == (
-        FailureClass.RESOURCE_LIMIT)
+        FailureClass.RESOURCE_LIMIT
+    )
 
 
 def test_child_failure_outside_tests_is_a_harness_error():

@@ -14,19 +14,22 @@ CODE_A = "def a():\n    return 1\n"
 CODE_B = "def b():\n    return 2\n"
 
 
-@pytest.mark.parametrize("output", [
-    f'```python title="a.py"\n{CODE_A}```',
-    f"```a.py\n{CODE_A}```",
-    f"```python file=a.py\n{CODE_A}```",
-    f"```python:a.py\n{CODE_A}```",
-    f"**a.py**\n```python\n{CODE_A}```",
-    f"### a.py\n\n```python\n{CODE_A}```",
-    f"`a.py`:\n```python\n{CODE_A}```",
-    f"File: src/a.py\n```python\n{CODE_A}```",
-    f"Here is the code for a.py:\n```python\n{CODE_A}```",
-    f"```python\n# file: a.py\n{CODE_A}```",
-    f"```python\n# a.py\n{CODE_A}```",
-])
+@pytest.mark.parametrize(
+    "output",
+    [
+        f'```python title="a.py"\n{CODE_A}```',
+        f"```a.py\n{CODE_A}```",
+        f"```python file=a.py\n{CODE_A}```",
+        f"```python:a.py\n{CODE_A}```",
+        f"**a.py**\n```python\n{CODE_A}```",
+        f"### a.py\n\n```python\n{CODE_A}```",
+        f"`a.py`:\n```python\n{CODE_A}```",
+        f"File: src/a.py\n```python\n{CODE_A}```",
+        f"Here is the code for a.py:\n```python\n{CODE_A}```",
+        f"```python\n# file: a.py\n{CODE_A}```",
+        f"```python\n# a.py\n{CODE_A}```",
+    ],
+)
 def test_named_blocks_in_many_styles(output):
     files = parse_files(output, ["a.py", "b.py"]).files
     assert list(files) == ["a.py"]
@@ -34,8 +37,10 @@ def test_named_blocks_in_many_styles(output):
 
 
 def test_several_named_files():
-    output = (f"Sure!\n\n```python\n# file: b.py\n{CODE_B}```\n\nand\n\n"
-              f'```python title="a.py"\n{CODE_A}```\n')
+    output = (
+        f"Sure!\n\n```python\n# file: b.py\n{CODE_B}```\n\nand\n\n"
+        f'```python title="a.py"\n{CODE_A}```\n'
+    )
     result = parse_files(output, ["a.py", "b.py"])
     assert result.ok and not result.missing
     assert result.files["a.py"] == CODE_A
@@ -85,8 +90,10 @@ def test_indented_fence_is_dedented():
     assert parse_files(output, ["m.py"]).files == {"m.py": CODE_A}
 
 
-@pytest.mark.parametrize("output", [None, "", "   \n", "I'm sorry, I can't do that.",
-                                    "```\n```", "```bash\nls\n```", "hello"])
+@pytest.mark.parametrize(
+    "output",
+    [None, "", "   \n", "I'm sorry, I can't do that.", "```\n```", "```bash\nls\n```", "hello"],
+)
 def test_unusable_output_is_empty_generation(output):
     result = parse_files(output, ["m.py"])
     assert result.failure_class == FailureClass.EMPTY_GENERATION
@@ -95,9 +102,11 @@ def test_unusable_output_is_empty_generation(output):
 
 
 def test_model_written_tests_and_unsafe_names_never_become_files():
-    output = (f'```python title="test_m.py"\ndef test_x():\n    pass\n```\n'
-              f'```python title="conftest.py"\nimport os\n```\n'
-              f'```python title="../../evil.py"\n{CODE_A}```')
+    output = (
+        f'```python title="test_m.py"\ndef test_x():\n    pass\n```\n'
+        f'```python title="conftest.py"\nimport os\n```\n'
+        f'```python title="../../evil.py"\n{CODE_A}```'
+    )
     result = parse_files(output, ["m.py"])
     assert set(result.files) == {"evil.py"}  # only the base name survives: stays in src/
     assert result.missing == ("m.py",)
@@ -109,8 +118,10 @@ def test_missing_modules_are_reported():
 
 
 def test_extra_helper_modules_are_kept():
-    output = f'```python title="a.py"\nfrom helpers import b\n```\n```python title="helpers.py"\n' \
-             f"{CODE_B}```"
+    output = (
+        f'```python title="a.py"\nfrom helpers import b\n```\n```python title="helpers.py"\n'
+        f"{CODE_B}```"
+    )
     assert set(parse_files(output, ["a.py"]).files) == {"a.py", "helpers.py"}
 
 
@@ -124,9 +135,13 @@ def test_oracle_output_round_trips_even_with_backticks_in_source():
 
 
 def test_prompt_shows_only_requirements_and_module_names():
-    app = App("roman", {"roman.py": "SECRET_IMPLEMENTATION = 1\n"},
-              {"test_roman.py": "SECRET_TEST = 1\n"}, ("Convert integers to numerals.",
-                                                       "Reject zero."), readme="SECRET_README")
+    app = App(
+        "roman",
+        {"roman.py": "SECRET_IMPLEMENTATION = 1\n"},
+        {"test_roman.py": "SECRET_TEST = 1\n"},
+        ("Convert integers to numerals.", "Reject zero."),
+        readme="SECRET_README",
+    )
     prompt = build_prompt(app)
     text = "\n".join(m["content"] for m in prompt.messages)
     assert "1. Convert integers to numerals." in text and "2. Reject zero." in text

@@ -18,21 +18,31 @@ FAST = HarnessConfig(app_timeout_s=6.0, test_timeout_s=1.0, workers=2, cache=Fal
 
 COUNTER = App(
     "counter",
-    {"counter.py": "class Counter:\n    def __init__(self):\n        self.n = 0\n"
-                   "    def add(self, k=1):\n        self.n += k\n        return self.n\n",
-     "fmt.py": "def show(c):\n    return f'count={c.n}'\n"},
-    {"test_counter.py": "from counter import Counter\nfrom fmt import show\n\n"
-                        "def test_add():\n    assert Counter().add(2) == 2\n\n"
-                        "def test_show():\n    c = Counter()\n    c.add()\n"
-                        "    assert show(c) == 'count=1'\n\n"
-                        "def test_broken_on_the_original_too():\n"
-                        "    assert Counter().add() == 5\n"},
-    ("A Counter starts at zero.", "add(k) adds k and returns the total.",
-     "show(c) renders 'count=<n>'."),
+    {
+        "counter.py": "class Counter:\n    def __init__(self):\n        self.n = 0\n"
+        "    def add(self, k=1):\n        self.n += k\n        return self.n\n",
+        "fmt.py": "def show(c):\n    return f'count={c.n}'\n",
+    },
+    {
+        "test_counter.py": "from counter import Counter\nfrom fmt import show\n\n"
+        "def test_add():\n    assert Counter().add(2) == 2\n\n"
+        "def test_show():\n    c = Counter()\n    c.add()\n"
+        "    assert show(c) == 'count=1'\n\n"
+        "def test_broken_on_the_original_too():\n"
+        "    assert Counter().add() == 5\n"
+    },
+    (
+        "A Counter starts at zero.",
+        "add(k) adds k and returns the total.",
+        "show(c) renders 'count=<n>'.",
+    ),
 )
-SQUARE = App("square", {"sq.py": "def sq(x):\n    return x * x\n"},
-             {"test_sq.py": "from sq import sq\n\ndef test_sq():\n    assert sq(3) == 9\n"},
-             ("sq(x) returns x squared.",))
+SQUARE = App(
+    "square",
+    {"sq.py": "def sq(x):\n    return x * x\n"},
+    {"test_sq.py": "from sq import sq\n\ndef test_sq():\n    assert sq(3) == 9\n"},
+    ("sq(x) returns x squared.",),
+)
 ORACLE = BackendSpec(name="oracle", kind="oracle")
 NULL = BackendSpec(name="null", kind="null")
 
@@ -52,16 +62,14 @@ def test_oracle_scores_100_and_null_scores_0():
     oracle = by_member[("counter", "oracle")]
     assert oracle.score.n_tests == 2  # the test failing on the original is not scored
     assert set(oracle.files) == {"counter.py", "fmt.py"}
-    assert by_member[("counter", "null")].score.failure_counts == {
-        FailureClass.EMPTY_GENERATION: 2}
+    assert by_member[("counter", "null")].score.failure_counts == {FailureClass.EMPTY_GENERATION: 2}
     record = result.to_dict()
     assert record["prompt_version"] == PROMPT_VERSION
     assert record["harness_version"] == HARNESS_VERSION
 
 
 def test_pass_at_k_with_several_samples():
-    orchestra = OrchestraConfig(members=(ORACLE,), n_samples=3, temperature=0.8,
-                                k_values=(1, 3, 5))
+    orchestra = OrchestraConfig(members=(ORACLE,), n_samples=3, temperature=0.8, k_values=(1, 3, 5))
     result = reconstruct([SQUARE], orchestra, FAST, cache=None)
     assert result.score.apps[0].pass_at_k == {"oracle": {"pass@1": 1.0, "pass@3": 1.0}}
     assert len(result.records) == 3
@@ -85,21 +93,31 @@ def test_degraded_requirements_and_missing_requirements():
     backends = {"partial": Partial()}
     good = reconstruct([SQUARE], orchestra, FAST, backends=backends, cache=None)
     assert good.score.mean == 1.0
-    vague = reconstruct([SQUARE], orchestra, FAST, backends=backends, cache=None,
-                        requirements={"square": ["sq(x) returns a number."]})
+    vague = reconstruct(
+        [SQUARE],
+        orchestra,
+        FAST,
+        backends=backends,
+        cache=None,
+        requirements={"square": ["sq(x) returns a number."]},
+    )
     assert vague.score.mean == 0.0
     assert vague.records[0].score.failure_counts == {FailureClass.ASSERTION_FAILURE: 1}
-    empty = reconstruct([SQUARE], orchestra, FAST, backends=backends, cache=None,
-                        requirements={})
+    empty = reconstruct([SQUARE], orchestra, FAST, backends=backends, cache=None, requirements={})
     assert empty.records[0].score.failure_counts == {FailureClass.NO_REQUIREMENTS: 1}
 
 
 def test_app_whose_tests_never_pass_is_excluded_loudly(caplog):
-    hopeless = App("hopeless", {"h.py": "X = 1\n"},
-                   {"test_h.py": "def test_h():\n    assert False\n"}, ("X is 2.",))
+    hopeless = App(
+        "hopeless",
+        {"h.py": "X = 1\n"},
+        {"test_h.py": "def test_h():\n    assert False\n"},
+        ("X is 2.",),
+    )
     with caplog.at_level("ERROR"):
-        result = reconstruct([hopeless, SQUARE], OrchestraConfig(members=(ORACLE,)), FAST,
-                             cache=None)
+        result = reconstruct(
+            [hopeless, SQUARE], OrchestraConfig(members=(ORACLE,)), FAST, cache=None
+        )
     assert result.excluded_apps == {"hopeless": "no test passes on the original code"}
     assert [a.app_id for a in result.score.apps] == ["square"]
     assert "hopeless" in caplog.text
@@ -113,15 +131,24 @@ def test_backend_returning_the_wrong_shape_is_an_error():
             return [[""]]
 
     with pytest.raises(BackendError, match="expected 2 x 1"):
-        reconstruct([SQUARE, COUNTER], OrchestraConfig(members=(NULL,)), FAST, cache=None,
-                    backends={"null": Short()})
+        reconstruct(
+            [SQUARE, COUNTER],
+            OrchestraConfig(members=(NULL,)),
+            FAST,
+            cache=None,
+            backends={"null": Short()},
+        )
 
 
 def test_reward_function_shape():
     good = "```python\ndef sq(x):\n    return x * x\n```"
     wrong = "```python\ndef sq(x):\n    return 0\n```"
-    rewards = reward_pass_rates([SQUARE, SQUARE, SQUARE, COUNTER],
-                                [good, wrong, "no code here", ""], config=FAST, cache=None)
+    rewards = reward_pass_rates(
+        [SQUARE, SQUARE, SQUARE, COUNTER],
+        [good, wrong, "no code here", ""],
+        config=FAST,
+        cache=None,
+    )
     assert rewards == [1.0, 0.0, 0.0, 0.0]
     with pytest.raises(ValueError, match="one app per completion"):
         reward_pass_rates([SQUARE], [good, good], config=FAST, cache=None)

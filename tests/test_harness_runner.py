@@ -21,9 +21,11 @@ from cetd_lib.harness.runner import (
 
 FAST = HarnessConfig(app_timeout_s=6.0, test_timeout_s=1.0, workers=2, cache=False)
 
-ROMAN = {"roman.py": "def to_roman(n):\n    vals = [(10, 'X'), (9, 'IX'), (5, 'V'), (4, 'IV'), "
-                     "(1, 'I')]\n    out = ''\n    for v, s in vals:\n        while n >= v:\n"
-                     "            out += s\n            n -= v\n    return out\n"}
+ROMAN = {
+    "roman.py": "def to_roman(n):\n    vals = [(10, 'X'), (9, 'IX'), (5, 'V'), (4, 'IV'), "
+    "(1, 'I')]\n    out = ''\n    for v, s in vals:\n        while n >= v:\n"
+    "            out += s\n            n -= v\n    return out\n"
+}
 ROMAN_TESTS = {
     "test_roman.py": (
         "import pytest\nfrom roman import to_roman\n\n"
@@ -38,8 +40,10 @@ ROMAN_TESTS = {
 def test_contract_per_test_keys_and_pass_rate():
     result = run_app_tests(ROMAN, ROMAN_TESTS, config=FAST)
     assert set(result.per_test) == {
-        "tests/test_roman.py::test_one", "tests/test_roman.py::test_table[4-IV]",
-        "tests/test_roman.py::test_table[9-IX]", "tests/test_roman.py::test_table[14-XIV]",
+        "tests/test_roman.py::test_one",
+        "tests/test_roman.py::test_table[4-IV]",
+        "tests/test_roman.py::test_table[9-IX]",
+        "tests/test_roman.py::test_table[14-XIV]",
         "tests/test_roman.py::TestBig::test_twenty",
     }
     assert all(o.passed and o.failure_class is None for o in result.per_test.values())
@@ -61,57 +65,81 @@ def test_default_arguments_follow_the_data_layer_contract():
 
 
 def test_run_many_keeps_job_order():
-    jobs = [({"m.py": f"def f():\n    return {i}\n"},
-             {"test_m.py": f"from m import f\n\ndef test_f():\n    assert f() == {i % 2}\n"})
-            for i in range(6)]
+    jobs = [
+        (
+            {"m.py": f"def f():\n    return {i}\n"},
+            {"test_m.py": f"from m import f\n\ndef test_f():\n    assert f() == {i % 2}\n"},
+        )
+        for i in range(6)
+    ]
     results = run_many(jobs, workers=2, config=FAST)
     assert [r.pass_rate for r in results] == [1.0 if i < 2 else 0.0 for i in range(6)]
 
 
 def test_modules_of_one_app_never_leak_into_the_next():
-    first = ({"m.py": "import json\njson.leaked = True\nVALUE = 1\n"},
-             {"test_m.py": "import m\n\ndef test_v():\n    assert m.VALUE == 1\n"})
-    second = ({"m.py": "VALUE = 2\n"},
-              {"test_m.py": "import json\nimport m\n\ndef test_v():\n    assert m.VALUE == 2\n\n"
-                            "def test_no_leak():\n    assert not hasattr(json, 'leaked')\n"})
+    first = (
+        {"m.py": "import json\njson.leaked = True\nVALUE = 1\n"},
+        {"test_m.py": "import m\n\ndef test_v():\n    assert m.VALUE == 1\n"},
+    )
+    second = (
+        {"m.py": "VALUE = 2\n"},
+        {
+            "test_m.py": "import json\nimport m\n\ndef test_v():\n    assert m.VALUE == 2\n\n"
+            "def test_no_leak():\n    assert not hasattr(json, 'leaked')\n"
+        },
+    )
     results = run_many([first, second, first, second], workers=1, config=FAST)
     assert [r.pass_rate for r in results] == [1.0, 1.0, 1.0, 1.0]
 
 
-def test_conftest_fixtures_and_capsys_and_tmp_path_work():
+def test_conftest_fixtures_and_builtin_fixtures_work():
     tests = {
         "conftest.py": "import pytest\n\n@pytest.fixture\ndef base():\n    return 40\n",
-        "test_m.py": ("from m import add, shout\n\n"
-                      "def test_fixture(base):\n    assert add(base, 2) == 42\n\n"
-                      "def test_capsys(capsys):\n    shout('hi')\n"
-                      "    assert capsys.readouterr().out == 'HI\\n'\n\n"
-                      "def test_tmp(tmp_path):\n    p = tmp_path / 'x.txt'\n"
-                      "    p.write_text('ok')\n    assert p.read_text() == 'ok'\n"),
+        "test_m.py": (
+            "from m import add, shout\n\n"
+            "def test_fixture(base):\n    assert add(base, 2) == 42\n\n"
+            "def test_capsys(capsys):\n    shout('hi')\n"
+            "    assert capsys.readouterr().out == 'HI\\n'\n\n"
+            "def test_tmp(tmp_path):\n    p = tmp_path / 'x.txt'\n"
+            "    p.write_text('ok')\n    assert p.read_text() == 'ok'\n\n"
+            "def test_more(tmpdir, caplog, monkeypatch, record_property, recwarn):\n"
+            "    monkeypatch.setenv('X', '1')\n    record_property('k', 1)\n"
+            "    assert tmpdir.isdir()\n"
+        ),
     }
     sources = {"m.py": "def add(a, b):\n    return a + b\n\ndef shout(s):\n    print(s.upper())\n"}
     result = run_app_tests(sources, tests, config=FAST)
+    assert len(result.per_test) == 4
     assert result.pass_rate == 1.0, result.per_test
 
 
 def test_several_modules_and_test_files():
-    sources = {"store.py": "from util import norm\n\nclass Store:\n    def __init__(self):\n"
-                           "        self.d = {}\n    def put(self, k, v):\n"
-                           "        self.d[norm(k)] = v\n    def get(self, k):\n"
-                           "        return self.d[norm(k)]\n",
-               "util.py": "def norm(k):\n    return k.strip().lower()\n"}
-    tests = {"test_store.py": "from store import Store\n\ndef test_put():\n    s = Store()\n"
-                              "    s.put(' A', 1)\n    assert s.get('a') == 1\n",
-             "test_util.py": "from util import norm\n\ndef test_norm():\n"
-                             "    assert norm(' X ') == 'x'\n"}
+    sources = {
+        "store.py": "from util import norm\n\nclass Store:\n    def __init__(self):\n"
+        "        self.d = {}\n    def put(self, k, v):\n"
+        "        self.d[norm(k)] = v\n    def get(self, k):\n"
+        "        return self.d[norm(k)]\n",
+        "util.py": "def norm(k):\n    return k.strip().lower()\n",
+    }
+    tests = {
+        "test_store.py": "from store import Store\n\ndef test_put():\n    s = Store()\n"
+        "    s.put(' A', 1)\n    assert s.get('a') == 1\n",
+        "test_util.py": "from util import norm\n\ndef test_norm():\n"
+        "    assert norm(' X ') == 'x'\n",
+    }
     result = run_app_tests(sources, tests, config=FAST)
-    assert sorted(result.per_test) == ["tests/test_store.py::test_put",
-                                       "tests/test_util.py::test_norm"]
+    assert sorted(result.per_test) == [
+        "tests/test_store.py::test_put",
+        "tests/test_util.py::test_norm",
+    ]
     assert result.pass_rate == 1.0
 
 
 def test_one_unimportable_test_file_does_not_stop_the_others():
-    tests = {"test_a.py": "from m import missing\n\ndef test_a():\n    pass\n",
-             "test_b.py": "from m import f\n\ndef test_b():\n    assert f() == 1\n"}
+    tests = {
+        "test_a.py": "from m import missing\n\ndef test_a():\n    pass\n",
+        "test_b.py": "from m import f\n\ndef test_b():\n    assert f() == 1\n",
+    }
     result = run_app_tests({"m.py": "def f():\n    return 1\n"}, tests, config=FAST)
     assert result.per_test["tests/test_a.py"].failure_class == FailureClass.MISSING_SYMBOL
     assert result.per_test["tests/test_b.py::test_b"].passed
@@ -119,8 +147,12 @@ def test_one_unimportable_test_file_does_not_stop_the_others():
 
 def test_align_to_expected_spreads_a_file_error_over_its_tests():
     gold = run_app_tests(ROMAN, ROMAN_TESTS, config=FAST)
-    broken = run_app_tests({"roman.py": "def to_roman(:\n"}, ROMAN_TESTS, config=FAST,
-                           expected_tests=list(gold.per_test))
+    broken = run_app_tests(
+        {"roman.py": "def to_roman(:\n"},
+        ROMAN_TESTS,
+        config=FAST,
+        expected_tests=list(gold.per_test),
+    )
     assert list(broken.per_test) == list(gold.per_test)
     assert {o.failure_class for o in broken.per_test.values()} == {FailureClass.SYNTAX_ERROR}
     assert broken.pass_rate == 0.0
@@ -135,10 +167,12 @@ def test_align_to_expected_marks_uncollected_tests():
 
 
 def test_whole_app_timeout_kills_the_group_and_marks_unfinished_tests():
-    config = HarnessConfig(app_timeout_s=1.5, test_timeout_s=30.0, workers=2, cache=False)
-    tests = {"test_m.py": "import time\nfrom m import f\n\ndef test_first():\n    assert f()\n\n"
-                          "def test_never():\n    time.sleep(30)\n\ndef test_after():\n"
-                          "    pass\n"}
+    config = HarnessConfig(app_timeout_s=2.5, test_timeout_s=30.0, workers=2, cache=False)
+    tests = {
+        "test_m.py": "import time\nfrom m import f\n\ndef test_first():\n    assert f()\n\n"
+        "def test_never():\n    time.sleep(30)\n\ndef test_after():\n"
+        "    pass\n"
+    }
     result = run_app_tests({"m.py": "def f():\n    return True\n"}, tests, config=config)
     assert result.status == "timeout"
     assert result.per_test["tests/test_m.py::test_first"].passed
@@ -149,12 +183,16 @@ def test_whole_app_timeout_kills_the_group_and_marks_unfinished_tests():
 
 def test_exit_from_generated_code_is_contained():
     tests = {"test_m.py": "from m import f\n\ndef test_f():\n    f()\n\ndef test_g():\n    pass\n"}
-    for code in ("import os\ndef f():\n    os._exit(0)\n", "import pytest\ndef f():\n"
-                 "    pytest.exit('bye')\n", "import sys\ndef f():\n    sys.exit(3)\n"):
+    for code in (
+        "import os\ndef f():\n    os._exit(0)\n",
+        "import pytest\ndef f():\n    pytest.exit('bye')\n",
+        "import sys\ndef f():\n    sys.exit(3)\n",
+    ):
         result = run_app_tests({"m.py": code}, tests, config=FAST)
         assert not result.per_test["tests/test_m.py::test_f"].passed, code
         assert result.per_test["tests/test_m.py::test_f"].failure_class == (
-            FailureClass.RUNTIME_ERROR), code
+            FailureClass.RUNTIME_ERROR
+        ), code
     # the harness keeps going
     assert run_app_tests(ROMAN, ROMAN_TESTS, config=FAST).pass_rate == 1.0
 
@@ -168,9 +206,11 @@ def test_hash_seed_is_the_same_in_every_worker():
 
 def test_environment_is_scrubbed(monkeypatch):
     monkeypatch.setenv("CETD_SECRET_TOKEN", "hunter2")
-    tests = {"test_env.py": "import os\n\ndef test_env():\n"
-                            "    assert 'CETD_SECRET_TOKEN' not in os.environ\n"
-                            "    assert not any('proxy' in k.lower() for k in os.environ)\n"}
+    tests = {
+        "test_env.py": "import os\n\ndef test_env():\n"
+        "    assert 'CETD_SECRET_TOKEN' not in os.environ\n"
+        "    assert not any('proxy' in k.lower() for k in os.environ)\n"
+    }
     with SandboxPool(FAST, workers=1) as pool:  # workers started after the variable was set
         assert pool.run([RunJob({}, tests)])[0].pass_rate == 1.0
 
@@ -178,19 +218,29 @@ def test_environment_is_scrubbed(monkeypatch):
 def test_unsafe_file_names_are_rejected():
     for name in ("../evil.py", "/etc/evil.py", "a/../../b.py", ".hidden.py", ""):
         with pytest.raises(ValueError, match="not a safe relative path"):
-            run_app_tests({name: "x = 1\n"}, {"test_m.py": "def test_x():\n    pass\n"},
-                          config=FAST)
+            run_app_tests(
+                {name: "x = 1\n"}, {"test_m.py": "def test_x():\n    pass\n"}, config=FAST
+            )
 
 
 def test_sandbox_directories_are_removed():
     with SandboxPool(FAST, workers=1) as pool:
-        pool.run([RunJob({"m.py": "def f():\n    return 1\n"},
-                         {"test_m.py": "from m import f\n\ndef test_f(tmp_path):\n"
-                                       "    (tmp_path / 'x').write_text('1')\n"
-                                       "    open('left_behind.txt', 'w').write('x')\n"
-                                       "    assert f() == 1\n"})])
+        pool.run(
+            [
+                RunJob(
+                    {"m.py": "def f():\n    return 1\n"},
+                    {
+                        "test_m.py": "from m import f\n\ndef test_f(tmp_path):\n"
+                        "    (tmp_path / 'x').write_text('1')\n"
+                        "    open('left_behind.txt', 'w').write('x')\n"
+                        "    assert f() == 1\n"
+                    },
+                )
+            ]
+        )
         root = pool.workers[0].root
-        assert sorted(os.listdir(root)) == ["pytest.ini"]  # emptied after every app
+        left = sorted(str(p.relative_to(root)) for p in root.rglob("*") if not p.is_dir())
+        assert left == ["pytest.ini"]  # emptied after every app
         base = pool.base
     assert not base.exists()
 
@@ -207,8 +257,9 @@ def test_a_killed_worker_is_replaced():
 
 
 def test_result_round_trips_through_dict():
-    result = run_app_tests({"roman.py": "def to_roman(n):\n    return 'I'\n"}, ROMAN_TESTS,
-                           config=FAST)
+    result = run_app_tests(
+        {"roman.py": "def to_roman(n):\n    return 'I'\n"}, ROMAN_TESTS, config=FAST
+    )
     again = RunResult.from_dict(result.to_dict())
     assert again == result
     assert again.failure_counts() == {FailureClass.ASSERTION_FAILURE: 4}

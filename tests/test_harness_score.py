@@ -24,16 +24,19 @@ from cetd_lib.harness.score import (
 )
 
 
-@pytest.mark.parametrize(("n", "c", "k", "expected"), [
-    (1, 1, 1, 1.0),
-    (1, 0, 1, 0.0),
-    (2, 1, 1, 0.5),
-    (4, 1, 2, 0.5),  # 1 - C(3,2)/C(4,2) = 1 - 3/6
-    (5, 2, 2, 0.7),  # 1 - C(3,2)/C(5,2) = 1 - 3/10
-    (10, 3, 5, 1 - 21 / 252),  # 1 - C(7,5)/C(10,5)
-    (10, 0, 5, 0.0),
-    (10, 6, 5, 1.0),  # n - c < k: every k-subset holds a correct sample
-])
+@pytest.mark.parametrize(
+    ("n", "c", "k", "expected"),
+    [
+        (1, 1, 1, 1.0),
+        (1, 0, 1, 0.0),
+        (2, 1, 1, 0.5),
+        (4, 1, 2, 0.5),  # 1 - C(3,2)/C(4,2) = 1 - 3/6
+        (5, 2, 2, 0.7),  # 1 - C(3,2)/C(5,2) = 1 - 3/10
+        (10, 3, 5, 1 - 21 / 252),  # 1 - C(7,5)/C(10,5)
+        (10, 0, 5, 0.0),
+        (10, 6, 5, 1.0),  # n - c < k: every k-subset holds a correct sample
+    ],
+)
 def test_pass_at_k_hand_computed(n, c, k, expected):
     assert pass_at_k(n, c, k) == pytest.approx(expected)
 
@@ -63,8 +66,7 @@ def test_estimate_pass_at_k_vectorised():
 
 
 def test_completeness_labels():
-    assert [completeness(x) for x in (1.0, 0.5, 0.0, float("nan"))] == [FULL, PARTIAL, NO,
-                                                                        UNSCORED]
+    assert [completeness(x) for x in (1.0, 0.5, 0.0, float("nan"))] == [FULL, PARTIAL, NO, UNSCORED]
 
 
 def _sample(member, sample, rate):
@@ -72,8 +74,14 @@ def _sample(member, sample, rate):
 
 
 def test_score_app_per_member_and_pass_at_k():
-    samples = [_sample("a", 0, 1.0), _sample("a", 1, 0.5), _sample("a", 2, 1.0),
-               _sample("b", 0, 0.0), _sample("b", 1, float("nan")), _sample("b", 2, 0.0)]
+    samples = [
+        _sample("a", 0, 1.0),
+        _sample("a", 1, 0.5),
+        _sample("a", 2, 1.0),
+        _sample("b", 0, 0.0),
+        _sample("b", 1, float("nan")),
+        _sample("b", 2, 0.0),
+    ]
     score = score_app("app", 4, samples, ["a", "b"], k_values=(1, 2, 5))
     assert score.member_pass_rate == {"a": pytest.approx(2.5 / 3), "b": 0.0}
     assert score.pass_rate == pytest.approx(2.5 / 6)
@@ -85,10 +93,20 @@ def test_score_app_per_member_and_pass_at_k():
 
 
 def test_score_orchestra_mean_and_variance_across_members():
-    apps = [score_app("x", 1, [SampleScore("x", "a", 0, 1.0, 1, 1),
-                               SampleScore("x", "b", 0, 0.0, 0, 1)], ["a", "b"]),
-            score_app("y", 1, [SampleScore("y", "a", 0, 1.0, 1, 1),
-                               SampleScore("y", "b", 0, 0.5, 1, 2)], ["a", "b"])]
+    apps = [
+        score_app(
+            "x",
+            1,
+            [SampleScore("x", "a", 0, 1.0, 1, 1), SampleScore("x", "b", 0, 0.0, 0, 1)],
+            ["a", "b"],
+        ),
+        score_app(
+            "y",
+            1,
+            [SampleScore("y", "a", 0, 1.0, 1, 1), SampleScore("y", "b", 0, 0.5, 1, 2)],
+            ["a", "b"],
+        ),
+    ]
     orchestra = score_orchestra(apps, ["a", "b"])
     assert orchestra.member_mean == {"a": 1.0, "b": 0.25}
     assert orchestra.mean == pytest.approx(0.625)

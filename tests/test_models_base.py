@@ -1,5 +1,3 @@
-import shutil
-
 import pytest
 import torch
 
@@ -74,12 +72,21 @@ def test_embedded_smollm2_generates_and_reloads_from_cache(smollm2_base, monkeyp
     load_base("smollm2-135m-instruct")
 
 
-@pytest.mark.slow
-def test_incomplete_cache_is_rebuilt(monkeypatch, tmp_path):
+def test_incomplete_cache_is_rebuilt_not_trusted(monkeypatch, tmp_path):
     monkeypatch.setenv("CETD_CACHE", str(tmp_path))
     target = PACKAGED_MODELS["smollm2-135m-instruct"].cache_dir()
     target.mkdir(parents=True)
-    (target / "config.json").write_text("{half a file")
-    rebuilt = packaged_model_dir("smollm2-135m-instruct")
-    assert (rebuilt / ".complete").exists() and (rebuilt / "model.safetensors").exists()
-    shutil.rmtree(tmp_path / "models")
+    (target / "config.json").write_text("{half a file")  # a conversion that crashed midway
+    converted = []
+
+    def fake_convert(source, into):
+        assert not into.exists(), "the broken directory must be removed before converting"
+        into.mkdir()
+        (into / ".complete").write_text("ok")
+        converted.append(into)
+
+    monkeypatch.setattr("cetd_lib.models.base._convert_gguf", fake_convert)
+    assert packaged_model_dir("smollm2-135m-instruct") == target
+    assert converted == [target] and not (target / "config.json").exists()
+    packaged_model_dir("smollm2-135m-instruct")  # complete now: reused, not converted again
+    assert converted == [target]

@@ -87,3 +87,18 @@ def test_relative_paths_resolve_against_project_root(tmp_path):
 def test_every_field_has_help_text():
     rows = describe()
     assert rows and all(help_text for _, _, help_text in rows)
+
+
+def test_nested_lists_of_configs_are_typed_and_checked(tmp_path):
+    path = write(tmp_path, "orchestra:\n  members:\n    - {name: a, kind: oracle}\n")
+    (member,) = load_params(path).orchestra.members
+    assert member.kind == "oracle" and member.max_retries == 4
+    with pytest.raises(ParamsError, match=r"orchestra\.members\[0\]\.kindd.*'kind'"):
+        load_params(write(tmp_path, "orchestra:\n  members:\n    - {name: a, kindd: x}\n"))
+
+
+def test_section_consistency_checks_name_the_section_and_the_fix(tmp_path):
+    path = write(tmp_path, "orchestra:\n  n_samples: 4\n  temperature: 0\n")
+    with pytest.raises(ParamsError, match="set temperature > 0") as info:
+        load_params(path)
+    assert str(path) in str(info.value) and "orchestra" in str(info.value)

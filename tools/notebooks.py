@@ -172,6 +172,492 @@ print("report:", report)
 """),
 ]
 
+HUMAN_REVIEW = [
+    ("md", """
+# Blind side-by-side review of requirements
+
+Two requirement sources for the same app, side by side, sides drawn at random per item: you
+never learn which list is which. Score each list 1–5 on accuracy, completeness, clarity and
+rebuildability, pick the better one (or tie) and say why. Every answer is saved at once (SQLite);
+rerun the notebook to resume where you stopped. Some items come back later on purpose
+(self-consistency).
+
+Review options live in the `review:` params section, set with overrides, e.g.
+`overrides = ["review.rater=ab", "review.n_items=10"]` (see docs/review.md). Headless
+(`python -m cetd_lib run notebooks/human_review.ipynb --params params/tiny.yaml`) nothing waits
+for input: the form is built but only the summary of the ratings stored so far is reported.
+"""),
+    ("params", PARAMETERS),
+    ("code", """
+from cetd_lib import review
+from cetd_lib import session as cetd_session
+
+s = cetd_session.start(params_file, run_id, overrides, kind="human_review")
+P = s.params
+print("run:", s.run.dir)
+"""),
+    ("md", """
+## Items
+From the newest phase2 run's `artifacts/evaluation-<source>.json` (or `review.source_run`);
+without one the review falls back to gold vs the phase-1 retrieval baseline and says so below.
+"""),
+    ("code", """
+material = review.load_material(P)
+print(material.note)
+store = review.ReviewStore(review.store_path(P))
+rs = review.ReviewSession.start(store, material, P.review)
+print(rs.describe())
+print("store:", store.path)
+"""),
+    ("md", """
+## Rate
+Tab through the score buttons (Space picks), or type the whole answer in the quick-entry box:
+`4534 | 3425 | L | why` (left scores, right scores, L/R/T, rationale) and press Enter.
+The code pane is collapsed: click **Code** to read the app.
+"""),
+    ("code", """
+review.ReviewWidget(rs)
+"""),
+    ("md", """
+Where widgets do not render (a console, a plain viewer), use the text form instead:
+`print(review.text_form(item))` then `rs.submit_text(item.item_id, "4534 | 3425 | L | why")`.
+"""),
+    ("code", """
+item = rs.items[rs.resume_index()]
+print(review.text_form(item, total=len(rs.items)))
+"""),
+    ("md", """
+## Summary of stored ratings
+Win rate per source (ties excluded, Wilson 95% CI), mean rubric scores, a left-side bias check
+(two-sided binomial test), self-consistency on repeated items, and inter-rater agreement
+(quadratic-weighted Cohen's kappa, Krippendorff's ordinal alpha) once two raters share items.
+"""),
+    ("code", """
+ratings = store.ratings(rs.session_id)
+summary = review.summarize(ratings, material.sources)
+print(summary.to_markdown())
+paths = review.export(ratings, summary, s.run.dir / "artifacts")
+s.run.write_summary({"session_id": rs.session_id, "origin": material.origin,
+                     "note": material.note, **summary.to_dict()})
+s.run.finish()
+print({k: str(v) for k, v in paths.items()})
+"""),
+]
+
+PHASE1 = [
+    ("md", """
+# CET-D Phase 1: the retrieval baseline
+
+The seed's phase-1 row: for each val/test app, the gold requirements of the most similar
+*training* app (BM25 over code tokens, `cetd_lib.retrieval`). Judged like every source: BLEU
+against the app's own gold, and the pass rate of its original tests on what the orchestra
+rebuilds from those borrowed requirements.
+
+Run headless: `python -m cetd_lib run notebooks/phase1.ipynb --params params/smoke.yaml`.
+"""),
+    ("params", PARAMETERS),
+    ("code", """
+import matplotlib.pyplot as plt
+
+from cetd_lib import ablation, phase2
+from cetd_lib import session as cetd_session
+from cetd_lib.metrics import bootstrap_ci, sentence_bleu
+from cetd_lib.report import write_report
+from cetd_lib.requirements import format_requirements
+from cetd_lib.retrieval import Phase1Retriever
+
+s = cetd_session.start(params_file, run_id, overrides, kind="phase1")
+P = s.params
+print("run:", s.run.dir)
+"""),
+    ("code", """
+apps = phase2.load_phase2_apps(
+    P.data.apps_dir, include_humaneval=P.data.include_humaneval, max_apps=P.data.max_apps,
+    data_config=P.data,
+)
+s.run.artifact("splits.json").write_text(apps.manifest.to_json())
+s.run.add_data_hashes({f"app:{k}": v for k, v in apps.manifest.content_hashes.items()})
+splits = ("val", "test")
+{split: [a.app_id for a in apps[split]] for split in splits}
+"""),
+    ("md", """
+## Retrieval
+The training app whose requirements each evaluated app borrows (never its own gold).
+"""),
+    ("code", """
+retriever = Phase1Retriever(apps.retrieval_pool)
+neighbours = {app.app_id: retriever.nearest(app)[0] for split in splits for app in apps[split]}
+ctx = phase2.SourceContext(train_apps=apps.retrieval_pool)
+requirements = {split: phase2.requirements_from("phase1", apps[split], ctx) for split in splits}
+for app_id, n in neighbours.items():
+    print(f"{app_id:28s} <- {n.app.app_id:28s} BM25 {n.score:.1f}")
+"""),
+    ("md", """
+## Reconstruction by the orchestra, and BLEU against gold
+"""),
+    ("code", """
+backends = phase2.build_orchestra(P.orchestra)
+evaluations, reconstructions = {}, {}
+for step, split in enumerate(splits):
+    ev, rebuilt = ablation.evaluate_with_records(
+        f"phase1_{split}", apps[split], requirements[split], orchestra=P.orchestra,
+        harness=P.harness, backends=backends,
+    )
+    evaluations[split], reconstructions[split] = ev, rebuilt
+    s.run.log_metrics(step, split=split, bleu=ev.bleu, corpus_bleu=ev.corpus_bleu,
+                      pass_rate=ev.pass_rate, share_apps_above_75=ev.share_apps_above_75)
+    s.run.artifact(f"evaluation-phase1_{split}.json").write_text(phase2.to_json(ev.to_dict()))
+    s.run.artifact(f"reconstruction-phase1_{split}.json").write_text(
+        phase2.to_json(rebuilt.to_dict()))
+table = phase2.comparison_table({f"phase1 ({k})": v for k, v in evaluations.items()},
+                                seed=P.run.seed)
+print(table)
+"""),
+    ("code", """
+per_app = []
+for split in splits:
+    for app in apps[split]:
+        bleu = sentence_bleu(format_requirements(requirements[split][app.app_id]),
+                             format_requirements(app.requirements))
+        per_app.append({"split": split, "app_id": app.app_id,
+                        "neighbour": neighbours[app.app_id].app.app_id, "bleu": bleu,
+                        "pass_rate": evaluations[split].pass_rates[app.app_id]})
+fig, ax = plt.subplots(figsize=(7, 3))
+labels = [f"{r['app_id']} ({r['split']})" for r in per_app]
+x = range(len(per_app))
+ax.bar([i - 0.2 for i in x], [r["bleu"] for r in per_app], width=0.4, label="BLEU vs gold")
+ax.bar([i + 0.2 for i in x], [r["pass_rate"] for r in per_app], width=0.4, label="pass rate")
+ax.set_xticks(list(x), labels, rotation=30, ha="right")
+ax.set_ylim(0, 1.05)
+ax.legend()
+fig.tight_layout()
+fig.savefig(s.run.artifact("phase1_per_app.png"), dpi=100)
+"""),
+    ("code", """
+results = {"source": "phase1", "n_apps": {k: len(apps[k]) for k in splits}, "by_split": {},
+           "per_app": per_app}
+for split, ev in evaluations.items():
+    low, high = bootstrap_ci([v for v in ev.pass_rates.values() if v == v], seed=P.run.seed)
+    results["by_split"][split] = {
+        "bleu": ev.bleu, "corpus_bleu": ev.corpus_bleu, "pass_rate": ev.pass_rate,
+        "pass_rate_ci": [low, high], "share_apps_above_75": ev.share_apps_above_75,
+        "failure_counts": ev.failure_counts,
+        "prompt_version": reconstructions[split].prompt_version,
+    }
+s.run.write_summary({f"{k}/{m}": v[m] for k, v in results["by_split"].items()
+                     for m in ("bleu", "pass_rate")})
+(s.run.dir / "results.json").write_text(phase2.to_json(results))
+report = write_report(s.run.dir / "report.md", f"Phase 1 run {s.run.run_id}", {
+    "Setup": f"{results['n_apps']} apps; retrieval pool {len(apps.retrieval_pool)} training "
+             f"apps; orchestra {[m.name for m in P.orchestra.members]}",
+    "Phase 1 (retrieval) by split": table,
+    "Files": "results.json, artifacts/evaluation-*.json, artifacts/reconstruction-*.json, "
+             "artifacts/phase1_per_app.png",
+})
+s.run.finish()
+print("report:", report)
+"""),
+]
+
+ABLATION = [
+    ("md", """
+# Ablation: what the reconstructor is given
+
+The same apps, the same orchestra, different inputs: requirement sources (`gold`,
+`phase2_stage2`, `phase2_stage1`, `phase1`) and, as references, the app's own code at
+degradation levels 1-3 (`level1` full source, `level2` no comments/docstrings, `level3`
+signatures only), with a prompt that says it hands over (degraded) code.
+
+`phase2_stage*` come from the checkpoints of the phase-2 run named by `ablation.phase2_run_id`;
+without one, those rows are reported as not available. The seed's expected ranking
+(gold > stage2 > stage1 > phase1) is checked and reported as found.
+
+Run headless: `python -m cetd_lib run notebooks/ablation.ipynb --params params/smoke.yaml
+-p ablation.phase2_run_id=<run>`.
+"""),
+    ("params", PARAMETERS),
+    ("code", """
+import matplotlib.pyplot as plt
+
+from cetd_lib import ablation, phase2
+from cetd_lib import session as cetd_session
+from cetd_lib.harness.prompts import PROMPT_VERSION
+from cetd_lib.report import write_report
+
+s = cetd_session.start(params_file, run_id, overrides, kind="ablation")
+P, A = s.params, s.params.ablation
+print("run:", s.run.dir)
+"""),
+    ("code", """
+apps = phase2.load_phase2_apps(
+    P.data.apps_dir, include_humaneval=P.data.include_humaneval, max_apps=P.data.max_apps,
+    data_config=P.data,
+)
+s.run.artifact("splits.json").write_text(apps.manifest.to_json())
+s.run.add_data_hashes({f"app:{k}": v for k, v in apps.manifest.content_hashes.items()})
+eval_apps = apps[A.split]
+[a.app_id for a in eval_apps]
+"""),
+    ("md", """
+## Every condition through the orchestra
+"""),
+    ("code", """
+backends = phase2.build_orchestra(P.orchestra)
+results = ablation.run_conditions(
+    A.sources, eval_apps, train_apps=apps.retrieval_pool, orchestra=P.orchestra,
+    harness=P.harness, backends=backends, outputs_dir=P.run.outputs_dir,
+    phase2_run_id=A.phase2_run_id, extractor_context_level=P.eval.context_level,
+    max_new_tokens=P.eval.max_new_tokens,
+)
+for step, (name, result) in enumerate(results.items()):
+    ablation.save_condition(result, s.run.artifact)
+    if result.measured:
+        s.run.log_metrics(step, source=name, pass_rate=result.evaluation.pass_rate,
+                          bleu=result.evaluation.bleu)
+summary = ablation.pass_rate_summary(results, n_resamples=A.n_resamples,
+                                     confidence=A.confidence, seed=P.run.seed)
+print(ablation.summary_table(summary, results))
+"""),
+    ("md", """
+## Per-app paired comparison
+Each app is scored under every condition, so differences are taken per app: a paired
+bootstrap interval of the mean difference, and a sign or Wilcoxon signed-rank test.
+"""),
+    ("code", """
+print(ablation.per_app_table(results))
+pass_rates = {n: r.evaluation.pass_rates if r.measured else None for n, r in results.items()}
+comparisons = [
+    ablation.compare(a, b, pass_rates, test=A.paired_test, n_resamples=A.n_resamples,
+                     confidence=A.confidence, seed=P.run.seed)
+    for a, b in ablation.default_pairs(A.sources, A.expected_ranking)
+]
+print(ablation.comparisons_table(comparisons))
+"""),
+    ("md", """
+## The seed's expected ranking, as found
+"""),
+    ("code", """
+means = {n: (row["mean"] if row else None) for n, row in summary.items()}
+ranking = ablation.check_ranking(means, A.expected_ranking)
+print("expected:", " > ".join(ranking.expected))
+print("observed:", " > ".join(ranking.observed) or "(nothing measured)")
+for high, low, verdict in ranking.pairs:
+    print(f"  {high} > {low}: {verdict}")
+print("verdict:", ranking.verdict)
+"""),
+    ("code", """
+fig, ax = plt.subplots(figsize=(7, 3))
+ablation.plot_pass_rates(summary, ax)
+ax.set_title(f"{len(eval_apps)} {A.split} apps; blue: requirements, orange: code context")
+fig.tight_layout()
+fig.savefig(s.run.artifact("ablation_pass_rates.png"), dpi=100)
+"""),
+    ("code", """
+payload = {
+    "split": A.split,
+    "app_ids": [a.app_id for a in eval_apps],
+    "pass_rate": summary,
+    "status": {n: ("measured" if r.measured else r.unavailable) for n, r in results.items()},
+    "checkpoints": {n: r.checkpoint for n, r in results.items() if r.checkpoint},
+    "confidence": A.confidence,
+    "comparisons": [c.to_dict() for c in comparisons],
+    "ranking": ranking.to_dict(),
+    "prompt_versions": {"requirements": PROMPT_VERSION,
+                        "context": ablation.CONTEXT_PROMPT_VERSION},
+}
+s.run.write_summary({"ranking": ranking.verdict,
+                     **{f"pass_rate/{n}": (row["mean"] if row else None)
+                        for n, row in summary.items()}})
+(s.run.dir / "results.json").write_text(phase2.to_json(payload))
+report = write_report(s.run.dir / "report.md", f"Ablation run {s.run.run_id}", {
+    "Setup": f"{len(eval_apps)} {A.split} apps; orchestra "
+             f"{[m.name for m in P.orchestra.members]}; phase-2 run "
+             f"{A.phase2_run_id or '(none)'}",
+    "Pass rate by condition": ablation.summary_table(summary, results),
+    "Per-app pass rates": ablation.per_app_table(results),
+    "Paired comparisons": ablation.comparisons_table(comparisons),
+    "Expected ranking (as found)": f"expected {' > '.join(ranking.expected)}; observed "
+        f"{' > '.join(ranking.observed) or '(nothing measured)'}; verdict **{ranking.verdict}**",
+    "Files": "results.json, artifacts/evaluation-*.json, artifacts/reconstruction-*.json, "
+             "artifacts/ablation_pass_rates.png",
+})
+s.run.finish()
+print("report:", report)
+"""),
+]
+
+ERROR_ANALYSIS = [
+    ("md", """
+# Error analysis of reconstructions
+
+Why rebuilt apps fail: failure classes (docs/harness.md), the worst apps, failures by
+degradation level and by orchestra member, and sample requirement → rebuild → test-output
+triples. Reads the run named by `ablation.analysis_run_id` (a phase-2 or ablation run); with
+none, it evaluates gold, phase1 and code levels 1-3 on a few apps itself.
+
+Run headless: `python -m cetd_lib run notebooks/error_analysis.ipynb --params params/smoke.yaml
+-p ablation.analysis_run_id=<run>`.
+"""),
+    ("params", PARAMETERS),
+    ("code", """
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+
+from cetd_lib import ablation, phase2
+from cetd_lib import error_analysis as ea
+from cetd_lib import session as cetd_session
+from cetd_lib.report import write_report
+
+s = cetd_session.start(params_file, run_id, overrides, kind="error_analysis")
+P, A = s.params, s.params.ablation
+print("run:", s.run.dir)
+"""),
+    ("code", """
+if A.analysis_run_id:
+    analysed = Path(P.run.outputs_dir) / "runs" / A.analysis_run_id
+    runs = ea.load_run(analysed)
+else:
+    analysed = None
+    apps = phase2.load_phase2_apps(
+        P.data.apps_dir, include_humaneval=P.data.include_humaneval,
+        max_apps=P.data.max_apps, data_config=P.data,
+    )
+    results = ablation.run_conditions(
+        ["gold", "phase1", "level1", "level2", "level3"], apps[A.split],
+        train_apps=apps.retrieval_pool, orchestra=P.orchestra, harness=P.harness,
+        backends=phase2.build_orchestra(P.orchestra), outputs_dir=P.run.outputs_dir,
+    )
+    for result in results.values():
+        ablation.save_condition(result, s.run.artifact)
+    runs = ea.runs_from_conditions(results)
+print("analysed:", analysed or "an evaluation run here",
+      {name: f"{run.pass_rate:.3f}" for name, run in runs.items()})
+"""),
+    ("md", """
+## Failure classes
+Failing gold tests per class, over every sample of every member.
+"""),
+    ("code", """
+failures = ea.failure_table(runs)
+classes = list(next(iter(failures.values()), {}))
+failure_md = ea.markdown_table(["source", *classes],
+                               [[n, *counts.values()] for n, counts in failures.items()])
+print(failure_md)
+fig, ax = plt.subplots(figsize=(7, 0.5 + 0.4 * len(failures)))
+ea.plot_failure_classes(failures, ax)
+fig.tight_layout()
+fig.savefig(s.run.artifact("failure_classes.png"), dpi=100)
+"""),
+    ("md", """
+## Worst apps
+"""),
+    ("code", """
+worst = ea.worst_apps(runs, A.n_worst_apps)
+worst_md = ea.markdown_table(["app", "mean", *runs],
+                             [[w["app_id"], w["mean_pass_rate"], *w["by_source"].values()]
+                              for w in worst])
+print(worst_md)
+"""),
+    ("md", """
+## By degradation level and by orchestra member
+Level 1-3: the reconstructor read the app's code (full, stripped, signatures); level 4: gold
+requirements alone. Sources that are no level (phase1, extractors) appear only by member.
+"""),
+    ("code", """
+levels = ea.by_level(runs)
+level_md = ea.markdown_table(
+    ["level", "source", "pass rate", "top failure class"],
+    [[lv, row["source"], row["pass_rate"],
+      max(row["failure_counts"], key=row["failure_counts"].get, default="—")]
+     for lv, row in levels.items()],
+) if levels else "no degradation-level sources in this run"
+print(level_md)
+members = ea.by_member(runs)
+member_md = ea.markdown_table(
+    ["source", "member", "pass rate", "failure classes"],
+    [[n, m, row["pass_rate"], row["failure_counts"] if row["failure_counts"] is not None
+      else "(no records in this run)"] for n, rows in members.items() for m, row in rows.items()],
+)
+print(member_md)
+"""),
+    ("md", """
+## Samples: requirements → rebuild → test output
+"""),
+    ("code", """
+examples = ea.sample_examples(runs, A.n_examples)
+if not examples:
+    print("no reconstruction records in this run (phase2.ipynb writes evaluation-*.json only)")
+for example in examples:
+    print(example.render(max_chars=1200))
+"""),
+    ("code", """
+payload = {
+    "analysed_run": str(analysed) if analysed else None,
+    "pass_rate": {n: run.pass_rate for n, run in runs.items()},
+    "failure_counts": failures,
+    "failure_shares": {n: ea.shares(c) for n, c in failures.items()},
+    "worst_apps": worst,
+    "by_level": levels,
+    "by_member": members,
+    "examples": [{"source": e.source, "app_id": e.app_id, "member": e.member,
+                  "sample": e.sample, "failure": e.failure, "pass_rate": e.pass_rate}
+                 for e in examples],
+}
+s.run.write_summary({"analysed_run": payload["analysed_run"], "pass_rate": payload["pass_rate"]})
+(s.run.dir / "results.json").write_text(phase2.to_json(payload))
+report = write_report(s.run.dir / "report.md", f"Error analysis {s.run.run_id}", {
+    "Analysed": payload["analysed_run"] or "an evaluation run in this notebook",
+    "Failure classes": failure_md,
+    "Worst apps": worst_md,
+    "By degradation level": level_md,
+    "By orchestra member": member_md,
+    "Samples": "\\n".join(e.render(max_chars=800) for e in examples) or "(no records)",
+})
+s.run.finish()
+print("report:", report)
+"""),
+]
+
+DASHBOARD = [
+    ("md", """
+# Training dashboard
+
+One self-contained HTML file over every run record under `run.outputs_dir`: runs table, loss /
+reward / metric curves, pass-rate distributions, ablation charts and an error analysis. It opens
+from disk with no network (`outputs/dashboard/index.html`); this notebook also shows it inline.
+
+Run headless: `python -m cetd_lib run notebooks/dashboard.ipynb --params params/smoke.yaml`.
+"""),
+    ("params", PARAMETERS),
+    ("code", """
+from IPython.display import HTML
+
+from cetd_lib import dashboard
+from cetd_lib import session as cetd_session
+
+s = cetd_session.start(params_file, run_id, overrides, kind="dashboard")
+P = s.params
+"""),
+    ("code", """
+path = dashboard.build_dashboard(P.run.outputs_dir, config=P.dashboard)
+runs = dashboard.load_runs(P.run.outputs_dir, exclude_kinds=P.dashboard.exclude_kinds)
+print(f"{len(runs)} run(s) -> {path}")
+HTML(dashboard.notebook_html(path))
+"""),
+    ("code", """
+s.run.write_summary({"n_runs": len(runs), "dashboard": str(path)})
+s.run.finish()
+"""),
+]
+
 if __name__ == "__main__":
-    for name, cells in {"phase2": PHASE2}.items():
+    for name, cells in {
+        "phase2": PHASE2,
+        "human_review": HUMAN_REVIEW,
+        "phase1": PHASE1,
+        "ablation": ABLATION,
+        "error_analysis": ERROR_ANALYSIS,
+        "dashboard": DASHBOARD,
+    }.items():
         print(build(name, cells))

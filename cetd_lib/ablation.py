@@ -1,0 +1,704 @@
+"""Ablation of what the reconstructor is given: requirement sources and degraded code context.
+
+Every *condition* is judged on the same apps by the same orchestra, so per-app pass rates are
+paired and differences between conditions are tested per app (paired bootstrap, sign test or
+Wilcoxon signed-rank), not only by comparing means.
+
+Two kinds of condition live in one registry (`ABLATION_SOURCES`):
+
+- **requirements**: a list of requirements rebuilt with the standard prompt (gold, the phase-1
+  retrieval baseline, and the stage-1 / stage-2 checkpoints of an earlier phase-2 run);
+- **context**: the app's own code at degradation level 1-3 (`cetd_lib.degrade`), rebuilt with a
+  prompt that says it is handed (degraded) code, not requirements. These are references: how
+  far code alone gets the orchestra, to place the requirement sources against.
+
+The seed expects gold > phase2_stage2 > phase2_stage1 > phase1; `check_ranking` reports what was
+measured, including violations and rows that could not be measured.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import logging
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from cetd_lib.data import App
+from cetd_lib.metrics import bootstrap_ci
+
+log = logging.getLogger(__name__)
+
+
+def _help(text: str, **kwargs: Any) -> Any:
+    return field(metadata={"help": text}, **kwargs)
+
+
+# ---------------------------------------------------------------------------------------------
+# Registry of conditions
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AblationSource:
+    """One condition of the ablation.
+
+    `kind` "requirements": `requirement_source` names a `cetd_lib.phase2` source, or
+    `checkpoint_stage` names a stage checkpoint of `AblationConfig.phase2_run_id`.
+    `kind` "context": the reconstructor reads the app's code degraded to `context_level`.
+    """
+
+    name: str
+    kind: Literal["requirements", "context"]
+    description: str
+    requirement_source: str | None = None
+    checkpoint_stage: str | None = None
+    context_level: int | None = None
+
+
+ABLATION_SOURCES: dict[str, AblationSource] = {}
+
+
+def register_ablation_source(source: AblationSource) -> AblationSource:
+    if source.name in ABLATION_SOURCES:
+        raise ValueError(f"ablation source {source.name!r} is already registered")
+    ABLATION_SOURCES[source.name] = source
+    return source
+
+
+for _source in (
+    AblationSource("gold", "requirements", "gold requirements (the ceiling)", "gold"),
+    AblationSource(
+        "phase2_stage2", "requirements", "extractor after stage 2 (RL)", checkpoint_stage="stage2"
+    ),
+    AblationSource(
+        "phase2_stage1", "requirements", "extractor after stage 1 (SFT)", checkpoint_stage="stage1"
+    ),
+    AblationSource("phase1", "requirements", "gold of the nearest training app (BM25)", "phase1"),
+    AblationSource("level1", "context", "full source, comments, docstrings, README", None, None, 1),
+    AblationSource("level2", "context", "code without comments or docstrings", None, None, 2),
+    AblationSource("level3", "context", "signatures only", None, None, 3),
+):
+    register_ablation_source(_source)
+
+ALL_SOURCES = tuple(ABLATION_SOURCES)
+SEED_RANKING = ("gold", "phase2_stage2", "phase2_stage1", "phase1")
+
+
+def _check_names(names: Sequence[str], key: str) -> None:
+    for name in names:
+        if name not in ABLATION_SOURCES:
+            close = difflib.get_close_matches(name, ABLATION_SOURCES, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise ValueError(
+                f"{key}: unknown source {name!r}{hint}; registered: {list(ABLATION_SOURCES)}"
+            )
+
+
+@dataclass(frozen=True)
+class AblationConfig:
+    """The ablation notebook (and error_analysis.ipynb, which reuses it when given no run)."""
+
+    phase2_run_id: str = _help(
+        "Run id under run.outputs_dir/runs/ of a phase-2 training run whose "
+        "artifacts/stage1/ and artifacts/stage2/ hold extractor checkpoints. Empty or missing: "
+        "the phase2_stage* rows are reported as not available, never faked.",
+        default="",
+    )
+    sources: tuple[str, ...] = _help(
+        "Conditions to evaluate, by registered name (cetd_lib.ablation.ABLATION_SOURCES).",
+        default=ALL_SOURCES,
+    )
+    expected_ranking: tuple[str, ...] = _help(
+        "The seed's expected order, best first; checked and reported as found.",
+        default=SEED_RANKING,
+    )
+    split: Literal["train", "val", "test"] = _help(
+        "Split whose apps are evaluated.", default="test"
+    )
+    n_resamples: int = _help("Bootstrap resamples for every confidence interval.", default=2000)
+    confidence: float = _help("Confidence level of the bootstrap intervals.", default=0.95)
+    paired_test: Literal["wilcoxon", "sign"] = _help(
+        "Per-app paired test: Wilcoxon signed-rank (uses the size of differences) or the "
+        "sign test (only their direction; exact, robust to the many ties of pass rates).",
+        default="wilcoxon",
+    )
+    analysis_run_id: str = _help(
+        "error_analysis.ipynb: run id whose artifacts/evaluation-*.json (and "
+        "reconstruction-*.json, for samples) it reads; empty = it evaluates gold, phase1 and "
+        "levels 1-3 itself.",
+        default="",
+    )
+    n_worst_apps: int = _help("error_analysis.ipynb: how many worst apps to list.", default=5)
+    n_examples: int = _help(
+        "error_analysis.ipynb: requirement / rebuild / test-output samples to show.", default=3
+    )
+
+    def __post_init__(self) -> None:
+        _check_names(self.sources, "ablation.sources")
+        _check_names(self.expected_ranking, "ablation.expected_ranking")
+        if not self.sources:
+            raise ValueError("ablation.sources is empty: list at least one source, e.g. [gold]")
+        if self.n_resamples < 100:
+            raise ValueError(f"ablation.n_resamples={self.n_resamples}: use at least 100")
+        if not 0.5 <= self.confidence < 1:
+            raise ValueError(f"ablation.confidence={self.confidence} must lie in [0.5, 1)")
+        if self.n_worst_apps < 1 or self.n_examples < 0:
+            raise ValueError("ablation.n_worst_apps must be >= 1 and ablation.n_examples >= 0")
+
+
+# ---------------------------------------------------------------------------------------------
+# Paired statistics (pure functions)
+# ---------------------------------------------------------------------------------------------
+
+
+def paired_values(
+    a: Mapping[str, float], b: Mapping[str, float]
+) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """Apps scored (not NaN) under both conditions, sorted by id, and their two values."""
+    ids = sorted(k for k in set(a) & set(b) if not (math.isnan(a[k]) or math.isnan(b[k])))
+    return ids, np.array([a[k] for k in ids], float), np.array([b[k] for k in ids], float)
+
+
+def paired_bootstrap(
+    a: Sequence[float],
+    b: Sequence[float],
+    *,
+    n_resamples: int = 2000,
+    confidence: float = 0.95,
+    seed: int = 0,
+) -> tuple[float, float, float]:
+    """(mean of a - b, low, high): percentile bootstrap of the mean paired difference.
+
+    Apps are resampled with replacement and both conditions move together, so the interval
+    reflects the per-app pairing (Efron & Tibshirani 1993, ch. 13). NaNs if there are no pairs.
+
+    >>> paired_bootstrap([1, 1], [1, 0], n_resamples=4000)  # differences 0 and 1
+    (0.5, 0.0, 1.0)
+    """
+    diffs = np.asarray(a, float) - np.asarray(b, float)
+    if diffs.size == 0:
+        return (float("nan"), float("nan"), float("nan"))
+    low, high = bootstrap_ci(diffs, n_resamples=n_resamples, confidence=confidence, seed=seed)
+    return (float(diffs.mean()), low, high)
+
+
+@dataclass(frozen=True)
+class PairedTest:
+    """A two-sided paired test on per-app differences a - b; ties (a == b) are dropped."""
+
+    name: str  # "sign" or "wilcoxon"
+    statistic: float  # sign: wins of a; wilcoxon: min(W+, W-)
+    p_value: float  # NaN when every pair is tied (nothing to test)
+    n_pairs: int
+    wins: int  # a > b
+    losses: int  # a < b
+    ties: int
+
+
+def _counts(a: Sequence[float], b: Sequence[float]) -> tuple[np.ndarray, int, int, int]:
+    diffs = np.asarray(a, float) - np.asarray(b, float)
+    wins, losses = int((diffs > 0).sum()), int((diffs < 0).sum())
+    return diffs, wins, losses, int(diffs.size - wins - losses)
+
+
+def sign_test(a: Sequence[float], b: Sequence[float]) -> PairedTest:
+    """Exact two-sided sign test: wins ~ Binomial(wins + losses, 1/2) under no difference.
+
+    >>> round(sign_test([1, 1, 1, 1, 1], [0, 0, 0, 0, 0]).p_value, 4)  # 2 * 0.5**5
+    0.0625
+    """
+    from scipy.stats import binomtest
+
+    diffs, wins, losses, ties = _counts(a, b)
+    n = wins + losses
+    p = binomtest(wins, n, 0.5).pvalue if n else float("nan")
+    return PairedTest("sign", float(wins), float(p), int(diffs.size), wins, losses, ties)
+
+
+def wilcoxon_test(a: Sequence[float], b: Sequence[float]) -> PairedTest:
+    """Two-sided Wilcoxon signed-rank test (scipy, zero differences dropped: Wilcoxon 1945).
+
+    Exact for small samples without tied ranks, else the normal approximation scipy picks.
+
+    >>> t = wilcoxon_test([1, 0, 3, 4, 5], [0, 2, 0, 0, 0])  # ranks 1..5, W- = 2
+    >>> t.statistic, round(t.p_value, 4)  # 6 of 32 sign patterns have min(W+, W-) <= 2
+    (2.0, 0.1875)
+    """
+    from scipy.stats import wilcoxon
+
+    diffs, wins, losses, ties = _counts(a, b)
+    if wins + losses == 0:
+        return PairedTest("wilcoxon", float("nan"), float("nan"), int(diffs.size), 0, 0, ties)
+    result = wilcoxon(diffs, zero_method="wilcox", alternative="two-sided")
+    return PairedTest(
+        "wilcoxon",
+        float(result.statistic),
+        float(result.pvalue),
+        int(diffs.size),
+        wins,
+        losses,
+        ties,
+    )
+
+
+PAIRED_TESTS: dict[str, Callable[[Sequence[float], Sequence[float]], PairedTest]] = {
+    "sign": sign_test,
+    "wilcoxon": wilcoxon_test,
+}
+
+
+@dataclass(frozen=True)
+class PairedComparison:
+    """Condition `a` against `b` on the apps both scored."""
+
+    a: str
+    b: str
+    status: str  # "measured" or why not
+    app_ids: tuple[str, ...] = ()
+    mean_difference: float = float("nan")  # mean over apps of pass_rate(a) - pass_rate(b)
+    ci_low: float = float("nan")
+    ci_high: float = float("nan")
+    test: PairedTest | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def compare(
+    name_a: str,
+    name_b: str,
+    pass_rates: Mapping[str, Mapping[str, float] | None],
+    *,
+    test: str = "wilcoxon",
+    n_resamples: int = 2000,
+    confidence: float = 0.95,
+    seed: int = 0,
+) -> PairedComparison:
+    """Paired comparison of two conditions' per-app pass rates (None: condition not measured)."""
+    a, b = pass_rates.get(name_a), pass_rates.get(name_b)
+    missing = [n for n, v in ((name_a, a), (name_b, b)) if v is None]
+    if missing:
+        return PairedComparison(name_a, name_b, f"not available: {', '.join(missing)}")
+    ids, va, vb = paired_values(a, b)
+    if not ids:
+        return PairedComparison(name_a, name_b, "no app scored under both")
+    mean, low, high = paired_bootstrap(
+        va, vb, n_resamples=n_resamples, confidence=confidence, seed=seed
+    )
+    return PairedComparison(
+        name_a, name_b, "measured", tuple(ids), mean, low, high, PAIRED_TESTS[test](va, vb)
+    )
+
+
+def default_pairs(sources: Sequence[str], expected: Sequence[str]) -> list[tuple[str, str]]:
+    """Neighbours in the expected ranking, gold against the closest measured stand-in and
+    each context level against the next: the comparisons the ablation is about."""
+    chain = [s for s in expected if s in sources]
+    pairs = list(zip(chain, chain[1:], strict=False))
+    for name in ("phase1", "level1", "level2", "level3"):  # gold vs each cheaper condition
+        if "gold" in sources and name in sources and ("gold", name) not in pairs:
+            pairs.append(("gold", name))
+    levels = [s for s in ("level1", "level2", "level3") if s in sources]
+    pairs += [p for p in zip(levels, levels[1:], strict=False) if p not in pairs]
+    return pairs
+
+
+# ---------------------------------------------------------------------------------------------
+# The expected ranking, checked as found
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RankingCheck:
+    expected: tuple[str, ...]
+    observed: tuple[str, ...]  # measured sources of `expected`, by mean pass rate, best first
+    pairs: tuple[tuple[str, str, str], ...]  # (higher, lower, holds|violated|tie|not measured)
+    verdict: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "expected": list(self.expected),
+            "observed": list(self.observed),
+            "pairs": [{"higher": h, "lower": lo, "verdict": v} for h, lo, v in self.pairs],
+            "verdict": self.verdict,
+        }
+
+
+def check_ranking(means: Mapping[str, float | None], expected: Sequence[str]) -> RankingCheck:
+    """Every pair (i < j) of `expected` should have mean(i) > mean(j). None/NaN = not measured.
+
+    Verdict: "holds" (all measured, all strict), "violated" (some pair reversed), "ties" (no
+    reversal, some equal), "holds where measured" (no reversal or tie, some missing), or
+    "not measured" (fewer than two measured).
+
+    >>> check_ranking({"gold": 0.9, "phase1": 0.2, "phase2_stage1": None},
+    ...               ["gold", "phase2_stage1", "phase1"]).verdict
+    'holds where measured'
+    """
+
+    def value(name: str) -> float | None:
+        v = means.get(name)
+        return None if v is None or math.isnan(v) else float(v)
+
+    pairs = []
+    for i, high in enumerate(expected):
+        for low in expected[i + 1 :]:
+            vh, vl = value(high), value(low)
+            if vh is None or vl is None:
+                verdict = "not measured"
+            else:
+                verdict = "holds" if vh > vl else "tie" if vh == vl else "violated"
+            pairs.append((high, low, verdict))
+    measured = [n for n in expected if value(n) is not None]
+    observed = tuple(sorted(measured, key=lambda n: (-value(n), expected.index(n))))
+    verdicts = {v for *_, v in pairs}
+    if len(measured) < 2:
+        overall = "not measured"
+    elif "violated" in verdicts:
+        overall = "violated"
+    elif "tie" in verdicts:
+        overall = "ties"
+    elif "not measured" in verdicts:
+        overall = "holds where measured"
+    else:
+        overall = "holds"
+    return RankingCheck(tuple(expected), observed, tuple(pairs), overall)
+
+
+# ---------------------------------------------------------------------------------------------
+# Context conditions: the reconstructor reads (degraded) code instead of requirements
+# ---------------------------------------------------------------------------------------------
+
+CONTEXT_PROMPT_VERSION = "reconstruct-from-code-v1"
+
+CONTEXT_SYSTEM_PROMPT = (
+    "You are an expert Python programmer. You are given (possibly degraded) code of a Python "
+    "project and write complete, working modules from it. You answer with code only."
+)
+
+_CONTEXT_VIEWS = {
+    1: "the full source code (with comments, docstrings and the README)",
+    2: "the source code with every comment and docstring removed",
+    3: "only the signatures of the code: imports, assignments, class and function headers, "
+    "with every function body elided as `...`",
+}
+
+_CONTEXT_TEMPLATE = """\
+Here is the (degraded) code of a Python project. You see {view}.
+
+{context}
+Write {what} again, complete and working, so that it behaves like the original.
+
+Rules:
+- Write {every}: {modules}.
+- Put each module in its own ```python block whose first line is `# file: <name>`.
+- Use only the Python standard library.
+- Do not write tests, example usage or explanations."""
+
+
+def context_messages(
+    context: str, level: int, module_names: Sequence[str]
+) -> tuple[dict[str, str], ...]:
+    """Chat messages asking to rewrite `module_names` from `context` (degradation `level`)."""
+    if level not in _CONTEXT_VIEWS:
+        raise ValueError(f"context level {level!r}: expected one of {sorted(_CONTEXT_VIEWS)}")
+    modules = ", ".join(f"`{name}`" for name in module_names)
+    single = len(module_names) == 1
+    user = _CONTEXT_TEMPLATE.format(
+        view=_CONTEXT_VIEWS[level],
+        context=context,
+        what=f"the module {modules}" if single else f"the modules {modules}",
+        every="this module" if single else "every one of these modules",
+        modules=modules,
+    )
+    return (
+        {"role": "system", "content": CONTEXT_SYSTEM_PROMPT},
+        {"role": "user", "content": user},
+    )
+
+
+class ContextPromptBackend:
+    """Wraps an orchestra backend: each prompt's messages become the context prompt of its app.
+
+    The harness builds requirement prompts; this swaps them for `context_messages` before the
+    model sees anything, so the context conditions reuse the whole loop (parsing, sandbox,
+    gold tests, scores) unchanged.
+    """
+
+    def __init__(self, inner: Any, contexts: Mapping[str, str], level: int) -> None:
+        self.inner = inner
+        self.name = getattr(inner, "name", "")
+        self.contexts = dict(contexts)
+        self.level = level
+
+    def generate(self, prompts, n, temperature, max_new_tokens, seed, *, top_p=1.0):
+        rewritten = [
+            dataclasses.replace(
+                p,
+                messages=context_messages(self.contexts[p.app_id], self.level, p.module_names),
+                prompt_version=CONTEXT_PROMPT_VERSION,
+            )
+            for p in prompts
+        ]
+        return self.inner.generate(rewritten, n, temperature, max_new_tokens, seed, top_p=top_p)
+
+
+# ---------------------------------------------------------------------------------------------
+# Evaluating conditions
+# ---------------------------------------------------------------------------------------------
+
+
+def evaluate_with_records(
+    source: str,
+    apps: Sequence[App],
+    requirements: Mapping[str, Sequence[str]],
+    *,
+    orchestra: Any,
+    harness: Any,
+    backends: Mapping[str, Any] | None = None,
+):
+    """`phase2.evaluate_source`, also returning the ReconstructionResult (records with the
+    completions, files and test outcomes that error analysis reads)."""
+    from cetd_lib.harness.reconstruct import reconstruct
+    from cetd_lib.metrics import corpus_bleu, mean_sentence_bleu
+    from cetd_lib.phase2 import SourceEvaluation
+    from cetd_lib.requirements import format_requirements
+
+    ids = [app.app_id for app in apps]
+    result = reconstruct(apps, orchestra, harness, requirements=requirements, backends=backends)
+    pass_rates = {i: float("nan") for i in ids}  # NaN: app not scoreable
+    for app_score in result.score.apps:
+        pass_rates[app_score.app_id] = app_score.pass_rate
+    failures: dict[str, int] = {}
+    for record in result.records:
+        for failure_class, count in record.score.failure_counts.items():
+            failures[failure_class] = failures.get(failure_class, 0) + count
+    hyps = [format_requirements(requirements.get(i, [])) for i in ids]
+    refs = [format_requirements(app.requirements) for app in apps]
+    evaluation = SourceEvaluation(
+        source=source,
+        app_ids=ids,
+        requirements={i: list(requirements.get(i, [])) for i in ids},
+        bleu=mean_sentence_bleu(hyps, refs),
+        corpus_bleu=corpus_bleu(hyps, refs),
+        pass_rates=pass_rates,
+        reconstruction=result.score.to_dict(),
+        failure_counts=failures,
+    )
+    return evaluation, result
+
+
+def find_checkpoint(outputs_dir: str | Path, run_id: str, stage: str) -> tuple[Path | None, str]:
+    """(checkpoint directory, "") or (None, why it is not available)."""
+    if not run_id:
+        return None, "not available (no checkpoint): ablation.phase2_run_id is empty"
+    run_dir = Path(outputs_dir) / "runs" / run_id
+    if not run_dir.is_dir():
+        return None, f"not available (no checkpoint): no run {run_id!r} under {run_dir.parent}"
+    path = run_dir / "artifacts" / stage
+    if not (path / "extractor.json").is_file():  # cetd_lib.models.extractor.CHECKPOINT_FILE
+        return None, f"not available (no checkpoint): {path} holds no extractor.json"
+    return path, ""
+
+
+@dataclass
+class ConditionResult:
+    """One condition: its evaluation and records, or why it was not measured."""
+
+    source: AblationSource
+    evaluation: Any = None  # phase2.SourceEvaluation
+    reconstruction: Any = None  # harness ReconstructionResult
+    unavailable: str = ""
+    checkpoint: str = ""
+
+    @property
+    def measured(self) -> bool:
+        return self.evaluation is not None
+
+
+def run_condition(
+    name: str,
+    apps: Sequence[App],
+    *,
+    train_apps: Sequence[App],
+    orchestra: Any,
+    harness: Any,
+    backends: Mapping[str, Any],
+    outputs_dir: str | Path,
+    phase2_run_id: str = "",
+    extractor_context_level: int = 1,
+    max_new_tokens: int = 256,
+) -> ConditionResult:
+    """Build the condition's requirements (or contexts) for `apps` and evaluate them."""
+    from cetd_lib import phase2
+    from cetd_lib.degrade import render_context
+
+    source = ABLATION_SOURCES[name]
+    ctx = phase2.SourceContext(
+        train_apps=train_apps,
+        context_level=extractor_context_level,
+        max_new_tokens=max_new_tokens,
+    )
+    checkpoint = ""
+    if source.kind == "context":
+        contexts = {app.app_id: render_context(app, source.context_level) for app in apps}
+        requirements = {k: [text] for k, text in contexts.items()}  # non-empty: gets rebuilt
+        backends = {
+            spec.name: ContextPromptBackend(
+                _backend(spec, backends), contexts, source.context_level
+            )
+            for spec in orchestra.members
+        }
+    elif source.checkpoint_stage is not None:
+        path, reason = find_checkpoint(outputs_dir, phase2_run_id, source.checkpoint_stage)
+        if path is None:
+            log.warning("%s: %s", name, reason)
+            return ConditionResult(source, unavailable=reason)
+        from cetd_lib.models import load_extractor
+
+        ctx.extractor = load_extractor(path)  # a broken checkpoint raises: never skipped
+        checkpoint = str(path)
+        requirements = phase2.requirements_from("extractor", apps, ctx)
+    else:
+        requirements = phase2.requirements_from(source.requirement_source, apps, ctx)
+    evaluation, result = evaluate_with_records(
+        name, apps, requirements, orchestra=orchestra, harness=harness, backends=backends
+    )
+    if source.kind == "context":  # BLEU of code against gold requirements means nothing
+        evaluation = dataclasses.replace(evaluation, bleu=float("nan"), corpus_bleu=float("nan"))
+    return ConditionResult(source, evaluation, result, checkpoint=checkpoint)
+
+
+def _backend(spec: Any, backends: Mapping[str, Any]) -> Any:
+    if spec.name in backends:
+        return backends[spec.name]
+    from cetd_lib.harness.backends import make_backend
+
+    return make_backend(spec)
+
+
+# ---------------------------------------------------------------------------------------------
+# Summaries for results.json and the report
+# ---------------------------------------------------------------------------------------------
+
+
+def pass_rate_summary(
+    results: Mapping[str, ConditionResult],
+    *,
+    n_resamples: int = 2000,
+    confidence: float = 0.95,
+    seed: int = 0,
+) -> dict[str, dict[str, Any] | None]:
+    """source -> {mean, ci_low, ci_high, n_apps, bleu} (bootstrap over apps), None if not
+    measured."""
+    out: dict[str, dict[str, Any] | None] = {}
+    for name, result in results.items():
+        if not result.measured:
+            out[name] = None
+            continue
+        ev = result.evaluation
+        values = [v for v in ev.pass_rates.values() if not math.isnan(v)]
+        low, high = bootstrap_ci(values, n_resamples=n_resamples, confidence=confidence, seed=seed)
+        out[name] = {
+            "mean": ev.pass_rate,
+            "ci_low": low,
+            "ci_high": high,
+            "n_apps": len(values),
+            "bleu": ev.bleu,
+        }
+    return out
+
+
+def summary_table(
+    summary: Mapping[str, dict[str, Any] | None], results: Mapping[str, ConditionResult]
+) -> str:
+    lines = ["| source | kind | pass rate | CI | apps | BLEU |", "|---|---|---|---|---|---|"]
+    for name, row in summary.items():
+        kind = results[name].source.kind
+        if row is None:
+            lines.append(f"| {name} | {kind} | {results[name].unavailable} | | | |")
+            continue
+        bleu = "—" if math.isnan(row["bleu"]) else f"{row['bleu']:.3f}"
+        lines.append(
+            f"| {name} | {kind} | {row['mean']:.3f} | [{row['ci_low']:.2f}, "
+            f"{row['ci_high']:.2f}] | {row['n_apps']} | {bleu} |"
+        )
+    return "\n".join(lines)
+
+
+def comparisons_table(comparisons: Sequence[PairedComparison]) -> str:
+    lines = [
+        "| a vs b | apps | mean(a - b) | CI | wins/losses/ties | test | p |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for c in comparisons:
+        if c.test is None:
+            lines.append(f"| {c.a} vs {c.b} | {c.status} | | | | | |")
+            continue
+        t = c.test
+        p = "—" if math.isnan(t.p_value) else f"{t.p_value:.3g}"
+        lines.append(
+            f"| {c.a} vs {c.b} | {len(c.app_ids)} | {c.mean_difference:+.3f} | "
+            f"[{c.ci_low:+.2f}, {c.ci_high:+.2f}] | {t.wins}/{t.losses}/{t.ties} | {t.name} | "
+            f"{p} |"
+        )
+    return "\n".join(lines)
+
+
+def plot_pass_rates(summary: Mapping[str, dict[str, Any] | None], ax: Any) -> Any:
+    """Bar chart of mean pass rate per source with its bootstrap CI; 'n/a' where not measured."""
+    names = list(summary)
+    for x, name in enumerate(names):
+        row = summary[name]
+        if row is None or math.isnan(row["mean"]):
+            ax.text(x, 0.02, "n/a", ha="center", va="bottom", color="grey")
+            continue
+        err = [[row["mean"] - row["ci_low"]], [row["ci_high"] - row["mean"]]]
+        color = "tab:blue" if ABLATION_SOURCES[name].kind == "requirements" else "tab:orange"
+        ax.bar(x, row["mean"], yerr=err, capsize=4, color=color)
+    ax.set_xticks(range(len(names)), names, rotation=30, ha="right")
+    ax.set_ylim(0, 1.05)
+    ax.set_ylabel("pass rate (bootstrap CI)")
+    return ax
+
+
+def run_conditions(names: Sequence[str], apps: Sequence[App], **kwargs: Any) -> dict[str, Any]:
+    """`run_condition` for each name, in order (one shared set of loaded backends)."""
+    results = {}
+    for name in names:
+        results[name] = run_condition(name, apps, **kwargs)
+        status = "measured" if results[name].measured else results[name].unavailable
+        log.info("ablation source %s: %s", name, status)
+    return results
+
+
+def save_condition(result: ConditionResult, artifact: Callable[[str], Path]) -> None:
+    """Write `evaluation-<source>.json` and `reconstruction-<source>.json` (records) through
+    `artifact` (e.g. `RunRecord.artifact`); error analysis reads both back."""
+    from cetd_lib.phase2 import to_json
+
+    if not result.measured:
+        return
+    name = result.source.name
+    artifact(f"evaluation-{name}.json").write_text(to_json(result.evaluation.to_dict()))
+    artifact(f"reconstruction-{name}.json").write_text(to_json(result.reconstruction.to_dict()))
+
+
+def per_app_table(results: Mapping[str, ConditionResult]) -> str:
+    """Markdown: one row per app, one column per measured source (the paired data)."""
+    measured = {n: r.evaluation.pass_rates for n, r in results.items() if r.measured}
+    apps = sorted({a for rates in measured.values() for a in rates})
+    lines = ["| app | " + " | ".join(measured) + " |", "|---" * (len(measured) + 1) + "|"]
+    for app_id in apps:
+        cells = []
+        for rates in measured.values():
+            v = rates.get(app_id, float("nan"))
+            cells.append("—" if math.isnan(v) else f"{v:.2f}")
+        lines.append(f"| {app_id} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)

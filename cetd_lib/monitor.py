@@ -1,0 +1,433 @@
+"""Live training metrics: one `LiveMetrics.log(step, **metrics)` call per logging step.
+
+Each call appends a row to the run record's `metrics.jsonl` and then, throttled by a clock:
+
+- in a Jupyter kernel, redraws one figure (a panel per metric group) and a table of the latest
+  values in place, through an IPython display handle (no widget state to lose);
+- headless, prints at most one line per `every_s` seconds (cleanrl prints every step; on CPU runs
+  under papermill that floods the executed notebook);
+- when `torch.utils.tensorboard` imports, also writes TensorBoard scalars under
+  `<run>/tensorboard/`.
+
+Metric keys are grouped by prefix, as cleanrl and TRL do: `losses/...`, `rewards/<name>/mean`,
+`completions/...`, `charts/...`, `eval/...`. A list of values is averaged with NaN and None left
+out (None = "not applicable", as a TRL reward function returns). HF/TRL trainers log through
+`LiveMetricsCallback(live)`, which maps their flat keys ("loss", "learning_rate", ...) onto
+these groups.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, Literal, TextIO
+
+from cetd_lib.tracking import RunRecord
+
+DisplayMode = Literal["auto", "notebook", "text", "off"]
+TensorBoardMode = Literal["auto", "on", "off"]
+
+# Panels are drawn in this order; any other prefix follows alphabetically.
+GROUP_ORDER = ("losses", "rewards", "completions", "eval", "charts")
+
+
+class MetricKeyError(ValueError):
+    """A metric key without a group prefix (`losses/`, `rewards/<name>/`, `charts/` ...)."""
+
+
+# ---------------------------------------------------------------------------------------------
+# Pure helpers: grouping and NaN-aware averaging
+# ---------------------------------------------------------------------------------------------
+
+
+def metric_group(key: str) -> str:
+    """The panel a key is drawn in: its first path part (`rewards/recon/mean` -> `rewards`)."""
+    return key.split("/", 1)[0] if "/" in key else "other"
+
+
+def _is_missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def _as_number(value: Any) -> float | None:
+    """float for numbers, numpy scalars and one-element arrays/tensors; None for anything else."""
+    if isinstance(value, (bool, int, float)):
+        return float(value)
+    if hasattr(value, "item") and hasattr(value, "shape"):
+        size = value.numel() if hasattr(value, "numel") else getattr(value, "size", None)
+        if size == 1:
+            return float(value.item())
+    return None
+
+
+def nanmean(values: Iterable[Any]) -> float:
+    """Mean of the values that are numbers, NaN and None left out; NaN when none is left."""
+    kept = [v for v in (_as_number(x) for x in values) if v is not None and not math.isnan(v)]
+    return sum(kept) / len(kept) if kept else float("nan")
+
+
+def nanstd(values: Iterable[Any]) -> float:
+    """Population standard deviation (ddof=0, as TRL logs `reward_std`), NaN/None left out."""
+    kept = [v for v in (_as_number(x) for x in values) if v is not None and not math.isnan(v)]
+    if not kept:
+        return float("nan")
+    mean = sum(kept) / len(kept)
+    return math.sqrt(sum((v - mean) ** 2 for v in kept) / len(kept))
+
+
+def reward_metrics(
+    name: str, rewards: Sequence[float | None], group_size: int | None = None
+) -> dict[str, float]:
+    """`rewards/<name>/mean`, `/std` and, for GRPO/RLOO-style groups, `/frac_zero_std`.
+
+    `rewards` is one value per completion (None or NaN: not applicable, left out). With
+    `group_size` the completions are consecutive groups of that many per prompt; a group whose
+    rewards all agree has zero advantage and teaches nothing (the "fraction of groups with zero
+    reward variance" TRL logs as `frac_reward_zero_std`).
+
+    >>> reward_metrics("recon", [0.0, 1.0, None, 1.0], group_size=2)
+    {'rewards/recon/mean': 0.6666666666666666, 'rewards/recon/std': 0.4714045207910317, \
+'rewards/recon/frac_zero_std': 0.5}
+    """
+    out = {f"rewards/{name}/mean": nanmean(rewards), f"rewards/{name}/std": nanstd(rewards)}
+    if group_size:
+        if len(rewards) % group_size:
+            raise ValueError(
+                f"reward_metrics({name!r}): {len(rewards)} rewards do not split into groups of "
+                f"{group_size}; pass one reward per completion, groups consecutive"
+            )
+        flags = []
+        for start in range(0, len(rewards), group_size):
+            kept = [r for r in rewards[start : start + group_size] if not _is_missing(r)]
+            if kept:
+                flags.append(float(max(kept) - min(kept) == 0.0))
+        out[f"rewards/{name}/frac_zero_std"] = nanmean(flags)
+    return out
+
+
+def metric_series(rows: Iterable[Mapping[str, Any]]) -> dict[str, tuple[list[int], list[float]]]:
+    """key -> (steps, values) over metrics.jsonl rows; non-numeric, None and NaN values skipped."""
+    series: dict[str, tuple[list[int], list[float]]] = {}
+    for row in rows:
+        step = row.get("step")
+        for key, value in row.items():
+            if key in ("step", "time") or isinstance(value, str):
+                continue
+            number = _as_number(value)
+            if number is None or math.isnan(number) or step is None:
+                continue
+            steps, values = series.setdefault(key, ([], []))
+            steps.append(int(step))
+            values.append(number)
+    return series
+
+
+def last_values(rows: Iterable[Mapping[str, Any]]) -> dict[str, float]:
+    """The last finite value logged for every numeric key."""
+    return {key: values[-1] for key, (_, values) in metric_series(rows).items()}
+
+
+def grouped(keys: Iterable[str]) -> dict[str, list[str]]:
+    """group -> sorted keys, groups in GROUP_ORDER then alphabetical."""
+    groups: dict[str, list[str]] = {}
+    for key in sorted(keys):
+        groups.setdefault(metric_group(key), []).append(key)
+    rank = {name: i for i, name in enumerate(GROUP_ORDER)}
+    return {g: groups[g] for g in sorted(groups, key=lambda g: (rank.get(g, len(rank)), g))}
+
+
+def in_notebook() -> bool:
+    """True inside a Jupyter kernel (JupyterLab, or papermill's), False in a terminal/script."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    shell = get_ipython()
+    return shell is not None and type(shell).__name__ == "ZMQInteractiveShell"
+
+
+# ---------------------------------------------------------------------------------------------
+# LiveMetrics
+# ---------------------------------------------------------------------------------------------
+
+
+class LiveMetrics:
+    """Log training metrics into a run record, with a live view throttled by `clock`.
+
+    >>> live = LiveMetrics(run, every_s=30)                        # doctest: +SKIP
+    >>> live.log(step, **{"losses/train": loss, "charts/samples_per_s": sps})  # doctest: +SKIP
+    >>> live.close()                                               # doctest: +SKIP
+
+    `accumulate(**metrics)` collects values between logging steps (e.g. one reward per
+    micro-batch); the next `log` writes their NaN-filtered means, as TRL averages its metric
+    buffers at each logging step.
+    """
+
+    def __init__(
+        self,
+        run: RunRecord,
+        *,
+        every_s: float = 30.0,
+        plot_every_s: float = 10.0,
+        display: DisplayMode = "auto",
+        tensorboard: TensorBoardMode = "auto",
+        clock: Callable[[], float] = time.monotonic,
+        stream: TextIO | None = None,
+    ):
+        if every_s < 0 or plot_every_s < 0:
+            raise ValueError("LiveMetrics: every_s and plot_every_s must be >= 0 seconds")
+        self.run = run
+        self.every_s = every_s
+        self.plot_every_s = plot_every_s
+        self.clock = clock
+        self.stream = stream
+        self.mode = ("notebook" if in_notebook() else "text") if display == "auto" else display
+        if self.mode not in ("notebook", "text", "off"):
+            raise ValueError(
+                f"LiveMetrics: display must be auto|notebook|text|off, not {display!r}"
+            )
+        self.history: dict[str, tuple[list[int], list[float]]] = {}
+        self.latest: dict[str, float] = {}
+        self.last_step: int | None = None
+        self._pending: dict[str, list[Any]] = {}
+        self._last_line: float | None = None
+        self._last_plot: float | None = None
+        self._unshown = False  # a row logged since the view was last refreshed
+        self._handles: tuple[Any, Any] | None = None
+        self._started = clock()
+        self.writer = _tensorboard_writer(run, tensorboard)
+
+    @classmethod
+    def from_config(cls, run: RunRecord, config: Any, **kwargs: Any) -> LiveMetrics:
+        """From a `DashboardConfig` (params.dashboard)."""
+        return cls(
+            run,
+            every_s=config.print_every_s,
+            plot_every_s=config.plot_every_s,
+            display=config.display,
+            tensorboard=config.tensorboard,
+            **kwargs,
+        )
+
+    # -- logging ---------------------------------------------------------------------------
+    def accumulate(self, **metrics: Any) -> None:
+        """Buffer values (scalars or sequences) until the next `log`, which averages them."""
+        for key, value in metrics.items():
+            _check_key(key)
+            values = value if _is_sequence(value) else [value]
+            self._pending.setdefault(key, []).extend(values)
+
+    def log(self, step: int, **metrics: Any) -> dict[str, Any]:
+        """Write one row (step + metrics + buffered means) and refresh the view if due.
+
+        Sequences are averaged with NaN/None left out; NaN is written as null (JSON has no NaN).
+        Strings are kept in the record (e.g. `source="gold"`) but not plotted. Returns the row.
+        """
+        for key in metrics:
+            _check_key(key)
+        merged: dict[str, Any] = {k: nanmean(v) for k, v in self._pending.items()}
+        self._pending.clear()
+        merged.update(metrics)
+        row: dict[str, Any] = {}
+        for key, value in merged.items():
+            if isinstance(value, str) or value is None:
+                row[key] = value
+                continue
+            number = nanmean(value) if _is_sequence(value) else _as_number(value)
+            if number is None:
+                raise TypeError(
+                    f"LiveMetrics.log: {key}={value!r} is not a number, a sequence of numbers "
+                    "or a string"
+                )
+            row[key] = None if math.isnan(number) or math.isinf(number) else number
+        self.run.log_metrics(int(step), **row)
+        self.last_step = int(step)
+        for key, value in row.items():
+            if isinstance(value, float):
+                steps, values = self.history.setdefault(key, ([], []))
+                steps.append(int(step))
+                values.append(value)
+                self.latest[key] = value
+                if self.writer is not None:
+                    self.writer.add_scalar(key, value, int(step))
+        self._unshown = True
+        self._refresh(force=False)
+        return {"step": int(step), **row}
+
+    def close(self) -> None:
+        """Show the last row if throttling held it back, and close the TensorBoard writer."""
+        self._refresh(force=True)
+        if self.writer is not None:
+            self.writer.close()
+            self.writer = None
+
+    def __enter__(self) -> LiveMetrics:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    # -- the view --------------------------------------------------------------------------
+    def _refresh(self, force: bool) -> None:
+        if not self._unshown or self.mode == "off":
+            return
+        now = self.clock()
+        if self.mode == "text":
+            if force or self._last_line is None or now - self._last_line >= self.every_s:
+                self._last_line = now
+                self._unshown = False
+                print(self.format_line(), file=self.stream or sys.stdout, flush=True)
+        elif force or self._last_plot is None or now - self._last_plot >= self.plot_every_s:
+            self._last_plot = now
+            self._unshown = False
+            self._draw()
+
+    def format_line(self) -> str:
+        """`step 40 | 12s | losses/train 1.234 | rewards/recon/mean 0.4 ...` (latest values)."""
+        parts = [f"step {self.last_step}", f"{self.clock() - self._started:.0f}s"]
+        for keys in grouped(self.latest).values():
+            parts += [f"{key} {self.latest[key]:.4g}" for key in keys]
+        return " | ".join(parts)
+
+    def figure(self) -> Any:
+        """A matplotlib Figure: one panel per metric group, one line per key."""
+        from cetd_lib.dashboard import metrics_figure
+
+        return metrics_figure(self.history, title=f"run {self.run.run_id}")
+
+    def _draw(self) -> None:
+        from IPython.display import HTML, DisplayHandle, Image
+
+        from cetd_lib.dashboard import figure_png, latest_table_html
+
+        image = Image(data=figure_png(self.figure()), format="png")
+        table = HTML(latest_table_html(self.latest, self.last_step))
+        if self._handles is None:  # first draw: create the outputs that later draws replace
+            self._handles = (DisplayHandle(), DisplayHandle())
+            self._handles[0].display(image)
+            self._handles[1].display(table)
+        else:
+            self._handles[0].update(image)
+            self._handles[1].update(table)
+
+
+def _is_sequence(value: Any) -> bool:
+    if hasattr(value, "ndim"):  # numpy arrays and torch tensors with at least one dimension
+        return value.ndim > 0
+    return isinstance(value, (list, tuple))
+
+
+def _check_key(key: str) -> None:
+    if "/" not in key or key.startswith("/") or key.endswith("/"):
+        raise MetricKeyError(
+            f"metric key {key!r} has no group prefix; name it like 'losses/{key}', "
+            f"'rewards/{key}/mean' or 'charts/{key}' (groups: {', '.join(GROUP_ORDER)}, ...)"
+        )
+
+
+_TENSORBOARD_WARNED = False
+
+
+def _tensorboard_writer(run: RunRecord, mode: TensorBoardMode) -> Any:
+    global _TENSORBOARD_WARNED
+    if mode == "off":
+        return None
+    if mode not in ("auto", "on"):
+        raise ValueError(f"LiveMetrics: tensorboard must be auto|on|off, not {mode!r}")
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError as exc:
+        if mode == "on":
+            raise ImportError(
+                "LiveMetrics(tensorboard='on') needs the tensorboard package: "
+                "pip install tensorboard (or set dashboard.tensorboard=auto)"
+            ) from exc
+        if not _TENSORBOARD_WARNED:  # said once, not per run
+            _TENSORBOARD_WARNED = True
+            import logging
+
+            logging.getLogger(__name__).info(
+                "tensorboard is not installed: metrics go to metrics.jsonl and the dashboard only"
+            )
+        return None
+    return SummaryWriter(log_dir=str(run.dir / "tensorboard"))
+
+
+# ---------------------------------------------------------------------------------------------
+# transformers / TRL adapter
+# ---------------------------------------------------------------------------------------------
+
+# Flat keys HF Trainer and TRL log, mapped onto our groups. Keys that already hold a "/"
+# (TRL's "rewards/<fn>/mean", "completions/mean_length") pass through unchanged.
+HF_KEY_MAP = {
+    "loss": "losses/train",
+    "eval_loss": "losses/eval",
+    "reward": "rewards/mean",
+    "reward_std": "rewards/std",
+    "frac_reward_zero_std": "rewards/frac_zero_std",
+    "kl": "losses/kl",
+    "entropy": "charts/entropy",
+}
+
+
+def hf_metric_key(key: str) -> str:
+    """Map an HF/TRL log key onto a grouped key.
+
+    >>> [hf_metric_key(k) for k in ("loss", "eval_loss", "eval_bleu", "learning_rate",
+    ...                             "rewards/recon/mean", "eval_rewards/recon/mean")]
+    ['losses/train', 'losses/eval', 'eval/bleu', 'charts/learning_rate', 'rewards/recon/mean', \
+'eval/rewards/recon/mean']
+    """
+    if key in HF_KEY_MAP:
+        return HF_KEY_MAP[key]
+    if "/" in key and not key.startswith("eval_"):
+        return key
+    if key.startswith("eval_"):
+        return f"eval/{key.removeprefix('eval_')}"
+    return f"charts/{key}"
+
+
+def hf_logs_to_metrics(logs: Mapping[str, Any]) -> dict[str, Any]:
+    """An HF `on_log` dict as LiveMetrics keys; strings and non-numbers dropped."""
+    return {
+        hf_metric_key(k): v
+        for k, v in logs.items()
+        if not isinstance(v, str) and (_as_number(v) is not None or _is_sequence(v))
+    }
+
+
+def _make_callback_class() -> type:
+    from transformers import TrainerCallback
+
+    class LiveMetricsCallback(TrainerCallback):
+        """Forward HF/TRL `Trainer` logs into a `LiveMetrics` (main process only).
+
+        `trainer = GRPOTrainer(..., callbacks=[LiveMetricsCallback(live)])`. The step is the
+        trainer's `state.global_step`; the caller keeps owning (and closing) `live`.
+        """
+
+        def __init__(self, live: LiveMetrics):
+            self.live = live
+
+        def on_log(self, args, state, control, logs=None, **kwargs):
+            if logs and getattr(state, "is_world_process_zero", True):
+                self.live.log(state.global_step, **hf_logs_to_metrics(logs))
+
+        def on_train_end(self, args, state, control, **kwargs):
+            self.live._refresh(force=True)
+
+    return LiveMetricsCallback
+
+
+_LAZY: dict[str, type] = {}
+
+
+def __getattr__(name: str) -> Any:
+    # transformers takes seconds to import; only the HF adapter needs it.
+    if name == "LiveMetricsCallback":
+        if name not in _LAZY:
+            _LAZY[name] = _make_callback_class()
+        return _LAZY[name]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

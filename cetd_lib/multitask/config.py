@@ -1,0 +1,141 @@
+"""`MultitaskDataConfig`: every tunable of the Phase-5 multi-task data build (params/*.yaml,
+section `multitask_data`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from cetd_lib.langpack.python import DEFAULT_RUFF_SELECT
+
+
+def _help(text: str, **kwargs) -> object:
+    return field(metadata={"help": text}, **kwargs)
+
+
+@dataclass(frozen=True)
+class MultitaskDataConfig:
+    """Tunables of `python -m cetd_lib.multitask.data build`; defaults are the smoke scale."""
+
+    version: str = _help(
+        "Dataset version written into the datasheet; bump when the recipe changes.",
+        default="mt-data-1",
+    )
+    language: str = _help("Language pack (cetd_lib.langpack registry).", default="python")
+    seed: int = _help("Seed of every sampling and generator draw in the build.", default=0)
+    # -- corpus ---------------------------------------------------------------------------
+    include_apps: bool = _help("Add the bundled apps (src and tests).", default=True)
+    include_humaneval: bool = _help("Add the 164 HumanEval solutions and tests.", default=True)
+    include_stdlib: bool = _help("Add Python standard-library sources.", default=True)
+    stdlib_dir: str | None = _help(
+        "Standard-library root; None = sysconfig.get_paths()['stdlib'].", default=None
+    )
+    stdlib_max_files: int | None = _help(
+        "Seeded sample of stdlib files (200 smoke, thousands full); None = all.", default=200
+    )
+    stdlib_exclude_dirs: list[str] = _help(
+        "Directory names skipped in the stdlib walk (test suites hold deliberately broken code).",
+        default_factory=lambda: [
+            "site-packages",
+            "dist-packages",
+            "test",
+            "tests",
+            "idle_test",
+            "__pycache__",
+        ],
+    )
+    max_file_chars: int = _help(
+        "Files longer than this are skipped (counted and listed in the datasheet).",
+        default=200_000,
+    )
+    chunk_max_chars: int = _help(
+        "Chunk budget in characters (~4 characters per token for code); chunks end at "
+        "top-level def/class boundaries, big classes split between methods.",
+        default=4000,
+    )
+    chunk_min_chars: int = _help("Chunks shorter than this are dropped (counted).", default=40)
+    near_dup_threshold: float = _help(
+        "Estimated Jaccard similarity of token shingles at or above which a chunk is a near "
+        "duplicate of an earlier one (the Codex/CodeParrot dedup used ~0.85).",
+        default=0.85,
+    )
+    shingle_size: int = _help("Tokens per shingle for near-dup detection.", default=5)
+    minhash_permutations: int = _help(
+        "MinHash signature length; must be divisible by minhash_bands.", default=128
+    )
+    minhash_bands: int = _help(
+        "LSH bands over the signature (candidate pairs share one band).", default=32
+    )
+    # -- splits ---------------------------------------------------------------------------
+    train_fraction: float = _help("Share of source groups hashed into train.", default=0.8)
+    val_fraction: float = _help("Share of source groups hashed into val.", default=0.1)
+    test_fraction: float = _help("Share of source groups hashed into test.", default=0.1)
+    split_seed: int = _help(
+        "Salt of the group hash (apps use their app id, so with the same seed and fractions "
+        "an app lands where cetd_lib.splits puts it).",
+        default=0,
+    )
+    # -- quality labels -------------------------------------------------------------------
+    ruff_select: list[str] = _help(
+        "ruff rule families (`--select`); ['ALL'] for every rule.",
+        default_factory=lambda: list(DEFAULT_RUFF_SELECT),
+    )
+    quality_min_count: int = _help(
+        "A ruff check becomes a label when it fires in at least this many train chunks.",
+        default=5,
+    )
+    negatives_per_positive: float = _help(
+        "Balanced sampling: clean chunks kept per chunk with a label (per split).", default=1.0
+    )
+    # -- security labels ------------------------------------------------------------------
+    security_min_count: int = _help(
+        "A bandit test id becomes a label when it fires in at least this many train items.",
+        default=2,
+    )
+    security_variants_per_kind: int = _help(
+        "Generated vulnerable/safe pairs per vulnerability template.", default=6
+    )
+    # -- code <-> test pairs --------------------------------------------------------------
+    property_max_sources: int | None = _help(
+        "Modules for which hypothesis property tests are generated and validated in the "
+        "sandbox (one runner job each); None = all suitable.",
+        default=16,
+    )
+    property_max_examples: int = _help("hypothesis max_examples per generated test.", default=25)
+    property_timeout_s: float = _help("Runner budget per property-test job.", default=60.0)
+    # -- clarification / explanation / ontology -------------------------------------------
+    clarifications_per_app: int = _help(
+        "Ambiguous variants per app (each removes or blurs one test-relevant fact).", default=2
+    )
+    explanations_per_rule: int = _help(
+        "Explanation examples per (tool, rule) at most, so frequent rules do not dominate.",
+        default=5,
+    )
+    explanation_context_lines: int = _help(
+        "Lines of code shown on each side of a finding.", default=3
+    )
+    ontology_max_hops: int = _help("Longest relation path serialised (1 = one-hop).", default=2)
+    ontology_max_paths: int = _help("Paths kept per file (seeded sample).", default=40)
+
+    def __post_init__(self) -> None:
+        fractions = (self.train_fraction, self.val_fraction, self.test_fraction)
+        if any(f < 0 for f in fractions) or abs(sum(fractions) - 1.0) > 1e-9:
+            raise ValueError(
+                f"split fractions {fractions} must be non-negative and sum to 1.0; "
+                "adjust multitask_data.train_fraction/val_fraction/test_fraction"
+            )
+        if self.minhash_permutations % self.minhash_bands:
+            raise ValueError(
+                f"minhash_permutations={self.minhash_permutations} is not divisible by "
+                f"minhash_bands={self.minhash_bands}; pick e.g. 128 and 32"
+            )
+        if not 0.0 < self.near_dup_threshold <= 1.0:
+            raise ValueError(f"near_dup_threshold={self.near_dup_threshold} must be in (0, 1]")
+        if self.chunk_max_chars <= self.chunk_min_chars:
+            raise ValueError(
+                f"chunk_max_chars={self.chunk_max_chars} must exceed "
+                f"chunk_min_chars={self.chunk_min_chars}"
+            )
+        if self.ontology_max_hops < 1:
+            raise ValueError("ontology_max_hops must be >= 1 (1 = one-hop relations only)")
+        if self.negatives_per_positive < 0:
+            raise ValueError("negatives_per_positive must be >= 0")

@@ -1,0 +1,74 @@
+"""Blind side-by-side human review of two requirement sources (see docs/review.md).
+
+material = load_material(params)                     # two sources + code per app
+store = ReviewStore(store_path(params))              # SQLite, WAL
+session = ReviewSession.start(store, material, params.review)
+ReviewWidget(session)                                # in JupyterLab
+print(text_form(session.items[0])); session.submit_text(item_id, "4534 | 3425 | L | why")
+summary = summarize(store.ratings(session.session_id), material.sources)
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from cetd_lib.review.config import ReviewConfig
+from cetd_lib.review.items import (
+    ReviewMaterial,
+    ReviewSourceError,
+    load_material,
+    material_from_mappings,
+    plan_session,
+)
+from cetd_lib.review.session import Answer, BlindItem, ReviewSession, parse_answer, text_form
+from cetd_lib.review.store import (
+    CRITERIA,
+    InvalidRatingError,
+    Rating,
+    ReviewStore,
+    ReviewStoreError,
+)
+from cetd_lib.review.summary import ReviewSummary, export, summarize
+
+if TYPE_CHECKING:
+    from cetd_lib.params import Params
+    from cetd_lib.review.widget import ReviewWidget
+
+__all__ = [
+    "CRITERIA",
+    "Answer",
+    "BlindItem",
+    "InvalidRatingError",
+    "Rating",
+    "ReviewConfig",
+    "ReviewMaterial",
+    "ReviewSession",
+    "ReviewSourceError",
+    "ReviewStore",
+    "ReviewStoreError",
+    "ReviewSummary",
+    "ReviewWidget",
+    "export",
+    "load_material",
+    "material_from_mappings",
+    "parse_answer",
+    "plan_session",
+    "store_path",
+    "summarize",
+    "text_form",
+]
+
+
+def store_path(params: Params) -> Path:
+    """`review.store`, relative paths taken under `run.outputs_dir`."""
+    path = Path(params.review.store)
+    return path if path.is_absolute() else Path(params.run.outputs_dir) / path
+
+
+def __getattr__(name: str) -> Any:
+    if name == "ReviewWidget":  # ipywidgets is imported only when the form is wanted
+        from cetd_lib.review.widget import ReviewWidget
+
+        return ReviewWidget
+    raise AttributeError(f"module 'cetd_lib.review' has no attribute {name!r}")

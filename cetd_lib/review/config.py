@@ -1,0 +1,57 @@
+"""`ReviewConfig`: the `review:` section of a params file (blind side-by-side human review)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+def _help(text: str, **kwargs: Any) -> Any:
+    return field(metadata={"help": text}, **kwargs)
+
+
+@dataclass(frozen=True)
+class ReviewConfig:
+    store: str = _help(
+        "SQLite file holding sessions and ratings; a relative path is under run.outputs_dir, "
+        "so every notebook run of the same session shares (and resumes) it.",
+        default="review/ratings.sqlite",
+    )
+    rater: str = _help("Who is rating: stored with every answer (e.g. initials).", default="rater")
+    sources: list[str] = _help(
+        "The two requirement sources compared side by side, e.g. [model, gold].",
+        default_factory=lambda: ["model", "gold"],
+    )
+    source_run: str = _help(
+        "Run id whose artifacts/evaluation-<source>.json supply the sources; 'latest' = the "
+        "newest run holding both; '' = no run: sources come from cetd_lib.phase2's registry "
+        "('gold', 'phase1') or 'degraded-gold'. Falls back, loudly, to gold vs phase1.",
+        default="latest",
+    )
+    n_items: int = _help("Apps sampled for review (fewer when fewer exist).", default=10)
+    repeat_rate: float = _help(
+        "Share of sampled apps shown a second time (sides re-drawn) to measure "
+        "self-consistency; 0.2 repeats 2 of 10.",
+        default=0.2,
+    )
+    seed: int = _help(
+        "Seeds the sample, the item order and the blinded left/right sides.", default=0
+    )
+    session: str = _help(
+        "Session id grouping one sample; '' derives it from sources, source run, seed and "
+        "n_items, so raters with the same params rate the same items.",
+        default="",
+    )
+
+    def __post_init__(self) -> None:
+        if len(self.sources) != 2 or self.sources[0] == self.sources[1]:
+            raise ValueError(
+                f"review.sources={self.sources!r}: give exactly two different sources, "
+                "e.g. review.sources=[model,gold]"
+            )
+        if self.n_items < 1:
+            raise ValueError(f"review.n_items={self.n_items}: review at least 1 item")
+        if not 0.0 <= self.repeat_rate <= 1.0:
+            raise ValueError(f"review.repeat_rate={self.repeat_rate}: must lie in [0, 1]")
+        if not self.rater.strip():
+            raise ValueError("review.rater is empty: set it, e.g. -p review.rater=ab")

@@ -1,0 +1,226 @@
+"""A rater's view of a review session: blinded items, answers saved at once, resume.
+
+Everything a rater sees goes through `BlindItem` and `Answer`, which carry no source names;
+the left/right map stays in the store. The widget and the plain-text form both drive this.
+"""
+
+from __future__ import annotations
+
+import re
+import textwrap
+from dataclasses import dataclass, field
+
+from cetd_lib.review.config import ReviewConfig
+from cetd_lib.review.items import ReviewMaterial, plan_session
+from cetd_lib.review.store import (
+    CRITERIA,
+    CRITERIA_HELP,
+    InvalidRatingError,
+    Rating,
+    ReviewStore,
+)
+
+FINISHED = ("submitted", "skipped")
+
+
+@dataclass(frozen=True)
+class BlindItem:
+    """One item as the rater sees it: the app, its code and two anonymous requirement lists."""
+
+    item_id: str
+    position: int
+    app_id: str
+    code: str
+    left: tuple[str, ...]
+    right: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A rater's stored answer as the rater sees it (by side, no source names)."""
+
+    scores: dict[str, dict[str, int]] = field(default_factory=dict)
+    preference: str | None = None
+    rationale: str = ""
+    status: str = "draft"
+
+
+class ReviewSession:
+    """One rater on one session of a store."""
+
+    def __init__(self, store: ReviewStore, session_id: str, rater: str):
+        stored = store.items(session_id)
+        if not stored:
+            raise LookupError(f"{store.path}: no session {session_id!r}")
+        self.store = store
+        self.session_id = session_id
+        self.rater = rater
+        self.items = [
+            BlindItem(i.item_id, i.position, i.app_id, i.code, i.left, i.right) for i in stored
+        ]
+        self._index = {item.item_id: n for n, item in enumerate(self.items)}
+
+    @classmethod
+    def start(
+        cls, store: ReviewStore, material: ReviewMaterial, config: ReviewConfig
+    ) -> ReviewSession:
+        """Plan the session from `material` (stored the first time), then open it for
+        `config.rater`; reopening the same params resumes it."""
+        session_id, items = plan_session(material, config)
+        store.create_session(
+            session_id,
+            seed=config.seed,
+            sources=material.sources,
+            origin=material.origin,
+            items=items,
+        )
+        return cls(store, session_id, config.rater)
+
+    # -- reading -------------------------------------------------------------------------------
+    def item(self, item_id: str) -> BlindItem:
+        return self.items[self._index[item_id]]
+
+    def answer(self, item_id: str) -> Answer | None:
+        found = self.store.ratings(self.session_id, self.rater, item_id=item_id)
+        return _blind(found[0]) if found else None
+
+    def statuses(self) -> dict[str, str]:
+        """item_id -> 'todo', 'draft', 'submitted' or 'skipped' for this rater."""
+        done = {r.item_id: r.status for r in self.store.ratings(self.session_id, self.rater)}
+        return {item.item_id: done.get(item.item_id, "todo") for item in self.items}
+
+    def progress(self) -> tuple[int, int]:
+        """(finished, total): submitted or skipped items of this rater."""
+        statuses = self.statuses().values()
+        return sum(s in FINISHED for s in statuses), len(self.items)
+
+    def resume_index(self) -> int:
+        """Where the rater stopped: the first item not yet submitted or skipped (the last item
+        when every one is finished)."""
+        statuses = self.statuses()
+        for n, item in enumerate(self.items):
+            if statuses[item.item_id] not in FINISHED:
+                return n
+        return len(self.items) - 1
+
+    def describe(self) -> str:
+        done, total = self.progress()
+        return f"session {self.session_id}, rater {self.rater!r}: {done} of {total} done"
+
+    # -- writing (each call is one committed transaction) ------------------------------------
+    def submit(
+        self,
+        item_id: str,
+        scores: dict[str, dict[str, int]],
+        preference: str,
+        rationale: str = "",
+    ) -> Answer:
+        return self._save(item_id, scores, preference, rationale, "submitted")
+
+    def save_draft(
+        self,
+        item_id: str,
+        scores: dict[str, dict[str, int]],
+        preference: str | None = None,
+        rationale: str = "",
+    ) -> Answer:
+        return self._save(item_id, scores, preference, rationale, "draft")
+
+    def skip(self, item_id: str, rationale: str = "") -> Answer:
+        return self._save(item_id, {}, None, rationale, "skipped")
+
+    def submit_text(self, item_id: str, text: str) -> Answer:
+        """Submit an answer typed in the plain-text form, e.g. '4534 | 3425 | L | why'."""
+        scores, preference, rationale = parse_answer(text)
+        return self.submit(item_id, scores, preference, rationale)
+
+    def _save(self, item_id, scores, preference, rationale, status) -> Answer:
+        if item_id not in self._index:
+            raise InvalidRatingError(f"no item {item_id!r} in session {self.session_id!r}")
+        rating = self.store.save_rating(
+            self.session_id,
+            self.rater,
+            item_id,
+            scores=scores,
+            preference=preference,
+            rationale=rationale,
+            status=status,
+        )
+        return _blind(rating)
+
+
+def _blind(rating: Rating) -> Answer:
+    return Answer(rating.scores, rating.preference, rating.rationale, rating.status)
+
+
+# ---------------------------------------------------------------------------------------------
+# Plain-text form: for consoles and front ends where widgets do not render
+# ---------------------------------------------------------------------------------------------
+
+_PREFERENCE_WORDS = {
+    "l": "left",
+    "left": "left",
+    "r": "right",
+    "right": "right",
+    "t": "tie",
+    "tie": "tie",
+    "=": "tie",
+}
+
+
+def parse_answer(text: str) -> tuple[dict[str, dict[str, int]], str, str]:
+    """'4 5 3 4 | 3 4 2 5 | L | rationale' -> (scores by side, preference, rationale).
+
+    The first two fields are the left and right scores in rubric order (accuracy,
+    completeness, clarity, rebuildability), digits 1-5 with or without spaces; the third is
+    L(eft), R(ight) or T(ie); the rest, which may contain '|', is the rationale (optional).
+    """
+    parts = [p.strip() for p in text.split("|", 3)]
+    if len(parts) < 3:
+        raise InvalidRatingError(
+            f"answer {text!r}: expected 'LEFT SCORES | RIGHT SCORES | L/R/T | rationale', "
+            "e.g. '4534 | 3425 | L | left misses the error cases'"
+        )
+    scores = {}
+    for side, field_text in zip(("left", "right"), parts[:2], strict=True):
+        digits = re.sub(r"[\s,]", "", field_text)
+        if not re.fullmatch(r"[1-5]{4}", digits):
+            raise InvalidRatingError(
+                f"{side} scores {field_text!r}: expected four digits 1-5 "
+                f"({', '.join(CRITERIA)}), e.g. '4534'"
+            )
+        scores[side] = {c: int(d) for c, d in zip(CRITERIA, digits, strict=True)}
+    preference = _PREFERENCE_WORDS.get(parts[2].lower())
+    if preference is None:
+        raise InvalidRatingError(f"preference {parts[2]!r}: expected L, R or T")
+    return scores, preference, parts[3] if len(parts) > 3 else ""
+
+
+def text_form(item: BlindItem, *, total: int | None = None, code_lines: int = 60) -> str:
+    """The item as plain text, with the rubric and how to answer (`ReviewSession.submit_text`)."""
+
+    def numbered(items: tuple[str, ...]) -> str:
+        if not items:
+            return "   (no requirements)"
+        return "\n".join(
+            textwrap.fill(f"{n}. {text}", 96, initial_indent="   ", subsequent_indent="      ")
+            for n, text in enumerate(items, 1)
+        )
+
+    code = item.code.splitlines()
+    shown = "\n".join(code[:code_lines])
+    if len(code) > code_lines:
+        shown += f"\n... ({len(code) - code_lines} more lines: print(item.code) for all)"
+    of = f" of {total}" if total else ""
+    rubric = "\n".join(f"   {c}: {h}" for c, h in CRITERIA_HELP.items())
+    return (
+        f"Item {item.position + 1}{of} (id {item.item_id!r}), app {item.app_id}\n\n"
+        f"--- code ---\n{shown}\n\n"
+        f"--- LEFT requirements ---\n{numbered(item.left)}\n\n"
+        f"--- RIGHT requirements ---\n{numbered(item.right)}\n\n"
+        f"Rubric, 1-5 per side:\n{rubric}\n\n"
+        f"Answer: session.submit_text({item.item_id!r}, "
+        "'LEFT 4 digits | RIGHT 4 digits | L/R/T | rationale')\n"
+        f"   e.g. '4534 | 3425 | L | the right list misses the error cases'; "
+        f"or session.skip({item.item_id!r})"
+    )

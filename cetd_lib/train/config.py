@@ -1,0 +1,213 @@
+"""Configs of Phase-2 training: the reward guard, stage 1 (supervised) and stage 2 (RL).
+
+Frozen dataclasses with seed-matching defaults and a help string per field, free of heavy
+imports (no torch, no transformers) so `params/*.yaml` can be checked without loading a model.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+
+def _help(text: str, **kwargs: Any) -> Any:
+    return field(metadata={"help": text}, **kwargs)
+
+
+@dataclass(frozen=True)
+class GuardConfig:
+    """Rules a sampled requirements text must pass BEFORE it reaches the reconstructor.
+
+    The reward is the pass rate of code rebuilt from the requirements, so the cheapest way to
+    raise it is to copy the code (or the tests' expected values) into the "requirements".
+    Leak rules reject: the text is never reconstructed and scores `reject_reward`. The length
+    budget penalises (or rejects) specs that do not compress. Defaults keep every bundled app's
+    gold requirements untouched (tested).
+    """
+
+    enabled: bool = _help("Apply the guard at all (False only for ablations).", default=True)
+    reject_reward: float = _help(
+        "Reward of a rejected text (it is never reconstructed).", default=0.0
+    )
+    # --- (a) compression budget
+    min_items: int = _help("Fewer parsed items than this: rejected as empty.", default=1)
+    max_items: int = _help(
+        "More items than this is over budget (gold lists hold 5-20).", default=20
+    )
+    max_length_ratio: float = _help(
+        "Budget in characters = this x the app's source characters (gold: 0.33-0.70 on the "
+        "bundled apps). The goal is compression: a spec as long as the code is a paraphrase.",
+        default=0.8,
+    )
+    min_budget_chars: int = _help(
+        "Floor of the character budget, so tiny programs (HumanEval) still get a few items.",
+        default=1000,
+    )
+    over_budget: Literal["penalize", "reject"] = _help(
+        "'penalize': reward x budget / length (and x max_items / items); 'reject': reward = "
+        "reject_reward, not reconstructed.",
+        default="penalize",
+    )
+    # --- (b) leak detection
+    reject_fenced_code: bool = _help(
+        "Reject texts holding a fenced block (```...```): requirements are prose.", default=True
+    )
+    shingle_tokens: int = _help(
+        "n of the token n-grams (shingles) compared with the source code (comments and "
+        "docstrings stripped, so prose the code documents itself is not a leak).",
+        default=8,
+    )
+    max_shingle_share: float = _help(
+        "Reject when more than this share of the text's n-gram shingles occur in the source "
+        "code (pasted code ~1.0; gold <= 0.11 on the bundled apps).",
+        default=0.3,
+    )
+    max_code_fragments: int = _help(
+        "Reject when the text holds more than this many code fragments: `def`/`class` header "
+        "lines ending in ':' or parseable definitions with a real body.",
+        default=0,
+    )
+    min_literal_chars: int = _help(
+        "Test literals shorter than this (repr length) are ignored: 0, 1, 'a' are everywhere.",
+        default=3,
+    )
+    max_test_literals: int = _help(
+        "Reject when the text copies more than this many distinct literals that appear in the "
+        "app's tests but not in its source or gold requirements (expected outputs).",
+        default=2,
+    )
+
+    def __post_init__(self) -> None:
+        if self.min_items < 0 or self.max_items < max(1, self.min_items):
+            raise ValueError(
+                f"GuardConfig: need 0 <= min_items <= max_items and max_items >= 1, got "
+                f"min_items={self.min_items}, max_items={self.max_items}"
+            )
+        if self.max_length_ratio <= 0 or self.min_budget_chars < 0:
+            raise ValueError("GuardConfig: max_length_ratio must be > 0, min_budget_chars >= 0")
+        if self.shingle_tokens < 2:
+            raise ValueError(f"GuardConfig.shingle_tokens must be >= 2, got {self.shingle_tokens}")
+        if not 0.0 <= self.max_shingle_share <= 1.0:
+            raise ValueError(
+                f"GuardConfig.max_shingle_share must be in [0, 1], got {self.max_shingle_share}"
+            )
+        if self.over_budget not in ("penalize", "reject"):
+            raise ValueError(
+                f"GuardConfig.over_budget must be 'penalize' or 'reject', got {self.over_budget!r}"
+            )
+
+
+@dataclass(frozen=True)
+class Stage1Config:
+    """Stage 1: supervised fine-tuning on gold requirements (the seed's CET_D_Phase2 loop)."""
+
+    epochs: int = _help("Passes over the training apps (seed: 5).", default=5)
+    batch_size: int = _help("Examples per optimizer micro-batch (seed: 4).", default=4)
+    grad_accumulation: int = _help(
+        "Micro-batches per optimizer step (effective batch = batch_size x this).", default=1
+    )
+    learning_rate: float = _help("AdamW peak learning rate (seed: 1e-5).", default=1e-5)
+    weight_decay: float = _help("AdamW weight decay.", default=0.0)
+    warmup_steps: int = _help(
+        "Linear warmup steps (seed: 200); capped at warmup_ratio_cap x total steps so tiny "
+        "data still reaches the peak rate.",
+        default=200,
+    )
+    warmup_ratio_cap: float = _help("Upper bound of warmup as a share of all steps.", default=0.1)
+    schedule: Literal["linear", "constant"] = _help(
+        "LR after warmup: 'linear' decay to 0 (seed) or 'constant'.", default="linear"
+    )
+    max_grad_norm: float = _help("Gradient clipping norm (0 = off).", default=1.0)
+    mixed_precision: Literal["auto", "bf16", "no"] = _help(
+        "'auto': bf16 autocast where the device supports it (CUDA with bf16), else fp32.",
+        default="auto",
+    )
+    patience: int = _help(
+        "Early stopping: epochs without a better validation BLEU before stopping (seed: 2).",
+        default=2,
+    )
+    val_max_new_tokens: int = _help("Generation cap for the validation BLEU.", default=256)
+    context_level: int = _help(
+        "Degradation level of the code the extractor reads during training (1 = full).",
+        default=1,
+    )
+    seed: int = _help("Seeds data order, dropout and initialisation of this stage.", default=42)
+    trainer: Literal["auto", "trl", "loop"] = _help(
+        "'auto': TRL SFTTrainer for the lm variant, the accelerate loop for seed; 'loop' forces "
+        "the accelerate loop for both.",
+        default="auto",
+    )
+    max_steps: int = _help(
+        "Stop after this many optimizer steps (0 = no cap; smoke runs).", default=0
+    )
+    logging_steps: int = _help("Log the training loss every this many optimizer steps.", default=10)
+
+    def __post_init__(self) -> None:
+        for name in ("epochs", "batch_size", "grad_accumulation", "val_max_new_tokens"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"Stage1Config.{name} must be >= 1, got {getattr(self, name)}")
+        if self.learning_rate <= 0:
+            raise ValueError(f"Stage1Config.learning_rate must be > 0, got {self.learning_rate}")
+        if self.warmup_steps < 0 or not 0.0 <= self.warmup_ratio_cap <= 1.0:
+            raise ValueError("Stage1Config: warmup_steps >= 0 and warmup_ratio_cap in [0, 1]")
+        if self.patience < 1 or self.max_steps < 0 or self.logging_steps < 1:
+            raise ValueError("Stage1Config: patience >= 1, max_steps >= 0, logging_steps >= 1")
+
+
+@dataclass(frozen=True)
+class Stage2Config:
+    """Stage 2: RL on the guarded reconstruction reward (RLOO / GRPO / the seed's loop)."""
+
+    algorithm: Literal["rloo", "grpo", "loop"] = _help(
+        "'rloo' (TRL RLOOTrainer, default; Ahmadian et al. 2024), 'grpo' (TRL GRPOTrainer; "
+        "Shao et al. 2024), or 'loop': the hand-written loop (the only one for the seed variant).",
+        default="rloo",
+    )
+    epochs: int = _help("Passes over the training apps (seed: 3).", default=3)
+    batch_size: int = _help("Apps per step (seed: 2); each gets num_samples samples.", default=2)
+    num_samples: int = _help(
+        "K samples per app: the group the leave-one-out baseline is taken over (>= 2).", default=4
+    )
+    learning_rate: float = _help("Peak learning rate (seed: 5e-6).", default=5e-6)
+    warmup_steps: int = _help(
+        "Linear warmup steps (seed: 100), capped at warmup_ratio_cap x total steps.", default=100
+    )
+    warmup_ratio_cap: float = _help("Upper bound of warmup as a share of all steps.", default=0.1)
+    max_grad_norm: float = _help("Gradient clipping norm (0 = off).", default=1.0)
+    baseline: Literal["leave_one_out", "constant"] = _help(
+        "Advantage baseline: 'leave_one_out' (mean reward of the other K-1 samples, RLOO) or "
+        "'constant' (the seed's fixed constant_baseline).",
+        default="leave_one_out",
+    )
+    constant_baseline: float = _help("The seed's baseline when baseline='constant'.", default=0.5)
+    ce_weight: float = _help(
+        "lambda of the auxiliary cross-entropy on gold requirements (keeps the text readable).",
+        default=0.1,
+    )
+    beta: float = _help(
+        "KL coefficient to the stage-1 reference (TRL trainers; 0 = no reference model). "
+        "DeepSeek-R1 used 0.001; TRL's RLOO default is 0.05.",
+        default=0.05,
+    )
+    temperature: float = _help("Sampling temperature of the extractor.", default=1.0)
+    top_p: float = _help("Nucleus sampling mass of the extractor.", default=1.0)
+    max_new_tokens: int = _help("Cap on sampled requirement tokens.", default=256)
+    context_level: int = _help("Degradation level of the code the extractor reads.", default=1)
+    seed: int = _help("Seeds sampling and data order of this stage.", default=42)
+    max_steps: int = _help("Stop after this many steps (0 = no cap; smoke runs).", default=0)
+    logging_steps: int = _help("Log every this many steps (TRL trainers).", default=1)
+
+    def __post_init__(self) -> None:
+        if self.num_samples < 2 and self.baseline == "leave_one_out":
+            raise ValueError(
+                "Stage2Config: the leave-one-out baseline needs num_samples >= 2 (the other "
+                f"samples of the app are the baseline), got {self.num_samples}; raise "
+                "num_samples or use baseline='constant'"
+            )
+        for name in ("epochs", "batch_size", "num_samples", "max_new_tokens", "logging_steps"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"Stage2Config.{name} must be >= 1, got {getattr(self, name)}")
+        if self.learning_rate <= 0 or self.temperature <= 0 or not 0 < self.top_p <= 1:
+            raise ValueError("Stage2Config: learning_rate > 0, temperature > 0, top_p in (0, 1]")
+        if self.beta < 0 or self.ce_weight < 0 or self.max_steps < 0:
+            raise ValueError("Stage2Config: beta, ce_weight and max_steps must be >= 0")

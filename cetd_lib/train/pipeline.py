@@ -1,0 +1,98 @@
+"""Phase-2 training end to end, as the phase2 notebook calls it.
+
+    stage1_dir, stage2_dir = run_phase2_training(session.params, phase2_apps, session.run)
+
+Stage 1 trains a fresh extractor (`params.extractor`) on the train split's gold requirements,
+validating BLEU on the val split; stage 2 starts from stage 1's best checkpoint and trains on
+the guarded reconstruction reward with the orchestra of `params.orchestra`. The checkpoints
+land where the ablation looks for them: `<run>/artifacts/stage1/` and `<run>/artifacts/stage2/`
+(working files, per-epoch checkpoints and TRL state, under `<run>/artifacts/train/`).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+
+def run_phase2_training(
+    params: Any,
+    apps: Any,
+    run: Any,
+    *,
+    device: str = "cpu",
+    backends: dict[str, Any] | None = None,
+    base: tuple[Any, Any] | None = None,
+) -> tuple[Path, Path]:
+    """Stage 1 then stage 2; returns (stage-1 best, stage-2 final) checkpoint directories.
+
+    `apps`: a `Phase2Apps` (its "train" and "val" splits are used). `backends`: ready
+    reconstruction backends by member name (else built from `params.orchestra`). `base`:
+    a loaded `(model, tokenizer)` for the extractor (changed in place).
+    """
+    from cetd_lib.models import load_extractor, make_extractor
+    from cetd_lib.phase2 import build_orchestra
+    from cetd_lib.tracking import set_seed
+    from cetd_lib.train.reward import make_reconstruction_reward
+    from cetd_lib.train.stage1 import train_stage1
+    from cetd_lib.train.stage2 import train_stage2
+
+    train_apps, val_apps = list(apps["train"]), list(apps["val"])
+    if not train_apps:
+        raise ValueError("phase-2 training needs apps in the train split (data.max_apps > 0)")
+    work = run.artifact("train")
+    work.mkdir(parents=True, exist_ok=True)
+    timings: dict[str, float] = {}
+
+    started = time.perf_counter()
+    set_seed(params.stage1.seed)
+    extractor = make_extractor(config=params.extractor, base=base)
+    stage1 = train_stage1(
+        extractor, train_apps, val_apps, params.stage1, work / "stage1", run=run, device=device
+    )
+    stage1_dir = _publish(stage1.best_dir, run.artifact("stage1"))
+    timings["stage1_s"] = time.perf_counter() - started
+    del extractor
+
+    started = time.perf_counter()
+    set_seed(params.stage2.seed)
+    extractor = load_extractor(stage1_dir)
+    if backends is None:
+        backends = build_orchestra(params.orchestra)
+    reward = make_reconstruction_reward(
+        {app.app_id: app for app in train_apps},
+        backends,
+        params.harness,
+        params.guard,
+        orchestra=params.orchestra,
+    )
+    stage2 = train_stage2(
+        extractor, train_apps, reward, params.stage2, work / "stage2", run=run, device=device
+    )
+    stage2_dir = _publish(stage2.final_dir, run.artifact("stage2"))
+    timings["stage2_s"] = time.perf_counter() - started
+
+    summary = {
+        "stage1": stage1.to_dict(),
+        "stage2": {"steps": stage2.steps, "final_dir": str(stage2_dir)},
+        "guard_rejections": [
+            {"app_id": a, "rules": list(r), "text": t} for a, r, t in reward.log.rejections()
+        ],
+        "timings": timings,
+    }
+    run.artifact("train_summary.json").write_text(json.dumps(summary, indent=2, default=str))
+    return stage1_dir, stage2_dir
+
+
+def _publish(source: Path, target: Path) -> Path:
+    """Copy a checkpoint to where the ablation reads it (replacing an older copy)."""
+    if target.exists():
+        shutil.rmtree(target)
+    shutil.copytree(source, target)
+    return target

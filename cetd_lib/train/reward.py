@@ -1,0 +1,472 @@
+"""The stage-2 reward: pass rate of code rebuilt from sampled requirements, behind a leak guard.
+
+    reward = make_reconstruction_reward(apps_by_id, backends, harness, GuardConfig())
+    reward(prompts, completions, app_id=[...])       # TRL reward shape -> list[float | None]
+    reward.log.latest()                              # guard and reward statistics of the call
+
+Why a guard: the reconstructor rebuilds code from the requirements alone, so an extractor that
+pastes the code (or the expected values of the tests) into its "requirements" would be paid in
+full for copying. Every text is checked BEFORE reconstruction; a rejected text never reaches
+the reconstructor and scores `reject_reward`:
+
+- fenced code blocks (```` ``` ````),
+- long token n-gram ("shingle") overlap with the source code (comments and docstrings stripped,
+  so restating what the code's own prose says is not a leak),
+- code fragments: `def`/`class` headers and one-line definitions that parse as Python,
+- literals copied from the tests that appear neither in the source nor in the gold requirements
+  (expected outputs the reconstructor could hard-code),
+- and a compression budget (items and characters relative to the source) that penalises or
+  rejects specs that do not compress.
+
+What it does not stop: a paraphrase of the code line by line in English, or values the tests
+share with the source. It is a heuristic filter, not a proof of no leakage.
+"""
+
+from __future__ import annotations
+
+import ast
+import logging
+import math
+import re
+import statistics
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from cetd_lib.data import App
+from cetd_lib.requirements import format_requirements, parse_requirements
+from cetd_lib.train.config import GuardConfig
+
+log = logging.getLogger(__name__)
+
+RULES = (
+    "empty",
+    "fenced_code",
+    "source_ngrams",
+    "code_fragments",
+    "test_literals",
+    "over_length",
+    "too_many_items",
+)
+LEAK_RULES = ("fenced_code", "source_ngrams", "code_fragments", "test_literals")
+
+ReconstructFn = Callable[[Sequence[App], Sequence[Sequence[str]]], list[float | None]]
+
+_TOKEN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*|\d+(?:\.\d+)?|\S")
+_FENCE = re.compile(r"^\s*(```|~~~)", re.MULTILINE)
+_NUMBERING = re.compile(r"^\s*(?:\d+[.)]|[-*])\s*")
+_HEADER = re.compile(r"^(?:async\s+def|def|class)\s+[A-Za-z_]\w*\s*[(:]")
+
+
+# ---------------------------------------------------------------------------------------------
+# What the guard compares against, computed once per app
+# ---------------------------------------------------------------------------------------------
+
+
+def code_tokens(text: str) -> list[str]:
+    """Identifiers, numbers and single punctuation marks: `f(a, b)` -> f ( a , b )."""
+    return _TOKEN.findall(text)
+
+
+def shingles(tokens: Sequence[str], n: int) -> set[tuple[str, ...]]:
+    """All contiguous n-token windows (Broder 1997's shingles)."""
+    return {tuple(tokens[i : i + n]) for i in range(len(tokens) - n + 1)}
+
+
+def _literal_text(node: ast.AST) -> str | None:
+    if isinstance(node, ast.Constant) and not isinstance(node.value, bool):
+        if isinstance(node.value, str):
+            return node.value.strip() or None
+        if isinstance(node.value, int | float):
+            return repr(node.value)
+    return None
+
+
+def literals(sources: Mapping[str, str]) -> set[str]:
+    """String and number literals (as text) in Python files; unparsable files add none."""
+    found: set[str] = set()
+    for name, text in sources.items():
+        try:
+            tree = ast.parse(text, filename=name)
+        except SyntaxError:
+            log.warning("%s does not parse; its literals are not collected", name)
+            continue
+        for node in ast.walk(tree):
+            value = _literal_text(node)
+            if value is not None:
+                found.add(value)
+    return found
+
+
+@dataclass(frozen=True)
+class AppFingerprint:
+    """What a requirements text of `app_id` must not copy."""
+
+    app_id: str
+    source_chars: int
+    source_shingles: frozenset[tuple[str, ...]]
+    test_only_literals: frozenset[str]  # in the tests, not in the source nor the gold text
+
+
+def fingerprint(app: App, config: GuardConfig) -> AppFingerprint:
+    from cetd_lib.degrade import strip_comments_and_docstrings
+
+    shingle_set: set[tuple[str, ...]] = set()
+    for name, source in app.sources.items():
+        try:
+            code = strip_comments_and_docstrings(source, name)
+        except SyntaxError:
+            code = source
+        shingle_set |= shingles(code_tokens(code), config.shingle_tokens)
+    gold = format_requirements(app.requirements)
+    test_only = {
+        value
+        for value in literals(app.tests) - literals(app.sources)
+        if len(value) >= config.min_literal_chars and value not in gold
+    }
+    return AppFingerprint(
+        app_id=app.app_id,
+        source_chars=sum(len(s) for s in app.sources.values()),
+        source_shingles=frozenset(shingle_set),
+        test_only_literals=frozenset(test_only),
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# The guard: pure checks on one text
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class GuardVerdict:
+    """The guard's decision on one requirements text."""
+
+    accepted: bool  # goes to reconstruction
+    rules: tuple[str, ...]  # every rule that fired (rejecting or penalising)
+    multiplier: float  # reward factor when accepted (1.0, or < 1 when over budget)
+    items: list[str]
+    chars: int
+    budget_chars: int
+    compression_ratio: float  # text characters / source characters
+    shingle_share: float
+    code_fragments: int
+    copied_literals: tuple[str, ...]
+
+    @property
+    def leak(self) -> bool:
+        return any(rule in LEAK_RULES for rule in self.rules)
+
+
+def count_code_fragments(text: str) -> int:
+    """Lines that are Python definitions: a `def`/`class` header (ending in ':') or a one-line
+    definition with a body, after any list numbering. Inline mentions such as
+    "`parse(text: str) -> Doc` returns ..." are prose and do not count."""
+    count = 0
+    for raw in text.splitlines():
+        line = _NUMBERING.sub("", raw.strip(), count=1).strip("` ")
+        if not _HEADER.match(line):
+            continue
+        candidate = line + "\n    pass" if line.endswith(":") else line
+        try:
+            tree = ast.parse(candidate)
+        except SyntaxError:
+            continue
+        if tree.body and isinstance(
+            tree.body[0], ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef
+        ):
+            count += 1
+    return count
+
+
+def copied_literals(text: str, candidates: frozenset[str]) -> tuple[str, ...]:
+    """The test-only literals that occur in `text` (numbers as whole numbers, not digits of
+    longer ones)."""
+    found = []
+    for value in candidates:
+        if re.fullmatch(r"-?\d+(?:\.\d+)?(?:e-?\d+)?", value):
+            hit = re.search(rf"(?<![\w.]){re.escape(value)}(?![\w]|\.\d)", text)
+        else:
+            hit = value in text
+        if hit:
+            found.append(value)
+    return tuple(sorted(found))
+
+
+def check_requirements(text: str, app: AppFingerprint, config: GuardConfig) -> GuardVerdict:
+    """Apply every rule of `config` to one requirements `text` of the app `app`."""
+    items = parse_requirements(text)
+    chars = len(text.strip())
+    budget = max(config.min_budget_chars, math.floor(config.max_length_ratio * app.source_chars))
+    tokens = code_tokens(text)
+    text_shingles = shingles(tokens, config.shingle_tokens)
+    share = len(text_shingles & app.source_shingles) / len(text_shingles) if text_shingles else 0.0
+    fragments = count_code_fragments(text)
+    copied = copied_literals(text, app.test_only_literals)
+
+    rejecting: list[str] = []
+    penalising: list[str] = []
+    multiplier = 1.0
+    if not config.enabled:
+        pass
+    else:
+        if len(items) < config.min_items:
+            rejecting.append("empty")
+        if config.reject_fenced_code and _FENCE.search(text):
+            rejecting.append("fenced_code")
+        if share > config.max_shingle_share:
+            rejecting.append("source_ngrams")
+        if fragments > config.max_code_fragments:
+            rejecting.append("code_fragments")
+        if len(copied) > config.max_test_literals:
+            rejecting.append("test_literals")
+        over = []
+        if chars > budget:
+            over.append("over_length")
+            multiplier *= budget / chars
+        if len(items) > config.max_items:
+            over.append("too_many_items")
+            multiplier *= config.max_items / len(items)
+        (rejecting if config.over_budget == "reject" else penalising).extend(over)
+    return GuardVerdict(
+        accepted=not rejecting,
+        rules=tuple(rejecting + penalising),
+        multiplier=multiplier if not rejecting else 0.0,
+        items=items,
+        chars=chars,
+        budget_chars=budget,
+        compression_ratio=chars / app.source_chars if app.source_chars else float("nan"),
+        shingle_share=share,
+        code_fragments=fragments,
+        copied_literals=copied,
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Statistics per reward call
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RewardRecord:
+    app_id: str
+    reward: float | None
+    pass_rate: float | None  # before the budget multiplier; None when not reconstructed
+    verdict: GuardVerdict
+    text: str
+
+
+@dataclass
+class RewardLog:
+    """Every reward call's records; `latest()` / `stats(i)` give the per-step metrics."""
+
+    steps: list[list[RewardRecord]] = field(default_factory=list)
+
+    def add(self, records: list[RewardRecord]) -> None:
+        self.steps.append(records)
+
+    def stats(self, index: int = -1) -> dict[str, float]:
+        """Metrics of one call, keys grouped by prefix; means skip None/NaN."""
+        records = self.steps[index] if self.steps else []
+        return summarize(records)
+
+    def latest(self) -> dict[str, float]:
+        return self.stats(-1)
+
+    def rejections(self) -> list[tuple[str, tuple[str, ...], str]]:
+        """(app_id, rules, first 200 characters) of every rejected text so far."""
+        return [
+            (r.app_id, r.verdict.rules, r.text[:200])
+            for step in self.steps
+            for r in step
+            if not r.verdict.accepted
+        ]
+
+
+def _mean(values: Sequence[float | None]) -> float:
+    kept = [v for v in values if v is not None and not math.isnan(v)]
+    return float(statistics.fmean(kept)) if kept else float("nan")
+
+
+def _std(values: Sequence[float | None]) -> float:
+    kept = [v for v in values if v is not None and not math.isnan(v)]
+    return float(statistics.pstdev(kept)) if len(kept) > 1 else (0.0 if kept else float("nan"))
+
+
+def summarize(records: Sequence[RewardRecord]) -> dict[str, float]:
+    n = len(records)
+    out = {
+        "rewards/reconstruction/mean": _mean([r.reward for r in records]),
+        "rewards/reconstruction/std": _std([r.reward for r in records]),
+        "rewards/pass_rate": _mean([r.pass_rate for r in records]),
+        "guard/leak_rate": sum(r.verdict.leak for r in records) / n if n else float("nan"),
+        "guard/reject_rate": (
+            sum(not r.verdict.accepted for r in records) / n if n else float("nan")
+        ),
+        "guard/compression_ratio": _mean([r.verdict.compression_ratio for r in records]),
+        "guard/items": _mean([float(len(r.verdict.items)) for r in records]),
+        "guard/none_rate": sum(r.reward is None for r in records) / n if n else float("nan"),
+    }
+    for rule in RULES:
+        out[f"guard/rule/{rule}"] = float(sum(rule in r.verdict.rules for r in records))
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# The reward function
+# ---------------------------------------------------------------------------------------------
+
+
+def completion_text(completion: Any) -> str:
+    """TRL passes plain strings, or for conversational data a list of messages."""
+    if isinstance(completion, str):
+        return completion
+    if isinstance(completion, Sequence) and completion and isinstance(completion[-1], Mapping):
+        return str(completion[-1].get("content", ""))
+    raise TypeError(f"cannot read a completion of type {type(completion).__name__}")
+
+
+def orchestra_pass_rates(
+    apps: Sequence[App],
+    requirement_lists: Sequence[Sequence[str]],
+    *,
+    orchestra: Any = None,
+    backends: Mapping[str, Any] | None = None,
+    harness: Any = None,
+    cache: Any = "config",
+) -> list[float | None]:
+    """Mean pass rate over orchestra members and samples of each app rebuilt from its list.
+
+    One batched `generate` per member over all lists, then one `reward_pass_rates` call (the
+    harness caches runs of identical code). None when no member produced a measurable result.
+    """
+    from cetd_lib.harness.backends import make_backend
+    from cetd_lib.harness.config import HarnessConfig, OrchestraConfig
+    from cetd_lib.harness.prompts import build_prompt
+    from cetd_lib.harness.reconstruct import reward_pass_rates
+
+    orchestra = orchestra or OrchestraConfig()
+    harness = harness or HarnessConfig()
+    prompts = [
+        build_prompt(app, list(items)) for app, items in zip(apps, requirement_lists, strict=True)
+    ]
+    per_app: list[list[float]] = [[] for _ in apps]
+    if not prompts:
+        return []
+    for spec in orchestra.members:
+        backend = (backends or {}).get(spec.name) or make_backend(spec)
+        completions = backend.generate(
+            prompts,
+            orchestra.n_samples,
+            orchestra.temperature,
+            orchestra.max_new_tokens,
+            orchestra.seed,
+            top_p=orchestra.top_p,
+        )
+        flat_apps = [app for app, group in zip(apps, completions, strict=True) for _ in group]
+        flat = [text for group in completions for text in group]
+        owners = [i for i, group in enumerate(completions) for _ in group]
+        kwargs = {} if cache == "config" else {"cache": cache}
+        rates = reward_pass_rates(flat_apps, flat, config=harness, **kwargs)
+        for i, rate in zip(owners, rates, strict=True):
+            if rate is not None:
+                per_app[i].append(rate)
+    return [float(statistics.fmean(r)) if r else None for r in per_app]
+
+
+def make_reconstruction_reward(
+    apps_by_id: Mapping[str, App],
+    orchestra_backends: Mapping[str, Any] | None = None,
+    harness_config: Any = None,
+    guard_config: GuardConfig | None = None,
+    *,
+    orchestra: Any = None,
+    reconstruct_fn: ReconstructFn | None = None,
+    cache: Any = "config",
+) -> Callable[..., list[float | None]]:
+    """A TRL reward function `(prompts, completions, app_id=[...], **kw) -> list[float | None]`.
+
+    reward = 0 (`reject_reward`) if the guard rejects the text (never reconstructed), else
+    pass_rate(rebuild(requirements)) x budget multiplier; None when the harness could not
+    measure the app (TRL's "not applicable"). `reconstruct_fn(apps, requirement_lists)`
+    replaces the orchestra (tests inject a fake). The function's `.log` is a `RewardLog`;
+    under TRL the per-call statistics also go to the trainer's logs via `log_metric`.
+
+    >>> from cetd_lib.data import App
+    >>> app = App("one", {"m.py": "def f(x):\\n    return x * 2 + 1\\n"}, {"t.py": "x = 1"},
+    ...           ("f doubles x and adds one.",))
+    >>> fake = lambda apps, lists: [1.0 for _ in apps]
+    >>> reward = make_reconstruction_reward({"one": app}, reconstruct_fn=fake)
+    >>> reward(None, ["1. f doubles x and adds one.", "```python\\ndef f(x): ...\\n```"],
+    ...        app_id=["one", "one"])
+    [1.0, 0.0]
+    """
+    guard = guard_config or GuardConfig()
+    if reconstruct_fn is None:
+
+        def reconstruct_fn(apps, lists):
+            return orchestra_pass_rates(
+                apps,
+                lists,
+                orchestra=orchestra,
+                backends=orchestra_backends,
+                harness=harness_config,
+                cache=cache,
+            )
+
+    deterministic = orchestra is None or getattr(orchestra, "temperature", 0.0) == 0.0
+    fingerprints: dict[str, AppFingerprint] = {}
+    memo: dict[tuple[str, tuple[str, ...]], float | None] = {}
+    reward_log = RewardLog()
+
+    def reconstruction(
+        prompts: Sequence[Any] | None,
+        completions: Sequence[Any],
+        app_id: Sequence[str] | None = None,
+        **kwargs: Any,
+    ) -> list[float | None]:
+        if app_id is None or len(app_id) != len(completions):
+            raise ValueError(
+                "the reconstruction reward needs an `app_id` column with one id per completion "
+                f"(got {None if app_id is None else len(app_id)} for {len(completions)}); add "
+                "it to the training dataset"
+            )
+        texts = [completion_text(c) for c in completions]
+        verdicts = []
+        for aid, text in zip(app_id, texts, strict=True):
+            if aid not in apps_by_id:
+                raise KeyError(f"app_id {aid!r} is not among the {len(apps_by_id)} reward apps")
+            if aid not in fingerprints:
+                fingerprints[aid] = fingerprint(apps_by_id[aid], guard)
+            verdicts.append(check_requirements(text, fingerprints[aid], guard))
+        # Rejection happens here, BEFORE reconstruction: leaked text never reaches the model.
+        todo = sorted(
+            {
+                (aid, tuple(v.items))
+                for aid, v in zip(app_id, verdicts, strict=True)
+                if v.accepted and (not deterministic or (aid, tuple(v.items)) not in memo)
+            }
+        )
+        if todo:
+            rates = reconstruct_fn([apps_by_id[a] for a, _ in todo], [list(i) for _, i in todo])
+            memo.update(zip(todo, rates, strict=True))
+        records = []
+        for aid, text, v in zip(app_id, texts, verdicts, strict=True):
+            if not v.accepted:
+                rate, reward = None, guard.reject_reward
+            else:
+                rate = memo[(aid, tuple(v.items))]
+                reward = None if rate is None else rate * v.multiplier
+            records.append(RewardRecord(aid, reward, rate, v, text))
+        if not deterministic:
+            memo.clear()
+        reward_log.add(records)
+        log_metric = kwargs.get("log_metric")
+        if callable(log_metric):
+            for name, value in summarize(records).items():
+                if name.startswith("guard/") and not math.isnan(value):
+                    log_metric(name, value)
+        return [r.reward for r in records]
+
+    reconstruction.log = reward_log  # type: ignore[attr-defined]
+    reconstruction.guard_config = guard  # type: ignore[attr-defined]
+    return reconstruction

@@ -1,0 +1,147 @@
+"""Stage 2: RL of the extractor on the guarded reconstruction reward.
+
+    reward = make_reconstruction_reward(apps_by_id, backends, harness, GuardConfig(),
+                                        orchestra=orchestra)
+    result = train_stage2(extractor, train_apps, reward, Stage2Config(), "outputs/.../stage2")
+
+- `lm` variant, `algorithm: rloo` (default) or `grpo`: TRL's `RLOOTrainer` / `GRPOTrainer` on
+  the extractor's peft model. TRL copies the stage-1 adapter into a frozen "ref" adapter, so
+  `beta` is the KL to the stage-1 policy, not to the base model. The dataset holds the same
+  conversational prompts the extractor generates from, plus an `app_id` column that TRL hands
+  to the reward function.
+- `seed` variant, or `algorithm: loop`: the hand-written RLOO loop of `seed_loop.py`.
+
+The reward function's guard statistics reach TRL's logs through its `log_metric` hook, and
+every logged row is copied to the RunRecord under `stage2/`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from cetd_lib.data import App
+from cetd_lib.train.config import Stage2Config
+from cetd_lib.train.seed_loop import Stage2Result, train_seed_loop
+
+log = logging.getLogger(__name__)
+
+
+def rl_dataset(extractor: Any, apps: Sequence[App], context_level: int = 1):
+    """Conversational prompts (the extractor's own prompt) + `app_id`, one row per app."""
+    from datasets import Dataset
+
+    from cetd_lib.degrade import render_context
+
+    rows = []
+    for app in apps:
+        example = extractor.sft_example(render_context(app, context_level), "")
+        rows.append({"prompt": example["prompt"], "app_id": app.app_id})
+    return Dataset.from_list(rows)
+
+
+def trl_config(config: Stage2Config, out: Path, device: str) -> Any:
+    """RLOOConfig / GRPOConfig for `config`: batch_size apps x num_samples completions a step."""
+    from trl import GRPOConfig, RLOOConfig
+
+    cls = RLOOConfig if config.algorithm == "rloo" else GRPOConfig
+    return cls(
+        output_dir=str(out / "checkpoints"),
+        num_generations=config.num_samples,
+        per_device_train_batch_size=config.batch_size * config.num_samples,
+        num_train_epochs=config.epochs,
+        max_steps=config.max_steps or -1,
+        learning_rate=config.learning_rate,
+        warmup_steps=config.warmup_steps,
+        max_grad_norm=config.max_grad_norm,
+        beta=config.beta,
+        temperature=config.temperature,
+        top_p=config.top_p,
+        max_completion_length=config.max_new_tokens,
+        seed=config.seed,
+        logging_steps=config.logging_steps,
+        use_cpu=device == "cpu",
+        report_to="none",
+        save_strategy="no",
+        disable_tqdm=True,
+        dataloader_num_workers=0,
+    )
+
+
+def _warmup_capped(config: Stage2Config, n_apps: int) -> Stage2Config:
+    import dataclasses
+
+    from cetd_lib.train.stage1 import warmup_steps_for
+
+    total = config.epochs * math.ceil(n_apps / config.batch_size)
+    if config.max_steps:
+        total = min(total, config.max_steps)
+    return dataclasses.replace(config, warmup_steps=warmup_steps_for(config, total))
+
+
+def train_stage2(
+    extractor: Any,
+    train_apps: Sequence[App],
+    reward_fn: Callable[..., list[float | None]],
+    config: Stage2Config,
+    out_dir: str | Path,
+    *,
+    run: Any = None,
+    device: str = "cpu",
+) -> Stage2Result:
+    """RL-train `extractor` in place; the final checkpoint is `<out_dir>/final`."""
+    if not train_apps:
+        raise ValueError("stage 2 needs at least one training app")
+    config = _warmup_capped(config, len(train_apps))
+    if config.algorithm == "loop" or extractor.variant != "lm":
+        if config.algorithm != "loop":
+            log.info("stage 2: the %s variant trains with the hand-written loop", extractor.variant)
+        return train_seed_loop(extractor, train_apps, reward_fn, config, out_dir, run=run)
+    return _train_trl(extractor, train_apps, reward_fn, config, Path(out_dir), run, device)
+
+
+def _train_trl(extractor, train_apps, reward_fn, config, out, run, device) -> Stage2Result:
+    from transformers import TrainerCallback
+    from trl import GRPOTrainer, RLOOTrainer
+
+    out.mkdir(parents=True, exist_ok=True)
+    history: list[dict[str, float]] = []
+
+    class CopyLogs(TrainerCallback):
+        def on_log(self, args, state, control, logs=None, **kwargs):
+            row = {k: float(v) for k, v in (logs or {}).items() if isinstance(v, int | float)}
+            if row:
+                history.append({"step": state.global_step, **row})
+                if run is not None:
+                    run.log_metrics(
+                        state.global_step, **{f"stage2/trl/{k}": v for k, v in row.items()}
+                    )
+
+    if not hasattr(reward_fn, "__name__"):
+        reward_fn.__name__ = "reconstruction"  # TRL names reward columns after the function
+    cls = RLOOTrainer if config.algorithm == "rloo" else GRPOTrainer
+    trainer = cls(
+        model=extractor.model,
+        reward_funcs=reward_fn,
+        args=trl_config(config, out, device),
+        train_dataset=rl_dataset(extractor, train_apps, config.context_level),
+        processing_class=extractor.tokenizer,
+        callbacks=[CopyLogs()],
+    )
+    trainer.train()
+    model = extractor.model
+    if hasattr(model, "peft_config") and "ref" in model.peft_config:
+        model.delete_adapter("ref")  # TRL's frozen copy of the stage-1 adapter: not ours to save
+    if hasattr(model, "set_adapter"):
+        model.set_adapter("default")
+    final = extractor.save(
+        out / "final",
+        metadata={"stage": 2, "algorithm": config.algorithm, "step": trainer.state.global_step},
+    )
+    result = Stage2Result(final_dir=final, steps=trainer.state.global_step, history=history)
+    (out / "stage2_result.json").write_text(json.dumps(result.to_dict(), indent=2, default=str))
+    return result

@@ -1,0 +1,209 @@
+"""The guarded reconstruction reward: leaks score 0 and never reach the reconstructor."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from cetd_lib.data import App, load_apps
+from cetd_lib.requirements import format_requirements
+from cetd_lib.train.config import GuardConfig
+from cetd_lib.train.reward import (
+    check_requirements,
+    count_code_fragments,
+    fingerprint,
+    make_reconstruction_reward,
+    summarize,
+)
+
+SOURCE = '''\
+"""Roman numerals."""
+
+VALUES = {"M": 1000, "D": 500, "C": 100, "L": 50, "X": 10, "V": 5, "I": 1}
+
+
+def roman_to_int(text: str) -> int:
+    """Convert a Roman numeral to an integer."""
+    total = 0
+    for i, char in enumerate(text):
+        value = VALUES[char]
+        if i + 1 < len(text) and VALUES[text[i + 1]] > value:
+            total -= value
+        else:
+            total += value
+    return total
+'''
+TESTS = """\
+from roman import roman_to_int
+
+
+def test_examples():
+    assert roman_to_int("MCMXCIV") == 1994
+    assert roman_to_int("LVIII") == 58
+    assert roman_to_int("XLII") == 42
+"""
+GOLD = (
+    "Module `roman.py` provides `roman_to_int(text: str) -> int`.",
+    "Symbols are M, D, C, L, X, V and I with their usual values.",
+    "A symbol followed by a larger one is subtracted, otherwise added.",
+    "An unknown symbol raises KeyError.",
+    "The empty string converts to 0.",
+)
+APP = App("roman", {"roman.py": SOURCE}, {"test_roman.py": TESTS}, GOLD)
+SPEC = format_requirements(GOLD)
+
+
+class FakeReconstructor:
+    """Records what reaches the reconstructor; every rebuilt app passes."""
+
+    def __init__(self, rate: float = 1.0) -> None:
+        self.seen: list[tuple[str, list[str]]] = []
+        self.rate = rate
+
+    def __call__(self, apps, lists):
+        self.seen += [(app.app_id, list(items)) for app, items in zip(apps, lists, strict=True)]
+        return [self.rate for _ in apps]
+
+
+def make(guard: GuardConfig | None = None, rate: float = 1.0):
+    fake = FakeReconstructor(rate)
+    return make_reconstruction_reward({"roman": APP}, guard_config=guard, reconstruct_fn=fake), fake
+
+
+def verdict(text: str, **guard):
+    config = GuardConfig(**guard)
+    return check_requirements(text, fingerprint(APP, config), config)
+
+
+def test_pasted_source_scores_zero_is_logged_as_leak_and_is_never_reconstructed():
+    reward, fake = make()
+    assert reward(None, [SOURCE, SPEC], app_id=["roman", "roman"]) == [0.0, 1.0]
+    assert fake.seen == [("roman", list(GOLD))]  # only the spec reached the reconstructor
+    stats = reward.log.latest()
+    assert stats["guard/leak_rate"] == 0.5 and stats["guard/reject_rate"] == 0.5
+    assert stats["guard/rule/source_ngrams"] == 1.0
+    (rejected,) = reward.log.rejections()
+    assert rejected[0] == "roman" and "source_ngrams" in rejected[1]
+
+
+def test_gold_spec_passes_untouched():
+    result = verdict(SPEC)
+    assert result.accepted and result.rules == () and result.multiplier == 1.0
+    assert result.items == list(GOLD)
+
+
+def test_every_bundled_apps_gold_passes_the_default_guard():
+    config = GuardConfig()
+    for app in load_apps(None):
+        result = check_requirements(
+            format_requirements(app.requirements), fingerprint(app, config), config
+        )
+        assert result.rules == (), (app.app_id, result)
+
+
+def test_fenced_code_is_rejected():
+    text = SPEC + "\n6. Use this:\n```\nx = 1\n```"
+    assert verdict(text).rules == ("fenced_code",)
+    assert verdict(text, reject_fenced_code=False).accepted
+
+
+def test_long_ngram_overlap_with_code_is_rejected_even_without_fences():
+    body = "\n".join(line for line in SOURCE.splitlines()[6:] if line.strip())
+    text = SPEC + "\n6. Algorithm: " + body.replace("\n", " ")
+    result = verdict(text)
+    assert "source_ngrams" in result.rules and result.shingle_share > 0.3
+    # Restating the docstring is prose, not a leak: docstrings are stripped before comparing.
+    assert verdict(SPEC + "\n6. Convert a Roman numeral to an integer.").accepted
+
+
+def test_code_fragments_are_rejected_but_inline_signatures_are_prose():
+    assert count_code_fragments("3. def roman_to_int(text: str) -> int:") == 1
+    assert count_code_fragments("class Parser:") == 1
+    assert count_code_fragments("def f(x): return x + 1") == 1
+    assert count_code_fragments("`roman_to_int(text: str) -> int` converts text.") == 0
+    assert count_code_fragments("define the class of inputs: numerals") == 0
+    text = SPEC + "\n6. def helper(value):"
+    assert verdict(text).rules == ("code_fragments",)
+    assert verdict(text, max_code_fragments=1).accepted
+
+
+def test_literals_copied_from_the_tests_are_rejected():
+    text = SPEC + "\n6. MCMXCIV gives 1994, LVIII gives 58 and XLII gives 42."
+    result = verdict(text)
+    assert result.rules == ("test_literals",)
+    assert set(result.copied_literals) == {"MCMXCIV", "1994", "LVIII", "XLII"}
+    # Numbers count whole: 19945 does not contain the literal 1994; 58 and 42 are under
+    # min_literal_chars (repr shorter than 3), so they never count.
+    assert verdict(SPEC + "\n6. Values up to 19945 and 58 and 42.").accepted
+    assert verdict(text, max_test_literals=10).accepted
+
+
+def test_literals_in_the_gold_requirements_are_allowed():
+    app = dataclasses.replace(APP, requirements=(*GOLD, "MCMXCIV is 1994 and LVIII is 58."))
+    config = GuardConfig()
+    text = SPEC + "\n6. MCMXCIV is 1994 and LVIII is 58."
+    assert check_requirements(text, fingerprint(app, config), config).accepted
+
+
+def test_over_budget_is_penalised_proportionally_or_rejected():
+    long_text = SPEC + "\n6. " + "It converts numerals carefully. " * 60
+    penalised = verdict(long_text)
+    assert penalised.accepted and penalised.rules == ("over_length",)
+    assert penalised.multiplier == pytest.approx(penalised.budget_chars / penalised.chars)
+    assert not verdict(long_text, over_budget="reject").accepted
+    many = format_requirements([f"Rule {i} holds." for i in range(25)])
+    assert verdict(many).rules == ("too_many_items",)
+    assert verdict(many).multiplier == pytest.approx(20 / 25)
+    reward, _ = make(rate=0.5)
+    assert reward(None, [many], app_id=["roman"]) == [pytest.approx(0.5 * 20 / 25)]
+
+
+def test_empty_text_is_rejected_without_reconstruction():
+    reward, fake = make()
+    assert reward(None, ["", "   "], app_id=["roman", "roman"]) == [0.0, 0.0]
+    assert fake.seen == []
+    assert reward.log.latest()["guard/rule/empty"] == 2.0
+    assert reward.log.latest()["guard/leak_rate"] == 0.0
+
+
+def test_conversational_completions_and_trl_log_metric():
+    reward, fake = make()
+    logged = {}
+    out = reward(
+        [[{"role": "user", "content": "code"}]] * 2,
+        [[{"role": "assistant", "content": SPEC}], [{"role": "assistant", "content": SOURCE}]],
+        app_id=["roman", "roman"],
+        log_metric=lambda name, value: logged.__setitem__(name, value),
+    )
+    assert out == [1.0, 0.0]
+    assert logged["guard/leak_rate"] == 0.5
+    assert len(fake.seen) == 1  # identical accepted texts are rebuilt once per call
+
+
+def test_harness_failure_is_none_and_missing_app_id_is_an_error():
+    fake = lambda apps, lists: [None for _ in apps]  # noqa: E731
+    reward = make_reconstruction_reward({"roman": APP}, reconstruct_fn=fake)
+    assert reward(None, [SPEC], app_id=["roman"]) == [None]
+    assert reward.log.latest()["guard/none_rate"] == 1.0
+    with pytest.raises(ValueError, match="app_id"):
+        reward(None, [SPEC])
+    with pytest.raises(KeyError, match="nope"):
+        reward(None, [SPEC], app_id=["nope"])
+
+
+def test_disabled_guard_lets_everything_through():
+    reward, fake = make(GuardConfig(enabled=False))
+    assert reward(None, [SOURCE], app_id=["roman"]) == [1.0]
+    assert summarize([])["guard/leak_rate"] != summarize([])["guard/leak_rate"]  # NaN
+
+
+def test_oracle_free_orchestra_path_with_the_null_backend():
+    from cetd_lib.harness.config import BackendSpec, HarnessConfig, OrchestraConfig
+
+    orchestra = OrchestraConfig(members=(BackendSpec(name="null", kind="null"),))
+    reward = make_reconstruction_reward(
+        {"roman": APP}, None, HarnessConfig(workers=1), orchestra=orchestra, cache=None
+    )
+    assert reward(None, [SPEC, SOURCE], app_id=["roman", "roman"]) == [0.0, 0.0]
+    assert reward.log.latest()["rewards/pass_rate"] == 0.0  # rebuilt, scored, failed

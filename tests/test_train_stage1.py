@@ -1,0 +1,99 @@
+"""Stage 1 (supervised on gold): the accelerate loop resumes exactly; TRL SFT trains the adapter."""
+
+from __future__ import annotations
+
+import copy
+import math
+
+import pytest
+
+from cetd_lib.data import App
+from cetd_lib.models.extractor import load_extractor, make_extractor
+from cetd_lib.train.config import Stage1Config
+from cetd_lib.train.stage1 import EarlyStopping, linear_schedule, train_stage1, warmup_steps_for
+
+
+def tiny_app(i: int) -> App:
+    source = f"def f{i}(x):\n    return x + {i}\n"
+    return App(f"app{i}", {f"m{i}.py": source}, {f"test_m{i}.py": "x = 1\n"}, (f"Adds {i}.",))
+
+
+APPS = [tiny_app(i) for i in range(6)]
+TRAIN, VAL = APPS[:4], APPS[4:]
+SMALL = dict(
+    base_model="tiny-random", max_code_tokens=64, max_target_tokens=16, decoder_layers=1,
+    decoder_feedforward=64, tie_output_embeddings=True,
+)  # fmt: skip
+CONFIG = Stage1Config(
+    epochs=2, batch_size=2, learning_rate=3e-3, warmup_steps=0, val_max_new_tokens=4, patience=5
+)
+
+
+def seed_extractor(tiny_base):
+    model, tokenizer = tiny_base
+    return make_extractor("seed", base=(copy.deepcopy(model), tokenizer), **SMALL)
+
+
+class Crash(RuntimeError):
+    pass
+
+
+def test_schedule_and_warmup_cap():
+    assert warmup_steps_for(Stage1Config(), 30) == 3  # seed's 200, capped at 10% of 30 steps
+    factor = linear_schedule(warmup=2, total=6)
+    assert [factor(s) for s in range(7)] == [0.5, 1.0, 1.0, 0.75, 0.5, 0.25, 0.0]
+
+
+def test_early_stopping_prefers_bleu_then_loss():
+    stopper = EarlyStopping(patience=2)
+    assert stopper.update(0, 0.0, 5.0)
+    assert stopper.update(1, 1e-50, 4.0)  # BLEU noise is a tie: the lower loss wins
+    assert not stopper.update(2, 0.0, 4.5) and not stopper.should_stop
+    assert stopper.update(3, 0.2, 9.0)  # real BLEU gain beats the loss
+    assert not stopper.update(4, 0.1, 1.0) and not stopper.update(5, 0.1, 1.0)
+    assert stopper.should_stop and stopper.best_epoch == 3
+
+
+def test_seed_loop_resume_after_crash_matches_uninterrupted_run(tiny_base, tmp_path):
+    full = train_stage1(seed_extractor(tiny_base), TRAIN, VAL, CONFIG, tmp_path / "full")
+    losses = [row["train_loss"] for row in full.history]
+    assert losses[-1] < losses[0]  # it learns
+    assert full.epochs_run == 2 and full.steps == 4
+
+    def crash_in_epoch_two(step: int) -> None:
+        if step == 3:
+            raise Crash
+
+    with pytest.raises(Crash):
+        train_stage1(
+            seed_extractor(tiny_base), TRAIN, VAL, CONFIG, tmp_path / "crash",
+            on_step=crash_in_epoch_two,
+        )  # fmt: skip
+    resumed = train_stage1(seed_extractor(tiny_base), TRAIN, VAL, CONFIG, tmp_path / "crash")
+    assert resumed.steps == full.steps and resumed.epochs_run == full.epochs_run
+    for a, b in zip(resumed.history, full.history, strict=True):
+        assert a["train_loss"] == pytest.approx(b["train_loss"], rel=1e-4)
+        assert a["val_loss"] == pytest.approx(b["val_loss"], rel=1e-4)
+    best = load_extractor(resumed.best_dir)
+    assert best.checkpoint_metadata(resumed.best_dir)["epoch"] == resumed.best_epoch
+    assert math.isfinite(resumed.best_val_loss)
+
+
+def test_lm_variant_with_trl_sft_trainer(tiny_base, tmp_path):
+    from cetd_lib.tracking import RunRecord
+
+    model, tokenizer = tiny_base
+    extractor = make_extractor(
+        "lm", base=(copy.deepcopy(model), tokenizer), lora_target_modules=("q_proj", "v_proj"),
+        **{k: v for k, v in SMALL.items() if not k.startswith("decoder")},
+    )  # fmt: skip
+    run = RunRecord.open(tmp_path, "stage1")
+    config = Stage1Config(
+        epochs=2, batch_size=2, learning_rate=1e-2, warmup_steps=0, val_max_new_tokens=4
+    )
+    result = train_stage1(extractor, TRAIN, VAL, config, tmp_path / "s1", run=run)
+    assert result.epochs_run == 2 and result.steps == 4
+    assert result.history[-1]["val_loss"] < result.history[0]["val_loss"]
+    assert (result.best_dir / "extractor.json").exists()
+    assert list((tmp_path / "s1" / "checkpoints").glob("checkpoint-*"))  # one per epoch
+    assert any("stage1/epoch/val_bleu" in row for row in run.metrics())
