@@ -24,10 +24,14 @@ demo: install
 
 test: install
 	$(BIN)/python -m pytest tests
-	$(BIN)/python -m pytest --nbval-lax --nbval-current-env -p no:cacheprovider notebooks
+	# nbval runs the committed notebooks as stored, on the tiny model (see README: Notebooks).
+	CETD_PARAMS_FILE=$(CURDIR)/params/tiny.yaml $(BIN)/python -m pytest --nbval-lax \
+		--nbval-current-env -p no:cacheprovider notebooks
 
 bench: install
 	$(BIN)/python benchmarks/harness.py
+	$(BIN)/python benchmarks/training.py
+	$(BIN)/python benchmarks/mutation.py
 
 lint: install
 	$(BIN)/ruff check .

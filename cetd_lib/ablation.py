@@ -131,7 +131,7 @@ class AblationConfig:
     analysis_run_id: str = _help(
         "error_analysis.ipynb: run id whose artifacts/evaluation-*.json (and "
         "reconstruction-*.json, for samples) it reads; empty = it evaluates gold, phase1 and "
-        "levels 1-3 itself.",
+        "level 3 itself.",
         default="",
     )
     n_worst_apps: int = _help("error_analysis.ipynb: how many worst apps to list.", default=5)

@@ -23,6 +23,9 @@ from typing import Any
 from cetd_lib.ablation import ABLATION_SOURCES
 
 PASSED = "PASSED"  # a sample with no failing test
+#: What error_analysis.ipynb evaluates when it is given no run: requirements (level 4), a weak
+#: requirement source and the most degraded code, kept to three for CPU smoke runs.
+SELF_EVALUATION_SOURCES = ("gold", "phase1", "level3")
 
 
 def _rate(value: Any) -> float:
@@ -217,12 +220,16 @@ class Example:
             return text if len(text) <= max_chars else text[:max_chars] + "\n... (cut)"
 
         reqs = "\n".join(f"{i}. {r}" for i, r in enumerate(self.requirements, 1)) or "(none)"
+        level = level_of(self.source)
+        given = "requirements" if level in (None, 4) else f"code given (level {level})"
+        if given != "requirements":
+            reqs = "\n".join(self.requirements)  # the rendered context, not a list
         rebuilt = "\n".join(f"# file: {n}\n{t}" for n, t in sorted(self.files.items()))
         rebuild = rebuilt or f"(no usable code; raw output)\n{self.completion}"
         return (
             f"### {self.source} / {self.app_id} / {self.member} #{self.sample}: "
             f"{self.failure}, pass rate {self.pass_rate:.2f}\n\n"
-            f"**requirements**\n```text\n{cut(reqs)}\n```\n"
+            f"**{given}**\n```text\n{cut(reqs)}\n```\n"
             f"**rebuild**\n```python\n{cut(rebuild)}\n```\n"
             f"**test output**\n```text\n{cut(self.test_output)}\n```\n"
         )

@@ -22,6 +22,7 @@ from cetd_lib.data import DataConfig
 from cetd_lib.harness.config import HarnessConfig, OrchestraConfig
 from cetd_lib.models.config import ExtractorConfig
 from cetd_lib.multitask.config import MultitaskDataConfig
+from cetd_lib.multitask.rl_config import MutationRLConfig
 from cetd_lib.review.config import ReviewConfig
 from cetd_lib.train.config import GuardConfig, Stage1Config, Stage2Config
 
@@ -73,6 +74,7 @@ class Params:
     stage1: Stage1Config = field(default_factory=Stage1Config)
     stage2: Stage2Config = field(default_factory=Stage2Config)
     guard: GuardConfig = field(default_factory=GuardConfig)
+    mutation_rl: MutationRLConfig = field(default_factory=MutationRLConfig)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

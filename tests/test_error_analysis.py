@@ -145,6 +145,8 @@ def test_sample_examples_cover_classes_first():
     assert (first.source, first.app_id, first.member) == ("gold", "b", "m2")
     rendered = first.render()
     assert "b does things." in rendered and "# file: b.py" in rendered
+    assert "**requirements**" in rendered
+    assert "**code given (level 3)**" in examples[1].render()
     assert ea.sample_examples({"model": PHASE2}, n=3) == []
     long = examples[1].render(max_chars=5)
     assert "(cut)" in long

@@ -136,10 +136,10 @@ def test_no_requirements_and_empty_generation_come_from_reconstruction():
 
 
 def test_harness_error_is_excluded_from_scores_and_logged(monkeypatch, caplog):
-    def broken(self, payload, watchdog_s):
+    def broken(self, watchdog_s):
         raise runner._WorkerDied("simulated crash of the worker")
 
-    monkeypatch.setattr(runner._WorkerProcess, "run", broken)
+    monkeypatch.setattr(runner._WorkerProcess, "receive", broken)
     with caplog.at_level("ERROR"):
         result = run_app_tests(
             {"m.py": "def f():\n    return 1\n"},

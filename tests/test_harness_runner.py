@@ -263,3 +263,21 @@ def test_result_round_trips_through_dict():
     again = RunResult.from_dict(result.to_dict())
     assert again == result
     assert again.failure_counts() == {FailureClass.ASSERTION_FAILURE: 4}
+
+
+def test_jobs_queued_in_a_dying_worker_are_rerun(monkeypatch):
+    original = runner._WorkerProcess.receive
+    calls = {"n": 0}
+
+    def dies_once(self, watchdog_s):
+        calls["n"] += 1
+        if calls["n"] == 1:
+            self.proc.kill()  # really dead: the queued jobs must go to a new worker
+            raise runner._WorkerDied("simulated death with jobs queued")
+        return original(self, watchdog_s)
+
+    monkeypatch.setattr(runner._WorkerProcess, "receive", dies_once)
+    jobs = [RunJob(ROMAN, ROMAN_TESTS)] * 5
+    with SandboxPool(FAST, workers=1) as pool:
+        results = pool.run(jobs)
+    assert [r.pass_rate for r in results] == [1.0] * 5

@@ -14,7 +14,10 @@ NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 PARAMETERS = """
 # params_file: YAML under params/. run_id: empty for a fresh run, or an incomplete run to resume.
 # overrides: params fields to change, e.g. ["run.seed=7", "data.max_apps=2"].
-params_file = "../params/smoke.yaml"
+# CETD_PARAMS_FILE lets `make test` run the committed notebook (nbval) on params/tiny.yaml.
+import os
+
+params_file = os.environ.get("CETD_PARAMS_FILE", "../params/smoke.yaml")
 run_id = ""
 overrides = []
 """
@@ -48,18 +51,22 @@ PHASE2 = [
 # CET-D Phase 2: code → requirements
 
 A model reads an app's source and writes a numbered list of requirements; the orchestra rebuilds
-the app from the requirements alone and the app's original tests run on the rebuild.
+the app from the requirements alone and the app's original tests run on the rebuild. Stage 1
+trains on gold requirements, stage 2 on the guarded reconstruction reward.
 
 Run headless: `python -m cetd_lib run notebooks/phase2.ipynb --params params/smoke.yaml`.
 """),
     ("params", PARAMETERS),
     ("code", """
+import json
+
 import matplotlib.pyplot as plt
 
 from cetd_lib import phase2
 from cetd_lib import session as cetd_session
-from cetd_lib.models import make_extractor
+from cetd_lib.models import load_extractor
 from cetd_lib.report import criteria_table, write_report
+from cetd_lib.train.pipeline import run_phase2_training
 
 s = cetd_session.start(params_file, run_id, overrides, kind="phase2")
 P = s.params
@@ -80,56 +87,81 @@ s.run.add_data_hashes({f"app:{k}": v for k, v in apps.manifest.content_hashes.it
 {name: [a.app_id for a in members] for name, members in apps.splits.items()}
 """),
     ("md", """
-## Training: not built yet
-Stage 1 (supervised on gold) and stage 2 (reconstruction-guided RL) come with the training
-issue. Until then the *model* row below is the **untrained** extractor: the base model with a
-fresh (zero) LoRA adapter, prompted zero-shot. No loss or reward curves exist for this run.
+## Training: stage 1 (gold) then stage 2 (reconstruction reward behind the leak guard)
+Checkpoints land in `artifacts/stage1/` and `artifacts/stage2/`, where the ablation reads them.
 """),
     ("code", """
-extractor = make_extractor(config=P.extractor)
-trainable, total = extractor.parameter_counts()
-print(f"{P.extractor.variant} extractor on {P.extractor.base_model}: "
-      f"{trainable:,} trainable of {total:,} parameters")
+backends = phase2.build_orchestra(P.orchestra)
+stage1_dir, stage2_dir = run_phase2_training(P, apps, s.run, device=s.device, backends=backends)
+train_summary = json.loads(s.run.artifact("train_summary.json").read_text())
+print(json.dumps(train_summary["timings"], indent=1))
+print("guard rejections in stage 2:", len(train_summary["guard_rejections"]))
+"""),
+    ("code", """
+rows = s.run.metrics()
+fig, axes = plt.subplots(1, 2, figsize=(10, 3))
+for ax, prefix in zip(axes, ("stage1/", "stage2/")):
+    for key in sorted({k for r in rows for k in r if k.startswith(prefix)}):
+        if any(word in key for word in ("loss", "reward")) and key.endswith(("loss", "mean")):
+            points = [(r["step"], r[key]) for r in rows if isinstance(r.get(key), (int, float))]
+            if points:
+                ax.plot(*zip(*points), marker="o", label=key)
+    ax.set_title(prefix.rstrip("/") + " loss and reward")
+    ax.set_xlabel("step")
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=7)
+fig.tight_layout()
+fig.savefig(s.run.artifact("training_curves.png"), dpi=100)
 """),
     ("md", """
 ## Requirements from each source
 `gold` is the ceiling, `phase1` the retrieval baseline (gold of the nearest training app),
-`model` the extractor above.
+`phase2_stage1` and `phase2_stage2` the trained extractors.
 """),
     ("code", """
 test_apps = apps["test"]
-ctx = phase2.SourceContext(
-    train_apps=apps.retrieval_pool, extractor=extractor,
-    context_level=P.eval.context_level, max_new_tokens=P.eval.max_new_tokens,
-)
-sources = {"gold": "gold", "phase1": "phase1", "model": "extractor"}
-requirements = {row: phase2.requirements_from(src, test_apps, ctx) for row, src in sources.items()}
+
+
+def context(extractor=None):
+    return phase2.SourceContext(
+        train_apps=apps.retrieval_pool, extractor=extractor,
+        context_level=P.eval.context_level, max_new_tokens=P.eval.max_new_tokens,
+    )
+
+
+requirements = {
+    "gold": phase2.requirements_from("gold", test_apps, context()),
+    "phase1": phase2.requirements_from("phase1", test_apps, context()),
+}
+for row, checkpoint in (("phase2_stage1", stage1_dir), ("phase2_stage2", stage2_dir)):
+    requirements[row] = phase2.requirements_from(
+        "extractor", test_apps, context(load_extractor(checkpoint))
+    )
 first = test_apps[0].app_id
-print(f"model's requirements for {first}:\\n" + "\\n".join(requirements["model"][first][:10]))
+print(f"stage 2 requirements for {first}:\\n" + "\\n".join(requirements["phase2_stage2"][first][:10]))
 """),
     ("md", """
 ## Reconstruction by the orchestra, and BLEU against gold
 """),
     ("code", """
-backends = phase2.build_orchestra(P.orchestra)
 evaluations = {
     row: phase2.evaluate_source(row, test_apps, reqs, orchestra=P.orchestra,
                                 harness=P.harness, backends=backends)
     for row, reqs in requirements.items()
 }
-for step, (row, ev) in enumerate(evaluations.items()):
-    s.run.log_metrics(step, source=row, bleu=ev.bleu, corpus_bleu=ev.corpus_bleu,
-                      pass_rate=ev.pass_rate, share_apps_above_75=ev.share_apps_above_75)
+for row, ev in evaluations.items():
+    s.run.log_metrics(0, **{f"eval/{row}/bleu": ev.bleu, f"eval/{row}/pass_rate": ev.pass_rate,
+                            f"eval/{row}/share_apps_above_75": ev.share_apps_above_75})
     s.run.artifact(f"evaluation-{row}.json").write_text(phase2.to_json(ev.to_dict()))
 table = phase2.comparison_table(evaluations)
 print(table)
 """),
     ("md", """
 ## Seed targets
-The seed's success criteria for the Phase-2 model, reported as measured: met or missed.
+The seed's success criteria for the Phase-2 model (stage 2), as measured: met or missed.
 """),
     ("code", """
-model_eval = evaluations["model"]
+model_eval = evaluations["phase2_stage2"]
 criteria = phase2.success_criteria(model_eval, P.eval)
 print(criteria_table(criteria))
 """),
@@ -146,7 +178,7 @@ fig.savefig(s.run.artifact("pass_rate_hist.png"), dpi=100)
 """),
     ("code", """
 results = {
-    "source": "untrained extractor (stage 1/2 not built yet)",
+    "source": "phase2_stage2",
     "bleu": model_eval.bleu,
     "corpus_bleu": model_eval.corpus_bleu,
     "pass_rate": model_eval.pass_rate,
@@ -155,17 +187,21 @@ results = {
     "by_source": {row: ev.to_dict() for row, ev in evaluations.items()},
     "criteria": [{"name": c.name, "target": c.target, "value": c.value, "verdict": c.verdict}
                  for c in criteria],
+    "training": train_summary,
 }
-s.run.write_summary({k: v for k, v in results.items() if k != "by_source"})
+s.run.write_summary({k: v for k, v in results.items() if k not in ("by_source", "training")})
 (s.run.dir / "results.json").write_text(phase2.to_json(results))
 report = write_report(s.run.dir / "report.md", f"Phase 2 run {s.run.run_id}", {
-    "Status": "Stage 1 and stage 2 training are not built yet: the model row is the untrained "
-              "extractor, so the targets below are expected to be missed.",
     "Setup": f"{len(test_apps)} test apps; extractor {P.extractor.variant} on "
-             f"{P.extractor.base_model}; orchestra {[m.name for m in P.orchestra.members]}",
+             f"{P.extractor.base_model}; orchestra {[m.name for m in P.orchestra.members]}; "
+             f"stage 1 {P.stage1.epochs} epoch(s), max {P.stage1.max_steps or 'all'} steps; "
+             f"stage 2 max {P.stage2.max_steps or 'all'} steps",
     "Sources": table,
-    "Seed targets (model row)": criteria_table(criteria),
-    "Files": "results.json, artifacts/evaluation-*.json, artifacts/pass_rate_hist.png",
+    "Seed targets (stage 2)": criteria_table(criteria),
+    "Training": "timings (s): " + json.dumps(train_summary["timings"])
+                + f"; stage-2 guard rejections: {len(train_summary['guard_rejections'])}",
+    "Files": "results.json, artifacts/evaluation-*.json, artifacts/stage1/, artifacts/stage2/, "
+             "artifacts/training_curves.png, artifacts/pass_rate_hist.png",
 })
 s.run.finish()
 print("report:", report)
@@ -493,7 +529,7 @@ ERROR_ANALYSIS = [
 Why rebuilt apps fail: failure classes (docs/harness.md), the worst apps, failures by
 degradation level and by orchestra member, and sample requirement → rebuild → test-output
 triples. Reads the run named by `ablation.analysis_run_id` (a phase-2 or ablation run); with
-none, it evaluates gold, phase1 and code levels 1-3 on a few apps itself.
+none, it evaluates gold, phase1 and level-3 code (`SELF_EVALUATION_SOURCES`) on a few apps.
 
 Run headless: `python -m cetd_lib run notebooks/error_analysis.ipynb --params params/smoke.yaml
 -p ablation.analysis_run_id=<run>`.
@@ -524,7 +560,7 @@ else:
         max_apps=P.data.max_apps, data_config=P.data,
     )
     results = ablation.run_conditions(
-        ["gold", "phase1", "level1", "level2", "level3"], apps[A.split],
+        ea.SELF_EVALUATION_SOURCES, apps[A.split],
         train_apps=apps.retrieval_pool, orchestra=P.orchestra, harness=P.harness,
         backends=phase2.build_orchestra(P.orchestra), outputs_dir=P.run.outputs_dir,
     )

@@ -263,8 +263,8 @@ class Worker:
         self.tests = os.path.join(self.root, "tests")
         self.tmp = os.path.join(self.root, "tmp")
         self.ini = os.path.join(self.root, "pytest.ini")
-        self.events_fd = os.memfd_create("cetd-events")  # shared with each child by fork
-        self.log_fd = os.memfd_create("cetd-output")
+        self.events_fd = -1  # memfds of the current app, inherited by its child
+        self.log_fd = -1
         self.pyc_cache: dict[tuple[str, bytes], bytes] = {}
         self.plugin = ResultPlugin()
         self.plugin.src_dir = self.src + os.sep
@@ -311,6 +311,10 @@ class Worker:
         config._do_configure()
         config.hook.pytest_sessionstart(session=session)
         self.config, self.session = config, session
+        # Collection matches every path against these glob patterns; compile them here once
+        # (fnmatch caches compiled patterns) instead of in every child.
+        for pattern in [*config.getini("python_files"), *config.getini("norecursedirs")]:
+            fnmatch.fnmatch("warm-up", pattern)
         gc.collect()
         gc.freeze()  # keep the collector from touching (and copying) the shared pages
 
@@ -405,9 +409,9 @@ class Worker:
         # kept even if the child is killed a moment later, and, unlike a pipe, wakes nobody up
         # (with ~20 events per app, pipe wake-ups cost more than running the tests); unlike a
         # file on disk there is no truncate/unlink cost (discard-mounted ext4: milliseconds).
-        for fd in (self.events_fd, self.log_fd):
-            os.ftruncate(fd, 0)
-            os.lseek(fd, 0, os.SEEK_SET)
+        # Fresh ones per app, so nothing an app leaves running can write into the next app's.
+        self.events_fd = os.memfd_create("cetd-events")
+        self.log_fd = os.memfd_create("cetd-output")
         pid = os.fork()
         if pid == 0:  # ----------------------------------------------------- sandboxed child
             code = 70
@@ -422,16 +426,25 @@ class Worker:
                     pass
             finally:
                 os._exit(code)
-        send({"ev": "started", "pid": pid})
-        timed_out = self.supervise(pid, float(job["timeout_s"]))
-        status, rusage = _reap(pid)
-        exit_code = os.WEXITSTATUS(status) if os.WIFEXITED(status) else None
-        cap = int(self.cfg.get("max_output_mb", 32)) * 1024 * 1024
-        data = os.pread(self.events_fd, cap + 1, 0)
-        flood = len(data) > cap or exit_code == OVERFLOW_EXIT
-        log_size = os.fstat(self.log_fd).st_size
-        start = max(0, log_size - LOG_TAIL_CHARS)
-        log_tail = os.pread(self.log_fd, log_size - start, start).decode("utf-8", "replace")
+        reaped = False
+        try:
+            send({"ev": "started", "pid": pid})
+            timed_out = self.supervise(pid, float(job["timeout_s"]))
+            status, rusage = _reap(pid)
+            reaped = True
+            exit_code = os.WEXITSTATUS(status) if os.WIFEXITED(status) else None
+            cap = int(self.cfg.get("max_output_mb", 32)) * 1024 * 1024
+            data = os.pread(self.events_fd, cap + 1, 0)
+            flood = len(data) > cap or exit_code == OVERFLOW_EXIT
+            log_size = os.fstat(self.log_fd).st_size
+            start = max(0, log_size - LOG_TAIL_CHARS)
+            log_tail = os.pread(self.log_fd, log_size - start, start).decode("utf-8", "replace")
+        finally:
+            if not reaped:  # after a reap the pid may belong to someone else: never kill it
+                _killpg(pid)
+                _reap(pid)
+            os.close(self.events_fd)
+            os.close(self.log_fd)
         self.clean()
         events, malformed = [], 0
         for line in data.split(b"\n"):
@@ -455,7 +468,7 @@ class Worker:
             "timed_out": timed_out,
             "output_flood": flood,
             "signal": signame,
-            "exit_code": os.WEXITSTATUS(status) if os.WIFEXITED(status) else None,
+            "exit_code": exit_code,
             "log_tail": log_tail,
             "duration_s": time.monotonic() - started,
             "cpu_s": rusage.ru_utime + rusage.ru_stime if rusage else None,

@@ -6,10 +6,10 @@ How it runs (details and the sandbox's limits in docs/harness.md):
 - a pool of warm worker processes (`_worker.py`), one per core, each with pytest imported and
   a pytest session prepared once;
 - per app, the worker writes `src/` (generated modules) and `tests/` (original tests) into its
-  private directory and forks a child: new session, rlimits (address space, CPU, file size,
+  private directory and forks a child: own process group, rlimits (address space, CPU, file size,
   open files, processes), an audit-hook guard (no network, no writes outside the sandbox, no
   process creation, no signals to other processes), per-test SIGALRM budget;
-- the child streams one event per test back; the worker kills the child's whole process group
+- the child records events per test as they happen; the worker kills the child's process group
   at the end or at the wall-clock deadline, and empties the directory;
 - this module turns events into `TestOutcome`s with a `FailureClass` (failures.py).
 
@@ -32,6 +32,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
@@ -425,18 +426,22 @@ class _WorkerProcess:
                 f"(python: {sys.executable}; is pytest installed in this environment?)"
             )
 
-    def run(self, payload: dict[str, Any], watchdog_s: float) -> dict[str, Any]:
+    def send(self, payload: dict[str, Any]) -> None:
+        """Queue a job; the worker runs its jobs in order."""
         assert self.proc is not None and self.proc.stdin is not None
-        self.child_pid = None
         try:
             self.proc.stdin.write((json.dumps(payload) + "\n").encode())
             self.proc.stdin.flush()
         except (BrokenPipeError, OSError) as exc:
             raise _WorkerDied(f"worker {self.index} is gone ({exc})") from None
+
+    def receive(self, watchdog_s: float) -> dict[str, Any]:
+        """The result of the oldest queued job."""
         deadline = time.monotonic() + watchdog_s
         while True:
             message = self._read(deadline)
             if message is None:
+                assert self.proc is not None
                 raise _WorkerDied(
                     f"worker {self.index} stopped answering (exit code "
                     f"{self.proc.poll()}); last log lines: {self._log_tail()}"
@@ -446,6 +451,10 @@ class _WorkerProcess:
             elif message.get("ev") == "result":
                 self.child_pid = None
                 return message
+
+    def run(self, payload: dict[str, Any], watchdog_s: float) -> dict[str, Any]:
+        self.send(payload)
+        return self.receive(watchdog_s)
 
     def _read(self, deadline: float) -> dict[str, Any] | None:
         """Next protocol message, or None on EOF or when the deadline passes."""
@@ -507,6 +516,23 @@ class _WorkerProcess:
         self.kill()
 
 
+_PIPELINE_DEPTH = 2  # jobs queued in a worker at once
+
+
+@dataclass(frozen=True)
+class _Item:
+    index: int
+    job: RunJob
+    payload: dict[str, Any]
+    timeout_s: float
+
+
+def _finish(item: _Item, result: RunResult) -> RunResult:
+    if item.job.expected_tests is not None:
+        return align_to_expected(result, item.job.expected_tests)
+    return result
+
+
 class SandboxPool:
     """Warm sandbox workers; `run` spreads jobs over them (one job per worker at a time)."""
 
@@ -552,42 +578,89 @@ class SandboxPool:
         if self._closed:
             raise RuntimeError("this SandboxPool is closed")
         self.start()
-        if len(jobs) == 1 or len(self.workers) == 1:
-            return [self._run_one(job) for job in jobs]
-        with ThreadPoolExecutor(len(self.workers)) as executor:
-            return list(executor.map(self._run_one, jobs))
+        todo: queue.SimpleQueue[_Item] = queue.SimpleQueue()
+        for index, job in enumerate(jobs):
+            timeout_s = job.timeout_s or self.config.app_timeout_s
+            payload = {
+                "sources": dict(job.sources),
+                "tests": dict(job.tests),
+                "timeout_s": timeout_s,
+                "test_timeout_s": self.config.test_timeout_s,
+            }
+            todo.put(_Item(index, job, payload, timeout_s))
+        results: list[RunResult | None] = [None] * len(jobs)
+        threads = min(len(self.workers), len(jobs))
+        if threads <= 1:
+            self._drive(todo, results)
+        else:
+            with ThreadPoolExecutor(threads) as executor:
+                list(executor.map(lambda _: self._drive(todo, results), range(threads)))
+        return [r for r in results if r is not None]
 
-    def _run_one(self, job: RunJob) -> RunResult:
-        timeout_s = job.timeout_s or self.config.app_timeout_s
-        payload = {
-            "sources": dict(job.sources),
-            "tests": dict(job.tests),
-            "timeout_s": timeout_s,
-            "test_timeout_s": self.config.test_timeout_s,
-        }
+    def _drive(self, todo: queue.SimpleQueue[_Item], results: list[RunResult | None]) -> None:
+        """Feed one worker from the shared queue, keeping _PIPELINE_DEPTH jobs queued in it so
+        it never waits for this thread to be scheduled between two apps."""
         worker = self._idle.get()
         try:
-            last_error = ""
-            for attempt in range(2):  # a dead worker is replaced and the app retried once
+            inflight: deque[_Item] = deque()
+            while True:
+                while len(inflight) < _PIPELINE_DEPTH:
+                    try:
+                        item = todo.get_nowait()
+                    except queue.Empty:
+                        break
+                    inflight.append(item)
+                    try:
+                        if not worker.alive:
+                            worker.start()
+                        worker.send(item.payload)
+                    except _WorkerDied as exc:
+                        self._recover(worker, list(inflight), results, exc)
+                        inflight.clear()
+                if not inflight:
+                    return
+                item = inflight[0]
+                try:
+                    message = worker.receive(item.timeout_s + _WATCHDOG_GRACE_S)
+                except _WorkerDied as exc:
+                    self._recover(worker, list(inflight), results, exc)
+                    inflight.clear()
+                    continue
+                inflight.popleft()
+                results[item.index] = _finish(item, assemble_result(message, item.timeout_s))
+        finally:
+            self._idle.put(worker)
+
+    def _recover(
+        self,
+        worker: _WorkerProcess,
+        items: list[_Item],
+        results: list[RunResult | None],
+        error: _WorkerDied,
+    ) -> None:
+        """The worker died with `items` queued: replace it and run them one at a time. The
+        first one (running when it died) gets one more attempt, the others two."""
+        log.warning("sandbox worker failed: %s", error)
+        worker.kill()
+        for position, item in enumerate(items):
+            attempts, last_error = (1, str(error)) if position == 0 else (2, "")
+            result = None
+            for _ in range(attempts):
                 try:
                     if not worker.alive:
                         worker.start()
-                    message = worker.run(payload, timeout_s + _WATCHDOG_GRACE_S)
-                    result = assemble_result(message, timeout_s)
+                    message = worker.run(item.payload, item.timeout_s + _WATCHDOG_GRACE_S)
+                    result = assemble_result(message, item.timeout_s)
                     break
                 except _WorkerDied as exc:
                     last_error = str(exc)
-                    log.warning("sandbox worker failed (attempt %d): %s", attempt + 1, exc)
+                    log.warning("sandbox worker failed again: %s", exc)
                     worker.kill()
-            else:
+            if result is None:
                 result = harness_error_result(
                     f"sandbox worker died twice on this app: {last_error}"
                 )
-        finally:
-            self._idle.put(worker)
-        if job.expected_tests is not None:
-            result = align_to_expected(result, job.expected_tests)
-        return result
+            results[item.index] = _finish(item, result)
 
     def close(self) -> None:
         if self._closed:

@@ -260,7 +260,8 @@ class PythonPack:
 
     # -- mutation --------------------------------------------------------------------------
     def mutate(self, source: str, *, seed: int) -> str:
-        raise NotImplementedError(
-            "PythonPack.mutate is not implemented yet: the mutation engine is issue mt-rl "
-            "(cetd_lib/langpack/python.py); the data builder does not call it"
-        )
+        """One AST mutant of `source` picked by `seed` (operators and pruning:
+        `cetd_lib.mutation`); raises ValueError when nothing in it can be mutated."""
+        from cetd_lib.mutation import mutate_once
+
+        return mutate_once(source, seed=seed)

@@ -234,8 +234,13 @@ def _latest_checkpoint(out: Path) -> Path | None:
 
 def _train_loop(extractor, train_apps, val_apps, config, out, run, device, on_step):
     from accelerate import Accelerator
+    from accelerate.state import AcceleratorState
 
     precision = resolve_mixed_precision(config.mixed_precision, device)
+    if AcceleratorState._shared_state:
+        # accelerate keeps one process-wide state; an earlier HF/TRL Trainer in this process
+        # (e.g. the notebook's other stage) would make a different precision an error.
+        AcceleratorState._reset_state()
     accelerator = Accelerator(mixed_precision=precision, cpu=device == "cpu")
     codes, targets = gold_pairs(train_apps, config.context_level)
     val_codes, val_targets = gold_pairs(val_apps, config.context_level)

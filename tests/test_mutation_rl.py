@@ -1,0 +1,199 @@
+"""Mutation RL: the kill-rate reward, and TRL RLOO / GRPO moving the tiny model toward reward."""
+
+from __future__ import annotations
+
+import copy
+import doctest
+import math
+
+import pytest
+import torch
+
+import cetd_lib.multitask.rl as rl
+from cetd_lib.harness.config import HarnessConfig
+from cetd_lib.multitask.rl import (
+    MutationTarget,
+    extract_test_code,
+    make_kill_rate_reward,
+    prompt_for_tests,
+    relative_improvement,
+    train_mutation_rl,
+)
+from cetd_lib.multitask.rl_config import MutationRLConfig
+
+NO_CACHE = HarnessConfig(cache=False)
+MODULE = '''def grade(score):
+    """Letter grade for a 0-100 score."""
+    if score < 0 or score > 100:
+        raise ValueError("score out of range")
+    if score >= 90:
+        return "A"
+    if score >= 75:
+        return "B"
+    return "C"
+'''
+TARGET = MutationTarget("demo/grades.py", {"grades.py": MODULE}, "grades.py")
+STRONG = """```python
+import pytest
+from grades import grade
+
+def test_boundaries():
+    assert grade(90) == "A" and grade(89) == "B"
+    assert grade(75) == "B" and grade(74) == "C"
+    assert grade(100) == "A" and grade(0) == "C"
+
+def test_range():
+    for bad in (-1, 101):
+        with pytest.raises(ValueError, match="out of range"):
+            grade(bad)
+```"""
+SMALL = MutationTarget("demo/m.py", {"m.py": "def f(x):\n    return x + 1\n"}, "m.py")
+WEAK = """```python
+from grades import grade
+
+def test_runs():
+    assert grade(95) in ("A", "B", "C")
+```"""
+
+
+def test_reward_is_in_unit_interval_and_ranks_strong_above_weak():
+    reward = make_kill_rate_reward([TARGET], harness=NO_CACHE)
+    completions = [STRONG, [{"role": "assistant", "content": WEAK}], "not python at all ("]
+    values = reward(["p"] * 3, completions, target_id=[TARGET.target_id] * 3)
+    assert all(0.0 <= v <= 1.0 for v in values)
+    assert values[0] > values[1] and values[0] >= 0.8
+    assert values[2] == 0.0 and reward.last_infos[2]["failure_class"] == "SYNTAX_ERROR"
+    assert reward.last_infos[0]["killed"] + reward.last_infos[0]["survived"] > 5
+    assert not math.isnan(reward.history[-1]["kill_rate/mutants_per_s"])
+
+
+def test_tests_failing_on_the_original_give_zero_and_keep_the_failure_class():
+    reward = make_kill_rate_reward([TARGET], harness=NO_CACHE)
+    wrong = "from grades import grade\ndef test_a():\n    assert grade(90) == 'B'\n"
+    missing = "from grades import letter\ndef test_a():\n    assert letter(90) == 'A'\n"
+    logged = {}
+    values = reward(
+        ["p", "p"], [wrong, missing], target_id=[TARGET.target_id] * 2,
+        log_metric=logged.__setitem__,
+    )  # fmt: skip
+    assert values == [0.0, 0.0]
+    assert [i["failure_class"] for i in reward.last_infos] == [
+        "ASSERTION_FAILURE",
+        "MISSING_SYMBOL",
+    ]
+    assert logged["kill_rate/unusable_on_original"] == 1.0
+    with pytest.raises(KeyError, match="unknown target_id"):
+        reward(["p"], [WEAK], target_id=["nope"])
+
+
+def test_doctests_and_helpers():
+    assert doctest.testmod(rl).failed == 0
+    assert extract_test_code("x = 1") == "x = 1"
+    assert "```python" in prompt_for_tests(TARGET)[0]["content"]
+    assert relative_improvement(0.5, 0.6) == pytest.approx(0.2)
+    assert relative_improvement(0.0, 0.0) == 0.0 and relative_improvement(0.0, 0.1) == math.inf
+    with pytest.raises(ValueError, match="at least 2 generations"):
+        MutationRLConfig(num_generations=1)
+
+
+def completion_log_prob(model, prompt_ids, completion_ids) -> float:
+    ids = torch.tensor([list(prompt_ids) + list(completion_ids)])
+    with torch.no_grad():
+        logits = model(input_ids=ids).logits[0, len(prompt_ids) - 1 : -1]
+    return float(
+        torch.log_softmax(logits, -1).gather(1, torch.tensor(completion_ids)[:, None]).sum()
+    )
+
+
+def test_grpo_run_moves_toward_the_rewarded_output(tiny_base, tmp_path):
+    """A reward favouring even token ids: after two GRPO steps on one generated batch
+    (num_iterations=2: the second step has a ratio != 1 to clip; beta > 0), the best sampled
+    completion gained log-probability relative to the worst, compared with the policy the
+    samples came from (LoRA starts at B = 0, so the model with its adapter disabled is that
+    policy). RLOO goes through the same wiring (`algorithm="rloo"`); one TRL run keeps the
+    test fast."""
+    model, tokenizer = tiny_base
+    seen: list[tuple[tuple[int, ...], float]] = []
+
+    def even_tokens(prompts, completions, completion_ids, target_id, **kwargs):
+        rewards = [sum(t % 2 == 0 for t in ids) / max(1, len(ids)) for ids in completion_ids]
+        seen.extend(zip(map(tuple, completion_ids), rewards, strict=True))
+        return rewards
+
+    config = MutationRLConfig(
+        base_model="tiny-random", algorithm="grpo", num_generations=4, max_new_tokens=8,
+        learning_rate=5e-2, max_steps=2, num_iterations=2, beta=0.04, lora_r=8,
+        lora_target_modules=("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj",
+                             "down_proj"),
+    )  # fmt: skip
+    trained, result = train_mutation_rl(
+        copy.deepcopy(model), tokenizer, [SMALL], even_tokens, config, tmp_path
+    )
+    assert result.steps == 2 and len(seen) >= 4
+    first_batch = seen[:4]
+    best = max(first_batch, key=lambda s: s[1])
+    worst = min(first_batch, key=lambda s: s[1])
+    assert best[1] > worst[1]
+    prompt = tokenizer.apply_chat_template(prompt_for_tests(SMALL), add_generation_prompt=True)
+    prompt = prompt["input_ids"] if hasattr(prompt, "keys") else prompt
+
+    def gap():
+        return completion_log_prob(trained, prompt, best[0]) - completion_log_prob(
+            trained, prompt, worst[0]
+        )
+
+    after = gap()
+    with trained.disable_adapter():
+        before = gap()
+    assert after > before
+    assert result.reward_curve() and result.kl_curve()[-1][1] > 0.0  # moved off the reference
+    assert any("clip_ratio/region_mean" in row for row in result.history)
+
+
+def test_run_mutation_rl_records_before_after_curves_and_an_honest_verdict(
+    tiny_base, tmp_path, monkeypatch
+):
+    """The driver's bookkeeping, with the TRL run and the generation stubbed (the TRL path is
+    tested above): the held-out score goes from the weak file's to the strong file's."""
+    import cetd_lib.data
+    import cetd_lib.models
+    from cetd_lib.data import App
+    from cetd_lib.params import load_params
+    from cetd_lib.tracking import RunRecord
+
+    apps = [
+        App("train_app", dict(SMALL.sources), {"test_m.py": "x = 1\n"}, ("f adds one.",)),
+        App("held_app", dict(TARGET.sources), {"test_g.py": "x = 1\n"}, ("grade maps.",)),
+    ]
+    monkeypatch.setattr(cetd_lib.data, "load_apps", lambda apps_dir=None: apps)
+    monkeypatch.setattr(cetd_lib.models, "load_base", lambda name: tiny_base)
+    files = iter([[WEAK], [STRONG]])
+    monkeypatch.setattr(rl, "generate_test_files", lambda *a, **k: next(files))
+    curve = [{"step": 1, "reward": 0.1, "kl": 0.0}, {"step": 2, "reward": 0.3, "kl": 0.02}]
+    monkeypatch.setattr(
+        rl, "train_mutation_rl",
+        lambda model, tok, targets, reward, config, out, run=None: (
+            model, rl.MutationRLTrainResult(steps=2, history=curve)
+        ),
+    )  # fmt: skip
+    params = load_params(
+        None,
+        {
+            "mutation_rl.train_apps": ["train_app"],
+            "mutation_rl.heldout_apps": ["held_app"],
+            "harness.cache": False,
+        },
+    )
+    with RunRecord.open(tmp_path, "mrl") as run:
+        summary = rl.run_mutation_rl(params, run)
+    assert summary["mutation_rl/heldout_modules"] == ["held_app/grades.py"]
+    assert summary["mutation_rl/score_after"] > summary["mutation_rl/score_before"]
+    assert (
+        summary["mutation_rl/improved"] is True
+        and "improved by more" in summary["mutation_rl/verdict"]
+    )
+    assert summary["mutation_rl/reward_last"] == 0.3 and summary["mutation_rl/kl_last"] == 0.02
+    assert run.summary()["mutation_rl/improved"] is True
+    scores = [r["mutation_rl/eval/mutation_score"] for r in run.metrics()]
+    assert scores == [summary["mutation_rl/score_before"], summary["mutation_rl/score_after"]]
+    assert (run.dir / "artifacts" / "mutation_rl" / "eval.json").exists()
