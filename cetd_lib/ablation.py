@@ -31,6 +31,7 @@ import numpy as np
 
 from cetd_lib.data import App
 from cetd_lib.metrics import bootstrap_ci
+from cetd_lib.phase2 import evaluate_with_records
 
 log = logging.getLogger(__name__)
 
@@ -452,46 +453,6 @@ class ContextPromptBackend:
 # ---------------------------------------------------------------------------------------------
 # Evaluating conditions
 # ---------------------------------------------------------------------------------------------
-
-
-def evaluate_with_records(
-    source: str,
-    apps: Sequence[App],
-    requirements: Mapping[str, Sequence[str]],
-    *,
-    orchestra: Any,
-    harness: Any,
-    backends: Mapping[str, Any] | None = None,
-):
-    """`phase2.evaluate_source`, also returning the ReconstructionResult (records with the
-    completions, files and test outcomes that error analysis reads)."""
-    from cetd_lib.harness.reconstruct import reconstruct
-    from cetd_lib.metrics import corpus_bleu, mean_sentence_bleu
-    from cetd_lib.phase2 import SourceEvaluation
-    from cetd_lib.requirements import format_requirements
-
-    ids = [app.app_id for app in apps]
-    result = reconstruct(apps, orchestra, harness, requirements=requirements, backends=backends)
-    pass_rates = {i: float("nan") for i in ids}  # NaN: app not scoreable
-    for app_score in result.score.apps:
-        pass_rates[app_score.app_id] = app_score.pass_rate
-    failures: dict[str, int] = {}
-    for record in result.records:
-        for failure_class, count in record.score.failure_counts.items():
-            failures[failure_class] = failures.get(failure_class, 0) + count
-    hyps = [format_requirements(requirements.get(i, [])) for i in ids]
-    refs = [format_requirements(app.requirements) for app in apps]
-    evaluation = SourceEvaluation(
-        source=source,
-        app_ids=ids,
-        requirements={i: list(requirements.get(i, [])) for i in ids},
-        bleu=mean_sentence_bleu(hyps, refs),
-        corpus_bleu=corpus_bleu(hyps, refs),
-        pass_rates=pass_rates,
-        reconstruction=result.score.to_dict(),
-        failure_counts=failures,
-    )
-    return evaluation, result
 
 
 def find_checkpoint(outputs_dir: str | Path, run_id: str, stage: str) -> tuple[Path | None, str]:

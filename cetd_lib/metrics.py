@@ -31,7 +31,8 @@ def mean_sentence_bleu(hypotheses: Sequence[str], references: Sequence[str]) -> 
         raise ValueError(f"{len(hypotheses)} hypotheses but {len(references)} references")
     if not hypotheses:
         return float("nan")
-    return float(np.mean([sentence_bleu(h, r) for h, r in zip(hypotheses, references)]))
+    pairs = zip(hypotheses, references, strict=True)
+    return float(np.mean([sentence_bleu(h, r) for h, r in pairs]))
 
 
 def corpus_bleu(hypotheses: Sequence[str], references: Sequence[str]) -> float:

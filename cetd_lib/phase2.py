@@ -138,7 +138,6 @@ class SourceEvaluation:
     reconstruction: dict[str, Any] = field(default_factory=dict)  # OrchestraScore.to_dict()
     failure_counts: dict[str, int] = field(default_factory=dict)
     failure_counts_by_app: dict[str, dict[str, int]] = field(default_factory=dict)
-    rebuilds: list[dict[str, Any]] = field(default_factory=list)  # ReconstructionRecord dicts
 
     @property
     def pass_rate(self) -> float:
@@ -170,6 +169,23 @@ def evaluate_source(
     backends: dict[str, Any] | None = None,
 ) -> SourceEvaluation:
     """BLEU of `requirements` vs gold, and the orchestra's rebuild pass rate per app."""
+    evaluation, _ = evaluate_with_records(
+        source, apps, requirements, orchestra=orchestra, harness=harness, backends=backends
+    )
+    return evaluation
+
+
+def evaluate_with_records(
+    source: str,
+    apps: Sequence[App],
+    requirements: dict[str, list[str]],
+    *,
+    orchestra: Any,
+    harness: Any,
+    backends: dict[str, Any] | None = None,
+) -> tuple[SourceEvaluation, Any]:
+    """`evaluate_source` plus the harness ReconstructionResult (completions, files and test
+    outcomes per sample: what error analysis reads from `reconstruction-<source>.json`)."""
     from cetd_lib.harness.reconstruct import reconstruct
 
     ids = [app.app_id for app in apps]
@@ -182,7 +198,7 @@ def evaluate_source(
     by_app: dict[str, Counter[str]] = {}
     for record in result.records:
         by_app.setdefault(record.app_id, Counter()).update(record.score.failure_counts)
-    return SourceEvaluation(
+    evaluation = SourceEvaluation(
         source=source,
         app_ids=ids,
         requirements={i: list(requirements.get(i, [])) for i in ids},
@@ -192,8 +208,8 @@ def evaluate_source(
         reconstruction=result.score.to_dict(),
         failure_counts=dict(sum(by_app.values(), Counter())),
         failure_counts_by_app={app_id: dict(counts) for app_id, counts in by_app.items()},
-        rebuilds=[record.to_dict() for record in result.records],
     )
+    return evaluation, result
 
 
 def success_criteria(evaluation: SourceEvaluation, eval_config: Any) -> list[Criterion]:

@@ -77,6 +77,9 @@ def test_rule_docs_come_from_the_tools(pack):
         pack.rule_doc("ruff", "ZZZ999")
 
 
-def test_mutate_is_left_for_mt_rl(pack):
-    with pytest.raises(NotImplementedError, match="mt-rl"):
-        pack.mutate("x = 1\n", seed=0)
+def test_mutate_returns_a_seeded_mutant_that_differs_from_the_source(pack):
+    source = "def f(a, b):\n    return a + b\n"
+    first = pack.mutate(source, seed=0)
+    assert first != source
+    compile(first, "mutant.py", "exec")
+    assert pack.mutate(source, seed=0) == first

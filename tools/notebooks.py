@@ -47,7 +47,9 @@ def build(name: str, cells: list[tuple[str, str]]) -> Path:
 
 
 PHASE2 = [
-    ("md", """
+    (
+        "md",
+        """
 # CET-D Phase 2: code → requirements
 
 A model reads an app's source and writes a numbered list of requirements; the orchestra rebuilds
@@ -55,9 +57,12 @@ the app from the requirements alone and the app's original tests run on the rebu
 trains on gold requirements, stage 2 on the guarded reconstruction reward.
 
 Run headless: `python -m cetd_lib run notebooks/phase2.ipynb --params params/smoke.yaml`.
-"""),
+""",
+    ),
     ("params", PARAMETERS),
-    ("code", """
+    (
+        "code",
+        """
 import json
 
 import matplotlib.pyplot as plt
@@ -71,13 +76,19 @@ from cetd_lib.train.pipeline import run_phase2_training
 s = cetd_session.start(params_file, run_id, overrides, kind="phase2")
 P = s.params
 print("run:", s.run.dir)
-"""),
-    ("md", """
+""",
+    ),
+    (
+        "md",
+        """
 ## Apps and splits
 Split by a seeded hash of the app id (no app in two splits); the manifest with content hashes
 goes into the run record.
-"""),
-    ("code", """
+""",
+    ),
+    (
+        "code",
+        """
 apps = phase2.load_phase2_apps(
     P.data.apps_dir, include_humaneval=P.data.include_humaneval, max_apps=P.data.max_apps,
     data_config=P.data,
@@ -85,40 +96,56 @@ apps = phase2.load_phase2_apps(
 s.run.artifact("splits.json").write_text(apps.manifest.to_json())
 s.run.add_data_hashes({f"app:{k}": v for k, v in apps.manifest.content_hashes.items()})
 {name: [a.app_id for a in members] for name, members in apps.splits.items()}
-"""),
-    ("md", """
+""",
+    ),
+    (
+        "md",
+        """
 ## Training: stage 1 (gold) then stage 2 (reconstruction reward behind the leak guard)
 Checkpoints land in `artifacts/stage1/` and `artifacts/stage2/`, where the ablation reads them.
-"""),
-    ("code", """
+""",
+    ),
+    (
+        "code",
+        """
 backends = phase2.build_orchestra(P.orchestra)
 stage1_dir, stage2_dir = run_phase2_training(P, apps, s.run, device=s.device, backends=backends)
 train_summary = json.loads(s.run.artifact("train_summary.json").read_text())
 print(json.dumps(train_summary["timings"], indent=1))
 print("guard rejections in stage 2:", len(train_summary["guard_rejections"]))
-"""),
-    ("code", """
+""",
+    ),
+    (
+        "code",
+        """
 rows = s.run.metrics()
 fig, axes = plt.subplots(1, 2, figsize=(10, 3))
-for ax, prefix in zip(axes, ("stage1/", "stage2/")):
+for ax, prefix in zip(axes, ("stage1/", "stage2/"), strict=True):
     for key in sorted({k for r in rows for k in r if k.startswith(prefix)}):
         if any(word in key for word in ("loss", "reward")) and key.endswith(("loss", "mean")):
             points = [(r["step"], r[key]) for r in rows if isinstance(r.get(key), (int, float))]
             if points:
-                ax.plot(*zip(*points), marker="o", label=key)
+                steps, values = zip(*points, strict=True)
+                ax.plot(steps, values, marker="o", label=key)
     ax.set_title(prefix.rstrip("/") + " loss and reward")
     ax.set_xlabel("step")
     if ax.get_legend_handles_labels()[0]:
         ax.legend(fontsize=7)
 fig.tight_layout()
 fig.savefig(s.run.artifact("training_curves.png"), dpi=100)
-"""),
-    ("md", """
+""",
+    ),
+    (
+        "md",
+        """
 ## Requirements from each source
 `gold` is the ceiling, `phase1` the retrieval baseline (gold of the nearest training app),
 `phase2_stage1` and `phase2_stage2` the trained extractors.
-"""),
-    ("code", """
+""",
+    ),
+    (
+        "code",
+        """
 test_apps = apps["test"]
 
 
@@ -138,34 +165,51 @@ for row, checkpoint in (("phase2_stage1", stage1_dir), ("phase2_stage2", stage2_
         "extractor", test_apps, context(load_extractor(checkpoint))
     )
 first = test_apps[0].app_id
-print(f"stage 2 requirements for {first}:\\n" + "\\n".join(requirements["phase2_stage2"][first][:10]))
-"""),
-    ("md", """
+print(f"stage 2 requirements for {first}:")
+print("\\n".join(requirements["phase2_stage2"][first][:10]))
+""",
+    ),
+    (
+        "md",
+        """
 ## Reconstruction by the orchestra, and BLEU against gold
-"""),
-    ("code", """
-evaluations = {
-    row: phase2.evaluate_source(row, test_apps, reqs, orchestra=P.orchestra,
-                                harness=P.harness, backends=backends)
-    for row, reqs in requirements.items()
-}
-for row, ev in evaluations.items():
+""",
+    ),
+    (
+        "code",
+        """
+evaluations = {}
+for row, reqs in requirements.items():
+    ev, rebuilt = phase2.evaluate_with_records(
+        row, test_apps, reqs, orchestra=P.orchestra, harness=P.harness, backends=backends
+    )
+    evaluations[row] = ev
     s.run.log_metrics(0, **{f"eval/{row}/bleu": ev.bleu, f"eval/{row}/pass_rate": ev.pass_rate,
                             f"eval/{row}/share_apps_above_75": ev.share_apps_above_75})
     s.run.artifact(f"evaluation-{row}.json").write_text(phase2.to_json(ev.to_dict()))
+    s.run.artifact(f"reconstruction-{row}.json").write_text(phase2.to_json(rebuilt.to_dict()))
 table = phase2.comparison_table(evaluations)
 print(table)
-"""),
-    ("md", """
+""",
+    ),
+    (
+        "md",
+        """
 ## Seed targets
 The seed's success criteria for the Phase-2 model (stage 2), as measured: met or missed.
-"""),
-    ("code", """
+""",
+    ),
+    (
+        "code",
+        """
 model_eval = evaluations["phase2_stage2"]
 criteria = phase2.success_criteria(model_eval, P.eval)
 print(criteria_table(criteria))
-"""),
-    ("code", """
+""",
+    ),
+    (
+        "code",
+        """
 fig, ax = plt.subplots(figsize=(6, 3))
 for row, ev in evaluations.items():
     ax.hist([v for v in ev.pass_rates.values() if v == v], bins=10, range=(0, 1),
@@ -175,8 +219,11 @@ ax.set_ylabel("apps")
 ax.legend()
 fig.tight_layout()
 fig.savefig(s.run.artifact("pass_rate_hist.png"), dpi=100)
-"""),
-    ("code", """
+""",
+    ),
+    (
+        "code",
+        """
 results = {
     "source": "phase2_stage2",
     "bleu": model_eval.bleu,
@@ -200,16 +247,20 @@ report = write_report(s.run.dir / "report.md", f"Phase 2 run {s.run.run_id}", {
     "Seed targets (stage 2)": criteria_table(criteria),
     "Training": "timings (s): " + json.dumps(train_summary["timings"])
                 + f"; stage-2 guard rejections: {len(train_summary['guard_rejections'])}",
-    "Files": "results.json, artifacts/evaluation-*.json, artifacts/stage1/, artifacts/stage2/, "
+    "Files": "results.json, artifacts/evaluation-*.json, artifacts/reconstruction-*.json, "
+             "artifacts/stage1/, artifacts/stage2/, "
              "artifacts/training_curves.png, artifacts/pass_rate_hist.png",
 })
 s.run.finish()
 print("report:", report)
-"""),
+""",
+    ),
 ]
 
 HUMAN_REVIEW = [
-    ("md", """
+    (
+        "md",
+        """
 # Blind side-by-side review of requirements
 
 Two requirement sources for the same app, side by side, sides drawn at random per item: you
@@ -222,53 +273,80 @@ Review options live in the `review:` params section, set with overrides, e.g.
 `overrides = ["review.rater=ab", "review.n_items=10"]` (see docs/review.md). Headless
 (`python -m cetd_lib run notebooks/human_review.ipynb --params params/tiny.yaml`) nothing waits
 for input: the form is built but only the summary of the ratings stored so far is reported.
-"""),
+""",
+    ),
     ("params", PARAMETERS),
-    ("code", """
+    (
+        "code",
+        """
 from cetd_lib import review
 from cetd_lib import session as cetd_session
 
 s = cetd_session.start(params_file, run_id, overrides, kind="human_review")
 P = s.params
 print("run:", s.run.dir)
-"""),
-    ("md", """
+""",
+    ),
+    (
+        "md",
+        """
 ## Items
 From the newest phase2 run's `artifacts/evaluation-<source>.json` (or `review.source_run`);
 without one the review falls back to gold vs the phase-1 retrieval baseline and says so below.
-"""),
-    ("code", """
+""",
+    ),
+    (
+        "code",
+        """
 material = review.load_material(P)
 print(material.note)
 store = review.ReviewStore(review.store_path(P))
 rs = review.ReviewSession.start(store, material, P.review)
 print(rs.describe())
 print("store:", store.path)
-"""),
-    ("md", """
+""",
+    ),
+    (
+        "md",
+        """
 ## Rate
 Tab through the score buttons (Space picks), or type the whole answer in the quick-entry box:
 `4534 | 3425 | L | why` (left scores, right scores, L/R/T, rationale) and press Enter.
 The code pane is collapsed: click **Code** to read the app.
-"""),
-    ("code", """
+""",
+    ),
+    (
+        "code",
+        """
 review.ReviewWidget(rs)
-"""),
-    ("md", """
+""",
+    ),
+    (
+        "md",
+        """
 Where widgets do not render (a console, a plain viewer), use the text form instead:
 `print(review.text_form(item))` then `rs.submit_text(item.item_id, "4534 | 3425 | L | why")`.
-"""),
-    ("code", """
+""",
+    ),
+    (
+        "code",
+        """
 item = rs.items[rs.resume_index()]
 print(review.text_form(item, total=len(rs.items)))
-"""),
-    ("md", """
+""",
+    ),
+    (
+        "md",
+        """
 ## Summary of stored ratings
 Win rate per source (ties excluded, Wilson 95% CI), mean rubric scores, a left-side bias check
 (two-sided binomial test), self-consistency on repeated items, and inter-rater agreement
 (quadratic-weighted Cohen's kappa, Krippendorff's ordinal alpha) once two raters share items.
-"""),
-    ("code", """
+""",
+    ),
+    (
+        "code",
+        """
 ratings = store.ratings(rs.session_id)
 summary = review.summarize(ratings, material.sources)
 print(summary.to_markdown())
@@ -277,11 +355,14 @@ s.run.write_summary({"session_id": rs.session_id, "origin": material.origin,
                      "note": material.note, **summary.to_dict()})
 s.run.finish()
 print({k: str(v) for k, v in paths.items()})
-"""),
+""",
+    ),
 ]
 
 PHASE1 = [
-    ("md", """
+    (
+        "md",
+        """
 # CET-D Phase 1: the retrieval baseline
 
 The seed's phase-1 row: for each val/test app, the gold requirements of the most similar
@@ -290,12 +371,15 @@ against the app's own gold, and the pass rate of its original tests on what the 
 rebuilds from those borrowed requirements.
 
 Run headless: `python -m cetd_lib run notebooks/phase1.ipynb --params params/smoke.yaml`.
-"""),
+""",
+    ),
     ("params", PARAMETERS),
-    ("code", """
+    (
+        "code",
+        """
 import matplotlib.pyplot as plt
 
-from cetd_lib import ablation, phase2
+from cetd_lib import phase2
 from cetd_lib import session as cetd_session
 from cetd_lib.metrics import bootstrap_ci, sentence_bleu
 from cetd_lib.report import write_report
@@ -305,8 +389,11 @@ from cetd_lib.retrieval import Phase1Retriever
 s = cetd_session.start(params_file, run_id, overrides, kind="phase1")
 P = s.params
 print("run:", s.run.dir)
-"""),
-    ("code", """
+""",
+    ),
+    (
+        "code",
+        """
 apps = phase2.load_phase2_apps(
     P.data.apps_dir, include_humaneval=P.data.include_humaneval, max_apps=P.data.max_apps,
     data_config=P.data,
@@ -315,27 +402,39 @@ s.run.artifact("splits.json").write_text(apps.manifest.to_json())
 s.run.add_data_hashes({f"app:{k}": v for k, v in apps.manifest.content_hashes.items()})
 splits = ("val", "test")
 {split: [a.app_id for a in apps[split]] for split in splits}
-"""),
-    ("md", """
+""",
+    ),
+    (
+        "md",
+        """
 ## Retrieval
 The training app whose requirements each evaluated app borrows (never its own gold).
-"""),
-    ("code", """
+""",
+    ),
+    (
+        "code",
+        """
 retriever = Phase1Retriever(apps.retrieval_pool)
 neighbours = {app.app_id: retriever.nearest(app)[0] for split in splits for app in apps[split]}
 ctx = phase2.SourceContext(train_apps=apps.retrieval_pool)
 requirements = {split: phase2.requirements_from("phase1", apps[split], ctx) for split in splits}
 for app_id, n in neighbours.items():
     print(f"{app_id:28s} <- {n.app.app_id:28s} BM25 {n.score:.1f}")
-"""),
-    ("md", """
+""",
+    ),
+    (
+        "md",
+        """
 ## Reconstruction by the orchestra, and BLEU against gold
-"""),
-    ("code", """
+""",
+    ),
+    (
+        "code",
+        """
 backends = phase2.build_orchestra(P.orchestra)
 evaluations, reconstructions = {}, {}
 for step, split in enumerate(splits):
-    ev, rebuilt = ablation.evaluate_with_records(
+    ev, rebuilt = phase2.evaluate_with_records(
         f"phase1_{split}", apps[split], requirements[split], orchestra=P.orchestra,
         harness=P.harness, backends=backends,
     )
@@ -348,8 +447,11 @@ for step, split in enumerate(splits):
 table = phase2.comparison_table({f"phase1 ({k})": v for k, v in evaluations.items()},
                                 seed=P.run.seed)
 print(table)
-"""),
-    ("code", """
+""",
+    ),
+    (
+        "code",
+        """
 per_app = []
 for split in splits:
     for app in apps[split]:
@@ -368,8 +470,11 @@ ax.set_ylim(0, 1.05)
 ax.legend()
 fig.tight_layout()
 fig.savefig(s.run.artifact("phase1_per_app.png"), dpi=100)
-"""),
-    ("code", """
+""",
+    ),
+    (
+        "code",
+        """
 results = {"source": "phase1", "n_apps": {k: len(apps[k]) for k in splits}, "by_split": {},
            "per_app": per_app}
 for split, ev in evaluations.items():
@@ -392,11 +497,14 @@ report = write_report(s.run.dir / "report.md", f"Phase 1 run {s.run.run_id}", {
 })
 s.run.finish()
 print("report:", report)
-"""),
+""",
+    ),
 ]
 
 ABLATION = [
-    ("md", """
+    (
+        "md",
+        """
 # Ablation: what the reconstructor is given
 
 The same apps, the same orchestra, different inputs: requirement sources (`gold`,
@@ -410,9 +518,12 @@ without one, those rows are reported as not available. The seed's expected ranki
 
 Run headless: `python -m cetd_lib run notebooks/ablation.ipynb --params params/smoke.yaml
 -p ablation.phase2_run_id=<run>`.
-"""),
+""",
+    ),
     ("params", PARAMETERS),
-    ("code", """
+    (
+        "code",
+        """
 import matplotlib.pyplot as plt
 
 from cetd_lib import ablation, phase2
@@ -423,8 +534,11 @@ from cetd_lib.report import write_report
 s = cetd_session.start(params_file, run_id, overrides, kind="ablation")
 P, A = s.params, s.params.ablation
 print("run:", s.run.dir)
-"""),
-    ("code", """
+""",
+    ),
+    (
+        "code",
+        """
 apps = phase2.load_phase2_apps(
     P.data.apps_dir, include_humaneval=P.data.include_humaneval, max_apps=P.data.max_apps,
     data_config=P.data,
@@ -433,11 +547,17 @@ s.run.artifact("splits.json").write_text(apps.manifest.to_json())
 s.run.add_data_hashes({f"app:{k}": v for k, v in apps.manifest.content_hashes.items()})
 eval_apps = apps[A.split]
 [a.app_id for a in eval_apps]
-"""),
-    ("md", """
+""",
+    ),
+    (
+        "md",
+        """
 ## Every condition through the orchestra
-"""),
-    ("code", """
+""",
+    ),
+    (
+        "code",
+        """
 backends = phase2.build_orchestra(P.orchestra)
 results = ablation.run_conditions(
     A.sources, eval_apps, train_apps=apps.retrieval_pool, orchestra=P.orchestra,
@@ -453,13 +573,19 @@ for step, (name, result) in enumerate(results.items()):
 summary = ablation.pass_rate_summary(results, n_resamples=A.n_resamples,
                                      confidence=A.confidence, seed=P.run.seed)
 print(ablation.summary_table(summary, results))
-"""),
-    ("md", """
+""",
+    ),
+    (
+        "md",
+        """
 ## Per-app paired comparison
 Each app is scored under every condition, so differences are taken per app: a paired
 bootstrap interval of the mean difference, and a sign or Wilcoxon signed-rank test.
-"""),
-    ("code", """
+""",
+    ),
+    (
+        "code",
+        """
 print(ablation.per_app_table(results))
 pass_rates = {n: r.evaluation.pass_rates if r.measured else None for n, r in results.items()}
 comparisons = [
@@ -468,11 +594,17 @@ comparisons = [
     for a, b in ablation.default_pairs(A.sources, A.expected_ranking)
 ]
 print(ablation.comparisons_table(comparisons))
-"""),
-    ("md", """
+""",
+    ),
+    (
+        "md",
+        """
 ## The seed's expected ranking, as found
-"""),
-    ("code", """
+""",
+    ),
+    (
+        "code",
+        """
 means = {n: (row["mean"] if row else None) for n, row in summary.items()}
 ranking = ablation.check_ranking(means, A.expected_ranking)
 print("expected:", " > ".join(ranking.expected))
@@ -480,15 +612,21 @@ print("observed:", " > ".join(ranking.observed) or "(nothing measured)")
 for high, low, verdict in ranking.pairs:
     print(f"  {high} > {low}: {verdict}")
 print("verdict:", ranking.verdict)
-"""),
-    ("code", """
+""",
+    ),
+    (
+        "code",
+        """
 fig, ax = plt.subplots(figsize=(7, 3))
 ablation.plot_pass_rates(summary, ax)
 ax.set_title(f"{len(eval_apps)} {A.split} apps; blue: requirements, orange: code context")
 fig.tight_layout()
 fig.savefig(s.run.artifact("ablation_pass_rates.png"), dpi=100)
-"""),
-    ("code", """
+""",
+    ),
+    (
+        "code",
+        """
 payload = {
     "split": A.split,
     "app_ids": [a.app_id for a in eval_apps],
@@ -519,11 +657,14 @@ report = write_report(s.run.dir / "report.md", f"Ablation run {s.run.run_id}", {
 })
 s.run.finish()
 print("report:", report)
-"""),
+""",
+    ),
 ]
 
 ERROR_ANALYSIS = [
-    ("md", """
+    (
+        "md",
+        """
 # Error analysis of reconstructions
 
 Why rebuilt apps fail: failure classes (docs/harness.md), the worst apps, failures by
@@ -533,9 +674,12 @@ none, it evaluates gold, phase1 and level-3 code (`SELF_EVALUATION_SOURCES`) on 
 
 Run headless: `python -m cetd_lib run notebooks/error_analysis.ipynb --params params/smoke.yaml
 -p ablation.analysis_run_id=<run>`.
-"""),
+""",
+    ),
     ("params", PARAMETERS),
-    ("code", """
+    (
+        "code",
+        """
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -548,8 +692,11 @@ from cetd_lib.report import write_report
 s = cetd_session.start(params_file, run_id, overrides, kind="error_analysis")
 P, A = s.params, s.params.ablation
 print("run:", s.run.dir)
-"""),
-    ("code", """
+""",
+    ),
+    (
+        "code",
+        """
 if A.analysis_run_id:
     analysed = Path(P.run.outputs_dir) / "runs" / A.analysis_run_id
     runs = ea.load_run(analysed)
@@ -569,12 +716,18 @@ else:
     runs = ea.runs_from_conditions(results)
 print("analysed:", analysed or "an evaluation run here",
       {name: f"{run.pass_rate:.3f}" for name, run in runs.items()})
-"""),
-    ("md", """
+""",
+    ),
+    (
+        "md",
+        """
 ## Failure classes
 Failing gold tests per class, over every sample of every member.
-"""),
-    ("code", """
+""",
+    ),
+    (
+        "code",
+        """
 failures = ea.failure_table(runs)
 classes = list(next(iter(failures.values()), {}))
 failure_md = ea.markdown_table(["source", *classes],
@@ -584,23 +737,35 @@ fig, ax = plt.subplots(figsize=(7, 0.5 + 0.4 * len(failures)))
 ea.plot_failure_classes(failures, ax)
 fig.tight_layout()
 fig.savefig(s.run.artifact("failure_classes.png"), dpi=100)
-"""),
-    ("md", """
+""",
+    ),
+    (
+        "md",
+        """
 ## Worst apps
-"""),
-    ("code", """
+""",
+    ),
+    (
+        "code",
+        """
 worst = ea.worst_apps(runs, A.n_worst_apps)
 worst_md = ea.markdown_table(["app", "mean", *runs],
                              [[w["app_id"], w["mean_pass_rate"], *w["by_source"].values()]
                               for w in worst])
 print(worst_md)
-"""),
-    ("md", """
+""",
+    ),
+    (
+        "md",
+        """
 ## By degradation level and by orchestra member
 Level 1-3: the reconstructor read the app's code (full, stripped, signatures); level 4: gold
 requirements alone. Sources that are no level (phase1, extractors) appear only by member.
-"""),
-    ("code", """
+""",
+    ),
+    (
+        "code",
+        """
 levels = ea.by_level(runs)
 level_md = ea.markdown_table(
     ["level", "source", "pass rate", "top failure class"],
@@ -616,18 +781,27 @@ member_md = ea.markdown_table(
       else "(no records in this run)"] for n, rows in members.items() for m, row in rows.items()],
 )
 print(member_md)
-"""),
-    ("md", """
+""",
+    ),
+    (
+        "md",
+        """
 ## Samples: requirements → rebuild → test output
-"""),
-    ("code", """
+""",
+    ),
+    (
+        "code",
+        """
 examples = ea.sample_examples(runs, A.n_examples)
 if not examples:
     print("no reconstruction records in this run (phase2.ipynb writes evaluation-*.json only)")
 for example in examples:
     print(example.render(max_chars=1200))
-"""),
-    ("code", """
+""",
+    ),
+    (
+        "code",
+        """
 payload = {
     "analysed_run": str(analysed) if analysed else None,
     "pass_rate": {n: run.pass_rate for n, run in runs.items()},
@@ -652,11 +826,14 @@ report = write_report(s.run.dir / "report.md", f"Error analysis {s.run.run_id}",
 })
 s.run.finish()
 print("report:", report)
-"""),
+""",
+    ),
 ]
 
 DASHBOARD = [
-    ("md", """
+    (
+        "md",
+        """
 # Training dashboard
 
 One self-contained HTML file over every run record under `run.outputs_dir`: runs table, loss /
@@ -664,9 +841,12 @@ reward / metric curves, pass-rate distributions, ablation charts and an error an
 from disk with no network (`outputs/dashboard/index.html`); this notebook also shows it inline.
 
 Run headless: `python -m cetd_lib run notebooks/dashboard.ipynb --params params/smoke.yaml`.
-"""),
+""",
+    ),
     ("params", PARAMETERS),
-    ("code", """
+    (
+        "code",
+        """
 from IPython.display import HTML
 
 from cetd_lib import dashboard
@@ -674,17 +854,24 @@ from cetd_lib import session as cetd_session
 
 s = cetd_session.start(params_file, run_id, overrides, kind="dashboard")
 P = s.params
-"""),
-    ("code", """
+""",
+    ),
+    (
+        "code",
+        """
 path = dashboard.build_dashboard(P.run.outputs_dir, config=P.dashboard)
 runs = dashboard.load_runs(P.run.outputs_dir, exclude_kinds=P.dashboard.exclude_kinds)
 print(f"{len(runs)} run(s) -> {path}")
 HTML(dashboard.notebook_html(path))
-"""),
-    ("code", """
+""",
+    ),
+    (
+        "code",
+        """
 s.run.write_summary({"n_runs": len(runs), "dashboard": str(path)})
 s.run.finish()
-"""),
+""",
+    ),
 ]
 
 if __name__ == "__main__":
