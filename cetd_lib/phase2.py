@@ -8,6 +8,7 @@ rate of the apps' original tests on code the orchestra rebuilds from the require
 from __future__ import annotations
 
 import logging
+import random
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -106,8 +107,9 @@ def load_phase2_apps(
 ) -> Phase2Apps:
     """Bundled (or user) apps, plus HumanEval if asked, split by a seeded hash of the app id.
 
-    `max_apps` caps each split after splitting (smoke runs), so the cap never moves an app
-    across splits.
+    `max_apps` caps each split AFTER splitting (smoke runs), so the cap never moves an app across
+    splits; the kept apps are a seeded sample (`split_seed`), not the alphabetical head, so a
+    smoke run with HumanEval included sees both kinds of app.
     """
     apps = load_apps(apps_dir)
     if include_humaneval:
@@ -116,8 +118,18 @@ def load_phase2_apps(
         apps += load_humaneval_apps()
     manifest = make_splits(apps, config=data_config)
     full = {name: manifest.select(apps, name) for name in SPLITS}
-    splits = {name: members[:max_apps] for name, members in full.items()} if max_apps else full
+    splits = full
+    if max_apps:
+        rng = random.Random(manifest.seed)
+        splits = {
+            name: sorted(rng.sample(members, min(max_apps, len(members))), key=_app_id)
+            for name, members in full.items()
+        }
     return Phase2Apps(splits, manifest, retrieval_pool=full["train"])
+
+
+def _app_id(app: App) -> str:
+    return app.app_id
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,0 +1,88 @@
+import math
+
+import pytest
+
+from cetd_lib.data import App
+from cetd_lib.harness.config import BackendSpec, HarnessConfig, OrchestraConfig
+from cetd_lib.params import EvalConfig
+from cetd_lib.phase2 import (
+    REQUIREMENT_SOURCES,
+    SourceContext,
+    comparison_table,
+    evaluate_source,
+    load_phase2_apps,
+    requirements_from,
+    success_criteria,
+    to_json,
+)
+
+CALIBRATION = OrchestraConfig(
+    members=(BackendSpec("oracle", "oracle"), BackendSpec("null", "null"))
+)
+
+
+def app(app_id: str, value: int) -> App:
+    return App(
+        app_id,
+        {"m.py": f"def f():\n    return {value}\n"},
+        {"test_m.py": f"from m import f\n\ndef test_f():\n    assert f() == {value}\n"},
+        (f"`m.py` defines `f()` returning {value}.", "No other behaviour.", "a", "b", "c"),
+    )
+
+
+def test_splits_are_disjoint_and_the_cap_is_a_seeded_sample_within_each_split():
+    full = load_phase2_apps(None, include_humaneval=True, max_apps=None)
+    capped = load_phase2_apps(None, include_humaneval=True, max_apps=5)
+    seen = [a.app_id for members in full.splits.values() for a in members]
+    assert len(seen) == len(set(seen)) == 40 + 164
+    for name, members in capped.splits.items():
+        ids = {a.app_id for a in members}
+        assert len(ids) == 5 and ids <= {a.app_id for a in full[name]}
+    assert any(a.origin == "humaneval" for a in capped["test"])
+    again = load_phase2_apps(None, include_humaneval=True, max_apps=5)
+    assert [a.app_id for a in again["test"]] == [a.app_id for a in capped["test"]]
+    assert capped.retrieval_pool == full["train"]
+    assert not any(a.origin == "holdout" for a in full.retrieval_pool)
+
+
+def test_sources_registry_and_unknown_name():
+    apps = [app("a", 1), app("b", 2), app("c", 3)]
+    ctx = SourceContext(train_apps=apps)
+    assert requirements_from("gold", apps, ctx)["a"] == list(apps[0].requirements)
+    phase1 = requirements_from("phase1", apps, ctx)
+    assert phase1["a"] != list(apps[0].requirements)  # never the app's own gold
+    with pytest.raises(KeyError, match="registered"):
+        requirements_from("gpt5", apps, ctx)
+    with pytest.raises(ValueError, match="extractor"):
+        requirements_from("extractor", apps, ctx)
+    assert {"gold", "phase1", "extractor"} <= set(REQUIREMENT_SOURCES)
+
+
+def test_evaluation_calibrates_oracle_and_null_and_counts_failures():
+    apps = [app("a", 1), app("b", 2)]
+    requirements = {"a": list(apps[0].requirements), "b": []}
+    ev = evaluate_source("gold", apps, requirements, orchestra=CALIBRATION, harness=HarnessConfig())
+    assert ev.pass_rates["a"] == pytest.approx(0.5)  # oracle 1.0, null 0.0
+    assert ev.pass_rates["b"] == 0.0  # no requirements: nothing to rebuild from
+    assert ev.failure_counts_by_app["b"] == {"NO_REQUIREMENTS": 2}
+    assert sum(ev.failure_counts.values()) == sum(
+        sum(c.values()) for c in ev.failure_counts_by_app.values()
+    )
+    assert ev.share_apps_above_75 == 0.0
+    assert "| gold |" in comparison_table({"gold": ev})
+
+
+def test_criteria_say_met_missed_or_not_measured():
+    apps = [app("a", 1)]
+    ev = evaluate_source(
+        "gold",
+        apps,
+        {"a": list(apps[0].requirements)},
+        orchestra=OrchestraConfig(members=(BackendSpec("oracle", "oracle"),)),
+        harness=HarnessConfig(),
+    )
+    verdicts = {c.name: c.verdict for c in success_criteria(ev, EvalConfig())}
+    assert set(verdicts.values()) == {"met"}
+    ev.pass_rates["a"] = math.nan
+    assert success_criteria(ev, EvalConfig())[1].verdict == "not measured"
+    assert to_json({"x": math.nan}) == '{\n  "x": null\n}\n'
