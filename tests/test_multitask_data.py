@@ -13,7 +13,14 @@ from cetd_lib.data import App, load_apps
 from cetd_lib.langpack import Finding, get_language_pack
 from cetd_lib.multitask import clarify, labels, ontology, pairs
 from cetd_lib.multitask.config import MultitaskDataConfig
-from cetd_lib.multitask.corpus import SourceFile, chunk_source, deduplicate, jaccard, shingles
+from cetd_lib.multitask.corpus import (
+    SourceFile,
+    chunk_source,
+    deduplicate,
+    jaccard,
+    shingles,
+    split_for_group,
+)
 from cetd_lib.multitask.data import build, build_sets, chunk_corpus
 from cetd_lib.params import ParamsError, load_params
 
@@ -100,6 +107,57 @@ def test_property_candidates_follow_annotations():
     assert all("helper" not in c[1] for c in found)
     text = pairs.property_test_file("m", pairs.property_candidates(source, 5))
     ast.parse(text)
+
+
+def test_parametrized_test_folds_simple_asserts_only():
+    tests = (
+        "from solution import add, poly\n\ncandidate = add\n\n\n"
+        "def test_case_00():\n    assert candidate(1, 2) == 3\n\n\n"
+        "def test_case_01():\n    assert add([1], x=2) == 3\n\n\n"  # keyword: skipped
+        "def test_case_02():\n    assert candidate(poly(1), 2) == 3\n\n\n"  # not a builtin
+        "def test_case_03():\n    x = 1\n    assert candidate(x, 2) == 3\n\n\n"  # setup
+        "def test_case_04():\n    assert candidate((1,), len('ab')) == 3\n"
+    )
+    entry, rows = pairs.parametrize_rows(tests)
+    assert entry == "add" and rows == [("(1, 2)", "3"), ("((1,), len('ab'))", "3")]
+    text = pairs.parametrized_test_file(entry, rows)
+    (case,) = pairs.test_cases(pairs.PARAMETRIZED_FILE, text)
+    assert case.test_type == "<parametrized>" and '"args, expected"' in case.text
+
+
+def test_parametrized_pairs_pass_on_canonical_solution_in_both_directions():
+    from cetd_lib.humaneval import load_humaneval_apps
+
+    apps = {a.app_id: a for a in load_humaneval_apps()}
+    good, one_assert = apps["humaneval_000"], apps["humaneval_002"]
+    broken = App(
+        app_id="humaneval_broken",
+        sources={"solution.py": "def has_close_elements(numbers, threshold):\n    return True\n"},
+        tests=good.tests,
+        requirements=good.requirements,
+        origin="humaneval",
+    )
+    cfg = MultitaskDataConfig()
+    rows, skipped, stats = pairs.parametrized_pairs([good, one_assert, broken], cfg)
+    assert stats == {"candidates": 2, "kept": 1, "kept_cases": 7,
+                     "skipped/failed": 1, "skipped/shape": 1}  # fmt: skip
+    assert {s.source_id.split("/")[1] for s in skipped} == {"humaneval_002", "humaneval_broken"}
+    assert [r["direction"] for r in rows] == ["code_to_test", "test_to_code"]
+    forward, backward = rows
+    assert all(r["test_type"] == "<parametrized>" and r["group"] == "humaneval_000" for r in rows)
+    assert forward["input"].startswith("<parametrized>\n# file: solution.py")
+    assert backward["input"] == f"<parametrized>\n{forward['target']}"
+    assert (
+        forward["split"]
+        == backward["split"]
+        == split_for_group(
+            "humaneval_000",
+            cfg.split_seed,
+            (cfg.train_fraction, cfg.val_fraction, cfg.test_fraction),
+        )
+    )
+    tree = ast.parse(forward["target"])
+    assert "@pytest.mark.parametrize" in forward["target"] and tree.body
 
 
 # -- corpus: chunking, dedup, splits ------------------------------------------------------

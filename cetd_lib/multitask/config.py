@@ -102,6 +102,12 @@ class MultitaskDataConfig:
     )
     property_max_examples: int = _help("hypothesis max_examples per generated test.", default=25)
     property_timeout_s: float = _help("Runner budget per property-test job.", default=60.0)
+    parametrized_max_problems: int | None = _help(
+        "HumanEval problems whose simple asserts are folded into one pytest.mark.parametrize "
+        "test and validated in the sandbox (one runner job each; all ~150 take a few "
+        "seconds); None = all suitable.",
+        default=None,
+    )
     # -- clarification / explanation / ontology -------------------------------------------
     clarifications_per_app: int = _help(
         "Ambiguous variants per app (each removes or blurs one test-relevant fact).", default=2

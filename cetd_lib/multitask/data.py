@@ -374,6 +374,12 @@ def build_sets(
     pair_rows += [
         {**r, "split": split_for_group(r["group"], cfg.split_seed, fractions)} for r in generated
     ]
+    humaneval = [app for app, origin in apps if origin == "humaneval"]
+    parametrized, parametrized_skipped, parametrized_stats = pairs.parametrized_pairs(
+        humaneval, cfg
+    )
+    pair_rows += parametrized
+    skipped += parametrized_skipped
     lap("pairs")
 
     clar_rows = []
@@ -402,6 +408,7 @@ def build_sets(
         "sources": dict(Counter(f.origin for f in files)),
         "dedup": dedup_stats,
         "property_tests": property_stats,
+        "parametrized_tests": parametrized_stats,
         "variant_mismatches": variants.mismatches,
         "timings_s": timings,
     }

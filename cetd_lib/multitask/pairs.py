@@ -2,18 +2,25 @@
 
 Sources: the apps' and HumanEval's pytest functions (`<unit>` or `<parametrized>`), and
 hypothesis property tests (`<property>`) generated from templates for suitably typed functions
-and kept only when they pass in the sandboxed runner on the original code.
+and kept only when they pass in the sandboxed runner on the original code, and
+`pytest.mark.parametrize` tests (`<parametrized>`) folded from HumanEval's simple per-assert
+tests, kept only when every case passes in the sandbox on the canonical solution.
 """
 
 from __future__ import annotations
 
 import ast
+import builtins
+import random
 import textwrap
-from collections.abc import Mapping, Sequence
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from cetd_lib.data import App
+from cetd_lib.multitask.config import MultitaskDataConfig
+from cetd_lib.multitask.corpus import Skipped, split_for_group
 
 TEST_TYPES = ("<unit>", "<property>", "<parametrized>")
 DIRECTIONS = ("code_to_test", "test_to_code")
@@ -263,3 +270,166 @@ def property_case(module: str, candidate: PropertyCandidate) -> TestCase:
     """A validated candidate as a stand-alone test case (its own imports only)."""
     text = property_test_file(module, [candidate])
     return TestCase(f"test_property_{module}.py::{candidate.test_name}", "<property>", text)
+
+
+# ---------------------------------------------------------------------------------------------
+# Generated `pytest.mark.parametrize` tests from HumanEval's per-assert tests
+# ---------------------------------------------------------------------------------------------
+
+PARAMETRIZED_FILE = "test_parametrized_solution.py"
+_BUILTIN_NAMES = frozenset(dir(builtins))
+
+
+def _entry_point(tree: ast.Module) -> str | None:
+    """The first name of `from solution import <entry_point>, ...` (the adapter's header)."""
+    for node in tree.body:
+        if isinstance(node, ast.ImportFrom) and node.module == "solution" and node.names:
+            return node.names[0].name
+    return None
+
+
+def _simple_assert(
+    func: ast.FunctionDef, callees: frozenset[str]
+) -> tuple[list[ast.expr], ast.expr] | None:
+    """(args, expected) when the test is exactly `assert f(<args>) == <expected>`: no setup,
+    positional args only, and args/expected use no names but builtins (they move to the
+    decorator, evaluated at import time)."""
+    if len(func.body) != 1 or func.decorator_list or not isinstance(func.body[0], ast.Assert):
+        return None
+    test = func.body[0].test
+    if not (
+        isinstance(test, ast.Compare)
+        and len(test.ops) == 1
+        and isinstance(test.ops[0], ast.Eq)
+        and isinstance(test.left, ast.Call)
+        and isinstance(test.left.func, ast.Name)
+        and test.left.func.id in callees
+        and not test.left.keywords
+        and not any(isinstance(a, ast.Starred) for a in test.left.args)
+    ):
+        return None
+    args, expected = test.left.args, test.comparators[0]
+    for part in [*args, expected]:
+        names = {n.id for n in ast.walk(part) if isinstance(n, ast.Name)}
+        if not names <= _BUILTIN_NAMES or any(
+            isinstance(n, ast.NamedExpr | ast.Await | ast.Yield | ast.YieldFrom)
+            for n in ast.walk(part)
+        ):
+            return None
+    return args, expected
+
+
+def parametrize_rows(test_source: str) -> tuple[str | None, list[tuple[str, str]]]:
+    """The entry point and `(args tuple, expected)` source pairs of every simple-shaped test."""
+    tree = ast.parse(test_source)
+    entry = _entry_point(tree)
+    if entry is None:
+        return None, []
+    callees = frozenset({"candidate", entry})
+    rows = []
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef) and node.name.startswith("test"):
+            found = _simple_assert(node, callees)
+            if found is not None:
+                args, expected = found
+                rows.append(
+                    (ast.unparse(ast.Tuple(elts=args, ctx=ast.Load())), ast.unparse(expected))
+                )
+    return entry, rows
+
+
+def parametrized_test_file(entry_point: str, rows: Sequence[tuple[str, str]]) -> str:
+    """One `@pytest.mark.parametrize("args, expected", [...])` test over all rows."""
+    body = "".join(f"        ({args}, {expected}),\n" for args, expected in rows)
+    return (
+        "import pytest\n\n"
+        f"from solution import {entry_point}\n\n\n"
+        "@pytest.mark.parametrize(\n"
+        '    "args, expected",\n'
+        f"    [\n{body}    ],\n"
+        ")\n"
+        f"def test_{entry_point}(args, expected):\n"
+        f"    assert {entry_point}(*args) == expected\n"
+    )
+
+
+@dataclass(frozen=True)
+class ParametrizedCandidate:
+    """A generated parametrized test file for one HumanEval problem, not yet validated."""
+
+    app: App
+    entry_point: str
+    n_rows: int
+    text: str
+
+
+def parametrized_candidate(app: App, min_rows: int = 2) -> ParametrizedCandidate | str:
+    """The candidate, or the reason the app is skipped (fewer than `min_rows` simple asserts)."""
+    from cetd_lib.humaneval import TEST_FILE
+
+    if TEST_FILE not in app.tests:
+        return f"parametrized: no {TEST_FILE}"
+    entry, rows = parametrize_rows(app.tests[TEST_FILE])
+    if entry is None or len(rows) < min_rows:
+        return f"parametrized: {len(rows)} assert(s) of shape `assert f(<args>) == <expected>`"
+    return ParametrizedCandidate(app, entry, len(rows), parametrized_test_file(entry, rows))
+
+
+def parametrized_pairs(
+    apps: Sequence[App],
+    cfg: MultitaskDataConfig,
+    run: Callable[..., Sequence[Any]] | None = None,
+) -> tuple[list[dict[str, Any]], list[Skipped], dict[str, int]]:
+    """`<parametrized>` pairs (both directions) for HumanEval apps, each with its group's split.
+
+    Candidates come from the adapter's per-assert tests; a seeded sample of at most
+    `cfg.parametrized_max_problems` is run in the sandbox (`run_many`, one job per problem) on
+    the canonical solution, and a file is kept only if every parametrized case passes. Apps that
+    do not fit the shape or fail validation are returned as `Skipped` (reason given).
+    """
+    if run is None:
+        from cetd_lib.harness.runner import run_many as run
+    fractions = (cfg.train_fraction, cfg.val_fraction, cfg.test_fraction)
+    stats: Counter[str] = Counter()
+    skipped: list[Skipped] = []
+    suitable: list[ParametrizedCandidate] = []
+    for app in sorted(apps, key=lambda a: a.app_id):
+        found = parametrized_candidate(app)
+        if isinstance(found, str):
+            stats["skipped/shape"] += 1
+            skipped.append(Skipped(f"humaneval/{app.app_id}/{PARAMETRIZED_FILE}", found))
+        else:
+            suitable.append(found)
+    random.Random(f"{cfg.seed}:parametrized").shuffle(suitable)
+    if cfg.parametrized_max_problems is not None:
+        stats["not_sampled"] = max(0, len(suitable) - cfg.parametrized_max_problems)
+        suitable = suitable[: cfg.parametrized_max_problems]
+    jobs = [(dict(c.app.sources), {PARAMETRIZED_FILE: c.text}) for c in suitable]
+    results = run(jobs) if jobs else []
+    out: list[dict[str, Any]] = []
+    for candidate, result in zip(suitable, results, strict=True):
+        stats["candidates"] += 1
+        outcomes = list(result.per_test.values())
+        if (
+            result.status != "ok"
+            or len(outcomes) != candidate.n_rows
+            or not all(o.passed for o in outcomes)
+        ):
+            stats["skipped/failed"] += 1
+            passed = sum(o.passed for o in outcomes)
+            reason = (
+                f"parametrized: {passed}/{candidate.n_rows} cases passed on the canonical "
+                f"solution (status {result.status})"
+            )
+            skipped.append(Skipped(f"humaneval/{candidate.app.app_id}/{PARAMETRIZED_FILE}", reason))
+            continue
+        stats["kept"] += 1
+        stats["kept_cases"] += candidate.n_rows
+        group = candidate.app.app_id
+        split = split_for_group(group, cfg.split_seed, fractions)
+        for case in test_cases(PARAMETRIZED_FILE, candidate.text):
+            out += [
+                {**r, "split": split}
+                for r in pair_records(group, "generated", candidate.app.sources, case)
+            ]
+    return out, skipped, dict(sorted(stats.items()))

@@ -189,7 +189,7 @@ def train_seed_loop(
     """
     from cetd_lib.degrade import render_context
     from cetd_lib.requirements import format_requirements
-    from cetd_lib.train.stage1 import linear_schedule, warmup_steps_for
+    from cetd_lib.train.stage1 import linear_schedule, warmup_steps_for, write_training_config
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -204,9 +204,21 @@ def train_seed_loop(
     if config.max_steps:
         total = min(total, config.max_steps)
     optimizer = torch.optim.AdamW(extractor.trainable_parameters(), lr=config.learning_rate)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, linear_schedule(warmup_steps_for(config, total), total)
-    )
+    warmup = warmup_steps_for(config, total)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, linear_schedule(warmup, total))
+
+    def save(directory: Path, meta: dict[str, Any]) -> Path:
+        extractor.save(directory, metadata=meta)
+        write_training_config(
+            directory, extractor, config, train_apps, step=meta["step"],
+            optimizer={
+                "name": "AdamW", "lr": config.learning_rate,
+                "weight_decay": optimizer.defaults["weight_decay"],
+            },
+            schedule={"kind": "linear", "warmup_steps": warmup, "total_steps": total},
+        )  # fmt: skip
+        return directory
+
     history: list[dict[str, float]] = []
     step = 0
     for epoch in range(config.epochs):
@@ -264,13 +276,10 @@ def train_seed_loop(
             history.append({"step": step, **stats})
             if run is not None:
                 run.log_metrics(step, **{f"stage2/{k}": v for k, v in stats.items()})
-        extractor.save(
-            out / "checkpoints" / f"epoch-{epoch}",
-            metadata={"stage": 2, "epoch": epoch, "step": step},
-        )
+        save(out / "checkpoints" / f"epoch-{epoch}", {"stage": 2, "epoch": epoch, "step": step})
         if config.max_steps and step >= config.max_steps:
             break
-    final = extractor.save(out / "final", metadata={"stage": 2, "step": step})
+    final = save(out / "final", {"stage": 2, "step": step})
     result = Stage2Result(final_dir=final, steps=step, history=history)
     (out / "stage2_result.json").write_text(json.dumps(result.to_dict(), indent=2, default=str))
     return result

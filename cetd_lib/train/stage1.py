@@ -124,6 +124,34 @@ def linear_schedule(warmup: int, total: int, kind: str = "linear") -> Callable[[
 
 
 @torch.no_grad()
+def write_training_config(
+    directory: str | Path,
+    extractor: Any,
+    config: Any,
+    apps: Sequence[App],
+    *,
+    optimizer: dict[str, Any],
+    schedule: dict[str, Any],
+    step: int,
+    val_apps: Sequence[App] = (),
+) -> Path:
+    """`<directory>/training_config.json` (cetd_lib.training_config) beside a checkpoint: the
+    extractor config, optimizer, schedule, app id -> `App.content_hash()` of the training (and
+    validation) apps, the seed and the current RNG states; the whole stage config in `extra`."""
+    from cetd_lib.training_config import save_training_config
+
+    data = {app.app_id: app.content_hash() for app in [*apps, *val_apps]}
+    extra = {
+        "stage_config": asdict(config),
+        "train_apps": [app.app_id for app in apps],
+        "val_apps": [app.app_id for app in val_apps],
+    }
+    return save_training_config(
+        directory, extractor.config.to_dict(), optimizer, schedule, data, config.seed,
+        step=step, extra=extra,
+    )  # fmt: skip
+
+
 def validate(extractor: Any, codes: list[str], targets: list[str], max_new_tokens: int):
     """(mean sentence BLEU of greedy extractions vs gold, token-mean loss on gold)."""
     from cetd_lib.metrics import mean_sentence_bleu
@@ -260,6 +288,17 @@ def _train_loop(extractor, train_apps, val_apps, config, out, run, device, on_st
     stopper = EarlyStopping(config.patience)
     history: list[dict[str, float]] = []
     start_epoch, step = 0, 0
+
+    def save(directory: Path, meta: dict[str, Any]) -> None:
+        extractor.save(directory, metadata=meta)
+        write_training_config(
+            directory, extractor, config, train_apps, val_apps=val_apps, step=meta["step"],
+            optimizer={
+                "name": "AdamW", "lr": config.learning_rate, "weight_decay": config.weight_decay
+            },
+            schedule={"kind": config.schedule, "warmup_steps": warmup, "total_steps": total},
+        )  # fmt: skip
+
     torch.manual_seed(config.seed)  # dropout; a resumed run restores the saved RNG state
 
     checkpoint = _latest_checkpoint(out)
@@ -337,9 +376,9 @@ def _train_loop(extractor, train_apps, val_apps, config, out, run, device, on_st
             run.log_metrics(step, **{f"stage1/epoch/{k}": v for k, v in row.items() if k != "step"})
         meta = {"stage": 1, "epoch": epoch, "step": step, "val_bleu": bleu, "val_loss": val_loss}
         if improved:
-            _replace_dir(out / BEST_DIR, lambda d, m=meta: extractor.save(d, metadata=m))
+            _replace_dir(out / BEST_DIR, lambda d, m=meta: save(d, m))
         target = out / CHECKPOINTS_DIR / f"epoch-{epoch}"
-        extractor.save(target, metadata=meta)
+        save(target, meta)
         torch.save(
             {
                 "weights": _trainable_state(extractor),
@@ -434,6 +473,20 @@ def _train_trl(extractor, train_apps, val_apps, config, out, run, device, on_ste
     saved = json.loads(state_path.read_text()) if state_path.exists() else {}
     stopper = EarlyStopping(**saved.get("stopper", {"patience": config.patience}))
     history: list[dict[str, float]] = saved.get("history", [])
+    args = sft_config(config, out, device, total)
+
+    def write_config(directory: Path, step: int) -> None:
+        write_training_config(
+            directory, extractor, config, train_apps, val_apps=val_apps, step=step,
+            optimizer={
+                "name": str(getattr(args.optim, "value", args.optim)),
+                "lr": args.learning_rate, "weight_decay": args.weight_decay,
+            },
+            schedule={
+                "kind": str(getattr(args.lr_scheduler_type, "value", args.lr_scheduler_type)),
+                "warmup_steps": args.warmup_steps, "total_steps": total,
+            },
+        )  # fmt: skip
 
     class BleuCallback(TrainerCallback):
         """Validation BLEU each epoch: keep the best adapter, stop after `patience` bad epochs.
@@ -464,7 +517,12 @@ def _train_trl(extractor, train_apps, val_apps, config, out, run, device, on_ste
                 )
             if improved:
                 meta = {"stage": 1, "epoch": epoch, "step": state.global_step, "val_bleu": bleu}
-                _replace_dir(out / BEST_DIR, lambda d, m=meta: extractor.save(d, metadata=m))
+
+                def save_best(directory: Path, m: dict[str, Any] = meta) -> None:
+                    extractor.save(directory, metadata=m)
+                    write_config(directory, m["step"])
+
+                _replace_dir(out / BEST_DIR, save_best)
             state_path.write_text(
                 json.dumps({"stopper": asdict(stopper), "history": history}, indent=2)
             )
@@ -472,9 +530,14 @@ def _train_trl(extractor, train_apps, val_apps, config, out, run, device, on_ste
                 control.should_training_stop = True
             return control
 
+        def on_save(self, args, state, control, **kwargs):
+            directory = Path(args.output_dir) / f"checkpoint-{state.global_step}"
+            if directory.is_dir():  # HF's per-epoch checkpoint, just written
+                write_config(directory, state.global_step)
+
     trainer = SFTTrainer(
         model=extractor.model,
-        args=sft_config(config, out, device, total),
+        args=args,
         train_dataset=dataset.remove_columns("app_id"),
         processing_class=extractor.tokenizer,
         callbacks=[BleuCallback()],

@@ -108,6 +108,8 @@ def _train_trl(extractor, train_apps, reward_fn, config, out, run, device) -> St
     from transformers import TrainerCallback
     from trl import GRPOTrainer, RLOOTrainer
 
+    from cetd_lib.train.stage1 import write_training_config
+
     out.mkdir(parents=True, exist_ok=True)
     history: list[dict[str, float]] = []
 
@@ -142,6 +144,18 @@ def _train_trl(extractor, train_apps, reward_fn, config, out, run, device) -> St
         out / "final",
         metadata={"stage": 2, "algorithm": config.algorithm, "step": trainer.state.global_step},
     )
+    args = trainer.args
+    write_training_config(
+        final, extractor, config, train_apps, step=trainer.state.global_step,
+        optimizer={
+            "name": str(getattr(args.optim, "value", args.optim)),
+            "lr": args.learning_rate, "weight_decay": args.weight_decay,
+        },
+        schedule={
+            "kind": str(getattr(args.lr_scheduler_type, "value", args.lr_scheduler_type)),
+            "warmup_steps": args.warmup_steps, "total_steps": trainer.state.max_steps,
+        },
+    )  # fmt: skip
     result = Stage2Result(final_dir=final, steps=trainer.state.global_step, history=history)
     (out / "stage2_result.json").write_text(json.dumps(result.to_dict(), indent=2, default=str))
     return result
