@@ -8,6 +8,7 @@ import json
 from cetd_lib.data import App
 from cetd_lib.harness.backends import make_backend
 from cetd_lib.params import load_params
+from cetd_lib.training_config import FILENAME, load_training_config
 
 
 def app(i: int) -> App:
@@ -37,9 +38,10 @@ def test_run_phase2_training_on_tiny_params(tiny_base, tmp_path):
     )
     run = RunRecord.open(tmp_path, "phase2-train")
     model, tokenizer = tiny_base
+    train, val = [app(1), app(2)], [app(3)]
     stage1_dir, stage2_dir = run_phase2_training(
         params,
-        {"train": [app(1), app(2)], "val": [app(3)]},
+        {"train": train, "val": val},
         run,
         backends={"tiny": make_backend("null")},  # every rebuild fails: reward 0, fast
         base=(copy.deepcopy(model), tokenizer),
@@ -51,3 +53,57 @@ def test_run_phase2_training_on_tiny_params(tiny_base, tmp_path):
     assert summary["stage2"]["steps"] == 1
     keys = {k for row in run.metrics() for k in row}
     assert "stage1/epoch/val_bleu" in keys and any(k.startswith("stage2/") for k in keys)
+    # every checkpoint carries training_config.json (monitoring issue)
+    work = run.artifact("train")
+    epoch_dirs = sorted((work / "stage1" / "checkpoints").glob("checkpoint-*"))
+    assert epoch_dirs  # the TRL per-epoch checkpoints
+    expected = {
+        stage1_dir: (params.stage1.seed, train + val),
+        work / "stage1" / "best": (params.stage1.seed, train + val),
+        **{d: (params.stage1.seed, train + val) for d in epoch_dirs},
+        work / "stage2" / "final": (params.stage2.seed, train),
+        stage2_dir: (params.stage2.seed, train),
+    }
+    for directory, (seed, apps) in expected.items():
+        assert (directory / FILENAME).exists(), directory
+        config = load_training_config(directory, restore_rng=False)
+        assert config.seed == seed, directory
+        assert config.data == {a.app_id: a.content_hash() for a in apps}, directory
+        assert config.model_config["base_model"] == params.extractor.base_model
+        assert config.optimizer["lr"] > 0 and "weight_decay" in config.optimizer
+        assert {"kind", "warmup_steps", "total_steps"} <= set(config.schedule)
+        assert "python" in config.rng_state and "torch" in config.rng_state
+        config.restore_rng()  # the stored state is usable
+
+
+def test_seed_variant_loops_write_training_configs(tiny_base, tmp_path):
+    from cetd_lib.models.extractor import make_extractor
+    from cetd_lib.train.config import Stage1Config, Stage2Config
+    from cetd_lib.train.reward import make_reconstruction_reward
+    from cetd_lib.train.stage1 import train_stage1
+    from cetd_lib.train.stage2 import train_stage2
+
+    model, tokenizer = tiny_base
+    extractor = make_extractor(
+        "seed", base=(copy.deepcopy(model), tokenizer), max_code_tokens=64, max_target_tokens=16,
+        decoder_layers=1, decoder_feedforward=64, tie_output_embeddings=True,
+    )  # fmt: skip
+    train, val = [app(1), app(2)], [app(3)]
+    s1 = Stage1Config(epochs=1, batch_size=2, val_max_new_tokens=4, seed=5)
+    result1 = train_stage1(extractor, train, val, s1, tmp_path / "s1")
+    reward = make_reconstruction_reward(
+        {a.app_id: a for a in train}, reconstruct_fn=lambda apps, lists: [0.5] * len(apps)
+    )
+    s2 = Stage2Config(algorithm="loop", batch_size=2, num_samples=2, max_new_tokens=4, seed=6)
+    result2 = train_stage2(extractor, train, reward, s2, tmp_path / "s2")
+    for directory, seed, apps in (
+        (result1.best_dir, 5, train + val),
+        (tmp_path / "s1" / "checkpoints" / "epoch-0", 5, train + val),
+        (tmp_path / "s2" / "checkpoints" / "epoch-0", 6, train),
+        (result2.final_dir, 6, train),
+    ):
+        config = load_training_config(directory, restore_rng=False)
+        assert config.seed == seed and config.extra["stage_config"]["seed"] == seed
+        assert config.data == {a.app_id: a.content_hash() for a in apps}, directory
+        assert config.optimizer["name"] == "AdamW" and config.schedule["kind"] == "linear"
+        assert config.model_config["variant"] == "seed"
