@@ -97,3 +97,47 @@ def test_lm_variant_with_trl_sft_trainer(tiny_base, tmp_path):
     assert (result.best_dir / "extractor.json").exists()
     assert list((tmp_path / "s1" / "checkpoints").glob("checkpoint-*"))  # one per epoch
     assert any("stage1/epoch/val_bleu" in row for row in run.metrics())
+
+
+def test_trl_sft_resume_after_crash_matches_uninterrupted_run(tiny_base, tmp_path):
+    model, tokenizer = tiny_base
+
+    def lm_extractor():
+        return make_extractor(
+            "lm", base=(copy.deepcopy(model), tokenizer), lora_target_modules=("q_proj", "v_proj"),
+            **{k: v for k, v in SMALL.items() if not k.startswith("decoder")},
+        )  # fmt: skip
+
+    config = Stage1Config(
+        epochs=2, batch_size=2, learning_rate=1e-2, warmup_steps=0, val_max_new_tokens=4,
+        patience=5, seed=3,
+    )  # fmt: skip
+    full = train_stage1(lm_extractor(), TRAIN, VAL, config, tmp_path / "full")
+
+    def crash_in_epoch_two(step: int) -> None:
+        if step == 3:
+            raise Crash
+
+    with pytest.raises(Crash):
+        train_stage1(
+            lm_extractor(), TRAIN, VAL, config, tmp_path / "crash", on_step=crash_in_epoch_two
+        )
+    resumed = train_stage1(lm_extractor(), TRAIN, VAL, config, tmp_path / "crash")
+    assert resumed.steps == full.steps == 4 and resumed.epochs_run == full.epochs_run == 2
+    for a, b in zip(resumed.history, full.history, strict=True):
+        assert a["epoch"] == b["epoch"]
+        assert a["val_loss"] == pytest.approx(b["val_loss"], rel=1e-4)
+    assert resumed.history[-1]["val_loss"] != pytest.approx(resumed.history[0]["val_loss"])
+
+
+def test_auto_precision_is_bf16_only_on_cpus_with_native_bf16(monkeypatch):
+    from cetd_lib.train import stage1
+
+    monkeypatch.setattr(stage1, "cpu_has_native_bf16", lambda: True)
+    assert stage1.resolve_mixed_precision("auto", "cpu") == "bf16"
+    assert stage1.resolve_mixed_precision("no", "cpu") == "no"
+    monkeypatch.setattr(stage1, "cpu_has_native_bf16", lambda: False)
+    assert stage1.resolve_mixed_precision("auto", "cpu") == "no"
+    assert stage1.resolve_mixed_precision("bf16", "cpu") == "bf16"  # asked for: emulated
+    with pytest.raises(ValueError, match="not supported on 'mps'"):
+        stage1.resolve_mixed_precision("bf16", "mps")

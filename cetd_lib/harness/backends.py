@@ -113,9 +113,14 @@ def _longest_backtick_run(text: str) -> int:
     return best
 
 
-class OracleBackend:
+class _FixedBackend:
+    """A calibration backend: the same completion for every sample of a prompt."""
+
     def __init__(self, spec: BackendSpec) -> None:
         self.name = spec.name
+
+    def completion(self, prompt: Prompt) -> str:
+        raise NotImplementedError
 
     def generate(
         self,
@@ -127,24 +132,17 @@ class OracleBackend:
         *,
         top_p: float = 1.0,
     ) -> list[list[str]]:
-        return [[oracle_completion(p)] * n for p in prompts]
+        return [[self.completion(p)] * n for p in prompts]
 
 
-class NullBackend:
-    def __init__(self, spec: BackendSpec) -> None:
-        self.name = spec.name
+class OracleBackend(_FixedBackend):
+    def completion(self, prompt: Prompt) -> str:
+        return oracle_completion(prompt)
 
-    def generate(
-        self,
-        prompts: Sequence[Prompt],
-        n: int,
-        temperature: float,
-        max_new_tokens: int,
-        seed: int,
-        *,
-        top_p: float = 1.0,
-    ) -> list[list[str]]:
-        return [[""] * n for _ in prompts]
+
+class NullBackend(_FixedBackend):
+    def completion(self, prompt: Prompt) -> str:
+        return ""
 
 
 register_backend("oracle")(OracleBackend)

@@ -119,7 +119,8 @@ class Stage1Config:
     )
     max_grad_norm: float = _help("Gradient clipping norm (0 = off).", default=1.0)
     mixed_precision: Literal["auto", "bf16", "no"] = _help(
-        "'auto': bf16 autocast where the device supports it (CUDA with bf16), else fp32.",
+        "'auto': bf16 autocast where the device supports it (CUDA with bf16, CPUs with AMX), "
+        "else fp32.",
         default="auto",
     )
     patience: int = _help(

