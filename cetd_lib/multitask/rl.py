@@ -274,9 +274,13 @@ def trl_args(config: MutationRLConfig, out: Path) -> Any:
     each generated batch is optimised on `num_iterations` times (ratio + clipping)."""
     from trl import GRPOConfig, RLOOConfig
 
+    from cetd_lib.train.stage1 import resolve_mixed_precision
+
     cls = RLOOConfig if config.algorithm == "rloo" else GRPOConfig
     return cls(
         output_dir=str(out / "checkpoints"),
+        bf16=resolve_mixed_precision(config.mixed_precision, "cpu") == "bf16",
+        gradient_checkpointing=config.gradient_checkpointing,
         num_generations=config.num_generations,
         per_device_train_batch_size=config.batch_modules * config.num_generations,
         max_steps=config.max_steps,
@@ -556,3 +560,26 @@ def run_mutation_rl(params: Any, run: Any) -> dict[str, Any]:
     run.write_summary({**run.summary(), **summary})
     log.info("%s", summary["mutation_rl/verdict"])
     return summary
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """`python -m cetd_lib.multitask.rl --params params/smoke.yaml [--run-id ID] [--set k=v]`."""
+    import argparse
+
+    from cetd_lib import session
+
+    parser = argparse.ArgumentParser(description=run_mutation_rl.__doc__.split("\n\n")[0])
+    parser.add_argument("--params", required=True, help="a params/*.yaml file")
+    parser.add_argument("--run-id", default="", help="resume or name the run (default: new)")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    args = parser.parse_args(argv)
+    s = session.start(args.params, args.run_id, args.set, kind="mutation_rl")
+    with s.run:
+        summary = run_mutation_rl(s.params, s.run)
+    print(summary["mutation_rl/verdict"])
+    print("run record:", s.run.dir)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -93,6 +93,16 @@ class MutationRLConfig:
         "((after - before) / before; with before = 0, any gain counts).",
         default=0.10,
     )
+    mixed_precision: Literal["auto", "bf16", "no"] = _help(
+        "As stage1.mixed_precision: 'auto' is bf16 autocast on CUDA with bf16 and CPUs with "
+        "AMX, else fp32 (TRL's own default is bf16 everywhere, emulated and slow on most CPUs).",
+        default="auto",
+    )
+    gradient_checkpointing: bool = _help(
+        "Recompute activations in the backward pass to save memory (TRL engines). Off by "
+        "default: TRL turns it on, which costs compute a small model on a CPU does not need.",
+        default=False,
+    )
     seed: int = _help("Seeds sampling, data order and the LoRA initialisation.", default=42)
     mutation: MutationConfig = _help(
         "The mutation engine (operators, mutant sample, timeouts).",

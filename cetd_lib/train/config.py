@@ -123,6 +123,11 @@ class Stage1Config:
         "else fp32.",
         default="auto",
     )
+    gradient_checkpointing: bool = _help(
+        "Recompute activations in the backward pass to save memory (TRL engines). Off by "
+        "default: TRL turns it on, which costs compute a small model on a CPU does not need.",
+        default=False,
+    )
     patience: int = _help(
         "Early stopping: epochs without a better validation BLEU before stopping (seed: 2).",
         default=2,
@@ -175,6 +180,16 @@ class Stage2Config:
     )
     warmup_ratio_cap: float = _help("Upper bound of warmup as a share of all steps.", default=0.1)
     max_grad_norm: float = _help("Gradient clipping norm (0 = off).", default=1.0)
+    mixed_precision: Literal["auto", "bf16", "no"] = _help(
+        "As stage1.mixed_precision: 'auto' is bf16 autocast on CUDA with bf16 and CPUs with "
+        "AMX, else fp32 (TRL's own default is bf16 everywhere, emulated and slow on most CPUs).",
+        default="auto",
+    )
+    gradient_checkpointing: bool = _help(
+        "Recompute activations in the backward pass to save memory (TRL engines). Off by "
+        "default: TRL turns it on, which costs compute a small model on a CPU does not need.",
+        default=False,
+    )
     baseline: Literal["leave_one_out", "constant"] = _help(
         "Advantage baseline: 'leave_one_out' (mean reward of the other K-1 samples, RLOO) or "
         "'constant' (the seed's fixed constant_baseline).",

@@ -453,6 +453,7 @@ def sft_config(config: Stage1Config, out: Path, device: str, total_steps: int) -
         lr_scheduler_type="linear" if config.schedule == "linear" else "constant_with_warmup",
         max_grad_norm=config.max_grad_norm,
         bf16=precision == "bf16",
+        gradient_checkpointing=config.gradient_checkpointing,
         use_cpu=device == "cpu",
         seed=config.seed,
         data_seed=config.seed,

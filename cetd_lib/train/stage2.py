@@ -48,9 +48,13 @@ def trl_config(config: Stage2Config, out: Path, device: str) -> Any:
     """RLOOConfig / GRPOConfig for `config`: batch_size apps x num_samples completions a step."""
     from trl import GRPOConfig, RLOOConfig
 
+    from cetd_lib.train.stage1 import resolve_mixed_precision
+
     cls = RLOOConfig if config.algorithm == "rloo" else GRPOConfig
     return cls(
         output_dir=str(out / "checkpoints"),
+        bf16=resolve_mixed_precision(config.mixed_precision, device) == "bf16",
+        gradient_checkpointing=config.gradient_checkpointing,
         num_generations=config.num_samples,
         per_device_train_batch_size=config.batch_size * config.num_samples,
         num_train_epochs=config.epochs,
