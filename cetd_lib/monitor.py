@@ -10,10 +10,12 @@ Each call appends a row to the run record's `metrics.jsonl` and then, throttled 
   `<run>/tensorboard/`.
 
 Metric keys are grouped by prefix, as cleanrl and TRL do: `losses/...`, `rewards/<name>/mean`,
-`completions/...`, `charts/...`, `eval/...`. A list of values is averaged with NaN and None left
-out (None = "not applicable", as a TRL reward function returns). HF/TRL trainers log through
-`LiveMetricsCallback(live)`, which maps their flat keys ("loss", "learning_rate", ...) onto
-these groups.
+`completions/...`, `charts/...`, `eval/...`. Several training phases share one run record
+(stage 1 then stage 2 in a Phase-2 run), so a key may carry a phase in front:
+`stage1/losses/train` (`log(step, phase="stage1", ...)`); the view draws a panel per (phase,
+group). A list of values is averaged with NaN and None left out (None = "not applicable", as a
+TRL reward function returns). HF/TRL trainers log through `LiveMetricsCallback(live)`, which
+maps their flat keys ("loss", "learning_rate", ...) onto these groups and adds throughput.
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ from __future__ import annotations
 import math
 import sys
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any, Literal, TextIO
 
 from cetd_lib.tracking import RunRecord
@@ -31,6 +34,8 @@ TensorBoardMode = Literal["auto", "on", "off"]
 
 # Panels are drawn in this order; any other prefix follows alphabetically.
 GROUP_ORDER = ("losses", "rewards", "completions", "eval", "charts")
+# Groups that are never a phase name: a key `guard/rule/empty` is group `guard`, not phase `guard`.
+KNOWN_GROUPS = (*GROUP_ORDER, "guard", "kill_rate", "advantages", "clip_ratio", "sampling")
 
 
 class MetricKeyError(ValueError):
@@ -42,9 +47,32 @@ class MetricKeyError(ValueError):
 # ---------------------------------------------------------------------------------------------
 
 
+def split_phase(key: str) -> tuple[str, str]:
+    """(phase, grouped key): `stage1/losses/train` -> ("stage1", "losses/train").
+
+    A key has a phase when it has at least three parts and its first part is not a known group
+    (`rewards/recon/mean` and `guard/rule/empty` have none); "" when it has none.
+
+    >>> split_phase("stage2/rewards/mean"), split_phase("rewards/recon/mean")
+    (('stage2', 'rewards/mean'), ('', 'rewards/recon/mean'))
+    """
+    parts = key.split("/")
+    if len(parts) >= 3 and parts[0] not in KNOWN_GROUPS:
+        return parts[0], "/".join(parts[1:])
+    return "", key
+
+
 def metric_group(key: str) -> str:
-    """The panel a key is drawn in: its first path part (`rewards/recon/mean` -> `rewards`)."""
-    return key.split("/", 1)[0] if "/" in key else "other"
+    """The group of a key, phase left out: `rewards/recon/mean` and `stage2/rewards/mean` ->
+    `rewards`; "other" for a key without a group."""
+    rest = split_phase(key)[1]
+    return rest.split("/", 1)[0] if "/" in rest else "other"
+
+
+def metric_panel(key: str) -> str:
+    """The panel a key is drawn in: `<phase>/<group>` (`stage1/losses`), or `<group>`."""
+    phase = split_phase(key)[0]
+    return f"{phase}/{metric_group(key)}" if phase else metric_group(key)
 
 
 def _is_missing(value: Any) -> bool:
@@ -130,12 +158,19 @@ def last_values(rows: Iterable[Mapping[str, Any]]) -> dict[str, float]:
 
 
 def grouped(keys: Iterable[str]) -> dict[str, list[str]]:
-    """group -> sorted keys, groups in GROUP_ORDER then alphabetical."""
+    """panel (`metric_panel`) -> sorted keys: keys without a phase first, then phases in
+    alphabetical order (stage1 before stage2); within each, groups in GROUP_ORDER, then the rest
+    alphabetically."""
     groups: dict[str, list[str]] = {}
     for key in sorted(keys):
-        groups.setdefault(metric_group(key), []).append(key)
+        groups.setdefault(metric_panel(key), []).append(key)
     rank = {name: i for i, name in enumerate(GROUP_ORDER)}
-    return {g: groups[g] for g in sorted(groups, key=lambda g: (rank.get(g, len(rank)), g))}
+
+    def order(panel: str) -> tuple[str, int, str]:
+        phase, _, group = panel.rpartition("/")
+        return (phase, rank.get(group, len(rank)), group)
+
+    return {g: groups[g] for g in sorted(groups, key=order)}
 
 
 def in_notebook() -> bool:
@@ -162,7 +197,8 @@ class LiveMetrics:
 
     `accumulate(**metrics)` collects values between logging steps (e.g. one reward per
     micro-batch); the next `log` writes their NaN-filtered means, as TRL averages its metric
-    buffers at each logging step.
+    buffers at each logging step. `phase="stage1"` writes `stage1/<key>`: one LiveMetrics (one
+    figure) serves every phase of a run.
     """
 
     def __init__(
@@ -191,6 +227,7 @@ class LiveMetrics:
         self.history: dict[str, tuple[list[int], list[float]]] = {}
         self.latest: dict[str, float] = {}
         self.last_step: int | None = None
+        self.last_phase = ""
         self._pending: dict[str, list[Any]] = {}
         self._last_line: float | None = None
         self._last_plot: float | None = None
@@ -212,21 +249,20 @@ class LiveMetrics:
         )
 
     # -- logging ---------------------------------------------------------------------------
-    def accumulate(self, **metrics: Any) -> None:
+    def accumulate(self, *, phase: str = "", **metrics: Any) -> None:
         """Buffer values (scalars or sequences) until the next `log`, which averages them."""
-        for key, value in metrics.items():
-            _check_key(key)
+        for key, value in _phased(phase, metrics).items():
             values = value if _is_sequence(value) else [value]
             self._pending.setdefault(key, []).extend(values)
 
-    def log(self, step: int, **metrics: Any) -> dict[str, Any]:
+    def log(self, step: int, *, phase: str = "", **metrics: Any) -> dict[str, Any]:
         """Write one row (step + metrics + buffered means) and refresh the view if due.
 
         Sequences are averaged with NaN/None left out; NaN is written as null (JSON has no NaN).
-        Strings are kept in the record (e.g. `source="gold"`) but not plotted. Returns the row.
+        Strings are kept in the record (e.g. `source="gold"`) but not plotted. With `phase`
+        every key is written as `<phase>/<key>`. Returns the row.
         """
-        for key in metrics:
-            _check_key(key)
+        metrics = _phased(phase, metrics)
         merged: dict[str, Any] = {k: nanmean(v) for k, v in self._pending.items()}
         self._pending.clear()
         merged.update(metrics)
@@ -244,6 +280,7 @@ class LiveMetrics:
             row[key] = None if math.isnan(number) or math.isinf(number) else number
         self.run.log_metrics(int(step), **row)
         self.last_step = int(step)
+        self.last_phase = phase
         for key, value in row.items():
             if isinstance(value, float):
                 steps, values = self.history.setdefault(key, ([], []))
@@ -285,10 +322,15 @@ class LiveMetrics:
             self._draw()
 
     def format_line(self) -> str:
-        """`step 40 | 12s | losses/train 1.234 | rewards/recon/mean 0.4 ...` (latest values)."""
-        parts = [f"step {self.last_step}", f"{self.clock() - self._started:.0f}s"]
+        """`stage1 step 40 | 12s | losses/train 1.234 | charts/tokens_per_s 812 ...`: the latest
+        values of the phase logged last (a stage-2 line does not repeat stage 1's numbers)."""
+        head = f"{self.last_phase} step {self.last_step}".lstrip()
+        parts = [head, f"{self.clock() - self._started:.0f}s"]
         for keys in grouped(self.latest).values():
-            parts += [f"{key} {self.latest[key]:.4g}" for key in keys]
+            for key in keys:
+                phase, rest = split_phase(key)
+                if phase == self.last_phase:
+                    parts.append(f"{rest} {self.latest[key]:.4g}")
         return " | ".join(parts)
 
     def figure(self) -> Any:
@@ -313,6 +355,23 @@ class LiveMetrics:
             self._handles[1].update(table)
 
 
+@contextmanager
+def training_metrics(
+    run: RunRecord | None, live: LiveMetrics | None = None, config: Any = None
+) -> Iterator[LiveMetrics | None]:
+    """The LiveMetrics a trainer logs into: `live` when the caller passes one (the caller keeps
+    closing it: one figure for every phase of a run), else a new one on `run` from `config`
+    (a DashboardConfig; LiveMetrics defaults without), closed on exit; None without a run."""
+    if live is not None or run is None:
+        yield live
+        return
+    own = LiveMetrics.from_config(run, config) if config is not None else LiveMetrics(run)
+    try:
+        yield own
+    finally:
+        own.close()
+
+
 def _is_sequence(value: Any) -> bool:
     if hasattr(value, "ndim"):  # numpy arrays and torch tensors with at least one dimension
         return value.ndim > 0
@@ -325,6 +384,20 @@ def _check_key(key: str) -> None:
             f"metric key {key!r} has no group prefix; name it like 'losses/{key}', "
             f"'rewards/{key}/mean' or 'charts/{key}' (groups: {', '.join(GROUP_ORDER)}, ...)"
         )
+
+
+def _phased(phase: str, metrics: Mapping[str, Any]) -> dict[str, Any]:
+    """Check every key, then put `<phase>/` in front of it."""
+    for key in metrics:
+        _check_key(key)
+    if not phase:
+        return dict(metrics)
+    if "/" in phase or phase in KNOWN_GROUPS:
+        raise MetricKeyError(
+            f"phase {phase!r} must be one word that is not a metric group (e.g. 'stage1'); "
+            f"groups: {', '.join(KNOWN_GROUPS)}"
+        )
+    return {f"{phase}/{key}": value for key, value in metrics.items()}
 
 
 _TENSORBOARD_WARNED = False
@@ -363,6 +436,7 @@ def _tensorboard_writer(run: RunRecord, mode: TensorBoardMode) -> Any:
 # (TRL's "rewards/<fn>/mean", "completions/mean_length") pass through unchanged.
 HF_KEY_MAP = {
     "loss": "losses/train",
+    "train_loss": "losses/train_mean",  # HF's mean over the whole run, logged once at the end
     "eval_loss": "losses/eval",
     "reward": "rewards/mean",
     "reward_std": "rewards/std",
@@ -402,21 +476,75 @@ def _make_callback_class() -> type:
     from transformers import TrainerCallback
 
     class LiveMetricsCallback(TrainerCallback):
-        """Forward HF/TRL `Trainer` logs into a `LiveMetrics` (main process only).
+        """Forward HF/TRL `Trainer` logs into a `LiveMetrics` (main process only), with throughput.
 
-        `trainer = GRPOTrainer(..., callbacks=[LiveMetricsCallback(live)])`. The step is the
-        trainer's `state.global_step`; the caller keeps owning (and closing) `live`.
+        `trainer = GRPOTrainer(..., callbacks=[LiveMetricsCallback(live, phase="stage2")])`.
+        The step is the trainer's `state.global_step`; the caller keeps owning (and closing)
+        `live`. Throughput over the wall time (by `live.clock`) since the previous row that
+        advanced the step: `charts/samples_per_s` when `samples_per_step` is given (examples, or
+        completions, per optimizer step), `charts/tokens_per_s` from the cumulative `num_tokens`
+        TRL logs. HF logs its own `train_samples_per_second` only once, at the end; cleanrl's
+        SPS is the model for logging it all along. `extra()` is called at every row and its
+        metrics are added (statistics a reward function keeps, the reconstruction time share).
         """
 
-        def __init__(self, live: LiveMetrics):
+        def __init__(
+            self,
+            live: LiveMetrics,
+            *,
+            phase: str = "",
+            samples_per_step: float | None = None,
+            extra: Callable[[], Mapping[str, Any]] | None = None,
+        ):
             self.live = live
+            self.phase = phase
+            self.samples_per_step = samples_per_step
+            self.extra = extra
+            self._mark: tuple[float, int, float | None] | None = None
+
+        def on_train_begin(self, args, state, control, **kwargs):
+            # A resumed trainer's token count restarts from a checkpoint: skip its first delta.
+            self._mark = (
+                self.live.clock(),
+                state.global_step,
+                0.0 if not state.global_step else None,
+            )
 
         def on_log(self, args, state, control, logs=None, **kwargs):
-            if logs and getattr(state, "is_world_process_zero", True):
-                self.live.log(state.global_step, **hf_logs_to_metrics(logs))
+            if not logs or not getattr(state, "is_world_process_zero", True):
+                return
+            metrics = hf_logs_to_metrics(logs)
+            metrics.update(self._throughput(state.global_step, logs.get("num_tokens")))
+            if self.extra is not None:
+                metrics.update(self.extra())
+            self.live.log(state.global_step, phase=self.phase, **metrics)
 
         def on_train_end(self, args, state, control, **kwargs):
             self.live._refresh(force=True)
+
+        def pause(self, seconds: float) -> None:
+            """Leave `seconds` spent outside training (validation) out of the next throughput."""
+            if self._mark is not None:
+                since, step, tokens = self._mark
+                self._mark = (since + seconds, step, tokens)
+
+        def _throughput(self, step: int, tokens: Any) -> dict[str, float]:
+            now = self.live.clock()
+            if self._mark is None:  # logged before on_train_begin: start measuring here
+                self._mark = (now, step, None)
+                return {}
+            since, last_step, last_tokens = self._mark
+            tokens = _as_number(tokens)
+            out: dict[str, float] = {}
+            elapsed = now - since
+            if step <= last_step or elapsed <= 0:  # eval rows and the final summary row
+                return out
+            if self.samples_per_step:
+                out["charts/samples_per_s"] = (step - last_step) * self.samples_per_step / elapsed
+            if tokens is not None and last_tokens is not None and tokens > last_tokens:
+                out["charts/tokens_per_s"] = (tokens - last_tokens) / elapsed
+            self._mark = (now, step, tokens)
+            return out
 
     return LiveMetricsCallback
 

@@ -126,9 +126,15 @@ def test_grpo_run_moves_toward_the_rewarded_output(tiny_base, tmp_path):
         lora_target_modules=("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj",
                              "down_proj"),
     )  # fmt: skip
+    from cetd_lib.tracking import RunRecord
+
+    run = RunRecord.open(tmp_path, "mrl-train")
     trained, result = train_mutation_rl(
-        copy.deepcopy(model), tokenizer, [SMALL], even_tokens, config, tmp_path
+        copy.deepcopy(model), tokenizer, [SMALL], even_tokens, config, tmp_path / "out", run=run
     )
+    keys = {k for row in run.metrics() for k in row}
+    for key in ("rewards/mean", "rewards/std", "losses/kl", "charts/samples_per_s"):
+        assert f"mutation_rl/{key}" in keys, sorted(keys)
     assert result.steps == 2 and len(seen) >= 4
     first_batch = seen[:4]
     best = max(first_batch, key=lambda s: s[1])
@@ -172,7 +178,7 @@ def test_run_mutation_rl_records_before_after_curves_and_an_honest_verdict(
     curve = [{"step": 1, "reward": 0.1, "kl": 0.0}, {"step": 2, "reward": 0.3, "kl": 0.02}]
     monkeypatch.setattr(
         rl, "train_mutation_rl",
-        lambda model, tok, targets, reward, config, out, run=None: (
+        lambda model, tok, targets, reward, config, out, run=None, live=None: (
             model, rl.MutationRLTrainResult(steps=2, history=curve)
         ),
     )  # fmt: skip

@@ -89,14 +89,18 @@ def test_lm_variant_with_trl_sft_trainer(tiny_base, tmp_path):
     )  # fmt: skip
     run = RunRecord.open(tmp_path, "stage1")
     config = Stage1Config(
-        epochs=2, batch_size=2, learning_rate=1e-2, warmup_steps=0, val_max_new_tokens=4
-    )
+        epochs=2, batch_size=2, learning_rate=1e-2, warmup_steps=0, val_max_new_tokens=4,
+        logging_steps=1,
+    )  # fmt: skip
     result = train_stage1(extractor, TRAIN, VAL, config, tmp_path / "s1", run=run)
     assert result.epochs_run == 2 and result.steps == 4
     assert result.history[-1]["val_loss"] < result.history[0]["val_loss"]
     assert (result.best_dir / "extractor.json").exists()
     assert list((tmp_path / "s1" / "checkpoints").glob("checkpoint-*"))  # one per epoch
-    assert any("stage1/epoch/val_bleu" in row for row in run.metrics())
+    keys = {k for row in run.metrics() for k in row}
+    assert {"stage1/eval/bleu", "stage1/losses/val", "stage1/losses/train"} <= keys
+    assert {"stage1/charts/samples_per_s", "stage1/charts/learning_rate"} <= keys
+    assert {"stage1/charts/tokens_per_s", "stage1/losses/train_mean"} <= keys  # TRL num_tokens
 
 
 def test_trl_sft_resume_after_crash_matches_uninterrupted_run(tiny_base, tmp_path):

@@ -93,12 +93,13 @@ def test_seed_loop_logs_rl_health_and_guard_stats(tiny_base, tmp_path):
     assert result.steps == 1
     (row,) = [r for r in run.metrics() if "stage2/losses/policy" in r]
     for key in (
-        "losses/total", "losses/ce_gold", "rewards/mean", "rewards/std", "rewards/zero_std_frac",
-        "rewards/pass_rate", "guard/leak_rate", "guard/compression_ratio", "kl",
-        "charts/samples_per_s",
+        "losses/total", "losses/ce_gold", "rewards/mean", "rewards/std", "rewards/frac_zero_std",
+        "rewards/pass_rate", "guard/leak_rate", "guard/compression_ratio", "losses/kl",
+        "charts/samples_per_s", "charts/reconstruction_time_share",
     ):  # fmt: skip
         assert f"stage2/{key}" in row, key
-    assert row["stage2/kl"] == pytest.approx(0.0, abs=1e-6)  # first step: policy == reference
+    assert row["stage2/losses/kl"] == pytest.approx(0.0, abs=1e-6)  # policy == reference
+    assert 0.0 <= row["stage2/charts/reconstruction_time_share"] <= 1.0
     assert load_extractor(result.final_dir).variant == "seed"
 
 

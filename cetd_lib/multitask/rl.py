@@ -324,37 +324,30 @@ def train_mutation_rl(
     out_dir: str | Path,
     *,
     run: Any = None,
+    live: Any = None,
 ) -> tuple[Any, MutationRLTrainResult]:
     """RL-train `model` (a LoRA adapter is added unless it is already a peft model) on
-    `reward_fn` over `targets`; returns (trained model, result). Every TRL log row is copied
-    to `run` under `mutation_rl/trl/`, with samples/s added."""
+    `reward_fn` over `targets`; returns (trained model, result). Every TRL log row goes to
+    `live` (or a LiveMetrics on `run`) under `mutation_rl/`, TRL's keys mapped onto groups
+    (`rewards/mean`, `losses/kl`, the reward's `kill_rate/*`), with samples/s added."""
     from transformers import TrainerCallback
     from trl import GRPOTrainer, RLOOTrainer
+
+    from cetd_lib.monitor import LiveMetricsCallback, training_metrics
 
     if not targets:
         raise ValueError("train_mutation_rl needs at least one target module")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     history: list[dict[str, float]] = []
-    clock = {"t": time.perf_counter(), "step": 0}
-    samples_per_step = config.batch_modules * config.num_generations
 
     class CopyLogs(TrainerCallback):
+        """TRL's raw rows, kept in the result (reward and KL curves)."""
+
         def on_log(self, args, state, control, logs=None, **kwargs):
             row = {k: float(v) for k, v in (logs or {}).items() if isinstance(v, int | float)}
-            now, steps = time.perf_counter(), state.global_step - clock["step"]
-            if steps > 0:
-                # generations are reused num_iterations times: new samples per step is /mu
-                row["charts/samples_per_s"] = (
-                    steps * samples_per_step / config.num_iterations / (now - clock["t"])
-                )
-                clock.update(t=now, step=state.global_step)
             if row:
                 history.append({"step": state.global_step, **row})
-                if run is not None:
-                    run.log_metrics(
-                        state.global_step, **{f"mutation_rl/trl/{k}": v for k, v in row.items()}
-                    )
 
     peft_config = None
     if not hasattr(model, "peft_config"):
@@ -371,16 +364,24 @@ def train_mutation_rl(
         tokenizer.pad_token = tokenizer.eos_token
     cls = RLOOTrainer if config.algorithm == "rloo" else GRPOTrainer
     started = time.perf_counter()
-    trainer = cls(
-        model=model,
-        reward_funcs=reward_fn,
-        args=trl_args(config, out),
-        train_dataset=rl_dataset(targets),
-        processing_class=tokenizer,
-        callbacks=[CopyLogs()],
-        peft_config=peft_config,
-    )
-    trainer.train()
+    with training_metrics(run, live) as live:
+        callbacks: list[Any] = [CopyLogs()]
+        if live is not None:
+            # generations are reused num_iterations times: new samples per step is /mu
+            samples = config.batch_modules * config.num_generations / config.num_iterations
+            callbacks.append(
+                LiveMetricsCallback(live, phase="mutation_rl", samples_per_step=samples)
+            )
+        trainer = cls(
+            model=model,
+            reward_funcs=reward_fn,
+            args=trl_args(config, out),
+            train_dataset=rl_dataset(targets),
+            processing_class=tokenizer,
+            callbacks=callbacks,
+            peft_config=peft_config,
+        )
+        trainer.train()
     trained = trainer.model
     if hasattr(trained, "peft_config") and "ref" in trained.peft_config:
         trained.delete_adapter("ref")
@@ -493,6 +494,7 @@ def run_mutation_rl(params: Any, run: Any) -> dict[str, Any]:
     """
     from cetd_lib.data import load_apps
     from cetd_lib.models import load_base
+    from cetd_lib.monitor import LiveMetrics
     from cetd_lib.tracking import set_seed, write_json_atomic
 
     config: MutationRLConfig = params.mutation_rl
@@ -508,18 +510,21 @@ def run_mutation_rl(params: Any, run: Any) -> dict[str, Any]:
     train_reward = make_kill_rate_reward(train_targets, config.mutation, harness=params.harness)
     eval_reward = make_kill_rate_reward(heldout_targets, config.mutation, harness=params.harness)
 
-    before = evaluate_policy(
-        model, tokenizer, heldout_targets, eval_reward, config.eval_max_new_tokens
-    )
-    run.log_metrics(0, **{"mutation_rl/eval/mutation_score": before["mutation_score"]})
-    trained, result = train_mutation_rl(
-        model, tokenizer, train_targets, train_reward, config, run.artifact("mutation_rl/trl"),
-        run=run,
-    )  # fmt: skip
-    after = evaluate_policy(
-        trained, tokenizer, heldout_targets, eval_reward, config.eval_max_new_tokens
-    )
-    run.log_metrics(result.steps, **{"mutation_rl/eval/mutation_score": after["mutation_score"]})
+    with LiveMetrics.from_config(run, params.dashboard) as live:
+        before = evaluate_policy(
+            model, tokenizer, heldout_targets, eval_reward, config.eval_max_new_tokens
+        )
+        live.log(0, phase="mutation_rl", **{"eval/mutation_score": before["mutation_score"]})
+        trained, result = train_mutation_rl(
+            model, tokenizer, train_targets, train_reward, config,
+            run.artifact("mutation_rl/trl"), live=live,
+        )  # fmt: skip
+        after = evaluate_policy(
+            trained, tokenizer, heldout_targets, eval_reward, config.eval_max_new_tokens
+        )
+        live.log(
+            result.steps, phase="mutation_rl", **{"eval/mutation_score": after["mutation_score"]}
+        )
     gain = relative_improvement(before["mutation_score"], after["mutation_score"])
     improved = gain > config.improvement_target
     rewards = [r for _, r in result.reward_curve()]

@@ -7,6 +7,11 @@ validating BLEU on the val split; stage 2 starts from stage 1's best checkpoint 
 the guarded reconstruction reward with the orchestra of `params.orchestra`. The checkpoints
 land where the ablation looks for them: `<run>/artifacts/stage1/` and `<run>/artifacts/stage2/`
 (working files, per-epoch checkpoints and TRL state, under `<run>/artifacts/train/`).
+
+Both stages log into one `LiveMetrics` built from `params.dashboard` (a live figure in
+JupyterLab, throttled lines headless), under `stage1/` and `stage2/`; wall time, steps and
+throughput per stage go to `train_summary.json` and the run summary, which the training report
+(`cetd_lib.report.write_training_report`) reads.
 """
 
 from __future__ import annotations
@@ -36,6 +41,18 @@ def run_phase2_training(
     reconstruction backends by member name (else built from `params.orchestra`). `base`:
     a loaded `(model, tokenizer)` for the extractor (changed in place).
     """
+    from cetd_lib.monitor import LiveMetrics
+
+    train_apps, val_apps = list(apps["train"]), list(apps["val"])
+    if not train_apps:
+        raise ValueError("phase-2 training needs apps in the train split (data.max_apps > 0)")
+    work = run.artifact("train")
+    work.mkdir(parents=True, exist_ok=True)
+    with LiveMetrics.from_config(run, params.dashboard) as live:
+        return _train(params, train_apps, val_apps, run, live, work, device, backends, base)
+
+
+def _train(params, train_apps, val_apps, run, live, work, device, backends, base):
     from cetd_lib.models import load_extractor, make_extractor
     from cetd_lib.phase2 import build_orchestra
     from cetd_lib.tracking import set_seed
@@ -43,18 +60,12 @@ def run_phase2_training(
     from cetd_lib.train.stage1 import train_stage1
     from cetd_lib.train.stage2 import train_stage2
 
-    train_apps, val_apps = list(apps["train"]), list(apps["val"])
-    if not train_apps:
-        raise ValueError("phase-2 training needs apps in the train split (data.max_apps > 0)")
-    work = run.artifact("train")
-    work.mkdir(parents=True, exist_ok=True)
     timings: dict[str, float] = {}
-
     started = time.perf_counter()
     set_seed(params.stage1.seed)
     extractor = make_extractor(config=params.extractor, base=base)
     stage1 = train_stage1(
-        extractor, train_apps, val_apps, params.stage1, work / "stage1", run=run, device=device
+        extractor, train_apps, val_apps, params.stage1, work / "stage1", live=live, device=device
     )
     stage1_dir = _publish(stage1.best_dir, run.artifact("stage1"))
     timings["stage1_s"] = time.perf_counter() - started
@@ -73,7 +84,7 @@ def run_phase2_training(
         orchestra=params.orchestra,
     )
     stage2 = train_stage2(
-        extractor, train_apps, reward, params.stage2, work / "stage2", run=run, device=device
+        extractor, train_apps, reward, params.stage2, work / "stage2", live=live, device=device
     )
     stage2_dir = _publish(stage2.final_dir, run.artifact("stage2"))
     timings["stage2_s"] = time.perf_counter() - started
@@ -87,7 +98,26 @@ def run_phase2_training(
         "timings": timings,
     }
     run.artifact("train_summary.json").write_text(json.dumps(summary, indent=2, default=str))
+    run.write_summary({**run.summary(), "phases": phase_summaries(summary)})
     return stage1_dir, stage2_dir
+
+
+def phase_summaries(summary: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Per phase that ran: epochs, optimizer steps, wall time and checkpoint, for the report."""
+    stage1 = summary["stage1"]
+    return {
+        "stage1": {
+            "epochs": stage1["epochs_run"],
+            "steps": stage1["steps"],
+            "wall_time_s": summary["timings"]["stage1_s"],
+            "best_val_bleu": stage1["best_val_bleu"],
+            "stopped_early": stage1["stopped_early"],
+        },
+        "stage2": {
+            "steps": summary["stage2"]["steps"],
+            "wall_time_s": summary["timings"]["stage2_s"],
+        },
+    }
 
 
 def _publish(source: Path, target: Path) -> Path:

@@ -29,6 +29,7 @@ import logging
 import math
 import re
 import statistics
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -257,12 +258,16 @@ class RewardRecord:
 
 @dataclass
 class RewardLog:
-    """Every reward call's records; `latest()` / `stats(i)` give the per-step metrics."""
+    """Every reward call's records; `latest()` / `stats(i)` give the per-step metrics.
+    `reconstruct_s[i]`: seconds call i spent rebuilding apps (the orchestra and the harness),
+    what a trainer reports as the reconstruction share of its wall time."""
 
     steps: list[list[RewardRecord]] = field(default_factory=list)
+    reconstruct_s: list[float] = field(default_factory=list)
 
-    def add(self, records: list[RewardRecord]) -> None:
+    def add(self, records: list[RewardRecord], reconstruct_s: float = 0.0) -> None:
         self.steps.append(records)
+        self.reconstruct_s.append(reconstruct_s)
 
     def stats(self, index: int = -1) -> dict[str, float]:
         """Metrics of one call, keys grouped by prefix; means skip None/NaN."""
@@ -446,9 +451,11 @@ def make_reconstruction_reward(
                 if v.accepted and (not deterministic or (aid, tuple(v.items)) not in memo)
             }
         )
+        started = time.perf_counter()
         if todo:
             rates = reconstruct_fn([apps_by_id[a] for a, _ in todo], [list(i) for _, i in todo])
             memo.update(zip(todo, rates, strict=True))
+        reconstruct_s = time.perf_counter() - started
         records = []
         for aid, text, v in zip(app_id, texts, verdicts, strict=True):
             if not v.accepted:
@@ -459,11 +466,12 @@ def make_reconstruction_reward(
             records.append(RewardRecord(aid, reward, rate, v, text))
         if not deterministic:
             memo.clear()
-        reward_log.add(records)
+        reward_log.add(records, reconstruct_s)
         log_metric = kwargs.get("log_metric")
-        if callable(log_metric):
+        if callable(log_metric):  # TRL logs its own reward mean/std; add what it cannot know
             for name, value in summarize(records).items():
-                if name.startswith("guard/") and not math.isnan(value):
+                wanted = name.startswith("guard/") or name == "rewards/pass_rate"
+                if wanted and not math.isnan(value):
                     log_metric(name, value)
         return [r.reward for r in records]
 

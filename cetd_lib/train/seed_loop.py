@@ -144,7 +144,7 @@ def policy_gradient_step(
     stats.update(
         {
             "losses/total": float(loss.detach()),
-            "kl": kl,
+            "losses/kl": kl,
             "advantages/abs_mean": float(advantages.abs().mean()),
             "completions/mean_log_prob": float(log_probs.detach().mean()),
         }
@@ -180,18 +180,26 @@ def train_seed_loop(
     out_dir: str | Path,
     *,
     run: Any = None,
+    live: Any = None,
 ) -> Stage2Result:
     """RLOO on `train_apps` with `reward_fn` (TRL shape, e.g. `make_reconstruction_reward`).
 
-    Logs, per step, to `run` under `stage2/`: losses, reward mean/std, the fraction of groups
-    with zero reward variance, pass rate, leak rate, compression ratio (from the reward's
-    `.log`), KL to the stage-1 extractor and samples/s. Saves `<out>/final`.
+    Logs, per step, to `live` (or a LiveMetrics on `run`) under `stage2/`: losses, reward
+    mean/std, the fraction of groups with zero reward variance, pass rate, leak rate,
+    compression ratio (from the reward's `.log`), KL to the stage-1 extractor, samples/s and the
+    share of the step spent reconstructing apps. Saves `<out>/final`.
     """
+    from cetd_lib.monitor import training_metrics
+
+    with training_metrics(run, live) as live:
+        return _seed_loop(extractor, train_apps, reward_fn, config, Path(out_dir), live)
+
+
+def _seed_loop(extractor, train_apps, reward_fn, config, out, live) -> Stage2Result:
     from cetd_lib.degrade import render_context
     from cetd_lib.requirements import format_requirements
     from cetd_lib.train.stage1 import linear_schedule, warmup_steps_for, write_training_config
 
-    out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(config.seed)
     reference = None
@@ -262,7 +270,7 @@ def train_seed_loop(
                 {
                     "rewards/mean": _nan_mean(rewards.reshape(-1).tolist()),
                     "rewards/std": float(torch.nan_to_num(rewards).std(unbiased=False)),
-                    "rewards/zero_std_frac": zero_variance_fraction(rewards),
+                    "rewards/frac_zero_std": zero_variance_fraction(rewards),
                     "charts/samples_per_s": len(samples) / elapsed,
                     "charts/learning_rate": scheduler.get_last_lr()[0],
                     "charts/epoch": float(epoch),
@@ -273,9 +281,10 @@ def train_seed_loop(
                 latest = reward_log.latest()
                 for key in ("rewards/pass_rate", "guard/leak_rate", "guard/compression_ratio"):
                     stats[key] = latest[key]
+                stats["charts/reconstruction_time_share"] = reward_log.reconstruct_s[-1] / elapsed
             history.append({"step": step, **stats})
-            if run is not None:
-                run.log_metrics(step, **{f"stage2/{k}": v for k, v in stats.items()})
+            if live is not None:
+                live.log(step, phase="stage2", **stats)
         save(out / "checkpoints" / f"epoch-{epoch}", {"stage": 2, "epoch": epoch, "step": step})
         if config.max_steps and step >= config.max_steps:
             break

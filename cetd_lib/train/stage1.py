@@ -232,12 +232,20 @@ def train_stage1(
     out_dir: str | Path,
     *,
     run: Any = None,
+    live: Any = None,
     device: str = "cpu",
     on_step: Callable[[int], None] | None = None,
 ) -> Stage1Result:
     """Train `extractor` in place on the gold requirements of `train_apps`; resume from
     `out_dir` if it holds a checkpoint. `on_step(global_step)` runs after each optimizer step
-    (progress bars; tests simulate a crash with it). Metrics go to `run` (a RunRecord)."""
+    (progress bars; tests simulate a crash with it).
+
+    Metrics go to `live` (a `cetd_lib.monitor.LiveMetrics`, shared by every phase of a run), or
+    to a LiveMetrics opened on `run` (a RunRecord) for this call, under `stage1/`: per logging
+    step `losses/train`, `charts/learning_rate`, `charts/tokens_per_s`, `charts/samples_per_s`;
+    per epoch `eval/bleu`, `losses/val`, `losses/train_epoch`, `charts/epoch`."""
+    from cetd_lib.monitor import training_metrics
+
     if not train_apps:
         raise ValueError("stage 1 needs at least one training app")
     engine = config.trainer
@@ -249,9 +257,9 @@ def train_stage1(
         )
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    if engine == "trl":
-        return _train_trl(extractor, train_apps, val_apps, config, out, run, device, on_step)
-    return _train_loop(extractor, train_apps, val_apps, config, out, run, device, on_step)
+    train = _train_trl if engine == "trl" else _train_loop
+    with training_metrics(run, live) as live:
+        return train(extractor, train_apps, val_apps, config, out, live, device, on_step)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -270,7 +278,22 @@ def _latest_checkpoint(out: Path) -> Path | None:
     return found[-1] if found else None
 
 
-def _train_loop(extractor, train_apps, val_apps, config, out, run, device, on_step):
+def example_tokens(extractor: Any, codes: Sequence[str], targets: Sequence[str]) -> list[int]:
+    """Tokens one training example feeds the model: code (capped at max_code_tokens) plus
+    target and EOS (capped at max_target_tokens), the caps the extractor applies; counted once
+    so `charts/tokens_per_s` costs nothing per step."""
+    tokenizer, cfg = extractor.tokenizer, extractor.config
+
+    def count(text: str) -> int:
+        return len(tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    return [
+        min(count(code), cfg.max_code_tokens) + min(count(target) + 1, cfg.max_target_tokens)
+        for code, target in zip(codes, targets, strict=True)
+    ]
+
+
+def _train_loop(extractor, train_apps, val_apps, config, out, live, device, on_step):
     from accelerate import Accelerator
     from accelerate.state import AcceleratorState
 
@@ -330,7 +353,9 @@ def _train_loop(extractor, train_apps, val_apps, config, out, run, device, on_st
         log.info("stage 1: resumed from %s (epoch %d, step %d)", checkpoint, start_epoch, step)
 
     extractor.train()
-    started, tokens_seen = time.perf_counter(), 0
+    n_tokens = example_tokens(extractor, codes, targets)
+    # Throughput over the optimizer steps since the last logged row (validation excluded).
+    window = {"t": time.perf_counter(), "tokens": 0, "samples": 0}
     stopped_early = stopper.should_stop
     for epoch in range(start_epoch, config.epochs):
         if stopped_early or (config.max_steps and step >= config.max_steps):
@@ -347,7 +372,8 @@ def _train_loop(extractor, train_apps, val_apps, config, out, run, device, on_st
                 loss = extractor.loss([codes[i] for i in batch], [targets[i] for i in batch])
             accelerator.backward(loss / config.grad_accumulation)
             losses.append(float(loss.detach()))
-            tokens_seen += sum(len(targets[i]) for i in batch)
+            window["tokens"] += sum(n_tokens[i] for i in batch)
+            window["samples"] += len(batch)
             last = index == len(batches) - 1
             if (index + 1) % config.grad_accumulation and not last:
                 continue
@@ -357,17 +383,20 @@ def _train_loop(extractor, train_apps, val_apps, config, out, run, device, on_st
             scheduler.step()
             optimizer.zero_grad(set_to_none=True)
             step += 1
-            if run is not None and step % config.logging_steps == 0:
-                run.log_metrics(
+            at_end = last or bool(config.max_steps and step >= config.max_steps)
+            if live is not None and (step % config.logging_steps == 0 or at_end):
+                elapsed = max(1e-9, time.perf_counter() - window["t"])
+                live.log(
                     step,
+                    phase="stage1",
                     **{
-                        "stage1/losses/train": float(sum(losses[-config.grad_accumulation :]))
-                        / min(len(losses), config.grad_accumulation),
-                        "stage1/charts/learning_rate": scheduler.get_last_lr()[0],
-                        "stage1/charts/chars_per_s": tokens_seen
-                        / max(1e-9, time.perf_counter() - started),
+                        "losses/train": losses[-config.grad_accumulation :],
+                        "charts/learning_rate": scheduler.get_last_lr()[0],
+                        "charts/tokens_per_s": window["tokens"] / elapsed,
+                        "charts/samples_per_s": window["samples"] / elapsed,
                     },
                 )
+                window = {"t": time.perf_counter(), "tokens": 0, "samples": 0}
             if on_step is not None:
                 on_step(step)
             if config.max_steps and step >= config.max_steps:
@@ -382,8 +411,8 @@ def _train_loop(extractor, train_apps, val_apps, config, out, run, device, on_st
             "val_loss": val_loss,
         }
         history.append(row)
-        if run is not None:
-            run.log_metrics(step, **{f"stage1/epoch/{k}": v for k, v in row.items() if k != "step"})
+        if live is not None:
+            live.log(step, phase="stage1", **epoch_metrics(row))
         meta = {"stage": 1, "epoch": epoch, "step": step, "val_bleu": bleu, "val_loss": val_loss}
         if improved:
             _replace_dir(out / BEST_DIR, lambda d, m=meta: save(d, m))
@@ -404,7 +433,20 @@ def _train_loop(extractor, train_apps, val_apps, config, out, run, device, on_st
             target / STATE_FILE,
         )
         stopped_early = stopper.should_stop
+        window = {"t": time.perf_counter(), "tokens": 0, "samples": 0}  # after validation
     return _result(out, stopper, history, step, stopped_early)
+
+
+def epoch_metrics(row: dict[str, float]) -> dict[str, float]:
+    """The LiveMetrics keys of one epoch's history row."""
+    metrics = {
+        "eval/bleu": row["val_bleu"],
+        "losses/val": row["val_loss"],
+        "charts/epoch": float(row["epoch"]),
+    }
+    if "train_loss" in row:
+        metrics["losses/train_epoch"] = row["train_loss"]
+    return metrics
 
 
 def _replace_dir(target: Path, write: Callable[[Path], Any]) -> None:
@@ -468,9 +510,11 @@ def sft_config(config: Stage1Config, out: Path, device: str, total_steps: int) -
     )
 
 
-def _train_trl(extractor, train_apps, val_apps, config, out, run, device, on_step):
+def _train_trl(extractor, train_apps, val_apps, config, out, live, device, on_step):
     from transformers import TrainerCallback
     from trl import SFTTrainer
+
+    from cetd_lib.monitor import LiveMetricsCallback
 
     dataset = sft_dataset(extractor, train_apps, config.context_level)
     val_codes, val_targets = gold_pairs(val_apps, config.context_level)
@@ -507,25 +551,18 @@ def _train_trl(extractor, train_apps, val_apps, config, out, run, device, on_ste
             if on_step is not None:
                 on_step(state.global_step)
 
-        def on_log(self, args, state, control, logs=None, **kwargs):
-            if run is not None and logs:
-                run.log_metrics(
-                    state.global_step,
-                    **{f"stage1/trl/{k}": v for k, v in logs.items() if isinstance(v, float)},
-                )
-
         def on_epoch_end(self, args, state, control, **kwargs):
             epoch = len(history)
+            started = time.perf_counter()
             bleu, val_loss = validate(extractor, val_codes, val_targets, config.val_max_new_tokens)
+            if metrics_callback is not None:  # validation is not training time
+                metrics_callback.pause(time.perf_counter() - started)
             improved = stopper.update(epoch, bleu, val_loss)
             history.append(
                 {"epoch": epoch, "step": state.global_step, "val_bleu": bleu, "val_loss": val_loss}
             )
-            if run is not None:
-                run.log_metrics(
-                    state.global_step,
-                    **{"stage1/epoch/val_bleu": bleu, "stage1/epoch/val_loss": val_loss},
-                )
+            if live is not None:
+                live.log(state.global_step, phase="stage1", **epoch_metrics(history[-1]))
             if improved:
                 meta = {"stage": 1, "epoch": epoch, "step": state.global_step, "val_bleu": bleu}
 
@@ -546,12 +583,17 @@ def _train_trl(extractor, train_apps, val_apps, config, out, run, device, on_ste
             if directory.is_dir():  # HF's per-epoch checkpoint, just written
                 write_config(directory, state.global_step)
 
+    metrics_callback = None
+    if live is not None:
+        metrics_callback = LiveMetricsCallback(
+            live, phase="stage1", samples_per_step=config.batch_size * config.grad_accumulation
+        )
     trainer = SFTTrainer(
         model=extractor.model,
         args=args,
         train_dataset=dataset.remove_columns("app_id"),
         processing_class=extractor.tokenizer,
-        callbacks=[BleuCallback()],
+        callbacks=[BleuCallback(), *([metrics_callback] if metrics_callback else [])],
     )
     resume = any((out / CHECKPOINTS_DIR).glob("checkpoint-*"))
     if stopper.should_stop:

@@ -11,8 +11,10 @@
   to the reward function.
 - `seed` variant, or `algorithm: loop`: the hand-written RLOO loop of `seed_loop.py`.
 
-The reward function's guard statistics reach TRL's logs through its `log_metric` hook, and
-every logged row is copied to the RunRecord under `stage2/`.
+The reward function's guard statistics and pass rate reach TRL's logs through its `log_metric`
+hook; every logged row goes to the run's LiveMetrics under `stage2/` (TRL's flat keys mapped
+onto groups by `cetd_lib.monitor.hf_metric_key`: `reward` -> `rewards/mean`, `kl` ->
+`losses/kl`, ...), with samples/s and the share of wall time spent reconstructing apps.
 """
 
 from __future__ import annotations
@@ -95,37 +97,77 @@ def train_stage2(
     out_dir: str | Path,
     *,
     run: Any = None,
+    live: Any = None,
     device: str = "cpu",
 ) -> Stage2Result:
-    """RL-train `extractor` in place; the final checkpoint is `<out_dir>/final`."""
+    """RL-train `extractor` in place; the final checkpoint is `<out_dir>/final`. Metrics go to
+    `live` (a LiveMetrics shared by the run's phases) or a LiveMetrics opened on `run`."""
+    from cetd_lib.monitor import training_metrics
+
     if not train_apps:
         raise ValueError("stage 2 needs at least one training app")
     config = _warmup_capped(config, len(train_apps))
     if config.algorithm == "loop" or extractor.variant != "lm":
         if config.algorithm != "loop":
             log.info("stage 2: the %s variant trains with the hand-written loop", extractor.variant)
-        return train_seed_loop(extractor, train_apps, reward_fn, config, out_dir, run=run)
-    return _train_trl(extractor, train_apps, reward_fn, config, Path(out_dir), run, device)
+        return train_seed_loop(
+            extractor, train_apps, reward_fn, config, out_dir, run=run, live=live
+        )
+    with training_metrics(run, live) as live:
+        return _train_trl(extractor, train_apps, reward_fn, config, Path(out_dir), live, device)
 
 
-def _train_trl(extractor, train_apps, reward_fn, config, out, run, device) -> Stage2Result:
+def reconstruction_share(reward_fn: Any, clock: Callable[[], float]) -> Callable[[], dict]:
+    """For LiveMetricsCallback(extra=...): the share of wall time since the previous row that
+    the reward spent rebuilding apps (`reward_fn.log.reconstruct_s`); {} for a reward without
+    that log. On CPU generation and reconstruction compete for the step: this says which."""
+    reward_log = getattr(reward_fn, "log", None)
+    if reward_log is None or not hasattr(reward_log, "reconstruct_s"):
+        return dict
+    mark = {"t": clock(), "calls": len(reward_log.reconstruct_s)}
+
+    def share() -> dict[str, float]:
+        now, calls = clock(), len(reward_log.reconstruct_s)
+        if calls == mark["calls"] or now <= mark["t"]:
+            return {}
+        seconds = sum(reward_log.reconstruct_s[mark["calls"] :])
+        out = {"charts/reconstruction_time_share": seconds / (now - mark["t"])}
+        mark.update(t=now, calls=calls)
+        return out
+
+    return share
+
+
+def _train_trl(extractor, train_apps, reward_fn, config, out, live, device) -> Stage2Result:
+    import time
+
     from transformers import TrainerCallback
     from trl import GRPOTrainer, RLOOTrainer
 
+    from cetd_lib.monitor import LiveMetricsCallback
     from cetd_lib.train.stage1 import write_training_config
 
     out.mkdir(parents=True, exist_ok=True)
     history: list[dict[str, float]] = []
 
     class CopyLogs(TrainerCallback):
+        """TRL's raw rows, kept in `Stage2Result.history`."""
+
         def on_log(self, args, state, control, logs=None, **kwargs):
             row = {k: float(v) for k, v in (logs or {}).items() if isinstance(v, int | float)}
             if row:
                 history.append({"step": state.global_step, **row})
-                if run is not None:
-                    run.log_metrics(
-                        state.global_step, **{f"stage2/trl/{k}": v for k, v in row.items()}
-                    )
+
+    callbacks: list[Any] = [CopyLogs()]
+    if live is not None:
+        callbacks.append(
+            LiveMetricsCallback(
+                live,
+                phase="stage2",
+                samples_per_step=config.batch_size * config.num_samples,
+                extra=reconstruction_share(reward_fn, time.perf_counter),
+            )
+        )
 
     if not hasattr(reward_fn, "__name__"):
         reward_fn.__name__ = "reconstruction"  # TRL names reward columns after the function
@@ -136,7 +178,7 @@ def _train_trl(extractor, train_apps, reward_fn, config, out, run, device) -> St
         args=trl_config(config, out, device),
         train_dataset=rl_dataset(extractor, train_apps, config.context_level),
         processing_class=extractor.tokenizer,
-        callbacks=[CopyLogs()],
+        callbacks=callbacks,
     )
     trainer.train()
     model = extractor.model
