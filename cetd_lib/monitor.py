@@ -260,9 +260,13 @@ class LiveMetrics:
 
         Sequences are averaged with NaN/None left out; NaN is written as null (JSON has no NaN).
         Strings are kept in the record (e.g. `source="gold"`) but not plotted. With `phase`
-        every key is written as `<phase>/<key>`. Returns the row.
+        every key is written as `<phase>/<key>`; when the phase changes, the old phase's last
+        row and the new phase's first row are shown whatever the throttle. Returns the row.
         """
         metrics = _phased(phase, metrics)
+        new_phase = self.last_step is not None and phase != self.last_phase
+        if new_phase:  # the last row of the phase that ended, before the new one starts
+            self._refresh(force=True)
         merged: dict[str, Any] = {k: nanmean(v) for k, v in self._pending.items()}
         self._pending.clear()
         merged.update(metrics)
@@ -290,7 +294,7 @@ class LiveMetrics:
                 if self.writer is not None:
                     self.writer.add_scalar(key, value, int(step))
         self._unshown = True
-        self._refresh(force=False)
+        self._refresh(force=new_phase)  # a phase's first row always shows
         return {"step": int(step), **row}
 
     def close(self) -> None:

@@ -237,3 +237,138 @@ def test_notebook_view_redraws_at_most_every_plot_every_s(run, monkeypatch):
     live.log(5, **{"losses/train": 0.5})
     live.close()
     assert draws == [0, 4, 5]
+
+
+# ---------------------------------------------------------------------------------------------
+# Phases, the trainer callback's throughput, and real (tiny) training runs
+# ---------------------------------------------------------------------------------------------
+
+
+def test_phases_share_one_record_and_get_their_own_panels(run):
+    from cetd_lib.monitor import grouped, metric_group, split_phase
+
+    live, stream = text_live(run, FakeClock(), every_s=0.0)
+    live.log(1, phase="stage1", **{"losses/train": 2.0, "charts/tokens_per_s": 100.0})
+    live.log(1, phase="stage2", **{"losses/kl": 0.1, "rewards/mean": 0.25})
+    assert run.metrics()[0]["stage1/losses/train"] == 2.0
+    assert run.metrics()[1]["stage2/rewards/mean"] == 0.25
+    assert split_phase("guard/rule/empty") == ("", "guard/rule/empty")  # a group, not a phase
+    assert metric_group("stage2/rewards/mean") == metric_group("rewards/recon/mean") == "rewards"
+    assert list(grouped(live.latest)) == [
+        "stage1/losses", "stage1/charts", "stage2/losses", "stage2/rewards",
+    ]  # fmt: skip
+    # a stage-2 line shows stage 2's numbers only
+    assert stream.getvalue().splitlines()[-1].startswith("stage2 step 1 |")
+    assert "tokens_per_s" not in stream.getvalue().splitlines()[-1]
+    with pytest.raises(MetricKeyError, match="one word"):
+        live.log(2, phase="losses", **{"losses/train": 1.0})
+
+
+def test_trainer_callback_adds_throughput_by_the_live_clock(run):
+    from cetd_lib.monitor import LiveMetricsCallback
+
+    clock = FakeClock()
+    live, _ = text_live(run, clock)
+    callback = LiveMetricsCallback(live, phase="stage2", samples_per_step=8)
+    state = SimpleNamespace(global_step=0, is_world_process_zero=True)
+    callback.on_train_begin(None, state, None)
+    clock.now += 4.0
+    state.global_step = 2  # 2 steps x 8 samples and 400 tokens in 4 s
+    callback.on_log(None, state, None, logs={"loss": 1.0, "num_tokens": 400.0, "reward": 0.5})
+    row = run.metrics()[-1]
+    assert row["stage2/charts/samples_per_s"] == 4.0
+    assert row["stage2/charts/tokens_per_s"] == 100.0
+    assert row["stage2/rewards/mean"] == 0.5
+    clock.now += 1.0
+    callback.pause(1.0)  # one second of validation is not training time
+    clock.now += 2.0
+    state.global_step = 3
+    callback.on_log(None, state, None, logs={"loss": 0.9, "num_tokens": 500.0})
+    assert run.metrics()[-1]["stage2/charts/samples_per_s"] == 4.0  # 8 samples / 2 s
+    assert run.metrics()[-1]["stage2/charts/tokens_per_s"] == 50.0
+    callback.on_log(None, state, None, logs={"train_runtime": 7.0, "train_loss": 0.95})
+    final = run.metrics()[-1]  # the end-of-training row: no new step, no throughput
+    assert "stage2/charts/samples_per_s" not in final
+    assert final["stage2/losses/train_mean"] == 0.95
+
+
+def _tiny_apps():
+    from cetd_lib.data import App
+
+    return [
+        App(f"app{i}", {f"m{i}.py": f"def f{i}(x):\n    return x + {i}\n"}, {"t.py": "x = 1\n"},
+            (f"f{i} adds {i} to its argument.",))
+        for i in range(3)
+    ]  # fmt: skip
+
+
+def _seed_extractor(tiny_base):
+    import copy
+
+    from cetd_lib.models.extractor import make_extractor
+
+    model, tokenizer = tiny_base
+    return make_extractor(
+        "seed", base=(copy.deepcopy(model), tokenizer), base_model="tiny-random",
+        max_code_tokens=64, max_target_tokens=16, decoder_layers=1, decoder_feedforward=64,
+        tie_output_embeddings=True,
+    )  # fmt: skip
+
+
+def test_tiny_stage1_and_stage2_runs_log_grouped_metrics_with_throttled_lines(
+    tiny_base, tmp_path, capsys
+):
+    """Both stages of a tiny seed-variant run log into one LiveMetrics: every step reaches
+    metrics.jsonl under its phase, while the clock (frozen here) lets one line per phase out."""
+    from cetd_lib.train.config import Stage1Config, Stage2Config
+    from cetd_lib.train.reward import make_reconstruction_reward
+    from cetd_lib.train.stage1 import train_stage1
+    from cetd_lib.train.stage2 import train_stage2
+
+    apps = _tiny_apps()
+    run = RunRecord.open(tmp_path, "phase2-tiny")
+    clock = FakeClock()
+    live, stream = text_live(run, clock, every_s=30.0)
+    extractor = _seed_extractor(tiny_base)
+    s1 = Stage1Config(epochs=2, batch_size=1, logging_steps=1, val_max_new_tokens=4)
+    train_stage1(extractor, apps[:2], apps[2:], s1, tmp_path / "s1", live=live)
+    lines_after_stage1 = stream.getvalue().splitlines()
+    reward = make_reconstruction_reward(
+        {a.app_id: a for a in apps[:2]}, reconstruct_fn=lambda apps, lists: [0.5] * len(apps)
+    )
+    s2 = Stage2Config(
+        algorithm="loop", batch_size=1, num_samples=2, max_new_tokens=4, beta=0.1, max_steps=2
+    )
+    train_stage2(extractor, apps[:2], reward, s2, tmp_path / "s2", live=live)
+    live.close()
+
+    rows = run.metrics()
+    stage1_steps = [r for r in rows if "stage1/losses/train" in r]
+    assert [r["step"] for r in stage1_steps] == [1, 2, 3, 4]  # logging_steps=1: every step
+    for row in stage1_steps:
+        assert row["stage1/charts/tokens_per_s"] > 0 and row["stage1/charts/samples_per_s"] > 0
+        assert row["stage1/charts/learning_rate"] > 0
+    epochs = [r for r in rows if "stage1/eval/bleu" in r]
+    assert [r["stage1/charts/epoch"] for r in epochs] == [0.0, 1.0]
+    assert all(r["stage1/losses/val"] > 0 for r in epochs)
+    stage2 = [r for r in rows if "stage2/rewards/mean" in r]
+    assert len(stage2) == 2  # two apps, one per step
+    for row in stage2:  # a random model writes texts the guard may reject (reward 0)
+        assert row["stage2/rewards/mean"] in (0.0, 0.25, 0.5) and row["stage2/rewards/std"] >= 0
+        assert row["stage2/rewards/frac_zero_std"] in (0.0, 1.0)  # one group of 2 per step
+        assert row["stage2/rewards/pass_rate"] in (None, 0.5)  # None: nothing reconstructed
+        assert 0.0 <= row["stage2/guard/leak_rate"] <= 1.0
+        assert row["stage2/losses/kl"] is not None and row["stage2/losses/kl"] >= 0.0
+        assert row["stage2/charts/samples_per_s"] > 0
+        assert 0.0 <= row["stage2/charts/reconstruction_time_share"] <= 1.0
+
+    # Frozen clock: 6 stage-1 rows print as 1 line; the phase change shows stage 1's last row
+    # and stage 2's first; close shows the last.
+    assert len(lines_after_stage1) == 1 and lines_after_stage1[0].startswith("stage1 step 1 |")
+    lines = stream.getvalue().splitlines()
+    assert [line.split(" |")[0] for line in lines] == [
+        "stage1 step 1", "stage1 step 4", "stage2 step 1", "stage2 step 2",
+    ], lines  # fmt: skip
+    assert "eval/bleu" in lines[1]  # stage 1's last row was its epoch-2 validation
+    assert "losses/train" not in lines[3] and "rewards/mean" in lines[3]
+    assert capsys.readouterr().out == ""  # nothing else went to stdout

@@ -253,6 +253,7 @@ def _seed_loop(extractor, train_apps, reward_fn, config, out, live) -> Stage2Res
             rewards = torch.tensor([float("nan") if r is None else float(r) for r in raw]).reshape(
                 len(batch), config.num_samples
             )
+            learning_rate = scheduler.get_last_lr()[0]  # the rate this update uses
             stats = policy_gradient_step(
                 extractor,
                 optimizer,
@@ -272,7 +273,7 @@ def _seed_loop(extractor, train_apps, reward_fn, config, out, live) -> Stage2Res
                     "rewards/std": float(torch.nan_to_num(rewards).std(unbiased=False)),
                     "rewards/frac_zero_std": zero_variance_fraction(rewards),
                     "charts/samples_per_s": len(samples) / elapsed,
-                    "charts/learning_rate": scheduler.get_last_lr()[0],
+                    "charts/learning_rate": learning_rate,
                     "charts/epoch": float(epoch),
                 }
             )

@@ -379,6 +379,7 @@ def _train_loop(extractor, train_apps, val_apps, config, out, live, device, on_s
                 continue
             if config.max_grad_norm:
                 accelerator.clip_grad_norm_(params, config.max_grad_norm)
+            learning_rate = scheduler.get_last_lr()[0]  # the rate this update used
             optimizer.step()
             scheduler.step()
             optimizer.zero_grad(set_to_none=True)
@@ -391,7 +392,7 @@ def _train_loop(extractor, train_apps, val_apps, config, out, live, device, on_s
                     phase="stage1",
                     **{
                         "losses/train": losses[-config.grad_accumulation :],
-                        "charts/learning_rate": scheduler.get_last_lr()[0],
+                        "charts/learning_rate": learning_rate,
                         "charts/tokens_per_s": window["tokens"] / elapsed,
                         "charts/samples_per_s": window["samples"] / elapsed,
                     },
