@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from cetd_lib.tracking import write_text_atomic
 
@@ -75,6 +76,68 @@ def _checkpoints(run_dir: Path) -> list[Path]:
     return sorted(found)
 
 
+def phase_rows(rows: list[dict], summary: dict) -> dict[str, dict[str, Any]]:
+    """Per training phase found in metrics.jsonl (`stage1/...`, `stage2/...`, `mutation_rl/...`):
+    logged steps, epochs, wall time, mean throughput and the last value of every metric.
+
+    Wall time and epochs come from `summary["phases"][phase]` when the trainer recorded them
+    (`wall_time_s`, `epochs`), else from the rows: the time between the phase's first and last
+    row (a lower bound) and the largest `charts/epoch` (HF's epoch progress)."""
+    import datetime as dt
+    import statistics
+
+    from cetd_lib.monitor import metric_series, split_phase
+
+    recorded = summary.get("phases") or {}
+    out: dict[str, dict[str, Any]] = {}
+    for phase in sorted({split_phase(k)[0] for row in rows for k in row} - {""}):
+        mine = []  # the phase's rows, keys without the phase
+        for row in rows:
+            keys = {k: split_phase(k)[1] for k in row if split_phase(k)[0] == phase}
+            if keys:
+                mine.append(
+                    {"step": row["step"], "time": row.get("time")}
+                    | {rest: row[k] for k, rest in keys.items()}
+                )
+        series = metric_series(mine)
+        times = [dt.datetime.fromisoformat(r["time"]) for r in mine if r.get("time")]
+        info = dict(recorded.get(phase) or {})
+        epochs = series.get("charts/epoch", ([], []))[1]
+        info.setdefault("epochs", round(max(epochs), 2) if epochs else None)
+        info.setdefault(
+            "wall_time_s", (max(times) - min(times)).total_seconds() if len(times) > 1 else None
+        )
+        info.setdefault("steps", max((int(r["step"]) for r in mine), default=None))
+        info["throughput"] = {
+            k: statistics.fmean(v)
+            for k, (_, v) in series.items()
+            if any(m in k for m in _THROUGHPUT_MARKERS)
+        }
+        info["final"] = {k: v[-1] for k, (_, v) in series.items()}
+        out[phase] = info
+    return out
+
+
+def phases_table(phases: dict[str, dict[str, Any]]) -> str:
+    """Markdown: one row per phase that ran."""
+    from cetd_lib.dashboard import duration_text
+
+    def number(value: Any) -> str:
+        return "—" if value is None else f"{value:g}" if isinstance(value, float) else str(value)
+
+    lines = [
+        "| phase | epochs | last step | wall time | mean throughput |",
+        "|---|---|---|---|---|",
+    ]
+    for phase, info in phases.items():
+        speed = ", ".join(f"{k} {v:.3g}" for k, v in sorted(info["throughput"].items()))
+        lines.append(
+            f"| {phase} | {number(info.get('epochs'))} | {number(info.get('steps'))} | "
+            f"{duration_text(info.get('wall_time_s'))} | {speed or 'not logged'} |"
+        )
+    return "\n".join(lines)
+
+
 def _run_section(view, report_dir: Path) -> str:
     import os
 
@@ -108,6 +171,9 @@ def _run_section(view, report_dir: Path) -> str:
         )
     )
     lines.append(f"- run record: [{view.run_id}]({rel}/)")
+    phases = phase_rows(view.rows, view.summary)
+    if phases:
+        lines += ["", f"**Phases that ran** ({', '.join(phases)})", "", phases_table(phases)]
     criteria = _criteria_rows(view.summary)
     if criteria:
         tasks = sorted({task for task, _ in criteria})

@@ -349,10 +349,11 @@ def test_tiny_stage1_and_stage2_runs_log_grouped_metrics_with_throttled_lines(
         assert row["stage1/charts/tokens_per_s"] > 0 and row["stage1/charts/samples_per_s"] > 0
         assert row["stage1/charts/learning_rate"] > 0
     epochs = [r for r in rows if "stage1/eval/bleu" in r]
-    assert [r["stage1/charts/epoch"] for r in epochs] == [0.0, 1.0]
-    assert all(r["stage1/losses/val"] > 0 for r in epochs)
     stage2 = [r for r in rows if "stage2/rewards/mean" in r]
     assert len(stage2) == 2  # two apps, one per step
+    assert [r["stage1/charts/epoch"] for r in epochs] == [1.0, 2.0]  # epochs done
+    assert [r["stage2/charts/epoch"] for r in stage2] == [0.5, 1.0]  # epoch progress, as HF
+    assert all(r["stage1/losses/val"] > 0 for r in epochs)
     for row in stage2:  # a random model writes texts the guard may reject (reward 0)
         assert row["stage2/rewards/mean"] in (0.0, 0.25, 0.5) and row["stage2/rewards/std"] >= 0
         assert row["stage2/rewards/frac_zero_std"] in (0.0, 1.0)  # one group of 2 per step

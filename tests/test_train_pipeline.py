@@ -53,13 +53,24 @@ def test_run_phase2_training_on_tiny_params(tiny_base, tmp_path):
     assert summary["stage2"]["steps"] == 1
     keys = {k for row in run.metrics() for k in row}
     assert {"stage1/eval/bleu", "stage1/losses/val", "stage1/charts/samples_per_s"} <= keys
-    stage2 = {  # TRL RLOO's rows, mapped onto groups, plus what the reward and the callback add
-        "rewards/mean", "rewards/std", "rewards/frac_zero_std", "rewards/pass_rate",
-        "guard/leak_rate", "guard/compression_ratio", "charts/samples_per_s",
-        "charts/reconstruction_time_share",
+    # TRL RLOO's rows mapped onto groups, plus what the reward and the callback add
+    # (rewards/pass_rate needs a text the guard accepts: test_train_reward.py covers it)
+    stage2 = {
+        "rewards/mean", "rewards/std", "rewards/frac_zero_std", "guard/leak_rate",
+        "guard/compression_ratio", "charts/samples_per_s", "charts/reconstruction_time_share",
     }  # fmt: skip
     assert {f"stage2/{k}" for k in stage2} <= keys, sorted(k for k in keys if "stage2" in k)
     assert run.summary()["phases"]["stage1"]["epochs"] == 1
+    # the training report lists every phase that ran, with its steps and throughput
+    from cetd_lib.report import write_training_report
+
+    text = write_training_report(tmp_path, run).read_text()
+    assert "**Phases that ran** (stage1, stage2)" in text
+    (stage1_row,) = [line for line in text.splitlines() if line.startswith("| stage1 |")]
+    (stage2_row,) = [line for line in text.splitlines() if line.startswith("| stage2 |")]
+    assert stage1_row.startswith("| stage1 | 1 | 1 |")  # epochs, last step
+    assert "charts/samples_per_s" in stage1_row and "charts/samples_per_s" in stage2_row
+    assert "[dashboard](../dashboard/index.html)" in text and "[best](" in text
     # every checkpoint carries training_config.json (monitoring issue)
     work = run.artifact("train")
     epoch_dirs = sorted((work / "stage1" / "checkpoints").glob("checkpoint-*"))

@@ -178,7 +178,22 @@ def test_conversational_completions_and_trl_log_metric():
     )
     assert out == [1.0, 0.0]
     assert logged["guard/leak_rate"] == 0.5
+    assert logged["rewards/pass_rate"] == 1.0  # only the accepted text was rebuilt and scored
+    assert "rewards/reconstruction/mean" not in logged  # TRL logs the reward itself
     assert len(fake.seen) == 1  # identical accepted texts are rebuilt once per call
+
+
+def test_reconstruction_time_is_recorded_per_call():
+    import time
+
+    def slow(apps, lists):
+        time.sleep(0.05)
+        return [1.0 for _ in apps]
+
+    reward = make_reconstruction_reward({"roman": APP}, reconstruct_fn=slow)
+    reward(None, [SPEC], app_id=["roman"])
+    reward(None, [""], app_id=["roman"])  # rejected: nothing rebuilt
+    assert reward.log.reconstruct_s[0] >= 0.05 and reward.log.reconstruct_s[1] < 0.05
 
 
 def test_harness_failure_is_none_and_missing_app_id_is_an_error():

@@ -69,7 +69,9 @@ import matplotlib.pyplot as plt
 
 from cetd_lib import phase2
 from cetd_lib import session as cetd_session
+from cetd_lib.dashboard import metrics_figure
 from cetd_lib.models import load_extractor
+from cetd_lib.monitor import metric_group, metric_series
 from cetd_lib.report import criteria_table, write_report
 from cetd_lib.train.pipeline import run_phase2_training
 
@@ -118,21 +120,14 @@ print("guard rejections in stage 2:", len(train_summary["guard_rejections"]))
     (
         "code",
         """
-rows = s.run.metrics()
-fig, axes = plt.subplots(1, 2, figsize=(10, 3))
-for ax, prefix in zip(axes, ("stage1/", "stage2/"), strict=True):
-    for key in sorted({k for r in rows for k in r if k.startswith(prefix)}):
-        if any(word in key for word in ("loss", "reward")) and key.endswith(("loss", "mean")):
-            points = [(r["step"], r[key]) for r in rows if isinstance(r.get(key), (int, float))]
-            if points:
-                steps, values = zip(*points, strict=True)
-                ax.plot(steps, values, marker="o", label=key)
-    ax.set_title(prefix.rstrip("/") + " loss and reward")
-    ax.set_xlabel("step")
-    if ax.get_legend_handles_labels()[0]:
-        ax.legend(fontsize=7)
-fig.tight_layout()
+# The live view above showed these while training; here the final curves, a panel per
+# (stage, group): stage1/losses, stage1/eval, stage2/losses, stage2/rewards.
+series = metric_series(s.run.metrics())
+curves = [k for k in series if k.startswith(("stage1/", "stage2/"))
+          and metric_group(k) in ("losses", "rewards", "eval")]
+fig = metrics_figure(series, curves, title=f"training curves, run {s.run.run_id}")
 fig.savefig(s.run.artifact("training_curves.png"), dpi=100)
+fig
 """,
     ),
     (
@@ -236,7 +231,8 @@ results = {
                  for c in criteria],
     "training": train_summary,
 }
-s.run.write_summary({k: v for k, v in results.items() if k not in ("by_source", "training")})
+s.run.write_summary({**s.run.summary(),  # keeps the "phases" run_phase2_training recorded
+                     **{k: v for k, v in results.items() if k not in ("by_source", "training")}})
 (s.run.dir / "results.json").write_text(phase2.to_json(results))
 report = write_report(s.run.dir / "report.md", f"Phase 2 run {s.run.run_id}", {
     "Setup": f"{len(test_apps)} test apps; extractor {P.extractor.variant} on "
@@ -253,6 +249,24 @@ report = write_report(s.run.dir / "report.md", f"Phase 2 run {s.run.run_id}", {
 })
 s.run.finish()
 print("report:", report)
+""",
+    ),
+    (
+        "md",
+        """
+## Training report
+Every phase that ran (stage 1, stage 2) with epochs, steps, wall time and throughput, the seed
+targets met or missed, and links to the dashboard and the checkpoints:
+`outputs/reports/training-<UTC time>.md` (the dashboard is rebuilt first).
+""",
+    ),
+    (
+        "code",
+        """
+from cetd_lib.report import write_training_report
+
+training_report = write_training_report(P.run.outputs_dir, s.run)
+print("training report:", training_report)
 """,
     ),
 ]

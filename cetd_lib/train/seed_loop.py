@@ -274,7 +274,7 @@ def _seed_loop(extractor, train_apps, reward_fn, config, out, live) -> Stage2Res
                     "rewards/frac_zero_std": zero_variance_fraction(rewards),
                     "charts/samples_per_s": len(samples) / elapsed,
                     "charts/learning_rate": learning_rate,
-                    "charts/epoch": float(epoch),
+                    "charts/epoch": epoch + (start + len(batch)) / len(order),  # as HF's
                 }
             )
             reward_log = getattr(reward_fn, "log", None)

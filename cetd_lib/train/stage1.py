@@ -439,11 +439,12 @@ def _train_loop(extractor, train_apps, val_apps, config, out, live, device, on_s
 
 
 def epoch_metrics(row: dict[str, float]) -> dict[str, float]:
-    """The LiveMetrics keys of one epoch's history row."""
+    """The LiveMetrics keys of one epoch's history row; `charts/epoch` counts epochs done, as
+    HF's `epoch` does (the history's `epoch` is the 0-based index)."""
     metrics = {
         "eval/bleu": row["val_bleu"],
         "losses/val": row["val_loss"],
-        "charts/epoch": float(row["epoch"]),
+        "charts/epoch": float(row["epoch"] + 1),
     }
     if "train_loss" in row:
         metrics["losses/train_epoch"] = row["train_loss"]
