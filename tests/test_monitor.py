@@ -373,3 +373,42 @@ def test_tiny_stage1_and_stage2_runs_log_grouped_metrics_with_throttled_lines(
     assert "eval/bleu" in lines[1]  # stage 1's last row was its epoch-2 validation
     assert "losses/train" not in lines[3] and "rewards/mean" in lines[3]
     assert capsys.readouterr().out == ""  # nothing else went to stdout
+
+
+def test_training_report_has_a_row_for_every_phase_that_ran(tmp_path):
+    """A Phase-2 run (two phases, wall times recorded by the pipeline) and a mutation-RL run
+    (wall time from its rows): the report lists each phase with epochs, steps and throughput."""
+    from cetd_lib.report import write_training_report
+
+    phase2 = RunRecord.open(tmp_path, "phase2-x", kind="phase2")
+    live, _ = text_live(phase2, FakeClock())
+    for step in (1, 2):
+        live.log(
+            step,
+            phase="stage1",
+            **{"losses/train": 3.0 / step, "charts/tokens_per_s": 100.0 * step},
+        )
+    live.log(2, phase="stage1", **{"eval/bleu": 0.1, "charts/epoch": 1.0})
+    live.log(1, phase="stage2", **{"rewards/mean": 0.2, "charts/samples_per_s": 4.0})
+    live.close()
+    phase2.write_summary(
+        {
+            "phases": {"stage1": {"epochs": 1, "wall_time_s": 90.0}, "stage2": {"wall_time_s": 5}},
+            "criteria": [{"name": "reconstruction pass rate", "target": 0.5, "value": 0.25}],
+        }
+    )
+    phase2.finish()
+    mrl = RunRecord.open(tmp_path, "mrl-y", kind="mutation_rl")
+    mrl.log_metrics(1, **{"mutation_rl/rewards/mean": 0.4})
+    mrl.log_metrics(2, **{"mutation_rl/rewards/mean": 0.5, "mutation_rl/charts/samples_per_s": 2})
+
+    text = write_training_report(tmp_path, phase2, build_dashboard=False).read_text()
+    rows = {line.split(" | ")[0]: line for line in text.splitlines() if line.startswith("| ")}
+    assert rows["| stage1"].startswith("| stage1 | 1 | 2 | 1m30s |")
+    assert "charts/tokens_per_s 150" in rows["| stage1"]  # mean over the phase's rows
+    assert rows["| stage2"].startswith("| stage2 | — | 1 | 0m05s |")
+    assert "charts/samples_per_s 4" in rows["| stage2"]
+    assert rows["| mutation_rl"].startswith("| mutation_rl | — | 2 |")
+    assert "**Phases that ran** (stage1, stage2)" in text
+    assert "**Phases that ran** (mutation_rl)" in text
+    assert "| reconstruction pass rate | > 0.5 | 0.250 | **missed** |" in text
