@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from cetd_lib.monitor import grouped, metric_group, metric_series
+from cetd_lib.monitor import grouped, metric_group, metric_series, split_phase
 from cetd_lib.report import Criterion
 from cetd_lib.tracking import RunRecord, list_runs, write_text_atomic
 
@@ -125,6 +125,7 @@ def lines_figure(
             )
         ax.set_title(name, fontsize=9)
         ax.tick_params(labelsize=7)
+        ax.ticklabel_format(axis="y", useOffset=False)  # "+1.08e1" offsets hide the values
         ax.set_xlabel("step", fontsize=7)
         ax.grid(alpha=0.3)
         if len(panels[name]) > 1:
@@ -175,7 +176,8 @@ def bars_with_ci_figure(rows: Sequence[SourceBar], title: str) -> Any:
     means = [r.pass_rate for r in rows]
     low = [max(0.0, r.pass_rate - r.low) if r.low is not None else 0.0 for r in rows]
     high = [max(0.0, r.high - r.pass_rate) if r.high is not None else 0.0 for r in rows]
-    ax.bar(names, means, yerr=[low, high], capsize=4, color=PALETTE[: len(rows)] or None)
+    bars = ax.bar(names, means, yerr=[low, high], capsize=4, color=PALETTE[: len(rows)] or None)
+    ax.bar_label(bars, fmt="%.2f", fontsize=7, padding=2)  # a 0.00 bar is otherwise invisible
     ax.set_ylim(0, 1.05)
     ax.set_ylabel("pass rate", fontsize=8)
     ax.set_title(title, fontsize=9)
@@ -210,7 +212,11 @@ def runs_bar_figure(values: Mapping[str, Mapping[str, float]]) -> Any:
     fig, axes = _figure(len(values), cols=3, height=2.6)
     for ax, (key, per_run) in zip(axes, values.items(), strict=True):
         labels = [_short(r) for r in per_run]
-        ax.bar(labels, list(per_run.values()), color=PALETTE[0])
+        values = list(per_run.values())
+        bars = ax.bar(labels, values, color=PALETTE[0])
+        ax.bar_label(bars, fmt="%.3g", fontsize=7, padding=2)  # zeros are bars of no height
+        if min(values) >= 0:
+            ax.set_ylim(0, 1.15 * max(values) if max(values) > 0 else 1.0)
         ax.set_title(key, fontsize=9)
         ax.tick_params(axis="x", labelsize=6, rotation=30)
         ax.tick_params(axis="y", labelsize=7)
@@ -610,16 +616,34 @@ def _criteria_html(summary: Mapping[str, Any]) -> str:
     return "<h3>Seed targets</h3>" + _table(["criterion", "target", "measured", "verdict"], rows)
 
 
+def _trend_rank(key: str) -> tuple[int, str]:
+    """Evaluation, throughput, then the RL health signals (guard leak rate, kill rate) before
+    per-rule counters, clip ratios and completion lengths: past MAX_PANELS the rest is cut."""
+    group, rest = metric_group(key), split_phase(key)[1]
+    rank = {"eval": 0, "charts": 1, "guard": 2, "kill_rate": 2}.get(group, 3)
+    if rest.startswith("guard/rule/"):
+        rank = 4
+    return rank, key
+
+
 def _curves_html(run: RunView) -> str:
+    """Loss and reward curves, then metric trends per training phase (stage1, stage2, ...),
+    then a table of the metrics logged once (a line plot of one point says nothing)."""
     series = run.series
     if not series:
         return '<p class="muted">No numeric metrics logged (metrics.jsonl is empty).</p>'
     parts = []
-    sections = (
+    trends = [k for k in series if metric_group(k) not in ("losses", "rewards")]
+    once = sorted(k for k in trends if len(series[k][0]) < 2)
+    trends = [k for k in trends if len(series[k][0]) >= 2]
+    sections = [
         ("Loss curves", [k for k in series if metric_group(k) == "losses"]),
         ("Reward curves", [k for k in series if metric_group(k) == "rewards"]),
-        ("Metric trends", [k for k in series if metric_group(k) not in ("losses", "rewards")]),
-    )
+    ]
+    for phase in sorted({split_phase(k)[0] for k in trends}):
+        keys = [k for k in trends if split_phase(k)[0] == phase]
+        keys.sort(key=_trend_rank)
+        sections.append(("Metric trends" + (f": {phase}" if phase else ""), keys))
     for title, keys in sections:
         if keys:
             note = (
@@ -627,8 +651,11 @@ def _curves_html(run: RunView) -> str:
                 if len(keys) > MAX_PANELS
                 else ""
             )
-            fig = metrics_figure(series, keys, per="key")
+            fig = metrics_figure(series, keys[:MAX_PANELS], per="key")
             parts.append(f"<h3>{title}{note}</h3>" + _img(fig, f"{title} of {run.run_id}"))
+    if once:
+        rows = [[_e(k), str(series[k][0][0]), _fmt(series[k][1][0])] for k in once]
+        parts.append("<h3>Logged once</h3>" + _table(["metric", "step", "value"], rows))
     return "".join(parts)
 
 

@@ -249,3 +249,26 @@ def test_nan_metrics_do_not_break_curves(tmp_path):
     run.log_metrics(1, **{"losses/policy": 1.0})
     text = build_dashboard(tmp_path).read_text()
     assert "Loss curves of r" in text
+
+
+def test_phases_get_their_own_trend_plots_and_single_values_a_table(tmp_path):
+    """A Phase-2 run logs stage1/... and stage2/...: each phase gets a metric-trends plot (the
+    page says when it cuts panels), one-off values go to a table."""
+    run = RunRecord.open(tmp_path, "p2", kind="phase2")
+    for step in (1, 2, 3):
+        run.log_metrics(
+            step, **{"stage1/losses/train": 3.0 - step, "stage1/charts/tokens_per_s": 90.0}
+        )
+        run.log_metrics(
+            step,
+            **{"stage2/rewards/mean": 0.1 * step, "stage2/guard/leak_rate": 0.0}
+            | {f"stage2/guard/rule/r{i:02d}": 0.0 for i in range(30)},
+        )
+    run.log_metrics(0, **{"eval/model/bleu": 0.25})
+    text = build_dashboard(tmp_path).read_text()
+    images = re.findall(r'<img alt="([^"]+)"', text)
+    assert "Metric trends: stage1 of p2" in images and "Metric trends: stage2 of p2" in images
+    assert "Loss curves of p2" in images and "Reward curves of p2" in images
+    assert "(first 24 of 31 keys)" in text  # more keys than panels: the page says so
+    assert "<h3>Logged once</h3>" in text
+    assert "<td>eval/model/bleu</td><td>0</td><td>0.25</td>" in text
