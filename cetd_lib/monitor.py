@@ -173,6 +173,48 @@ def grouped(keys: Iterable[str]) -> dict[str, list[str]]:
     return {g: groups[g] for g in sorted(groups, key=order)}
 
 
+# What the live figure draws, per phase: (panel, keys or "group/" prefixes). Lines sharing a
+# panel share a scale; bookkeeping (total_flos, num_tokens, train_runtime, rule counters) is
+# left to the table, where a 1e9 next to a 1e-5 does not flatten every other line.
+LIVE_PANELS = (
+    ("losses", ("losses/",)),
+    ("rewards", ("rewards/mean", "rewards/std", "rewards/frac_zero_std", "rewards/pass_rate")),
+    ("eval", ("eval/",)),
+    ("kill rate", ("kill_rate/mean", "kill_rate/unusable_on_original")),
+    ("guard", ("guard/leak_rate", "guard/reject_rate", "guard/compression_ratio")),
+    ("tokens/s", ("charts/tokens_per_s",)),
+    ("samples/s", ("charts/samples_per_s",)),
+    ("learning rate", ("charts/learning_rate",)),
+    ("reconstruction time share", ("charts/reconstruction_time_share",)),
+)
+
+
+def live_panels(
+    series: Mapping[str, tuple[Sequence[int], Sequence[float]]],
+) -> dict[str, dict[str, tuple[Sequence[int], Sequence[float]]]]:
+    """panel title -> {line label: (steps, values)} for the keys `LIVE_PANELS` selects; phases
+    in order (keys without one first), `stage2/losses` titled with its phase.
+
+    >>> sorted(live_panels({"stage1/losses/train": ([1], [2.0]), "charts/total_flos": ([1], [9e9]),
+    ...                     "stage1/charts/tokens_per_s": ([1], [80.0])}))
+    ['stage1/losses', 'stage1/tokens/s']
+    """
+    panels: dict[str, dict[str, tuple[Sequence[int], Sequence[float]]]] = {}
+    keys = sorted(series, key=lambda k: split_phase(k)[0])
+    for phase in dict.fromkeys(split_phase(k)[0] for k in keys):
+        mine = {split_phase(k)[1]: k for k in keys if split_phase(k)[0] == phase}
+        for title, wanted in LIVE_PANELS:
+            lines = {
+                rest: series[key]
+                for rest, key in sorted(mine.items())
+                if any(rest == w or (w.endswith("/") and rest.startswith(w)) for w in wanted)
+            }
+            if lines:
+                label = f"{phase}/{title}" if phase else title
+                panels[label] = {r.split("/", 1)[1] if "/" in r else r: v for r, v in lines.items()}
+    return panels
+
+
 def in_notebook() -> bool:
     """True inside a Jupyter kernel (JupyterLab, or papermill's), False in a terminal/script."""
     try:
@@ -338,10 +380,11 @@ class LiveMetrics:
         return " | ".join(parts)
 
     def figure(self) -> Any:
-        """A matplotlib Figure: one panel per metric group, one line per key."""
-        from cetd_lib.dashboard import metrics_figure
+        """A matplotlib Figure of the headline metrics (`live_panels`), a panel per phase and
+        quantity; the table under it lists every key."""
+        from cetd_lib.dashboard import lines_figure
 
-        return metrics_figure(self.history, title=f"run {self.run.run_id}")
+        return lines_figure(live_panels(self.history), title=f"run {self.run.run_id}")
 
     def _draw(self) -> None:
         from IPython.display import HTML, DisplayHandle, Image
@@ -551,6 +594,16 @@ def _make_callback_class() -> type:
             return out
 
     return LiveMetricsCallback
+
+
+def attach(trainer: Any, callback: Any) -> None:
+    """Add a LiveMetricsCallback to an HF/TRL trainer and drop HF's PrinterCallback, which
+    prints every log dict unthrottled (what `disable_tqdm=True` installs) and would flood a
+    papermill notebook next to the throttled view."""
+    from transformers.trainer_callback import PrinterCallback
+
+    trainer.remove_callback(PrinterCallback)
+    trainer.add_callback(callback)
 
 
 _LAZY: dict[str, type] = {}

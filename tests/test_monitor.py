@@ -412,3 +412,35 @@ def test_training_report_has_a_row_for_every_phase_that_ran(tmp_path):
     assert "**Phases that ran** (stage1, stage2)" in text
     assert "**Phases that ran** (mutation_rl)" in text
     assert "| reconstruction pass rate | > 0.5 | 0.250 | **missed** |" in text
+
+
+def test_live_figure_keeps_scales_apart_and_leaves_bookkeeping_to_the_table(run):
+    """A 1e9 FLOP count in the throughput panel would flatten every other line: the live
+    figure draws headline metrics, a panel per phase and quantity; the table keeps every key."""
+    from cetd_lib.dashboard import latest_table_html
+    from cetd_lib.monitor import live_panels
+
+    live, _ = text_live(run, FakeClock())
+    live.log(
+        1,
+        phase="stage2",
+        **{
+            "losses/kl": 0.01,
+            "rewards/mean": 0.5,
+            "rewards/reconstruction/mean": 0.5,
+            "guard/leak_rate": 0.1,
+            "guard/rule/empty": 3.0,
+            "charts/tokens_per_s": 120.0,
+            "charts/samples_per_s": 2.0,
+            "charts/total_flos": 9e9,
+        },
+    )
+    panels = live_panels(live.history)
+    assert list(panels) == [
+        "stage2/losses", "stage2/rewards", "stage2/guard", "stage2/tokens/s", "stage2/samples/s",
+    ]  # fmt: skip
+    assert list(panels["stage2/rewards"]) == ["mean"] and list(panels["stage2/guard"]) == [
+        "leak_rate"
+    ]
+    assert "stage2/charts/total_flos" in latest_table_html(live.latest, live.last_step)
+    assert len(live.figure().axes) >= 5

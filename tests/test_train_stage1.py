@@ -79,7 +79,7 @@ def test_seed_loop_resume_after_crash_matches_uninterrupted_run(tiny_base, tmp_p
     assert math.isfinite(resumed.best_val_loss)
 
 
-def test_lm_variant_with_trl_sft_trainer(tiny_base, tmp_path):
+def test_lm_variant_with_trl_sft_trainer(tiny_base, tmp_path, capsys):
     from cetd_lib.tracking import RunRecord
 
     model, tokenizer = tiny_base
@@ -101,6 +101,8 @@ def test_lm_variant_with_trl_sft_trainer(tiny_base, tmp_path):
     assert {"stage1/eval/bleu", "stage1/losses/val", "stage1/losses/train"} <= keys
     assert {"stage1/charts/samples_per_s", "stage1/charts/learning_rate"} <= keys
     assert {"stage1/charts/tokens_per_s", "stage1/losses/train_mean"} <= keys  # TRL num_tokens
+    out = capsys.readouterr().out  # LiveMetrics' throttled lines, not HF's dict per log
+    assert out.startswith("stage1 step 1 |") and "{'loss'" not in out
 
 
 def test_trl_sft_resume_after_crash_matches_uninterrupted_run(tiny_base, tmp_path):

@@ -333,7 +333,7 @@ def train_mutation_rl(
     from transformers import TrainerCallback
     from trl import GRPOTrainer, RLOOTrainer
 
-    from cetd_lib.monitor import LiveMetricsCallback, training_metrics
+    from cetd_lib.monitor import LiveMetricsCallback, attach, training_metrics
 
     if not targets:
         raise ValueError("train_mutation_rl needs at least one target module")
@@ -365,22 +365,21 @@ def train_mutation_rl(
     cls = RLOOTrainer if config.algorithm == "rloo" else GRPOTrainer
     started = time.perf_counter()
     with training_metrics(run, live) as live:
-        callbacks: list[Any] = [CopyLogs()]
-        if live is not None:
-            # generations are reused num_iterations times: new samples per step is /mu
-            samples = config.batch_modules * config.num_generations / config.num_iterations
-            callbacks.append(
-                LiveMetricsCallback(live, phase="mutation_rl", samples_per_step=samples)
-            )
         trainer = cls(
             model=model,
             reward_funcs=reward_fn,
             args=trl_args(config, out),
             train_dataset=rl_dataset(targets),
             processing_class=tokenizer,
-            callbacks=callbacks,
+            callbacks=[CopyLogs()],
             peft_config=peft_config,
         )
+        if live is not None:
+            # generations are reused num_iterations times: new samples per step is /mu
+            samples = config.batch_modules * config.num_generations / config.num_iterations
+            attach(
+                trainer, LiveMetricsCallback(live, phase="mutation_rl", samples_per_step=samples)
+            )
         trainer.train()
     trained = trainer.model
     if hasattr(trained, "peft_config") and "ref" in trained.peft_config:

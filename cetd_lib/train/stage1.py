@@ -516,7 +516,7 @@ def _train_trl(extractor, train_apps, val_apps, config, out, live, device, on_st
     from transformers import TrainerCallback
     from trl import SFTTrainer
 
-    from cetd_lib.monitor import LiveMetricsCallback
+    from cetd_lib.monitor import LiveMetricsCallback, attach
 
     dataset = sft_dataset(extractor, train_apps, config.context_level)
     val_codes, val_targets = gold_pairs(val_apps, config.context_level)
@@ -595,8 +595,10 @@ def _train_trl(extractor, train_apps, val_apps, config, out, live, device, on_st
         args=args,
         train_dataset=dataset.remove_columns("app_id"),
         processing_class=extractor.tokenizer,
-        callbacks=[BleuCallback(), *([metrics_callback] if metrics_callback else [])],
+        callbacks=[BleuCallback()],
     )
+    if metrics_callback is not None:
+        attach(trainer, metrics_callback)
     resume = any((out / CHECKPOINTS_DIR).glob("checkpoint-*"))
     if stopper.should_stop:
         return _result(out, stopper, history, 0, True)

@@ -144,7 +144,7 @@ def _train_trl(extractor, train_apps, reward_fn, config, out, live, device) -> S
     from transformers import TrainerCallback
     from trl import GRPOTrainer, RLOOTrainer
 
-    from cetd_lib.monitor import LiveMetricsCallback
+    from cetd_lib.monitor import LiveMetricsCallback, attach
     from cetd_lib.train.stage1 import write_training_config
 
     out.mkdir(parents=True, exist_ok=True)
@@ -158,17 +158,6 @@ def _train_trl(extractor, train_apps, reward_fn, config, out, live, device) -> S
             if row:
                 history.append({"step": state.global_step, **row})
 
-    callbacks: list[Any] = [CopyLogs()]
-    if live is not None:
-        callbacks.append(
-            LiveMetricsCallback(
-                live,
-                phase="stage2",
-                samples_per_step=config.batch_size * config.num_samples,
-                extra=reconstruction_share(reward_fn, time.perf_counter),
-            )
-        )
-
     if not hasattr(reward_fn, "__name__"):
         reward_fn.__name__ = "reconstruction"  # TRL names reward columns after the function
     cls = RLOOTrainer if config.algorithm == "rloo" else GRPOTrainer
@@ -178,8 +167,16 @@ def _train_trl(extractor, train_apps, reward_fn, config, out, live, device) -> S
         args=trl_config(config, out, device),
         train_dataset=rl_dataset(extractor, train_apps, config.context_level),
         processing_class=extractor.tokenizer,
-        callbacks=callbacks,
+        callbacks=[CopyLogs()],
     )
+    if live is not None:
+        callback = LiveMetricsCallback(
+            live,
+            phase="stage2",
+            samples_per_step=config.batch_size * config.num_samples,
+            extra=reconstruction_share(reward_fn, time.perf_counter),
+        )
+        attach(trainer, callback)
     trainer.train()
     model = extractor.model
     if hasattr(model, "peft_config") and "ref" in model.peft_config:
