@@ -20,7 +20,12 @@ _PREFERENCE_OPTIONS = [("◀ Left better", "left"), ("Tie", "tie"), ("Right bett
 
 def _requirements_html(title: str, items: tuple[str, ...]) -> str:
     body = "".join(f"<li>{html.escape(text)}</li>" for text in items) or "<i>(no requirements)</i>"
-    return f"<b>{title}</b><ol style='padding-left:1.4em'>{body}</ol>"
+    # ipywidgets sets the HTML widget's line-height to the 28px button height: reset it, and
+    # leave room for two-digit item numbers (a 1.4em indent clipped "10." to "0.").
+    return (
+        f"<div style='line-height:1.4'><b>{title}</b>"
+        f"<ol style='padding-left:2.4em;margin-top:4px'>{body}</ol></div>"
+    )
 
 
 class ReviewWidget:
@@ -38,7 +43,8 @@ class ReviewWidget:
         self.progress = w.IntProgress(min=0, max=len(session.items), description="done")
         self.code = w.HTML()
         self.code_pane = w.Accordion(children=[self.code], titles=("Code",), selected_index=None)
-        self.lists = {side: w.HTML(layout=w.Layout(width="50%")) for side in SIDES}
+        # full width of its column (a 50% list inside a 50% column used a quarter of the row)
+        self.lists = {side: w.HTML(layout=w.Layout(width="100%")) for side in SIDES}
         self.scores = {
             side: {
                 c: w.ToggleButtons(
@@ -82,7 +88,10 @@ class ReviewWidget:
         self.submit_button.on_click(self._on_submit)
 
         columns = [
-            w.VBox([self.lists[side], *self.scores[side].values()], layout=w.Layout(width="50%"))
+            w.VBox(  # the padding keeps the criterion labels' first letter from being clipped
+                [self.lists[side], *self.scores[side].values()],
+                layout=w.Layout(width="50%", padding="0 0 0 6px"),
+            )
             for side in SIDES
         ]
         self.box = w.VBox(
