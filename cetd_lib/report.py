@@ -145,7 +145,10 @@ def _run_section(view, report_dir: Path) -> str:
     from cetd_lib.monitor import last_values
 
     finals = last_values(view.rows)
+    phases = phase_rows(view.rows, view.summary)
     epochs = view.summary.get("epochs", finals.get("charts/epoch"))
+    if epochs is None and phases:
+        epochs = "per phase, below"
     steps = max((int(r["step"]) for r in view.rows if "step" in r), default=None)
     throughput = {
         k: v
@@ -171,7 +174,6 @@ def _run_section(view, report_dir: Path) -> str:
         )
     )
     lines.append(f"- run record: [{view.run_id}]({rel}/)")
-    phases = phase_rows(view.rows, view.summary)
     if phases:
         lines += ["", f"**Phases that ran** ({', '.join(phases)})", "", phases_table(phases)]
     criteria = _criteria_rows(view.summary)
