@@ -29,11 +29,14 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cetd_lib.multitask.rl_config import MutationRLConfig
 from cetd_lib.mutation import Mutant, MutationConfig, MutationScore, generate_mutants
 from cetd_lib.mutation import mutation_scores as _mutation_scores
+
+if TYPE_CHECKING:
+    from cetd_lib.monitor import LiveMetrics
 
 log = logging.getLogger(__name__)
 
@@ -324,7 +327,7 @@ def train_mutation_rl(
     out_dir: str | Path,
     *,
     run: Any = None,
-    live: Any = None,
+    live: LiveMetrics | None = None,
 ) -> tuple[Any, MutationRLTrainResult]:
     """RL-train `model` (a LoRA adapter is added unless it is already a peft model) on
     `reward_fn` over `targets`; returns (trained model, result). Every TRL log row goes to

@@ -53,6 +53,7 @@ def run_phase2_training(
 
 
 def _train(params, train_apps, val_apps, run, live, work, device, backends, base):
+    """The two stages, both logging into `live` (opened and closed by the caller)."""
     from cetd_lib.models import load_extractor, make_extractor
     from cetd_lib.phase2 import build_orchestra
     from cetd_lib.tracking import set_seed
@@ -103,7 +104,8 @@ def _train(params, train_apps, val_apps, run, live, work, device, backends, base
 
 
 def phase_summaries(summary: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """Per phase that ran: epochs, optimizer steps, wall time and checkpoint, for the report."""
+    """Per phase that ran: epochs, optimizer steps and wall time, for the training report (it
+    reads `summary.json["phases"]`; the rows of metrics.jsonl only bound the wall time)."""
     stage1 = summary["stage1"]
     return {
         "stage1": {

@@ -24,12 +24,15 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
 from cetd_lib.data import App
 from cetd_lib.train.config import Stage2Config
+
+if TYPE_CHECKING:
+    from cetd_lib.monitor import LiveMetrics
 
 log = logging.getLogger(__name__)
 
@@ -180,7 +183,7 @@ def train_seed_loop(
     out_dir: str | Path,
     *,
     run: Any = None,
-    live: Any = None,
+    live: LiveMetrics | None = None,
 ) -> Stage2Result:
     """RLOO on `train_apps` with `reward_fn` (TRL shape, e.g. `make_reconstruction_reward`).
 

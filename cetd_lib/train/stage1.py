@@ -29,12 +29,15 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
 from cetd_lib.data import App
 from cetd_lib.train.config import Stage1Config
+
+if TYPE_CHECKING:
+    from cetd_lib.monitor import LiveMetrics
 
 log = logging.getLogger(__name__)
 
@@ -232,7 +235,7 @@ def train_stage1(
     out_dir: str | Path,
     *,
     run: Any = None,
-    live: Any = None,
+    live: LiveMetrics | None = None,
     device: str = "cpu",
     on_step: Callable[[int], None] | None = None,
 ) -> Stage1Result:

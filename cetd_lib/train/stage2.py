@@ -24,11 +24,14 @@ import logging
 import math
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cetd_lib.data import App
 from cetd_lib.train.config import Stage2Config
 from cetd_lib.train.seed_loop import Stage2Result, train_seed_loop
+
+if TYPE_CHECKING:
+    from cetd_lib.monitor import LiveMetrics
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +100,7 @@ def train_stage2(
     out_dir: str | Path,
     *,
     run: Any = None,
-    live: Any = None,
+    live: LiveMetrics | None = None,
     device: str = "cpu",
 ) -> Stage2Result:
     """RL-train `extractor` in place; the final checkpoint is `<out_dir>/final`. Metrics go to
