@@ -59,7 +59,10 @@ class ReviewWidget:
             for side in SIDES
         }
         self.preference = w.ToggleButtons(
-            options=_PREFERENCE_OPTIONS, value=None, description="preference"
+            options=_PREFERENCE_OPTIONS,
+            value=None,
+            description="preference",
+            layout=w.Layout(padding="0 0 0 6px"),  # as the columns: the label's "p" was clipped
         )
         self.rationale = w.Textarea(
             placeholder="Why? (what one list gets right or wrong)",
