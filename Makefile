@@ -29,6 +29,7 @@ test: install
 		--nbval-current-env -p no:cacheprovider notebooks
 
 bench: install
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev,bench]'
 	$(BIN)/python benchmarks/harness.py
 	$(BIN)/python benchmarks/training.py
 	$(BIN)/python benchmarks/mutation.py

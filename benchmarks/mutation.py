@@ -4,7 +4,7 @@ One bundled module and its original tests (default: roman_numerals/roman.py), in
 
 - ours: `cetd_lib.mutation.generate_mutants` (every mutant, no sample) + `mutation_score`
   through the sandboxed warm-worker runner, harness cache off, pool started inside the timing;
-- mutmut (installed in the venv for this comparison only, not a project dependency):
+- mutmut (the `bench` extra of pyproject.toml, installed by `make bench`):
   `mutmut run --max-children <workers>` on a flat copy of the module and its tests (mutmut 3
   runs the tests in forked children with its trampoline, unsandboxed).
 
