@@ -5,7 +5,7 @@
 Reads the sets of a `multitask.data build` run (multitask_train.data_run_id) or builds them into
 this run first; splits are the build's (by source group), never re-drawn here. Writes to the
 run record: live metrics (`losses/*`, `val/*`, `charts/*`), `artifacts/multitask/events.json`
-(every gate and transition), `artifacts/multitask/results.json` (per-task held-out metrics and
+(every gate and transition), `results.json` at the run's root (per-task held-out metrics and
 the seed targets as met / missed), the best joint-phase checkpoint under
 `artifacts/multitask/best/`, exported to `<outputs>/models/final/`.
 """
@@ -734,11 +734,20 @@ def run_multitask(params: Any, run: Any, *, live: Any = None) -> dict[str, Any]:
             },
         }
     )
-    write_json_atomic(out / "results.json", results)
+    write_json_atomic(run.dir / "results.json", results)
     targets = {k: v["status"] for k, v in results["targets"].items()}
     run.write_summary({**run.summary(), "multitask/targets": targets,
-                       "multitask/results": str(out / "results.json")})  # fmt: skip
+                       "multitask/results": str(run.dir / "results.json")})  # fmt: skip
     return results
+
+
+def targets_markdown(results: dict[str, Any]) -> str:
+    """The seed targets as a markdown table (value, target, met / missed / not measured)."""
+    lines = ["| target | value | seed target | status |", "|---|---:|---:|---|"]
+    for row in results["targets"].values():
+        value = "—" if row["value"] is None else f"{row['value']:.3f}"
+        lines.append(f"| {row['what']} | {value} | > {row['target']:g} | {row['status']} |")
+    return "\n".join(lines)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -765,7 +774,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     record = RunRecord.open(params.run.outputs_dir, args.run_id, kind="multitask",
                             params_yaml=params.to_yaml(), seed=params.run.seed)  # fmt: skip
-    with record, LiveMetrics.from_config(record, params.dashboard, display="text") as live:
+    with record, LiveMetrics.from_config(record, params.dashboard) as live:
         results = run_multitask(params, record, live=live)
     print(f"run {record.run_id}: {record.dir}")
     print(json.dumps(summary_table(results), indent=2))
