@@ -394,6 +394,10 @@ def test_ontology_utilization_counts_generations_using_known_entities():
 
 def test_completion_truncation_and_pair_sources():
     assert ev.truncate_completion("    return 1\n\ndef other():\n    pass\n") == "    return 1\n\n"
+    prompt = "def f(x):\n"
+    cut_mid_statement = "    y = x + 1\n    return (y +"
+    assert ev.complete_program(prompt, cut_mid_statement) == prompt + "    y = x + 1\n"
+    assert ev.complete_program(prompt, "    return x\nprint(f(1))") == prompt + "    return x\n"
     text = "<unit>\n# file: a.py\nx = 1\n\n# file: b.py\ny = 2\n"
     assert ev.sources_from_pair_input(text) == {"a.py": "x = 1\n\n", "b.py": "y = 2\n"}
 
@@ -537,5 +541,6 @@ def test_embedded_model_completes_humaneval_with_parseable_code(smollm2_base):
     )
     problem = read_problems()["HumanEval/0"]
     prompt = model.tokenizer(problem["prompt"], add_special_tokens=False)["input_ids"]
-    (completions,) = ev.generate(model, [prompt], max_new_tokens=64)
-    assert ev.parses(problem["prompt"] + ev.truncate_completion(completions[0]))
+    (completions,) = ev.generate(model, [prompt], max_new_tokens=48)
+    program = ev.complete_program(problem["prompt"], completions[0])
+    assert ev.parses(program) and len(program) > len(problem["prompt"])

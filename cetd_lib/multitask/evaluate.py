@@ -130,6 +130,18 @@ def truncate_completion(text: str) -> str:
     return text[: match.start()] if match else text
 
 
+def complete_program(prompt: str, completion: str) -> str:
+    """prompt + the completion cut at its stop sequence; when the token cap cut the last
+    statement in half, trailing lines are dropped until the program parses (if none does, the
+    cut text is kept and fails in the harness as a syntax error)."""
+    body = truncate_completion(completion)
+    lines = body.splitlines(keepends=True)
+    for end in range(len(lines), 0, -1):
+        if parses(prompt + "".join(lines[:end])):
+            return prompt + "".join(lines[:end])
+    return prompt + body
+
+
 def generate(
     model: Any,
     prompts_ids: Sequence[Sequence[int]],
@@ -219,7 +231,7 @@ def humaneval_pass_at_k(
     jobs, owners = [], []
     for i, ((problem, app), samples) in enumerate(zip(problems, completions, strict=True)):
         for sample in samples:
-            code = problem["prompt"] + truncate_completion(sample)
+            code = complete_program(problem["prompt"], sample)
             jobs.append(RunJob({MODULE: code}, dict(app.tests)))
             owners.append(i)
     results = run_many(jobs, config=harness)
@@ -227,7 +239,7 @@ def humaneval_pass_at_k(
     for i, result in zip(owners, results, strict=True):
         correct[i] += _all_passed(result)
     parse_rate = statistics.fmean(
-        parses(p["prompt"] + truncate_completion(s))
+        parses(complete_program(p["prompt"], s))
         for (p, _), samples in zip(problems, completions, strict=True)
         for s in samples
     )
