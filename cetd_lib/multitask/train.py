@@ -401,13 +401,19 @@ def ontology_probe(trainer: Trainer, hops: str) -> dict[str, Any]:
 
 
 def save_atomic(model: MultitaskModel, target: Path, state: dict[str, Any]) -> None:
-    """Save into a staging folder beside `target`, then swap it in."""
+    """Save into a staging folder beside `target`, then swap it in by renames: `target` never
+    holds a half-written checkpoint (a crash between the two renames leaves the previous one
+    in a `.<name>-old-*` folder beside it)."""
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
     model.save(staging, state)
+    retired = None
     if target.exists():
-        shutil.rmtree(target)
+        retired = Path(tempfile.mkdtemp(prefix=f".{target.name}-old-", dir=target.parent))
+        os.replace(target, retired / target.name)
     os.replace(staging, target)
+    if retired is not None:
+        shutil.rmtree(retired)
 
 
 def export_final(best: Path, target: Path) -> Path | None:
