@@ -398,6 +398,9 @@ def test_completion_truncation_and_pair_sources():
     cut_mid_statement = "    y = x + 1\n    return (y +"
     assert ev.complete_program(prompt, cut_mid_statement) == prompt + "    y = x + 1\n"
     assert ev.complete_program(prompt, "    return x\nprint(f(1))") == prompt + "    return x\n"
+    cut_test = "def test_a():\n    assert 1\n\ndef test_b():\n    assert f("
+    assert ev.parsing_prefix(cut_test) == "def test_a():\n    assert 1\n\n"
+    assert ev.parsing_prefix("def (") == "def ("  # nothing parses: left for the harness
     text = "<unit>\n# file: a.py\nx = 1\n\n# file: b.py\ny = 2\n"
     assert ev.sources_from_pair_input(text) == {"a.py": "x = 1\n\n", "b.py": "y = 2\n"}
 

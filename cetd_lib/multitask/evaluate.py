@@ -134,12 +134,17 @@ def complete_program(prompt: str, completion: str) -> str:
     """prompt + the completion cut at its stop sequence; when the token cap cut the last
     statement in half, trailing lines are dropped until the program parses (if none does, the
     cut text is kept and fails in the harness as a syntax error)."""
-    body = truncate_completion(completion)
+    return prompt + parsing_prefix(truncate_completion(completion), head=prompt)
+
+
+def parsing_prefix(body: str, head: str = "") -> str:
+    """The longest line prefix of `body` such that head + prefix parses (a generation cut by
+    the token cap usually ends mid-statement); `body` itself when no prefix does."""
     lines = body.splitlines(keepends=True)
     for end in range(len(lines), 0, -1):
-        if parses(prompt + "".join(lines[:end])):
-            return prompt + "".join(lines[:end])
-    return prompt + body
+        if parses(head + "".join(lines[:end])):
+            return "".join(lines[:end])
+    return body
 
 
 def generate(
@@ -280,7 +285,7 @@ def generated_tests(
     if not records:
         return {"n": 0}
     texts = [g[0] for g in generate(model, prompts_ids, max_new_tokens=max_new_tokens, seed=seed)]
-    codes = [extract_test_code(t) for t in texts]
+    codes = [parsing_prefix(extract_test_code(t)) for t in texts]
     sources = [sources_from_pair_input(r["input"]) for r in records]
     results = run_many(
         [RunJob(s, {"test_generated.py": c}) for s, c in zip(sources, codes, strict=True)],
