@@ -392,6 +392,15 @@ def test_ontology_utilization_counts_generations_using_known_entities():
     assert out["utilization"] == 0.5 and out["referencing_share"] == 0.75
 
 
+def test_chat_answers_become_runnable_programs():
+    prompt = 'from typing import List\n\n\ndef f(xs: List[int]) -> int:\n    """Sum."""\n'
+    answer = "Sure:\n```python\ndef f(xs):\n    return sum(xs)\n```\nIt sums."
+    program = ev.humaneval_program(prompt, "f", answer, "chat")
+    assert program == "from typing import List\ndef f(xs):\n    return sum(xs)\n"
+    body_only = "```python\n    return sum(xs)\n```"  # no def: treated as the body
+    assert ev.humaneval_program(prompt, "f", body_only, "chat") == prompt + "    return sum(xs)\n"
+
+
 def test_completion_truncation_and_pair_sources():
     assert ev.truncate_completion("    return 1\n\ndef other():\n    pass\n") == "    return 1\n\n"
     prompt = "def f(x):\n"
@@ -543,7 +552,7 @@ def test_embedded_model_completes_humaneval_with_parseable_code(smollm2_base):
         base=(copy.deepcopy(smollm2_base[0]), copy.deepcopy(smollm2_base[1])),
     )
     problem = read_problems()["HumanEval/0"]
-    prompt = model.tokenizer(problem["prompt"], add_special_tokens=False)["input_ids"]
-    (completions,) = ev.generate(model, [prompt], max_new_tokens=48)
-    program = ev.complete_program(problem["prompt"], completions[0])
-    assert ev.parses(program) and len(program) > len(problem["prompt"])
+    prompt = ev.humaneval_prompt_ids(model.tokenizer, problem["prompt"], "chat")
+    (completions,) = ev.generate(model, [prompt], max_new_tokens=160)
+    program = ev.humaneval_program(problem["prompt"], "has_close_elements", completions[0], "chat")
+    assert ev.parses(program) and "def has_close_elements(" in program

@@ -202,6 +202,45 @@ def _all_passed(result: Any) -> bool:
 # ---------------------------------------------------------------------------------------------
 
 
+HUMANEVAL_CHAT_INSTRUCTION = (
+    "Complete this Python function. Reply with the whole function in one ```python block."
+)
+
+
+def humaneval_prompt_ids(tokenizer: Any, prompt: str, mode: str) -> list[int]:
+    """'raw': the HumanEval prompt itself (a base code LM continues the body); 'chat': the
+    prompt inside one user turn of the chat template (an instruct model answers in a fenced
+    block; raw completion gets 0/40 from SmolLM2-Instruct, FIGURES.md)."""
+    if mode == "raw":
+        return tokenizer(prompt, add_special_tokens=False)["input_ids"]
+    if mode != "chat":
+        raise ValueError(f"humaneval prompt mode {mode!r}: expected 'raw' or 'chat'")
+    content = f"{HUMANEVAL_CHAT_INSTRUCTION}\n\n```python\n{prompt}```"
+    text = tokenizer.apply_chat_template(
+        [{"role": "user", "content": content}], tokenize=False, add_generation_prompt=True
+    )
+    return tokenizer(text, add_special_tokens=False)["input_ids"]
+
+
+def humaneval_program(prompt: str, entry_point: str, completion: str, mode: str) -> str:
+    """The module run on the tests. raw: prompt + body (`complete_program`). chat: the first
+    fenced block when it defines `entry_point` (after the prompt's import lines, which answers
+    often omit), cut to its longest parsing prefix; else it is treated as a body."""
+    if mode == "chat":
+        from cetd_lib.multitask.rl import extract_test_code
+
+        code = extract_test_code(completion)
+        if re.search(rf"^def {re.escape(entry_point)}\s*\(", code, re.MULTILINE):
+            imports = "".join(
+                line
+                for line in prompt.splitlines(keepends=True)
+                if line.startswith(("import ", "from "))
+            )
+            return imports + parsing_prefix(code, head=imports)
+        completion = code
+    return complete_program(prompt, completion)
+
+
 def humaneval_pass_at_k(
     model: Any,
     problems: Sequence[tuple[dict[str, Any], Any]],
@@ -212,18 +251,18 @@ def humaneval_pass_at_k(
     top_p: float,
     seed: int,
     harness: Any = None,
+    mode: str = "chat",
 ) -> dict[str, Any]:
-    """pass@1 (and pass@10 when n >= 10) over (problem, app) pairs: raw completion of the
-    HumanEval prompt, cut at the next top-level statement, run on the app's tests through the
-    harness. A sample passes when every test passes. n == 1 samples greedily."""
+    """pass@1 (and pass@10 when n >= 10) over (problem, app) pairs: `n` samples per problem
+    (`humaneval_prompt_ids` / `humaneval_program` say how the prompt and the module are made),
+    run on the app's tests through the harness. A sample passes when every test passes.
+    n == 1 samples greedily."""
     from cetd_lib.harness.runner import RunJob, run_many
     from cetd_lib.humaneval import MODULE
 
     if not problems:
         return {"n_problems": 0, "n_samples": n}
-    prompts = [
-        model.tokenizer(p["prompt"], add_special_tokens=False)["input_ids"] for p, _ in problems
-    ]
+    prompts = [humaneval_prompt_ids(model.tokenizer, p["prompt"], mode) for p, _ in problems]
     completions = generate(
         model,
         prompts,
@@ -233,26 +272,26 @@ def humaneval_pass_at_k(
         top_p=top_p,
         seed=seed,
     )
+    programs = [
+        [humaneval_program(p["prompt"], p["entry_point"], s, mode) for s in samples]
+        for (p, _), samples in zip(problems, completions, strict=True)
+    ]
     jobs, owners = [], []
-    for i, ((problem, app), samples) in enumerate(zip(problems, completions, strict=True)):
-        for sample in samples:
-            code = complete_program(problem["prompt"], sample)
+    for i, ((_, app), codes) in enumerate(zip(problems, programs, strict=True)):
+        for code in codes:
             jobs.append(RunJob({MODULE: code}, dict(app.tests)))
             owners.append(i)
     results = run_many(jobs, config=harness)
     correct = [0] * len(problems)
     for i, result in zip(owners, results, strict=True):
         correct[i] += _all_passed(result)
-    parse_rate = statistics.fmean(
-        parses(complete_program(p["prompt"], s))
-        for (p, _), samples in zip(problems, completions, strict=True)
-        for s in samples
-    )
     return {
         "n_problems": len(problems),
         "n_samples": n,
+        "prompt_mode": mode,
         "correct_per_problem": correct,
-        "parse_rate": parse_rate,
+        "parse_rate": statistics.fmean(parses(c) for codes in programs for c in codes),
+        "sample_program": programs[0][0][:2000],
         **pass_at_ks(correct, n),
     }
 

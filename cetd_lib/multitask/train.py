@@ -467,6 +467,7 @@ def run_curriculum(
         result = ev.humaneval_pass_at_k(
             model, problems, n=config.gate_samples, max_new_tokens=config.max_new_tokens,
             temperature=config.temperature, top_p=config.top_p, seed=config.seed, harness=harness,
+            mode=config.humaneval_prompt,
         )  # fmt: skip
         return result["pass@1"]
 
@@ -570,6 +571,7 @@ def evaluate_model(
     results["humaneval"] = ev.humaneval_pass_at_k(
         model, problems, n=config.humaneval_samples, max_new_tokens=config.max_new_tokens,
         temperature=config.temperature, top_p=config.top_p, seed=config.seed, harness=harness,
+            mode=config.humaneval_prompt,
     )  # fmt: skip
     lap("humaneval", t)
 

@@ -108,6 +108,12 @@ class MultitaskTrainConfig:
         "HumanEval problems of the held-out (test) split evaluated; None = all of them.",
         default=None,
     )
+    humaneval_prompt: str = _help(
+        "'chat': the HumanEval prompt in a chat turn, the answer's fenced function is run (for "
+        "instruct backbones like SmolLM2-Instruct); 'raw': plain completion of the prompt (for "
+        "base code LMs).",
+        default="chat",
+    )
     humaneval_samples: int = _help(
         "Samples per problem for the final pass@1/pass@10 (n >= 10 for pass@10).", default=10
     )
@@ -156,6 +162,8 @@ class MultitaskTrainConfig:
                 raise ValueError(f"{name} must be >= 1 (every phase runs at least one epoch)")
         if self.humaneval_samples < 1 or self.gate_samples < 1:
             raise ValueError("humaneval_samples and gate_samples must be >= 1")
+        if self.humaneval_prompt not in ("chat", "raw"):
+            raise ValueError(f"humaneval_prompt={self.humaneval_prompt!r}: use 'chat' or 'raw'")
         if self.plateau_patience < 1:
             raise ValueError("plateau_patience must be >= 1")
 
