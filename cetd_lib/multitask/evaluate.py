@@ -40,9 +40,9 @@ def prf(tp: int, fp: int, fn: int) -> dict[str, float]:
 def multilabel_prf(
     y_true: Sequence[Sequence[int]], y_pred: Sequence[Sequence[int]], labels: Sequence[str]
 ) -> dict[str, Any]:
-    """Per label P/R/F1, macro (mean over labels with support > 0 in y_true, as sklearn's
-    `average='macro'` would with zero_division=0 over all labels is misleading for labels
-    absent from the test split) and micro (pooled counts)."""
+    """Per label P/R/F1, macro and micro (pooled counts). Macro averages over the labels that
+    occur in y_true only: a label absent from a small test sample has F1 0 by convention
+    (sklearn's zero_division=0), which would measure the sample, not the model."""
     per: dict[str, dict[str, float]] = {}
     totals = [0, 0, 0]
     for j, label in enumerate(labels):
