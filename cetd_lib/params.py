@@ -23,6 +23,7 @@ from cetd_lib.harness.config import HarnessConfig, OrchestraConfig
 from cetd_lib.models.config import ExtractorConfig
 from cetd_lib.multitask.config import MultitaskDataConfig
 from cetd_lib.multitask.rl_config import MutationRLConfig
+from cetd_lib.multitask.train_config import MultitaskTrainConfig
 from cetd_lib.review.config import ReviewConfig
 from cetd_lib.train.config import GuardConfig, Stage1Config, Stage2Config
 
@@ -75,6 +76,7 @@ class Params:
     stage2: Stage2Config = field(default_factory=Stage2Config)
     guard: GuardConfig = field(default_factory=GuardConfig)
     mutation_rl: MutationRLConfig = field(default_factory=MutationRLConfig)
+    multitask_train: MultitaskTrainConfig = field(default_factory=MultitaskTrainConfig)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -1,0 +1,417 @@
+"""Held-out evaluation of the multi-task model, and the seed's targets as met / missed.
+
+Pure metric functions first (precision/recall/F1 per label, macro and micro; BLEU and chrF
+through sacrebleu; pass@k from cetd_lib.harness.score), then the evaluators that generate with
+the model and run code through the sandboxed harness (`run_many`, never a subprocess here).
+
+Not measured here (absent, not faked): CodeBLEU (no pinned package works offline), test
+coverage, Δpass@1 with vs without the clarifying answer (needs full reconstructions per app),
+and the human explanation rating (the samples are written for the review tool: "not rated").
+"""
+
+from __future__ import annotations
+
+import ast
+import math
+import re
+import statistics
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from cetd_lib.harness.score import pass_at_k
+
+# ---------------------------------------------------------------------------------------------
+# Pure metrics
+# ---------------------------------------------------------------------------------------------
+
+
+def prf(tp: int, fp: int, fn: int) -> dict[str, float]:
+    """precision = tp/(tp+fp), recall = tp/(tp+fn), F1 = 2pr/(p+r); 0 where undefined.
+
+    >>> {k: round(v, 3) for k, v in prf(2, 1, 1).items()}
+    {'precision': 0.667, 'recall': 0.667, 'f1': 0.667, 'support': 3}
+    """
+    p = tp / (tp + fp) if tp + fp else 0.0
+    r = tp / (tp + fn) if tp + fn else 0.0
+    f1 = 2 * p * r / (p + r) if p + r else 0.0
+    return {"precision": p, "recall": r, "f1": f1, "support": tp + fn}
+
+
+def multilabel_prf(
+    y_true: Sequence[Sequence[int]], y_pred: Sequence[Sequence[int]], labels: Sequence[str]
+) -> dict[str, Any]:
+    """Per label P/R/F1, macro and micro (pooled counts). Macro averages over the labels that
+    occur in y_true only: a label absent from a small test sample has F1 0 by convention
+    (sklearn's zero_division=0), which would measure the sample, not the model."""
+    per: dict[str, dict[str, float]] = {}
+    totals = [0, 0, 0]
+    for j, label in enumerate(labels):
+        tp = sum(t[j] and p[j] for t, p in zip(y_true, y_pred, strict=True))
+        fp = sum((not t[j]) and p[j] for t, p in zip(y_true, y_pred, strict=True))
+        fn = sum(t[j] and not p[j] for t, p in zip(y_true, y_pred, strict=True))
+        per[label] = prf(tp, fp, fn)
+        totals = [totals[0] + tp, totals[1] + fp, totals[2] + fn]
+    present = [m for m in per.values() if m["support"] > 0]
+    macro = {
+        k: statistics.fmean(m[k] for m in present) if present else math.nan
+        for k in ("precision", "recall", "f1")
+    }
+    return {
+        "per_label": per,
+        "macro": macro,
+        "micro": prf(*totals),
+        "labels_with_support": len(present),
+    }
+
+
+def grouped_prf(
+    y_true: Sequence[Sequence[int]],
+    y_pred: Sequence[Sequence[int]],
+    labels: Sequence[str],
+    group_of: Mapping[str, str],
+) -> dict[str, Any]:
+    """P/R/F1 after OR-ing labels into groups (e.g. bandit ids -> CWE categories)."""
+    groups = sorted(set(group_of.values()))
+
+    def regroup(rows: Sequence[Sequence[int]]) -> list[list[int]]:
+        return [
+            [int(any(r[j] for j, x in enumerate(labels) if group_of.get(x) == g)) for g in groups]
+            for r in rows
+        ]
+
+    return multilabel_prf(regroup(y_true), regroup(y_pred), groups)
+
+
+def bleu_chrf(hypotheses: Sequence[str], references: Sequence[str]) -> dict[str, float]:
+    """Corpus BLEU and chrF (sacrebleu, 0-100 scale)."""
+    import sacrebleu
+
+    if not hypotheses:
+        return {"bleu": math.nan, "chrf": math.nan}
+    refs = [list(references)]
+    return {
+        "bleu": sacrebleu.corpus_bleu(list(hypotheses), refs).score,
+        "chrf": sacrebleu.corpus_chrf(list(hypotheses), refs).score,
+    }
+
+
+def pass_at_ks(correct: Sequence[int], n: int, ks: Sequence[int] = (1, 10)) -> dict[str, float]:
+    """Mean unbiased pass@k over problems (Chen et al. 2021 eq. 1), only where n >= k."""
+    return {
+        f"pass@{k}": statistics.fmean(pass_at_k(n, c, k) for c in correct)
+        for k in ks
+        if n >= k and correct
+    }
+
+
+def target_verdict(value: float | None, target: float, *, what: str) -> dict[str, Any]:
+    """One seed target as met / missed / not measured."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return {"target": target, "value": None, "status": "not measured", "what": what}
+    return {
+        "target": target,
+        "value": value,
+        "status": "met" if value > target else "missed",
+        "what": what,
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# Generation helpers
+# ---------------------------------------------------------------------------------------------
+
+_STOP = re.compile(r"^(def |class |if __name__|print\(|assert |# )", re.MULTILINE)
+
+
+def truncate_completion(text: str) -> str:
+    """Cut a raw function-body completion at the next top-level statement (Codex's stop
+    sequences: a new def/class/if/print at column 0)."""
+    match = _STOP.search(text)
+    return text[: match.start()] if match else text
+
+
+def complete_program(prompt: str, completion: str) -> str:
+    """prompt + the completion cut at its stop sequence; when the token cap cut the last
+    statement in half, trailing lines are dropped until the program parses (if none does, the
+    cut text is kept and fails in the harness as a syntax error)."""
+    return prompt + parsing_prefix(truncate_completion(completion), head=prompt)
+
+
+def parsing_prefix(body: str, head: str = "") -> str:
+    """The longest line prefix of `body` such that head + prefix parses (a generation cut by
+    the token cap usually ends mid-statement); `body` itself when no prefix does."""
+    lines = body.splitlines(keepends=True)
+    for end in range(len(lines), 0, -1):
+        if parses(head + "".join(lines[:end])):
+            return "".join(lines[:end])
+    return body
+
+
+def generate(
+    model: Any,
+    prompts_ids: Sequence[Sequence[int]],
+    *,
+    max_new_tokens: int,
+    n: int = 1,
+    temperature: float = 0.0,
+    top_p: float = 1.0,
+    seed: int = 0,
+) -> list[list[str]]:
+    """n completions per prompt (greedy when temperature == 0), decoded without specials."""
+    import torch
+
+    tokenizer, lm = model.tokenizer, model.lm
+    lm.eval()
+    out: list[list[str]] = []
+    torch.manual_seed(seed)
+    for ids in prompts_ids:
+        input_ids = torch.tensor([list(ids)], device=model.device)
+        kwargs: dict[str, Any] = {"do_sample": False}
+        if temperature > 0:
+            kwargs = {"do_sample": True, "temperature": temperature, "top_p": top_p}
+        with torch.no_grad():
+            gen = lm.generate(
+                input_ids=input_ids,
+                attention_mask=torch.ones_like(input_ids),
+                max_new_tokens=max_new_tokens,
+                num_return_sequences=n,
+                pad_token_id=tokenizer.pad_token_id,
+                eos_token_id=tokenizer.eos_token_id,
+                **kwargs,
+            )
+        out.append(
+            [tokenizer.decode(g[input_ids.shape[1] :], skip_special_tokens=True) for g in gen]
+        )
+    return out
+
+
+def parses(code: str) -> bool:
+    try:
+        ast.parse(code)
+    except SyntaxError:
+        return False
+    return True
+
+
+def _all_passed(result: Any) -> bool:
+    return bool(result.per_test) and not result.harness_error and result.pass_rate == 1.0
+
+
+# ---------------------------------------------------------------------------------------------
+# Evaluators
+# ---------------------------------------------------------------------------------------------
+
+
+HUMANEVAL_CHAT_INSTRUCTION = (
+    "Complete this Python function. Reply with the whole function in one ```python block."
+)
+
+
+def humaneval_prompt_ids(tokenizer: Any, prompt: str, mode: str) -> list[int]:
+    """'raw': the HumanEval prompt itself (a base code LM continues the body); 'chat': the
+    prompt inside one user turn of the chat template (an instruct model answers in a fenced
+    block; raw completion gets 0/40 from SmolLM2-Instruct, FIGURES.md)."""
+    if mode == "raw":
+        return tokenizer(prompt, add_special_tokens=False)["input_ids"]
+    if mode != "chat":
+        raise ValueError(f"humaneval prompt mode {mode!r}: expected 'raw' or 'chat'")
+    content = f"{HUMANEVAL_CHAT_INSTRUCTION}\n\n```python\n{prompt}```"
+    text = tokenizer.apply_chat_template(
+        [{"role": "user", "content": content}], tokenize=False, add_generation_prompt=True
+    )
+    return tokenizer(text, add_special_tokens=False)["input_ids"]
+
+
+def humaneval_program(prompt: str, entry_point: str, completion: str, mode: str) -> str:
+    """The module run on the tests. raw: prompt + body (`complete_program`). chat: the first
+    fenced block when it defines `entry_point` (after the prompt's import lines, which answers
+    often omit), cut to its longest parsing prefix; else it is treated as a body."""
+    if mode == "chat":
+        from cetd_lib.multitask.rl import extract_test_code
+
+        code = extract_test_code(completion)
+        if re.search(rf"^def {re.escape(entry_point)}\s*\(", code, re.MULTILINE):
+            imports = "".join(
+                line
+                for line in prompt.splitlines(keepends=True)
+                if line.startswith(("import ", "from "))
+            )
+            return imports + parsing_prefix(code, head=imports)
+        completion = code
+    return complete_program(prompt, completion)
+
+
+def humaneval_pass_at_k(
+    model: Any,
+    problems: Sequence[tuple[dict[str, Any], Any]],
+    *,
+    n: int,
+    max_new_tokens: int,
+    temperature: float,
+    top_p: float,
+    seed: int,
+    harness: Any = None,
+    mode: str = "chat",
+) -> dict[str, Any]:
+    """pass@1 (and pass@10 when n >= 10) over (problem, app) pairs: `n` samples per problem
+    (`humaneval_prompt_ids` / `humaneval_program` say how the prompt and the module are made),
+    run on the app's tests through the harness. A sample passes when every test passes.
+    n == 1 samples greedily."""
+    from cetd_lib.harness.runner import RunJob, run_many
+    from cetd_lib.humaneval import MODULE
+
+    if not problems:
+        return {"n_problems": 0, "n_samples": n}
+    prompts = [humaneval_prompt_ids(model.tokenizer, p["prompt"], mode) for p, _ in problems]
+    completions = generate(
+        model,
+        prompts,
+        max_new_tokens=max_new_tokens,
+        n=n,
+        temperature=temperature if n > 1 else 0.0,
+        top_p=top_p,
+        seed=seed,
+    )
+    programs = [
+        [humaneval_program(p["prompt"], p["entry_point"], s, mode) for s in samples]
+        for (p, _), samples in zip(problems, completions, strict=True)
+    ]
+    jobs, owners = [], []
+    for i, ((_, app), codes) in enumerate(zip(problems, programs, strict=True)):
+        for code in codes:
+            jobs.append(RunJob({MODULE: code}, dict(app.tests)))
+            owners.append(i)
+    results = run_many(jobs, config=harness)
+    correct = [0] * len(problems)
+    for i, result in zip(owners, results, strict=True):
+        correct[i] += _all_passed(result)
+    return {
+        "n_problems": len(problems),
+        "n_samples": n,
+        "prompt_mode": mode,
+        "correct_per_problem": correct,
+        "parse_rate": statistics.fmean(parses(c) for codes in programs for c in codes),
+        "sample_program": programs[0][0][:2000],
+        **pass_at_ks(correct, n),
+    }
+
+
+_FILE = re.compile(r"^# file: (\S+)\n", re.MULTILINE)
+
+
+def sources_from_pair_input(text: str) -> dict[str, str]:
+    """The `# file: name` sections of a code->test pair input (pairs._render_code)."""
+    parts = _FILE.split(text)
+    return {parts[i]: parts[i + 1] for i in range(1, len(parts) - 1, 2)}
+
+
+def generated_tests(
+    model: Any,
+    records: Sequence[Mapping[str, Any]],
+    prompts_ids: Sequence[Sequence[int]],
+    *,
+    max_new_tokens: int,
+    max_mutants: int,
+    seed: int,
+    harness: Any = None,
+) -> dict[str, Any]:
+    """Greedy test file per code->test pair; pass@1 = share whose tests all pass on the
+    reference code; mutation score (cetd_lib.mutation) of the passing ones on their module."""
+    from cetd_lib.harness.runner import RunJob, run_many
+    from cetd_lib.multitask.rl import extract_test_code
+    from cetd_lib.mutation import MutationConfig, generate_mutants, mutation_scores
+
+    if not records:
+        return {"n": 0}
+    texts = [g[0] for g in generate(model, prompts_ids, max_new_tokens=max_new_tokens, seed=seed)]
+    codes = [parsing_prefix(extract_test_code(t)) for t in texts]
+    sources = [sources_from_pair_input(r["input"]) for r in records]
+    results = run_many(
+        [RunJob(s, {"test_generated.py": c}) for s, c in zip(sources, codes, strict=True)],
+        config=harness,
+    )
+    passed = [_all_passed(r) for r in results]
+    kill_rates = []
+    config = MutationConfig(max_mutants=max_mutants, seed=seed)
+    for ok, src, code in zip(passed, sources, codes, strict=True):
+        if not ok:
+            continue
+        module = max(src, key=lambda name: len(src[name]))
+        mutants = generate_mutants(src[module], module, config)
+        if mutants:
+            (score,) = mutation_scores(
+                src, module, [{"test_generated.py": code}], mutants, config, harness=harness
+            )
+            if score.kill_rate is not None:
+                kill_rates.append(score.kill_rate)
+    return {
+        "n": len(records),
+        "pass@1": statistics.fmean(passed),
+        "parse_rate": statistics.fmean(parses(c) for c in codes),
+        "mutation_score": statistics.fmean(kill_rates) if kill_rates else None,
+        "mutation_scored": len(kill_rates),
+        "samples": [{"id": r["id"], "test": c[:2000], "passed": p}
+                    for r, c, p in zip(records, codes, passed, strict=True)][:5],
+    }  # fmt: skip
+
+
+def text_generation(
+    model: Any,
+    references: Sequence[str],
+    prompts_ids: Sequence[Sequence[int]],
+    *,
+    max_new_tokens: int,
+    seed: int,
+) -> dict[str, Any]:
+    """Greedy generations scored by BLEU/chrF against the references."""
+    if not references:
+        return {"n": 0}
+    texts = [g[0] for g in generate(model, prompts_ids, max_new_tokens=max_new_tokens, seed=seed)]
+    return {
+        "n": len(references),
+        **bleu_chrf(texts, references),
+        "samples": [
+            {"generated": t, "reference": r} for t, r in zip(texts, references, strict=True)
+        ],
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# Ontology utilization (the simple-ontology gate)
+# ---------------------------------------------------------------------------------------------
+
+_CALL = re.compile(r"\b([A-Za-z_][A-Za-z0-9_]*)\s*\(")
+_DEF = re.compile(r"\b(?:def|class)\s+([A-Za-z_][A-Za-z0-9_]*)")
+_BUILTINS = frozenset(dir(__import__("builtins"))) | {
+    "if", "for", "while", "return", "and", "or", "not", "in", "is", "with", "elif", "lambda",
+    "assert", "yield", "print", "super", "self",
+}  # fmt: skip
+
+
+def entity_names(entities: Sequence[str]) -> set[str]:
+    """Short names of ontology entities: 'function:lexer.tokenize' -> 'tokenize'."""
+    return {e.split(":", 1)[-1].rsplit(".", 1)[-1] for e in entities}
+
+
+def referenced_names(generation: str) -> set[str]:
+    """Names a generation calls, minus builtins/keywords and names it defines itself."""
+    return set(_CALL.findall(generation)) - _BUILTINS - set(_DEF.findall(generation))
+
+
+def ontology_utilization(generations: Sequence[str], entity_sets: Sequence[set[str]]) -> dict:
+    """Share of generations that reference at least one name and whose referenced names all
+    exist in the ontology of their file/app (an operational reading of the seed's "ontology
+    utilization": the model uses the entities it was given and does not invent others).
+    Generations that reference nothing count as not utilizing."""
+    utilizing, referencing = 0, 0
+    for text, names in zip(generations, entity_sets, strict=True):
+        refs = referenced_names(text)
+        if refs:
+            referencing += 1
+            utilizing += refs <= names
+    n = len(generations)
+    return {
+        "utilization": utilizing / n if n else math.nan,
+        "referencing_share": referencing / n if n else math.nan,
+        "n": n,
+    }
