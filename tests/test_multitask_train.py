@@ -499,6 +499,9 @@ def test_tiny_curriculum_passes_every_phase_and_exports_without_overwriting(tiny
         eval_max_examples=1, mutation_max_mutants=2,
     )  # fmt: skip
     data = synthetic_data()
+    data.source = str(tmp_path / "build")  # where a data build would be: its files get hashed
+    (tmp_path / "build" / "quality").mkdir(parents=True)
+    (tmp_path / "build" / "quality" / "train.jsonl").write_text(json.dumps({"x": 1}) + "\n")
     model = MultitaskModel.create("tiny-random", SPEC, base=copy.deepcopy(tiny_base), seed=0)
     rows = []
     out = run_curriculum(model, data, config, tmp_path / "mt",
@@ -526,6 +529,14 @@ def test_tiny_curriculum_passes_every_phase_and_exports_without_overwriting(tiny
     )
     assert any("losses/train_quality" in r for r in rows)
     assert (tmp_path / "mt" / "best" / "multitask_config.json").exists()
+    from cetd_lib.training_config import load_training_config
+
+    saved = load_training_config(tmp_path / "mt" / "best", restore_rng=False)
+    state = json.loads((tmp_path / "mt" / "best" / "multitask_config.json").read_text())["state"]
+    assert saved.step == state["step"] > 0 and saved.seed == config.seed
+    assert saved.optimizer["name"] == "AdamW" and len(saved.optimizer["groups"]) == 2
+    assert list(saved.data) == [str(tmp_path / "build" / "quality" / "train.jsonl")]
+    assert all(len(h) == 64 for h in saved.data.values())  # sha256
 
     final = tmp_path / "models" / "final"
     assert export_final(tmp_path / "mt" / "best", final) is None

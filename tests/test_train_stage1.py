@@ -6,6 +6,7 @@ import copy
 import math
 
 import pytest
+import torch
 
 from cetd_lib.data import App
 from cetd_lib.models.extractor import load_extractor, make_extractor
@@ -147,3 +148,29 @@ def test_auto_precision_is_bf16_only_on_cpus_with_native_bf16(monkeypatch):
     assert stage1.resolve_mixed_precision("bf16", "cpu") == "bf16"  # asked for: emulated
     with pytest.raises(ValueError, match="not supported on 'mps'"):
         stage1.resolve_mixed_precision("bf16", "mps")
+
+
+def test_gradient_checkpointing_in_the_loop_changes_memory_not_the_maths(tiny_base, tmp_path):
+    model, tokenizer = tiny_base
+    results = {}
+    for checkpointing in (False, True):
+        extractor = make_extractor(
+            "lm", base=(copy.deepcopy(model), tokenizer), lora_target_modules=("q_proj", "v_proj"),
+            **{k: v for k, v in SMALL.items() if not k.startswith("decoder")},
+        )  # fmt: skip
+        config = Stage1Config(
+            epochs=1, batch_size=2, learning_rate=1e-2, warmup_steps=0, val_max_new_tokens=4,
+            trainer="loop", mixed_precision="no", gradient_checkpointing=checkpointing,
+        )  # fmt: skip
+        result = train_stage1(extractor, TRAIN, VAL, config, tmp_path / str(checkpointing))
+        results[checkpointing] = result.history[-1]
+        assert extractor.model.is_gradient_checkpointing is checkpointing
+    assert results[True]["train_loss"] == pytest.approx(results[False]["train_loss"], rel=1e-5)
+    assert results[True]["val_loss"] == pytest.approx(results[False]["val_loss"], rel=1e-5)
+
+
+def test_gradient_checkpointing_names_a_model_that_cannot(tmp_path):
+    from cetd_lib.train.stage1 import enable_gradient_checkpointing
+
+    with pytest.raises(ValueError, match="Linear has no gradient_checkpointing_enable"):
+        enable_gradient_checkpointing(torch.nn.Linear(2, 2))

@@ -400,13 +400,21 @@ def ontology_probe(trainer: Trainer, hops: str) -> dict[str, Any]:
 # ---------------------------------------------------------------------------------------------
 
 
-def save_atomic(model: MultitaskModel, target: Path, state: dict[str, Any]) -> None:
+def save_atomic(
+    model: MultitaskModel,
+    target: Path,
+    state: dict[str, Any],
+    write_config: Callable[[Path, int], Any] | None = None,
+) -> None:
     """Save into a staging folder beside `target`, then swap it in by renames: `target` never
     holds a half-written checkpoint (a crash between the two renames leaves the previous one
-    in a `.<name>-old-*` folder beside it)."""
+    in a `.<name>-old-*` folder beside it). `write_config(staging, step)` adds
+    training_config.json to the checkpoint before the swap."""
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
     model.save(staging, state)
+    if write_config is not None:
+        write_config(staging, int(state.get("step", 0)))
     retired = None
     if target.exists():
         retired = Path(tempfile.mkdtemp(prefix=f".{target.name}-old-", dir=target.parent))
@@ -440,6 +448,37 @@ def export_final(best: Path, target: Path) -> Path | None:
 # ---------------------------------------------------------------------------------------------
 
 
+def training_config_writer(
+    model: MultitaskModel, data: MultitaskData, config: MultitaskTrainConfig, trainer: Trainer
+) -> Callable[[Path, int], Path]:
+    """`write(directory, step)`: training_config.json for a checkpoint (model config, the
+    optimiser's groups, data files and their hashes, seed, random state). The data files are
+    hashed once here: they do not change during a run."""
+    from cetd_lib.training_config import hash_files, save_training_config
+
+    data_hashes = hash_files(sorted(Path(data.source).rglob("*.json*")))
+
+    def write(directory: Path, step: int) -> Path:
+        return save_training_config(
+            directory,
+            model_config=model.info,
+            optimizer={
+                "name": type(trainer.optimizer).__name__,
+                "groups": [
+                    {k: v for k, v in g.items() if k != "params"}
+                    for g in trainer.optimizer.param_groups
+                ],
+            },
+            schedule={"kind": "constant", "curriculum_phase_epochs": config.phase_epochs},
+            data_paths_and_hashes=data_hashes,
+            seed=config.seed,
+            step=step,
+            extra={"multitask_train": config},
+        )
+
+    return write
+
+
 def run_curriculum(
     model: MultitaskModel,
     data: MultitaskData,
@@ -453,6 +492,7 @@ def run_curriculum(
     """Train phase by phase until the curriculum is done; keep the best joint checkpoint in
     `out_dir/best`. Returns events, the per-epoch metrics and the pass@1 baseline."""
     trainer = Trainer(model, data, config, log_metrics=log_metrics)
+    write_config = training_config_writer(model, data, config, trainer)
     curriculum = Curriculum(config.phase_epochs, seed_gates(config), config.plateau_patience,
                             config.plateau_min_delta)  # fmt: skip
     problems = heldout_humaneval(data, config.humaneval_problems, config.seed)
@@ -501,7 +541,7 @@ def run_curriculum(
         for event in events:
             if event["event"] == "epoch" and event.get("is_best"):
                 save_atomic(model, best_dir, {"epoch": curriculum.epoch, "val_loss": event["value"],
-                                              "step": trainer.step})  # fmt: skip
+                                              "step": trainer.step}, write_config)  # fmt: skip
             if event["event"] != "epoch":
                 log.info("curriculum: %s", event)
                 if on_event:

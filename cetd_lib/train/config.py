@@ -124,8 +124,9 @@ class Stage1Config:
         default="auto",
     )
     gradient_checkpointing: bool = _help(
-        "Recompute activations in the backward pass to save memory (TRL engines). Off by "
-        "default: TRL turns it on, which costs compute a small model on a CPU does not need.",
+        "Recompute activations in the backward pass: less memory for more compute. Off by "
+        "default (TRL turns it on; a small model on a CPU is compute-bound); the smoke params "
+        "turn it on to stay under 4 GB RSS.",
         default=False,
     )
     patience: int = _help(
@@ -186,8 +187,9 @@ class Stage2Config:
         default="auto",
     )
     gradient_checkpointing: bool = _help(
-        "Recompute activations in the backward pass to save memory (TRL engines). Off by "
-        "default: TRL turns it on, which costs compute a small model on a CPU does not need.",
+        "Recompute activations in the backward pass: less memory for more compute. Off by "
+        "default (TRL turns it on; a small model on a CPU is compute-bound); the smoke params "
+        "turn it on to stay under 4 GB RSS.",
         default=False,
     )
     baseline: Literal["leave_one_out", "constant"] = _help(

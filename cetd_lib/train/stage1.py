@@ -281,6 +281,16 @@ def _latest_checkpoint(out: Path) -> Path | None:
     return found[-1] if found else None
 
 
+def enable_gradient_checkpointing(model: Any) -> None:
+    """Recompute each layer's activations in backward (HF models; non-reentrant, so a frozen
+    base under a LoRA adapter needs no input-grad hook)."""
+    if not hasattr(model, "gradient_checkpointing_enable"):
+        raise ValueError(
+            f"gradient_checkpointing: {type(model).__name__} has no gradient_checkpointing_enable"
+        )
+    model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+
+
 def example_tokens(extractor: Any, codes: Sequence[str], targets: Sequence[str]) -> list[int]:
     """Tokens one training example feeds the model: code (capped at max_code_tokens) plus
     target and EOS (capped at max_target_tokens), the caps the extractor applies; counted once
@@ -355,6 +365,8 @@ def _train_loop(extractor, train_apps, val_apps, config, out, live, device, on_s
         start_epoch, step = state["epoch"] + 1, state["step"]
         log.info("stage 1: resumed from %s (epoch %d, step %d)", checkpoint, start_epoch, step)
 
+    if config.gradient_checkpointing:
+        enable_gradient_checkpointing(extractor.model)
     extractor.train()
     n_tokens = example_tokens(extractor, codes, targets)
     # Throughput over the optimizer steps since the last logged row (validation excluded).
