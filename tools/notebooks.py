@@ -969,6 +969,15 @@ s.run.finish()
 print("report:", report)
 """,
     ),
+    (
+        "code",
+        """
+from cetd_lib.report import write_training_report
+
+training_report = write_training_report(P.run.outputs_dir, s.run)
+print("training report:", training_report)
+""",
+    ),
 ]
 
 if __name__ == "__main__":

@@ -784,7 +784,12 @@ def run_multitask(params: Any, run: Any, *, live: Any = None) -> dict[str, Any]:
     )
     write_json_atomic(run.dir / "results.json", results)
     targets = {k: v["status"] for k, v in results["targets"].items()}
-    run.write_summary({**run.summary(), "multitask/targets": targets,
+    # criteria_by_task: the training report's per-task seed-target tables read this
+    criteria = {
+        key: [{"name": row["what"], "target": row["target"], "value": row["value"]}]
+        for key, row in results["targets"].items()
+    }
+    run.write_summary({**run.summary(), "multitask/targets": targets, "criteria_by_task": criteria,
                        "multitask/results": str(run.dir / "results.json")})  # fmt: skip
     return results
 
@@ -824,7 +829,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                             params_yaml=params.to_yaml(), seed=params.run.seed)  # fmt: skip
     with record, LiveMetrics.from_config(record, params.dashboard) as live:
         results = run_multitask(params, record, live=live)
+    from cetd_lib.report import write_training_report
+
     print(f"run {record.run_id}: {record.dir}")
+    print("training report:", write_training_report(params.run.outputs_dir, record))
     print(json.dumps(summary_table(results), indent=2))
     return 0
 
