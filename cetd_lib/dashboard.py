@@ -731,6 +731,32 @@ APP_HEADERS = [
 ]
 
 
+def task_error_analysis_html(analysis: dict[str, Any]) -> str:
+    """A multi-task run's `results.json["error_analysis"]`: per task its metric, the failure
+    classes of failing samples or the flagged labels/CWEs, and failing examples."""
+    rows = []
+    for task, block in analysis.items():
+        grouped = block.get("failure_classes") or {}
+        flagged = block.get("flagged") or []
+        where = ", ".join(f"{_e(c)} × {n}" for c, n in grouped.items()) or ", ".join(
+            f"{_e(f['kind'])} {_e(f['name'])} (F1 {_fmt(f['f1'])}, n={f['support']})"
+            for f in flagged[:8]
+        )
+        flag = '<span class="flag">underperforming</span>' if block.get("underperforming") else ""
+        rows.append(
+            [_e(task), f"{_e(block.get('metric', ''))} {_fmt(block.get('value'))}", where, flag]
+        )
+    examples = [
+        f"<details><summary>{_e(task)}: {_e(x['id'])} ({_e(x['failure_class'])})</summary>"
+        f"<pre>{_e(x['text'])}</pre></details>"
+        for task, block in analysis.items()
+        for x in block.get("examples", [])
+    ]
+    return _table(["task", "metric", "failures by class / flagged categories", ""], rows) + "".join(
+        examples
+    )
+
+
 def _error_analysis_html(run: RunView, config: DashboardConfig) -> str:
     parts = []
     failure_totals = {s: ev.get("failure_counts") or {} for s, ev in run.evaluations.items()}
@@ -849,6 +875,11 @@ def render_dashboard(
             out.append(_evaluations_html(run))
             if run.evaluations:
                 out.append("<h3>Error analysis</h3>" + _error_analysis_html(run, config))
+            if run.results.get("error_analysis"):
+                out.append(
+                    "<h3>Error analysis by task</h3>"
+                    + task_error_analysis_html(run.results["error_analysis"])
+                )
     body = "\n".join(p for p in out if p)
     return (
         "<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"

@@ -549,6 +549,7 @@ def test_tiny_curriculum_passes_every_phase_and_exports_without_overwriting(tiny
     assert results["targets"]["pass@1"]["status"] == "not measured"
     assert results["targets"]["explanation_rating"]["status"] == "not rated"
     assert set(results["quality"]["per_label"]) == set(SPEC.quality_labels)
+    assert {"quality", "security", "clarification"} <= set(results["error_analysis"])
     assert "code-quality" in results["security"]["per_cwe"]["per_label"]
     assert results["tests"]["n"] == 1 and 0.0 <= results["tests"]["pass@1"] <= 1.0
 
@@ -567,3 +568,54 @@ def test_embedded_model_completes_humaneval_with_parseable_code(smollm2_base):
     (completions,) = ev.generate(model, [prompt], max_new_tokens=160)
     program = ev.humaneval_program(problem["prompt"], "has_close_elements", completions[0], "chat")
     assert ev.parses(program) and "def has_close_elements(" in program
+
+
+def test_error_analysis_groups_failures_by_class_and_flags_weak_labels():
+    from cetd_lib.harness.runner import RunResult, TestOutcome
+    from cetd_lib.multitask.evaluate import (
+        failure_summary,
+        sample_failure_class,
+        task_error_analysis,
+    )
+
+    def run(*classes):
+        return RunResult(per_test={
+            f"t::{i}": TestOutcome(passed=c is None, failure_class=c) for i, c in enumerate(classes)
+        })  # fmt: skip
+
+    passed, syntax, mostly_assert = (
+        run(None, None),
+        run("SYNTAX_ERROR"),
+        run("ASSERTION_FAILURE", "ASSERTION_FAILURE", "RUNTIME_ERROR", None),
+    )
+    assert sample_failure_class(passed) is None
+    assert sample_failure_class(syntax) == "SYNTAX_ERROR"
+    assert sample_failure_class(mostly_assert) == "ASSERTION_FAILURE"
+    assert sample_failure_class(RunResult()) == "EMPTY_GENERATION"  # nothing ran at all
+    summary = failure_summary(["a", "b", "c"], ["ok", "def f(:", "x"], [passed, syntax, syntax])
+    assert summary["failure_classes"] == {"SYNTAX_ERROR": 2}
+    assert [f["id"] for f in summary["failures"]] == ["b", "c"]
+
+    label = {"precision": 0.0, "recall": 0.0, "f1": 0.0, "support": 3}
+    unseen = {"precision": 0.0, "recall": 0.0, "f1": 0.0, "support": 0}
+    good = {"precision": 1.0, "recall": 1.0, "f1": 1.0, "support": 2}
+    results = {
+        "humaneval": {"pass@1": 0.2, **summary},
+        "quality": {"per_label": {"E501": label, "F401": good, "W291": unseen},
+                    "macro": {"f1": 0.5}},
+        "security": {"per_label": {"B602": good}, "per_cwe": {"per_label": {"CWE-78": label}},
+                     "macro": {"f1": 1.0}},
+        "clarification": {"f1": 0.9},
+    }  # fmt: skip
+    analysis = task_error_analysis(results, below=0.5)
+    assert analysis["humaneval"]["underperforming"] and analysis["humaneval"]["failure_classes"]
+    assert [f["name"] for f in analysis["quality"]["flagged"]] == ["E501"]  # W291: no support
+    assert not analysis["quality"]["underperforming"]  # macro 0.5 is not below 0.5
+    assert [(f["kind"], f["name"]) for f in analysis["security"]["flagged"]] == [("CWE", "CWE-78")]
+    assert not analysis["clarification"]["underperforming"]
+
+    from cetd_lib.dashboard import task_error_analysis_html
+
+    page = task_error_analysis_html(analysis)
+    assert "SYNTAX_ERROR × 2" in page and "label E501" in page and "underperforming" in page
+    assert "def f(:" in page  # the failing example is shown

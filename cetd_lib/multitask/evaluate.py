@@ -15,6 +15,7 @@ import ast
 import math
 import re
 import statistics
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -197,6 +198,78 @@ def _all_passed(result: Any) -> bool:
     return bool(result.per_test) and not result.harness_error and result.pass_rate == 1.0
 
 
+def sample_failure_class(result: Any) -> str | None:
+    """The harness failure class of one sample's run (None: every test passed): the class most
+    of its failing tests share, else the process's fate (timeout, crash, harness error)."""
+    if _all_passed(result):
+        return None
+    if result.harness_error:
+        return "HARNESS_ERROR"
+    classes = Counter(o.failure_class for o in result.per_test.values() if o.failure_class)
+    if classes:
+        return classes.most_common(1)[0][0]
+    return result.fate_class or ("EMPTY_GENERATION" if not result.per_test else "UNKNOWN")
+
+
+def failure_summary(
+    ids: Sequence[str], texts: Sequence[str], results: Sequence[Any], max_examples: int = 3
+) -> dict[str, Any]:
+    """Failure classes of failing samples, counted, and the first few failing examples."""
+    classes = [sample_failure_class(r) for r in results]
+    failing = [(i, t, c) for i, t, c in zip(ids, texts, classes, strict=True) if c is not None]
+    return {
+        "failure_classes": dict(Counter(c for _, _, c in failing).most_common()),
+        "failures": [
+            {"id": i, "failure_class": c, "text": t[:800]} for i, t, c in failing[:max_examples]
+        ],
+    }
+
+
+def task_error_analysis(results: Mapping[str, Any], below: float = 0.5) -> dict[str, Any]:
+    """Per task: where the model fails, grouped by failure class (generation tasks run through
+    the harness) or by label (classification heads), with underperforming categories flagged:
+    a task whose headline metric is below `below`, a label or CWE with support and F1 below it."""
+    out: dict[str, Any] = {}
+    for task, metric in (("humaneval", "pass@1"), ("tests", "pass@1")):
+        block = results.get(task) or {}
+        if metric in block:
+            out[task] = {
+                "metric": metric,
+                "value": block[metric],
+                "underperforming": block[metric] < below,
+                "failure_classes": block.get("failure_classes", {}),
+                "examples": block.get("failures", []),
+            }
+    for task in ("quality", "security"):
+        block = results.get(task) or {}
+        if "per_label" not in block:
+            continue
+        groups = {"label": block["per_label"]}
+        if "per_cwe" in block:
+            groups["CWE"] = block["per_cwe"]["per_label"]
+        flagged = [
+            {"kind": kind, "name": name, "f1": m["f1"], "support": m["support"]}
+            for kind, per in groups.items()
+            for name, m in per.items()
+            if m["support"] > 0 and m["f1"] < below
+        ]
+        macro = block["macro"]["f1"]
+        out[task] = {
+            "metric": "macro F1",
+            "value": macro,
+            "underperforming": macro < below,
+            "flagged": sorted(flagged, key=lambda f: (f["f1"], -f["support"])),
+        }
+    block = results.get("clarification") or {}
+    if "f1" in block:
+        out["clarification"] = {
+            "metric": "F1",
+            "value": block["f1"],
+            "underperforming": block["f1"] < below,
+        }
+    return out
+
+
 # ---------------------------------------------------------------------------------------------
 # Evaluators
 # ---------------------------------------------------------------------------------------------
@@ -285,7 +358,9 @@ def humaneval_pass_at_k(
     correct = [0] * len(problems)
     for i, result in zip(owners, results, strict=True):
         correct[i] += _all_passed(result)
+    ids = [problems[i][0]["task_id"] for i in owners]
     return {
+        **failure_summary(ids, [c for codes in programs for c in codes], results),
         "n_problems": len(problems),
         "n_samples": n,
         "prompt_mode": mode,
@@ -331,6 +406,7 @@ def generated_tests(
         config=harness,
     )
     passed = [_all_passed(r) for r in results]
+    failures = failure_summary([str(r["id"]) for r in records], codes, results)
     kill_rates = []
     config = MutationConfig(max_mutants=max_mutants, seed=seed)
     for ok, src, code in zip(passed, sources, codes, strict=True):
@@ -345,6 +421,7 @@ def generated_tests(
             if score.kill_rate is not None:
                 kill_rates.append(score.kill_rate)
     return {
+        **failures,
         "n": len(records),
         "pass@1": statistics.fmean(passed),
         "parse_rate": statistics.fmean(parses(c) for c in codes),

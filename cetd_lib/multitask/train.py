@@ -679,6 +679,7 @@ def evaluate_model(
         else None
     )
     results["curriculum_pass_at_1_gain"] = gain
+    results["error_analysis"] = ev.task_error_analysis(results, config.underperforming_below)
     results["targets"] = {
         "pass@1": ev.target_verdict(
             he.get("pass@1"), config.pass_at_1_target, what="HumanEval pass@1"

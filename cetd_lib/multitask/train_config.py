@@ -133,6 +133,10 @@ class MultitaskTrainConfig:
         "Mutants per module when scoring passing generated test files.", default=20
     )
     threshold: float = _help("Sigmoid threshold of the multi-label and binary heads.", default=0.5)
+    underperforming_below: float = _help(
+        "Error analysis flags a task, label or CWE whose metric (pass@1, F1) is below this.",
+        default=0.5,
+    )
     # -- seed targets ------------------------------------------------------------------------
     pass_at_1_target: float = _help("Seed target: HumanEval pass@1 above this.", default=0.7)
     quality_f1_target: float = _help("Seed target: quality macro F1 above this.", default=0.6)
