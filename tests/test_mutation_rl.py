@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import doctest
 import math
+from pathlib import Path
 
 import pytest
 import torch
@@ -203,3 +204,20 @@ def test_run_mutation_rl_records_before_after_curves_and_an_honest_verdict(
     scores = [r["mutation_rl/eval/mutation_score"] for r in run.metrics()]
     assert scores == [summary["mutation_rl/score_before"], summary["mutation_rl/score_after"]]
     assert (run.dir / "artifacts" / "mutation_rl" / "eval.json").exists()
+
+
+def test_cli_writes_the_run_record_and_the_training_report(tmp_path, monkeypatch, capsys):
+    def fake_run(params, run):  # the RL itself is tested above; this is the CLI's wiring
+        summary = {"mutation_rl/verdict": "held-out mutation score 0.000 -> 0.000: NOT improved"}
+        run.write_summary(summary)
+        return summary
+
+    monkeypatch.setattr(rl, "run_mutation_rl", fake_run)
+    params = str(Path(__file__).resolve().parents[1] / "params" / "tiny.yaml")
+    assert rl.main(["--params", params, "--set", f"run.outputs_dir={tmp_path}"]) == 0
+    out = capsys.readouterr().out
+    assert "NOT improved" in out
+    (run_dir,) = (tmp_path / "runs").iterdir()
+    assert run_dir.name.startswith("mutation_rl-")
+    (report,) = (tmp_path / "reports").glob("training-*.md")
+    assert run_dir.name in report.read_text()

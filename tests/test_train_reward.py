@@ -222,3 +222,13 @@ def test_oracle_free_orchestra_path_with_the_null_backend():
     )
     assert reward(None, [SPEC, SOURCE], app_id=["roman", "roman"]) == [0.0, 0.0]
     assert reward.log.latest()["rewards/pass_rate"] == 0.0  # rebuilt, scored, failed
+
+
+def test_bleu_against_gold_is_logged_per_sample():
+    reward, _ = make()
+    logged = {}
+    reward(None, [SPEC, "1. It converts numbers."], app_id=["roman", "roman"],
+           log_metric=lambda name, value: logged.__setitem__(name, value))  # fmt: skip
+    gold_copy, vague = (r.bleu for r in reward.log.steps[-1])
+    assert gold_copy == pytest.approx(1.0) and vague < 0.1
+    assert logged["eval/bleu"] == pytest.approx((gold_copy + vague) / 2)

@@ -575,16 +575,22 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     from cetd_lib import session
 
-    parser = argparse.ArgumentParser(description=run_mutation_rl.__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m cetd_lib.multitask.rl",
+        description="RL on the mutation kill rate; held-out score before/after -> a run record.",
+    )
     parser.add_argument("--params", required=True, help="a params/*.yaml file")
     parser.add_argument("--run-id", default="", help="resume or name the run (default: new)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     args = parser.parse_args(argv)
+    from cetd_lib.report import write_training_report
+
     s = session.start(args.params, args.run_id, args.set, kind="mutation_rl")
     with s.run:
         summary = run_mutation_rl(s.params, s.run)
     print(summary["mutation_rl/verdict"])
     print("run record:", s.run.dir)
+    print("training report:", write_training_report(s.params.run.outputs_dir, s.run))
     return 0
 
 

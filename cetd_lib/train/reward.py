@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cetd_lib.data import App
+from cetd_lib.metrics import sentence_bleu
 from cetd_lib.requirements import format_requirements, parse_requirements
 from cetd_lib.train.config import GuardConfig
 
@@ -254,6 +255,7 @@ class RewardRecord:
     pass_rate: float | None  # before the budget multiplier; None when not reconstructed
     verdict: GuardVerdict
     text: str
+    bleu: float = float("nan")  # sentence BLEU of the text vs the app's gold requirements
 
 
 @dataclass
@@ -310,6 +312,7 @@ def summarize(records: Sequence[RewardRecord]) -> dict[str, float]:
         "guard/compression_ratio": _mean([r.verdict.compression_ratio for r in records]),
         "guard/items": _mean([float(len(r.verdict.items)) for r in records]),
         "guard/none_rate": sum(r.reward is None for r in records) / n if n else float("nan"),
+        "eval/bleu": _mean([r.bleu for r in records]),
     }
     for rule in RULES:
         out[f"guard/rule/{rule}"] = float(sum(rule in r.verdict.rules for r in records))
@@ -463,14 +466,15 @@ def make_reconstruction_reward(
             else:
                 rate = memo[(aid, tuple(v.items))]
                 reward = None if rate is None else rate * v.multiplier
-            records.append(RewardRecord(aid, reward, rate, v, text))
+            gold = format_requirements(apps_by_id[aid].requirements)
+            records.append(RewardRecord(aid, reward, rate, v, text, sentence_bleu(text, gold)))
         if not deterministic:
             memo.clear()
         reward_log.add(records, reconstruct_s)
         log_metric = kwargs.get("log_metric")
         if callable(log_metric):  # TRL logs its own reward mean/std; add what it cannot know
             for name, value in summarize(records).items():
-                wanted = name.startswith("guard/") or name == "rewards/pass_rate"
+                wanted = name.startswith("guard/") or name in ("rewards/pass_rate", "eval/bleu")
                 if wanted and not math.isnan(value):
                     log_metric(name, value)
         return [r.reward for r in records]
