@@ -94,7 +94,7 @@ def test_seed_loop_logs_rl_health_and_guard_stats(tiny_base, tmp_path):
     (row,) = [r for r in run.metrics() if "stage2/losses/policy" in r]
     for key in (
         "losses/total", "losses/ce_gold", "rewards/mean", "rewards/std", "rewards/frac_zero_std",
-        "rewards/pass_rate", "guard/leak_rate", "guard/compression_ratio", "losses/kl",
+        "rewards/pass_rate", "eval/bleu", "guard/leak_rate", "guard/compression_ratio", "losses/kl",
         "charts/samples_per_s", "charts/reconstruction_time_share",
     ):  # fmt: skip
         assert f"stage2/{key}" in row, key

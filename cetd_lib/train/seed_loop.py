@@ -283,7 +283,12 @@ def _seed_loop(extractor, train_apps, reward_fn, config, out, live) -> Stage2Res
             reward_log = getattr(reward_fn, "log", None)
             if reward_log is not None and reward_log.steps:
                 latest = reward_log.latest()
-                for key in ("rewards/pass_rate", "guard/leak_rate", "guard/compression_ratio"):
+                for key in (
+                    "rewards/pass_rate",
+                    "eval/bleu",
+                    "guard/leak_rate",
+                    "guard/compression_ratio",
+                ):
                     stats[key] = latest[key]
                 stats["charts/reconstruction_time_share"] = reward_log.reconstruct_s[-1] / elapsed
             history.append({"step": step, **stats})
