@@ -18,7 +18,7 @@ from typing import Any
 
 PHASES = ("code", "simple_ontology", "multi_hop_ontology", "joint")
 
-#: Tasks trained in each phase (names of cetd_lib.multitask.model.TASKS).
+#: Tasks trained in each phase; the joint phase trains all of them (model.TASKS).
 PHASE_TASKS = {
     "code": ("code",),
     "simple_ontology": ("code", "ontology"),

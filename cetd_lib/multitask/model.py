@@ -29,6 +29,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from cetd_lib.multitask.curriculum import PHASE_TASKS
 from cetd_lib.multitask.objectives import add_task_tokens
 
 ADAPTER_DIR = "adapter"
@@ -36,16 +37,7 @@ HEADS_FILE = "heads.safetensors"
 CONFIG_FILE = "multitask_config.json"
 
 #: Tasks whose losses the joint phase balances (one learnable log-variance each).
-TASKS = (
-    "code",
-    "ontology",
-    "test",
-    "clarify_question",
-    "explain",
-    "quality",
-    "security",
-    "clarification",
-)
+TASKS = PHASE_TASKS["joint"]
 
 
 @dataclass(frozen=True)
