@@ -275,14 +275,13 @@ def rl_dataset(targets: Sequence[MutationTarget]):
 def trl_args(config: MutationRLConfig, out: Path) -> Any:
     """RLOOConfig / GRPOConfig: batch_modules x num_generations completions per generation;
     each generated batch is optimised on `num_iterations` times (ratio + clipping)."""
-    from trl import GRPOConfig, RLOOConfig
+    from cetd_lib.train.trl_rl import policy_gradient_args
 
-    from cetd_lib.train.stage1 import resolve_mixed_precision
-
-    cls = RLOOConfig if config.algorithm == "rloo" else GRPOConfig
-    return cls(
-        output_dir=str(out / "checkpoints"),
-        bf16=resolve_mixed_precision(config.mixed_precision, "cpu") == "bf16",
+    return policy_gradient_args(
+        config.algorithm,
+        out,
+        device="cpu",
+        mixed_precision=config.mixed_precision,
         gradient_checkpointing=config.gradient_checkpointing,
         num_generations=config.num_generations,
         per_device_train_batch_size=config.batch_modules * config.num_generations,
@@ -297,11 +296,6 @@ def trl_args(config: MutationRLConfig, out: Path) -> Any:
         max_completion_length=config.max_new_tokens,
         seed=config.seed,
         logging_steps=config.logging_steps,
-        use_cpu=True,
-        report_to="none",
-        save_strategy="no",
-        disable_tqdm=True,
-        dataloader_num_workers=0,
     )
 
 
@@ -333,24 +327,18 @@ def train_mutation_rl(
     `reward_fn` over `targets`; returns (trained model, result). Every TRL log row goes to
     `live` (or a LiveMetrics on `run`) under `mutation_rl/`, TRL's keys mapped onto groups
     (`rewards/mean`, `losses/kl`, the reward's `kill_rate/*`), with samples/s added."""
-    from transformers import TrainerCallback
-    from trl import GRPOTrainer, RLOOTrainer
-
     from cetd_lib.monitor import LiveMetricsCallback, attach, training_metrics
+    from cetd_lib.train.trl_rl import (
+        drop_reference_adapter,
+        policy_gradient_trainer_class,
+        raw_log_callback,
+    )
 
     if not targets:
         raise ValueError("train_mutation_rl needs at least one target module")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    history: list[dict[str, float]] = []
-
-    class CopyLogs(TrainerCallback):
-        """TRL's raw rows, kept in the result (reward and KL curves)."""
-
-        def on_log(self, args, state, control, logs=None, **kwargs):
-            row = {k: float(v) for k, v in (logs or {}).items() if isinstance(v, int | float)}
-            if row:
-                history.append({"step": state.global_step, **row})
+    history: list[dict[str, float]] = []  # TRL's raw rows: the reward and KL curves
 
     peft_config = None
     if not hasattr(model, "peft_config"):
@@ -365,16 +353,15 @@ def train_mutation_rl(
         )
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
-    cls = RLOOTrainer if config.algorithm == "rloo" else GRPOTrainer
     started = time.perf_counter()
     with training_metrics(run, live) as live:
-        trainer = cls(
+        trainer = policy_gradient_trainer_class(config.algorithm)(
             model=model,
             reward_funcs=reward_fn,
             args=trl_args(config, out),
             train_dataset=rl_dataset(targets),
             processing_class=tokenizer,
-            callbacks=[CopyLogs()],
+            callbacks=[raw_log_callback(history)],
             peft_config=peft_config,
         )
         if live is not None:
@@ -385,8 +372,7 @@ def train_mutation_rl(
             )
         trainer.train()
     trained = trainer.model
-    if hasattr(trained, "peft_config") and "ref" in trained.peft_config:
-        trained.delete_adapter("ref")
+    drop_reference_adapter(trained)
     result = MutationRLTrainResult(
         steps=trainer.state.global_step, history=history, seconds=time.perf_counter() - started
     )

@@ -51,14 +51,13 @@ def rl_dataset(extractor: Any, apps: Sequence[App], context_level: int = 1):
 
 def trl_config(config: Stage2Config, out: Path, device: str) -> Any:
     """RLOOConfig / GRPOConfig for `config`: batch_size apps x num_samples completions a step."""
-    from trl import GRPOConfig, RLOOConfig
+    from cetd_lib.train.trl_rl import policy_gradient_args
 
-    from cetd_lib.train.stage1 import resolve_mixed_precision
-
-    cls = RLOOConfig if config.algorithm == "rloo" else GRPOConfig
-    return cls(
-        output_dir=str(out / "checkpoints"),
-        bf16=resolve_mixed_precision(config.mixed_precision, device) == "bf16",
+    return policy_gradient_args(
+        config.algorithm,
+        out,
+        device=device,
+        mixed_precision=config.mixed_precision,
         gradient_checkpointing=config.gradient_checkpointing,
         num_generations=config.num_samples,
         per_device_train_batch_size=config.batch_size * config.num_samples,
@@ -73,11 +72,6 @@ def trl_config(config: Stage2Config, out: Path, device: str) -> Any:
         max_completion_length=config.max_new_tokens,
         seed=config.seed,
         logging_steps=config.logging_steps,
-        use_cpu=device == "cpu",
-        report_to="none",
-        save_strategy="no",
-        disable_tqdm=True,
-        dataloader_num_workers=0,
     )
 
 
@@ -144,33 +138,25 @@ def reconstruction_share(reward_fn: Any, clock: Callable[[], float]) -> Callable
 def _train_trl(extractor, train_apps, reward_fn, config, out, live, device) -> Stage2Result:
     import time
 
-    from transformers import TrainerCallback
-    from trl import GRPOTrainer, RLOOTrainer
-
     from cetd_lib.monitor import LiveMetricsCallback, attach
     from cetd_lib.train.stage1 import write_training_config
+    from cetd_lib.train.trl_rl import (
+        drop_reference_adapter,
+        policy_gradient_trainer_class,
+        raw_log_callback,
+    )
 
     out.mkdir(parents=True, exist_ok=True)
-    history: list[dict[str, float]] = []
-
-    class CopyLogs(TrainerCallback):
-        """TRL's raw rows, kept in `Stage2Result.history`."""
-
-        def on_log(self, args, state, control, logs=None, **kwargs):
-            row = {k: float(v) for k, v in (logs or {}).items() if isinstance(v, int | float)}
-            if row:
-                history.append({"step": state.global_step, **row})
-
+    history: list[dict[str, float]] = []  # TRL's raw rows, kept in `Stage2Result.history`
     if not hasattr(reward_fn, "__name__"):
         reward_fn.__name__ = "reconstruction"  # TRL names reward columns after the function
-    cls = RLOOTrainer if config.algorithm == "rloo" else GRPOTrainer
-    trainer = cls(
+    trainer = policy_gradient_trainer_class(config.algorithm)(
         model=extractor.model,
         reward_funcs=reward_fn,
         args=trl_config(config, out, device),
         train_dataset=rl_dataset(extractor, train_apps, config.context_level),
         processing_class=extractor.tokenizer,
-        callbacks=[CopyLogs()],
+        callbacks=[raw_log_callback(history)],
     )
     if live is not None:
         callback = LiveMetricsCallback(
@@ -181,11 +167,7 @@ def _train_trl(extractor, train_apps, reward_fn, config, out, live, device) -> S
         )
         attach(trainer, callback)
     trainer.train()
-    model = extractor.model
-    if hasattr(model, "peft_config") and "ref" in model.peft_config:
-        model.delete_adapter("ref")  # TRL's frozen copy of the stage-1 adapter: not ours to save
-    if hasattr(model, "set_adapter"):
-        model.set_adapter("default")
+    drop_reference_adapter(extractor.model)  # TRL's frozen stage-1 copy: not ours to save
     final = extractor.save(
         out / "final",
         metadata={"stage": 2, "algorithm": config.algorithm, "step": trainer.state.global_step},
