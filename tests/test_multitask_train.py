@@ -619,3 +619,33 @@ def test_error_analysis_groups_failures_by_class_and_flags_weak_labels():
     page = task_error_analysis_html(analysis)
     assert "SYNTAX_ERROR × 2" in page and "label E501" in page and "underperforming" in page
     assert "def f(:" in page  # the failing example is shown
+
+
+def test_clarification_delta_pass_rebuilds_with_and_without_the_answer(tiny_base):
+    from cetd_lib.data import App
+    from cetd_lib.harness.config import HarnessConfig
+    from cetd_lib.multitask import evaluate as ev
+
+    test = "from calc import add\n\n\ndef test_add():\n    assert add(1, 2) == 3\n"
+    tests = {"test_calc.py": test}
+    app = App("calc_app", {"calc.py": CODE}, tests, ("add(a, b) returns a + b.",))
+    record = {"id": "c1", "group": "calc_app", "label": "1", "description": "1. add(a, b) sums.",
+              "question": "What does add return?", "answer": "a + b"}  # fmt: skip
+    assert ev.clarified(record) == [
+        "add(a, b) sums.",
+        "Clarification: What does add return? Answer: a + b",
+    ]
+    model = MultitaskModel.create("tiny-random", SPEC, base=copy.deepcopy(tiny_base), seed=0)
+    side = model.tokenizer.padding_side
+    clear = {**record, "id": "c0", "label": "0"}
+    out = ev.clarification_delta_pass(
+        model, [record, clear, {**record, "group": "elsewhere"}], {"calc_app": app},
+        max_new_tokens=8, harness=HarnessConfig(cache=False),
+    )  # fmt: skip
+    assert out["n"] == 1  # only the ambiguous record whose app is known is rebuilt
+    assert out["delta_pass@1"] == out["pass@1_with_answer"] - out["pass@1_without_answer"]
+    assert model.tokenizer.padding_side == side
+    assert ev.clarification_delta_pass(model, [clear], {"calc_app": app}, max_new_tokens=8) == {
+        "n": 0,
+        "delta_pass@1": None,
+    }

@@ -959,8 +959,8 @@ report = write_report(
         "Setup": f"base {cfg.base_model}; max epochs {cfg.phase_epochs}",
         "Gates": gates,
         "Seed targets": targets_markdown(results),
-        "Not measured": "CodeBLEU (no offline package), test coverage, Δpass@1 with vs without "
-        "the clarifying answer, human explanation ratings (not rated)",
+        "Not measured": "CodeBLEU (no offline package), test coverage, human explanation "
+        "ratings (not rated)",
         "Files": "results.json, artifacts/multitask/events.json, "
         "artifacts/multitask/best/, artifacts/multitask_val_loss.png",
     },

@@ -492,3 +492,65 @@ def ontology_utilization(generations: Sequence[str], entity_sets: Sequence[set[s
         "referencing_share": referencing / n if n else math.nan,
         "n": n,
     }
+
+
+# ---------------------------------------------------------------------------------------------
+# Clarification: does the answer help the code model rebuild the app?
+# ---------------------------------------------------------------------------------------------
+
+
+def clarified(record: Mapping[str, Any]) -> list[str]:
+    """The ambiguous description's items plus the clarifying question and its answer."""
+    from cetd_lib.requirements import parse_requirements
+
+    items = parse_requirements(record["description"])
+    return [*items, f"Clarification: {record['question']} Answer: {record['answer']}"]
+
+
+def clarification_delta_pass(
+    model: Any,
+    records: Sequence[Mapping[str, Any]],
+    apps_by_id: Mapping[str, Any],
+    *,
+    max_new_tokens: int,
+    harness: Any = None,
+) -> dict[str, Any]:
+    """Δpass@1 = mean over ambiguous records of pass rate(rebuilt from description + answer)
+    − pass rate(rebuilt from the description alone). The model itself rebuilds each app
+    (greedy, the Phase-2 reconstruction prompt) and the app's original tests score it through
+    the sandboxed harness, as in Phase 2."""
+    from cetd_lib.harness.backends import HFBackend
+    from cetd_lib.harness.config import BackendSpec, OrchestraConfig
+    from cetd_lib.requirements import parse_requirements
+    from cetd_lib.train.reward import orchestra_pass_rates
+
+    def app_id(record: Mapping[str, Any]) -> str:
+        return record.get("app_id", record["group"])
+
+    usable = [r for r in records if str(r["label"]) == "1" and app_id(r) in apps_by_id]
+    if not usable:
+        return {"n": 0, "delta_pass@1": None}
+    spec = BackendSpec(name="multitask", kind="hf", model="(the multitask model)")
+    padding_side = model.tokenizer.padding_side
+    try:
+        backend = HFBackend(spec, model=model.lm, tokenizer=model.tokenizer)
+        orchestra = OrchestraConfig(members=(spec,), max_new_tokens=max_new_tokens)
+        apps = [apps_by_id[app_id(r)] for r in usable]
+        lists = [parse_requirements(r["description"]) for r in usable]
+        lists += [clarified(r) for r in usable]
+        rates = orchestra_pass_rates(
+            apps + apps, lists, orchestra=orchestra, backends={spec.name: backend},
+            harness=harness, cache=None,
+        )  # fmt: skip
+    finally:
+        model.tokenizer.padding_side = padding_side  # the HF backend pads on the left
+    without, with_answer = rates[: len(usable)], rates[len(usable) :]
+    pairs = [
+        (a, b) for a, b in zip(without, with_answer, strict=True) if a is not None and b is not None
+    ]
+    return {
+        "n": len(pairs),
+        "pass@1_without_answer": statistics.fmean(a for a, _ in pairs) if pairs else None,
+        "pass@1_with_answer": statistics.fmean(b for _, b in pairs) if pairs else None,
+        "delta_pass@1": statistics.fmean(b - a for a, b in pairs) if pairs else None,
+    }

@@ -23,7 +23,7 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -360,6 +360,22 @@ class Trainer:
 # ---------------------------------------------------------------------------------------------
 
 
+def apps_for(app_ids: Iterable[str]) -> dict[str, Any]:
+    """The apps (bundled or HumanEval) behind data-build records, by id; an id that is neither
+    (an app from another apps_dir) is left out and so not reconstructed."""
+    from cetd_lib.data import load_apps
+    from cetd_lib.humaneval import app_id_for, humaneval_app, read_problems
+
+    wanted = set(app_ids)
+    apps = {a.app_id: a for a in load_apps(None) if a.app_id in wanted}
+    if wanted - set(apps):
+        for problem in read_problems().values():
+            if app_id_for(problem["task_id"]) in wanted:
+                app = humaneval_app(problem)
+                apps[app.app_id] = app
+    return apps
+
+
 def heldout_humaneval(data: MultitaskData, limit: int | None, seed: int) -> list[tuple[dict, Any]]:
     """(problem, app) of the HumanEval problems the data build put in the test split."""
     groups = {r["group"] for r in data.split("pairs", "test") if r.get("origin") == "humaneval"}
@@ -639,8 +655,6 @@ def evaluate_model(
             sum((not a[0]) and b[0] for a, b in zip(truth, predicted, strict=True)),
             sum(a[0] and not b[0] for a, b in zip(truth, predicted, strict=True)),
         ),
-        "delta_pass_at_1_with_answer": "not measured (needs reconstructions with vs without "
-        "the clarifying answer; not built)",
     }
     lap("heads", t)
 
@@ -659,6 +673,13 @@ def evaluate_model(
     )  # fmt: skip
     results["explanation"]["rating"] = "not rated"
     lap("text generation", t)
+
+    t = time.perf_counter()
+    results["clarification"]["delta"] = ev.clarification_delta_pass(
+        model, questions, apps_for(r.get("app_id", r["group"]) for r in questions),
+        max_new_tokens=config.max_new_tokens, harness=harness,
+    )  # fmt: skip
+    lap("clarification Δpass@1", t)
 
     t = time.perf_counter()
     pairs = [r for r in data.split("pairs", "test") if r["direction"] == "code_to_test"]
@@ -694,7 +715,8 @@ def evaluate_model(
             results["tests"].get("pass@1"), config.test_pass_target, what="generated-test pass@1"
         ),
         "delta_pass@1": ev.target_verdict(
-            None, config.delta_pass_target, what="Δpass@1 with vs without the clarifying answer"
+            results["clarification"]["delta"]["delta_pass@1"], config.delta_pass_target,
+            what="Δpass@1 with vs without the clarifying answer",
         ),
         "explanation_rating": {**ev.target_verdict(
             None, config.explanation_rating_target, what="mean human rating of explanations"
