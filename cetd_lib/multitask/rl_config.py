@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from cetd_lib.mutation import MutationConfig
+from cetd_lib.train.config import gradient_checkpointing_field, mixed_precision_field
 
 
 def _help(text: str, **kwargs: Any) -> Any:
@@ -93,16 +94,8 @@ class MutationRLConfig:
         "((after - before) / before; with before = 0, any gain counts).",
         default=0.10,
     )
-    mixed_precision: Literal["auto", "bf16", "no"] = _help(
-        "As stage1.mixed_precision: 'auto' is bf16 autocast on CUDA with bf16 and CPUs with "
-        "AMX, else fp32 (TRL's own default is bf16 everywhere, emulated and slow on most CPUs).",
-        default="auto",
-    )
-    gradient_checkpointing: bool = _help(
-        "Recompute activations in the backward pass to save memory (TRL engines). Off by "
-        "default: TRL turns it on, which costs compute a small model on a CPU does not need.",
-        default=False,
-    )
+    mixed_precision: Literal["auto", "bf16", "no"] = mixed_precision_field()
+    gradient_checkpointing: bool = gradient_checkpointing_field()
     seed: int = _help("Seeds sampling, data order and the LoRA initialisation.", default=42)
     mutation: MutationConfig = _help(
         "The mutation engine (operators, mutant sample, timeouts).",

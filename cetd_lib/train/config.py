@@ -14,6 +14,26 @@ def _help(text: str, **kwargs: Any) -> Any:
     return field(metadata={"help": text}, **kwargs)
 
 
+def mixed_precision_field() -> Any:
+    """The `mixed_precision` field every trainer config shares (stage 1, stage 2, mutation RL)."""
+    return _help(
+        "'auto': bf16 autocast where the device has native bf16 (CUDA with bf16, CPUs with "
+        "AMX), else fp32 (TRL's own default is bf16 everywhere, emulated and slow on most CPUs); "
+        "'bf16' forces it; 'no' is fp32.",
+        default="auto",
+    )
+
+
+def gradient_checkpointing_field() -> Any:
+    """The `gradient_checkpointing` field every trainer config shares."""
+    return _help(
+        "Recompute activations in the backward pass: less memory for more compute. Off by "
+        "default (TRL turns it on; a small model on a CPU is compute-bound); the smoke params "
+        "turn it on to stay under 4 GB RSS.",
+        default=False,
+    )
+
+
 @dataclass(frozen=True)
 class GuardConfig:
     """Rules a sampled requirements text must pass BEFORE it reaches the reconstructor.
@@ -118,17 +138,8 @@ class Stage1Config:
         "LR after warmup: 'linear' decay to 0 (seed) or 'constant'.", default="linear"
     )
     max_grad_norm: float = _help("Gradient clipping norm (0 = off).", default=1.0)
-    mixed_precision: Literal["auto", "bf16", "no"] = _help(
-        "'auto': bf16 autocast where the device supports it (CUDA with bf16, CPUs with AMX), "
-        "else fp32.",
-        default="auto",
-    )
-    gradient_checkpointing: bool = _help(
-        "Recompute activations in the backward pass: less memory for more compute. Off by "
-        "default (TRL turns it on; a small model on a CPU is compute-bound); the smoke params "
-        "turn it on to stay under 4 GB RSS.",
-        default=False,
-    )
+    mixed_precision: Literal["auto", "bf16", "no"] = mixed_precision_field()
+    gradient_checkpointing: bool = gradient_checkpointing_field()
     patience: int = _help(
         "Early stopping: epochs without a better validation BLEU before stopping (seed: 2).",
         default=2,
@@ -181,17 +192,8 @@ class Stage2Config:
     )
     warmup_ratio_cap: float = _help("Upper bound of warmup as a share of all steps.", default=0.1)
     max_grad_norm: float = _help("Gradient clipping norm (0 = off).", default=1.0)
-    mixed_precision: Literal["auto", "bf16", "no"] = _help(
-        "As stage1.mixed_precision: 'auto' is bf16 autocast on CUDA with bf16 and CPUs with "
-        "AMX, else fp32 (TRL's own default is bf16 everywhere, emulated and slow on most CPUs).",
-        default="auto",
-    )
-    gradient_checkpointing: bool = _help(
-        "Recompute activations in the backward pass: less memory for more compute. Off by "
-        "default (TRL turns it on; a small model on a CPU is compute-bound); the smoke params "
-        "turn it on to stay under 4 GB RSS.",
-        default=False,
-    )
+    mixed_precision: Literal["auto", "bf16", "no"] = mixed_precision_field()
+    gradient_checkpointing: bool = gradient_checkpointing_field()
     baseline: Literal["leave_one_out", "constant"] = _help(
         "Advantage baseline: 'leave_one_out' (mean reward of the other K-1 samples, RLOO) or "
         "'constant' (the seed's fixed constant_baseline).",
