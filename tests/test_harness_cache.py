@@ -126,3 +126,16 @@ def test_open_cache_follows_config(tmp_path: Path, monkeypatch):
     assert explicit.path == tmp_path / "x.sqlite" and explicit.enabled
     monkeypatch.setenv("CETD_CACHE", str(tmp_path / "envcache"))
     assert open_cache(HarnessConfig()).path == tmp_path / "envcache" / "harness.sqlite"
+
+
+def test_a_result_without_coverage_is_not_served_to_a_coverage_job(tmp_path: Path):
+    from cetd_lib.harness.runner import RunJob
+
+    cache = ResultCache(tmp_path / "c.sqlite")
+    plain = run_many([GOOD], config=FAST, cache=cache)[0]
+    measured = run_many([RunJob(*GOOD, coverage=True)], config=FAST, cache=cache)[0]
+    again = run_many([RunJob(*GOOD, coverage=True)], config=FAST, cache=cache)[0]
+    assert plain.coverage is None and not measured.from_cache
+    assert again.from_cache and again.coverage == measured.coverage == {
+        "m.py": {"statements": 2, "missing": 0}
+    }

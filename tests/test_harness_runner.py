@@ -281,3 +281,49 @@ def test_jobs_queued_in_a_dying_worker_are_rerun(monkeypatch):
     with SandboxPool(FAST, workers=1) as pool:
         results = pool.run(jobs)
     assert [r.pass_rate for r in results] == [1.0] * 5
+
+
+BRANCHY = {
+    "m.py": "def f(x):\n    if x > 0:\n        return 1\n    return 2\n\n\n"
+    "def g():\n    return 3\n",
+    "broken.py": "def (:\n",
+}
+
+
+def test_coverage_counts_the_statements_the_tests_executed():
+    # m.py has 6 statements (2 defs, if, 2 returns in f, 1 in g); f(1) misses `return 2` and
+    # g's body.
+    tests = {"test_m.py": "from m import f\n\ndef test_f():\n    assert f(1) == 1\n"}
+    result = run_app_tests(BRANCHY, tests, config=FAST, coverage=True)
+    assert result.pass_rate == 1.0
+    assert result.coverage["m.py"] == {"statements": 6, "missing": 2}
+    assert "NotPython" in result.coverage["broken.py"]["error"]
+    assert "cetd-harness" not in result.coverage["broken.py"]["error"]  # no sandbox paths
+    assert result.line_coverage == 4 / 6
+    full = "from m import f, g\n\ndef test_all():\n    assert (f(1), f(0), g()) == (1, 2, 3)\n"
+    assert (
+        run_app_tests(BRANCHY, {"test_m.py": full}, config=FAST, coverage=True).line_coverage == 1
+    )
+    # Failing tests still executed lines; coverage is about execution, not outcome.
+    wrong = {"test_m.py": "from m import g\n\ndef test_g():\n    assert g() == 4\n"}
+    failed = run_app_tests(BRANCHY, wrong, config=FAST, coverage=True)
+    assert failed.pass_rate == 0.0 and failed.coverage["m.py"] == {"statements": 6, "missing": 3}
+
+
+def test_coverage_is_measured_only_when_asked_and_survives_the_round_trip():
+    plain = run_app_tests(ROMAN, ROMAN_TESTS, config=FAST)
+    assert plain.coverage is None and plain.line_coverage is None
+    measured = run_app_tests(ROMAN, ROMAN_TESTS, config=FAST, coverage=True)
+    assert measured.line_coverage == 1.0
+    assert RunResult.from_dict(measured.to_dict()) == measured
+    # Outcomes do not change when the tracer runs.
+    assert {k: v.passed for k, v in measured.per_test.items()} == {
+        k: v.passed for k, v in plain.per_test.items()
+    }
+
+
+def test_coverage_of_a_timed_out_app_is_not_reported():
+    tests = {"test_m.py": "from m import f\n\ndef test_f():\n    while True:\n        f(1)\n"}
+    slow_tests_fast_app = HarnessConfig(app_timeout_s=1.5, test_timeout_s=5.0, cache=False)
+    result = run_many([RunJob(BRANCHY, tests, coverage=True)], config=slow_tests_fast_app)[0]
+    assert result.status == "timeout" and result.coverage is None

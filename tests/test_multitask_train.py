@@ -552,6 +552,12 @@ def test_tiny_curriculum_passes_every_phase_and_exports_without_overwriting(tiny
     assert {"quality", "security", "clarification"} <= set(results["error_analysis"])
     assert "code-quality" in results["security"]["per_cwe"]["per_label"]
     assert results["tests"]["n"] == 1 and 0.0 <= results["tests"]["pass@1"] <= 1.0
+    assert results["tests"]["reference_coverage"] == {"mean": 5 / 8, "n": 1}  # the gold test
+    from cetd_lib.multitask.train import untargeted_markdown
+
+    lines = untargeted_markdown(results).splitlines()
+    assert lines[0].startswith("- HumanEval CodeBLEU") and "0 problems): —" in lines[0]
+    assert "by the gold test function of the same pairs: 0.625" in lines[1]
 
 
 @pytest.mark.slow
@@ -649,3 +655,39 @@ def test_clarification_delta_pass_rebuilds_with_and_without_the_answer(tiny_base
         "n": 0,
         "delta_pass@1": None,
     }
+
+
+def test_codebleu_rewards_structure_a_token_match_misses():
+    same = "def add(a, b):\n    return a + b\n"
+    renamed = "def plus(first, second):\n    return first + second\n"
+    assert ev.codebleu([same], [same])["codebleu"] == pytest.approx(1.0)
+    scores = ev.codebleu([renamed], [same])
+    # Same tree and same data flow, few shared tokens (Ren et al. 2020's motivating case).
+    assert scores["syntax_match_score"] == 1.0 and scores["dataflow_match_score"] == 1.0
+    assert scores["ngram_match_score"] < 0.2
+    components = [k for k in scores if k != "codebleu"]
+    assert scores["codebleu"] == pytest.approx(statistics.fmean(scores[k] for k in components))
+    with pytest.raises(ValueError, match="2 hypotheses for 1 references"):
+        ev.codebleu([same, same], [same])
+
+
+def test_generated_tests_report_coverage_against_the_gold_test(monkeypatch, tiny_base):
+    from cetd_lib.harness.config import HarnessConfig
+
+    record = synthetic_data().sets["pairs"]["test"][0]  # gold: add(1, 2) == 3
+    generated = (
+        "Here:\n```python\nfrom calc import Counter\n\n\ndef test_bump():\n"
+        "    counter = Counter()\n    assert counter.bump(2) == 2\n```"
+    )
+    monkeypatch.setattr(ev, "generate", lambda *a, **k: [[generated]])
+    out = ev.generated_tests(
+        None, [record], [[0]], max_new_tokens=8, max_mutants=4, seed=0,
+        harness=HarnessConfig(cache=False),
+    )  # fmt: skip
+    # calc.py has 8 statements: 4 def/class lines run on import; the gold test adds
+    # `return a + b` (5/8), the generated one the three Counter body lines (7/8).
+    assert out["pass@1"] == 1.0
+    assert out["coverage"] == {"mean": 7 / 8, "n": 1} == out["coverage_passing"]
+    assert out["reference_coverage"] == {"mean": 5 / 8, "n": 1}
+    assert out["samples"][0]["coverage"] == 7 / 8
+    assert out["mutation_scored"] == 1

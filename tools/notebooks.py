@@ -914,7 +914,12 @@ import matplotlib.pyplot as plt
 
 from cetd_lib import session as cetd_session
 from cetd_lib.monitor import LiveMetrics
-from cetd_lib.multitask.train import run_multitask, summary_table, targets_markdown
+from cetd_lib.multitask.train import (
+    run_multitask,
+    summary_table,
+    targets_markdown,
+    untargeted_markdown,
+)
 from cetd_lib.report import write_report
 
 s = cetd_session.start(params_file, run_id, overrides, kind="multitask")
@@ -959,8 +964,7 @@ report = write_report(
         "Setup": f"base {cfg.base_model}; max epochs {cfg.phase_epochs}",
         "Gates": gates,
         "Seed targets": targets_markdown(results),
-        "Not measured": "CodeBLEU (no offline package), test coverage, human explanation "
-        "ratings (not rated)",
+        "Measured without a seed target": untargeted_markdown(results),
         "Files": "results.json, artifacts/multitask/events.json, "
         "artifacts/multitask/best/, artifacts/multitask_val_loss.png",
     },

@@ -12,8 +12,8 @@ the app's tests, which takes a few tens of milliseconds.
 Protocol (JSON lines): the runner writes one job per line on stdin; the worker answers on stdout
 with {"ev": "ready"} once, then for each job {"ev": "started", "pid": N} and
 {"ev": "result", ...}. Inside, the child appends events (collected / start / report /
-collect_error / end) to a file as they happen, so results of tests that finished survive a
-timeout or a crash.
+collect_error / coverage / end) to a file as they happen, so results of tests that finished
+survive a timeout or a crash.
 """
 
 from __future__ import annotations
@@ -410,6 +410,8 @@ class Worker:
         # (with ~20 events per app, pipe wake-ups cost more than running the tests); unlike a
         # file on disk there is no truncate/unlink cost (discard-mounted ext4: milliseconds).
         # Fresh ones per app, so nothing an app leaves running can write into the next app's.
+        if job.get("coverage"):
+            importlib.import_module("coverage")  # once per worker; every child inherits it
         self.events_fd = os.memfd_create("cetd-events")
         self.log_fd = os.memfd_create("cetd-output")
         pid = os.fork()
@@ -518,6 +520,7 @@ class Worker:
         plugin.fd = events_fd
         plugin.budget = int(self.cfg.get("max_output_mb", 32)) * 1024 * 1024
         plugin.test_timeout_s = float(job["test_timeout_s"])
+        tracer = self.start_coverage() if job.get("coverage") else None
         _install_guard(
             self,
             allow_subprocess=bool(self.cfg.get("allow_subprocess")),
@@ -542,7 +545,36 @@ class Worker:
             config.hook.pytest_sessionfinish(session=session, exitstatus=exitstatus)
         except BaseException:  # noqa: BLE001 - results are already out
             pass
+        if tracer is not None:
+            plugin.emit(self.coverage_event(tracer, job["sources"]))
         plugin.emit({"ev": "end"})
+
+    def start_coverage(self):
+        """Line coverage of src/ only (coverage.py, in memory: data_file=None writes nothing)."""
+        import coverage
+
+        tracer = coverage.Coverage(
+            data_file=None, config_file=False, include=[self.src + os.sep + "*"]
+        )
+        tracer.start()
+        return tracer
+
+    def coverage_event(self, tracer, sources: dict) -> dict:
+        """Statements and missed statements per source module. The code under test ran in
+        this process and could have stopped the tracer: that only lowers its own coverage."""
+        tracer.stop()
+        files: dict = {}
+        for name in sources:
+            if not name.endswith(".py"):
+                continue
+            try:
+                _, statements, _, missing, _ = tracer.analysis2(os.path.join(self.src, name))
+            except Exception as exc:  # noqa: BLE001 - e.g. NotPython: the module does not parse
+                message = repr(exc).replace(self.root + os.sep, "")
+                files[name] = {"error": _tail(message, MESSAGE_CHARS)}
+                continue
+            files[name] = {"statements": len(statements), "missing": len(missing)}
+        return {"ev": "coverage", "files": files}
 
     def set_limits(self, timeout_s: float) -> None:
         mb = 1024 * 1024

@@ -98,6 +98,19 @@ class RunResult:
     duration_s: float = 0.0
     log_tail: str = ""
     from_cache: bool = False
+    # Per source module {"statements": n, "missing": m} (or {"error": ...}) when the job asked
+    # for coverage and the session finished; None otherwise.
+    coverage: dict[str, dict[str, Any]] | None = None
+
+    @property
+    def line_coverage(self) -> float | None:
+        """Executed / executable statements over all measured modules (coverage.py's line
+        coverage); None when not measured or nothing was executable."""
+        counted = [f for f in (self.coverage or {}).values() if "statements" in f]
+        statements = sum(f["statements"] for f in counted)
+        if not statements:
+            return None
+        return (statements - sum(f["missing"] for f in counted)) / statements
 
     @property
     def scored(self) -> dict[str, TestOutcome]:
@@ -150,6 +163,7 @@ class RunJob:
     tests: Mapping[str, str]
     expected_tests: tuple[str, ...] | None = None  # see align_to_expected
     timeout_s: float | None = None  # None = HarnessConfig.app_timeout_s
+    coverage: bool = False  # measure line coverage of `sources` (RunResult.coverage)
 
 
 def harness_error_result(detail: str, expected_tests: Iterable[str] | None = None) -> RunResult:
@@ -186,7 +200,7 @@ def assemble_result(message: Mapping[str, Any], timeout_s: float) -> RunResult:
     collect_errors: dict[str, dict] = {}
     started: list[str] = []
     ended = False
-    aborted = child_error = None
+    aborted = child_error = coverage = None
     for event in message.get("events", ()):
         kind = event.get("ev")
         if kind == "collected":
@@ -201,6 +215,8 @@ def assemble_result(message: Mapping[str, Any], timeout_s: float) -> RunResult:
             aborted = event
         elif kind == "child_error":
             child_error = event
+        elif kind == "coverage":
+            coverage = {str(k): dict(v) for k, v in (event.get("files") or {}).items()}
         elif kind == "end":
             ended = True
 
@@ -252,6 +268,7 @@ def assemble_result(message: Mapping[str, Any], timeout_s: float) -> RunResult:
         detail=detail,
         duration_s=float(message.get("duration_s") or 0.0),
         log_tail=str(message.get("log_tail") or ""),
+        coverage=coverage,
     )
 
 
@@ -586,6 +603,7 @@ class SandboxPool:
                 "tests": dict(job.tests),
                 "timeout_s": timeout_s,
                 "test_timeout_s": self.config.test_timeout_s,
+                "coverage": job.coverage,
             }
             todo.put(_Item(index, job, payload, timeout_s))
         results: list[RunResult | None] = [None] * len(jobs)
@@ -786,7 +804,9 @@ def run_many(
             keys[i] = result_key(
                 job.sources,
                 job.tests,
-                config.sandbox_limits(),
+                {**config.sandbox_limits(), "coverage": True}
+                if job.coverage
+                else config.sandbox_limits(),
                 job.timeout_s or config.app_timeout_s,
             )
         hits = cache.get_many([k for k in keys if k is not None])
@@ -830,8 +850,10 @@ def run_app_tests(
     expected_tests: Iterable[str] | None = None,
     config: HarnessConfig | None = None,
     cache: Any = None,
+    coverage: bool = False,
 ) -> RunResult:
-    """Run `tests` (file name -> text) against `sources` (module file name -> text).
+    """Run `tests` (file name -> text) against `sources` (module file name -> text);
+    `coverage=True` also measures line coverage of the sources (`RunResult.line_coverage`).
 
     >>> r = run_app_tests({"m.py": "def f():\\n    return 1\\n"},
     ...                   {"test_m.py": "from m import f\\ndef test_f():\\n    assert f() == 1\\n"})
@@ -843,5 +865,6 @@ def run_app_tests(
         dict(tests),
         tuple(expected_tests) if expected_tests is not None else None,
         timeout_s,
+        coverage,
     )
     return run_many([job], workers=None, config=config, cache=cache)[0]

@@ -4,9 +4,9 @@ Pure metric functions first (precision/recall/F1 per label, macro and micro; BLE
 through sacrebleu; pass@k from cetd_lib.harness.score), then the evaluators that generate with
 the model and run code through the sandboxed harness (`run_many`, never a subprocess here).
 
-Not measured here (absent, not faked): CodeBLEU (no pinned package works offline), test
-coverage, Δpass@1 with vs without the clarifying answer (needs full reconstructions per app),
-and the human explanation rating (the samples are written for the review tool: "not rated").
+CodeBLEU comes from the `codebleu` package, test coverage from coverage.py inside the sandbox
+(`RunJob(coverage=True)`). The human explanation rating is not measured here: the samples are
+written for the review tool.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import math
 import re
 import statistics
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from cetd_lib.harness.score import pass_at_k
@@ -94,6 +94,23 @@ def bleu_chrf(hypotheses: Sequence[str], references: Sequence[str]) -> dict[str,
         "bleu": sacrebleu.corpus_bleu(list(hypotheses), refs).score,
         "chrf": sacrebleu.corpus_chrf(list(hypotheses), refs).score,
     }
+
+
+def codebleu(
+    hypotheses: Sequence[str], references: Sequence[str], lang: str = "python"
+) -> dict[str, float]:
+    """Corpus CodeBLEU (Ren et al. 2020) = 0.25 * (BLEU + keyword-weighted BLEU + AST subtree
+    match + data-flow match), by the `codebleu` package (tree-sitter parsers, offline).
+
+    When no reference has a data flow the package scores that component as matched (it logs
+    a warning): an empty hypothesis then still gets 0.25, so read the components too.
+    """
+    from codebleu import calc_codebleu
+
+    if len(hypotheses) != len(references):
+        raise ValueError(f"{len(hypotheses)} hypotheses for {len(references)} references")
+    scores = calc_codebleu(list(references), list(hypotheses), lang=lang)
+    return {k: float(v) for k, v in scores.items()}
 
 
 def pass_at_ks(correct: Sequence[int], n: int, ks: Sequence[int] = (1, 10)) -> dict[str, float]:
@@ -367,6 +384,11 @@ def humaneval_pass_at_k(
         "correct_per_problem": correct,
         "parse_rate": statistics.fmean(parses(c) for codes in programs for c in codes),
         "sample_program": programs[0][0][:2000],
+        # First sample of each problem against its canonical solution.
+        "codebleu": codebleu(
+            [codes[0] for codes in programs],
+            [p["prompt"] + p["canonical_solution"] for p, _ in problems],
+        ),
         **pass_at_ks(correct, n),
     }
 
@@ -391,7 +413,10 @@ def generated_tests(
     harness: Any = None,
 ) -> dict[str, Any]:
     """Greedy test file per code->test pair; pass@1 = share whose tests all pass on the
-    reference code; mutation score (cetd_lib.mutation) of the passing ones on their module."""
+    reference code; line coverage of the reference modules (coverage.py, in the sandbox) by
+    every generated file that ran, by the passing ones, and by the pair's gold test function
+    (the baseline: same granularity, one test); mutation score (cetd_lib.mutation) of the
+    passing ones on their module."""
     from cetd_lib.harness.runner import RunJob, run_many
     from cetd_lib.multitask.rl import extract_test_code
     from cetd_lib.mutation import MutationConfig, generate_mutants, mutation_scores
@@ -401,10 +426,16 @@ def generated_tests(
     texts = [g[0] for g in generate(model, prompts_ids, max_new_tokens=max_new_tokens, seed=seed)]
     codes = [parsing_prefix(extract_test_code(t)) for t in texts]
     sources = [sources_from_pair_input(r["input"]) for r in records]
-    results = run_many(
-        [RunJob(s, {"test_generated.py": c}) for s, c in zip(sources, codes, strict=True)],
-        config=harness,
-    )
+    generated_jobs = [
+        RunJob(s, {"test_generated.py": c}, coverage=True)
+        for s, c in zip(sources, codes, strict=True)
+    ]
+    gold_jobs = [
+        RunJob(s, {"test_gold.py": r["target"]}, coverage=True)
+        for s, r in zip(sources, records, strict=True)
+    ]
+    results = run_many(generated_jobs + gold_jobs, config=harness)
+    results, gold = results[: len(records)], results[len(records) :]
     passed = [_all_passed(r) for r in results]
     failures = failure_summary([str(r["id"]) for r in records], codes, results)
     kill_rates = []
@@ -425,11 +456,21 @@ def generated_tests(
         "n": len(records),
         "pass@1": statistics.fmean(passed),
         "parse_rate": statistics.fmean(parses(c) for c in codes),
+        "coverage": _mean_coverage(results),
+        "coverage_passing": _mean_coverage(r for r, ok in zip(results, passed, strict=True) if ok),
+        "reference_coverage": _mean_coverage(gold),
         "mutation_score": statistics.fmean(kill_rates) if kill_rates else None,
         "mutation_scored": len(kill_rates),
-        "samples": [{"id": r["id"], "test": c[:2000], "passed": p}
-                    for r, c, p in zip(records, codes, passed, strict=True)][:5],
+        "samples": [{"id": r["id"], "test": c[:2000], "passed": p, "coverage": res.line_coverage}
+                    for r, c, p, res in zip(records, codes, passed, results, strict=True)][:5],
     }  # fmt: skip
+
+
+def _mean_coverage(results: Iterable[Any]) -> dict[str, Any]:
+    """Mean line coverage over the runs where it was measured (a run cut short by a timeout
+    or crash has none), with how many that was."""
+    measured = [r.line_coverage for r in results if r.line_coverage is not None]
+    return {"mean": statistics.fmean(measured) if measured else None, "n": len(measured)}
 
 
 def text_generation(
