@@ -22,7 +22,7 @@ from cetd_lib.review.items import (
     material_from_mappings,
     plan_session,
 )
-from cetd_lib.review.kinds import KINDS, ReviewKind, review_kind, verdict
+from cetd_lib.review.kinds import KINDS, ReviewKind, review_kind, verdict, verdict_text
 from cetd_lib.review.session import (
     Answer,
     BlindItem,
@@ -71,6 +71,7 @@ __all__ = [
     "summarize",
     "text_form",
     "verdict",
+    "verdict_text",
 ]
 
 

@@ -122,3 +122,11 @@ def verdict(
     the multi-task seed target), or None for kinds without one (requirements)."""
     compute = review_kind(kind).load("verdict")
     return compute(ratings, params, origin) if compute else None
+
+
+def verdict_text(row: Mapping[str, Any]) -> str:
+    """One line for a `verdict` row: '<what>: <value> (n=…) vs target > <target>: <status>'."""
+    value = "—" if row.get("value") is None else f"{row['value']:.3f}"
+    count = f" (n={row['n']})" if "n" in row else ""
+    line = f"{row['what']}: {value}{count} vs target > {row['target']:g}: {row['status']}"
+    return f"{line}; {row['how']}" if row.get("how") else line
