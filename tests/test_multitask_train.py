@@ -548,6 +548,11 @@ def test_tiny_curriculum_passes_every_phase_and_exports_without_overwriting(tiny
     assert results["humaneval"]["n_problems"] == 0  # no HumanEval in the synthetic test split
     assert results["targets"]["pass@1"]["status"] == "not measured"
     assert results["targets"]["explanation_rating"]["status"] == "not rated"
+    assert "review.kind=explanation" in results["explanation"]["rating"]["how"]
+    (explained,) = results["explanation"]["samples"]  # with what a rater needs to judge it
+    assert (explained["id"], explained["rule"], explained["code"], explained["finding"]) == (
+        "e0", "F401", "    1 | import os", "ruff F401 at line 1",
+    )  # fmt: skip
     assert set(results["quality"]["per_label"]) == set(SPEC.quality_labels)
     assert {"quality", "security", "clarification"} <= set(results["error_analysis"])
     assert "code-quality" in results["security"]["per_cwe"]["per_label"]

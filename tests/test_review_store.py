@@ -16,6 +16,7 @@ from cetd_lib.review import (
     ReviewStoreError,
     plan_session,
 )
+from cetd_lib.review.store import SCHEMA_VERSION
 from tests.review_fixtures import SECRET_A, SECRET_B, full_scores, make_material, make_session
 
 FORK = multiprocessing.get_context("fork")
@@ -109,7 +110,7 @@ def test_every_answer_has_its_metadata(tmp_path):
     item = session.items[0]
     session.submit(item.item_id, full_scores(), "left", "why")
     (rating,) = session.store.ratings(session.session_id, "r1")
-    assert rating.status == "submitted" and rating.schema_version == 1
+    assert rating.status == "submitted" and rating.schema_version == SCHEMA_VERSION
     assert rating.created_at and rating.submitted_at and rating.rationale == "why"
     assert {rating.left_source, rating.right_source} == {SECRET_A, SECRET_B}
     assert sqlite3.connect(session.store.path).execute("PRAGMA journal_mode").fetchone() == ("wal",)

@@ -275,7 +275,7 @@ HUMAN_REVIEW = [
     (
         "md",
         """
-# Blind side-by-side review of requirements
+# Blind side-by-side review of requirements (or explanations)
 
 Two requirement sources for the same app, side by side, sides drawn at random per item: you
 never learn which list is which. Score each list 1–5 on accuracy, completeness, clarity and
@@ -283,8 +283,15 @@ rebuildability, pick the better one (or tie) and say why. Every answer is saved 
 rerun the notebook to resume where you stopped. Some items come back later on purpose
 (self-consistency).
 
+With `review.kind=explanation` the sides are two explanations of one lint/security finding
+from a multi-task run (`review.source_run`): the model's and the reference built from the rule's
+docs, scored 1–5 on correctness, clarity and helpfulness; the summary then gives the
+explanation rating against the seed target (> 3.5/5).
+
 Review options live in the `review:` params section, set with overrides, e.g.
-`overrides = ["review.rater=ab", "review.n_items=10"]` (see docs/review.md). Headless
+`overrides = ["review.rater=ab", "review.n_items=10"]` or
+`overrides = ["review.rater=ab", "review.kind=explanation", "review.source_run=<multitask run>"]`
+(see docs/review.md). Headless
 (`python -m cetd_lib run notebooks/human_review.ipynb --params params/tiny.yaml`) nothing waits
 for input: the form is built but only the summary of the ratings stored so far is reported.
 """,
@@ -305,8 +312,9 @@ print("run:", s.run.dir)
         "md",
         """
 ## Items
-From the newest phase2 run's `artifacts/evaluation-<source>.json` (or `review.source_run`);
-without one the review falls back to gold vs the phase-1 retrieval baseline and says so below.
+Requirements: from the newest phase2 run's `artifacts/evaluation-<source>.json` (or
+`review.source_run`); without one the review falls back to gold vs the phase-1 retrieval
+baseline and says so below. Explanations: the samples in the multitask run's `results.json`.
 """,
     ),
     (
@@ -316,7 +324,7 @@ material = review.load_material(P)
 print(material.note)
 store = review.ReviewStore(review.store_path(P))
 rs = review.ReviewSession.start(store, material, P.review)
-print(rs.describe())
+print(rs.describe(), "· kind:", rs.kind.name, "· rubric:", ", ".join(rs.kind.criteria))
 print("store:", store.path)
 """,
     ),
@@ -325,8 +333,9 @@ print("store:", store.path)
         """
 ## Rate
 Tab through the score buttons (Space picks), or type the whole answer in the quick-entry box:
-`4534 | 3425 | L | why` (left scores, right scores, L/R/T, rationale) and press Enter.
-The code pane is collapsed: click **Code** to read the app.
+`4534 | 3425 | L | why` (left scores, right scores, L/R/T, rationale) and press Enter; one
+digit per criterion, so an explanation answer has three (`453 | 342 | L | why`).
+The code pane is collapsed: click **Code** to read the app (or the finding and its code).
 """,
     ),
     (
@@ -339,7 +348,8 @@ review.ReviewWidget(rs)
         "md",
         """
 Where widgets do not render (a console, a plain viewer), use the text form instead:
-`print(review.text_form(item))` then `rs.submit_text(item.item_id, "4534 | 3425 | L | why")`.
+`print(review.text_form(item))` then `rs.submit_text(item.item_id, "4534 | 3425 | L | why")`
+(for explanations `"453 | 342 | L | why"`).
 """,
     ),
     (
@@ -356,17 +366,23 @@ print(review.text_form(item, total=len(rs.items)))
 Win rate per source (ties excluded, Wilson 95% CI), mean rubric scores, a left-side bias check
 (two-sided binomial test), self-consistency on repeated items, and inter-rater agreement
 (quadratic-weighted Cohen's kappa, Krippendorff's ordinal alpha) once two raters share items.
+For explanations also the seed target: the mean of the model's scores > 3.5 (met / missed /
+not rated).
 """,
     ),
     (
         "code",
         """
 ratings = store.ratings(rs.session_id)
-summary = review.summarize(ratings, material.sources)
+summary = review.summarize(ratings, material.sources, kind=rs.kind)
 print(summary.to_markdown())
+verdict = review.verdict(rs.kind, ratings, P, material.origin)  # None for requirements
+if verdict is not None:
+    print(review.verdict_text(verdict))
 paths = review.export(ratings, summary, s.run.dir / "artifacts")
 s.run.write_summary({"session_id": rs.session_id, "origin": material.origin,
-                     "note": material.note, **summary.to_dict()})
+                     "note": material.note, **summary.to_dict(),
+                     **({f"{rs.kind.name}_rating": verdict} if verdict else {})})
 s.run.finish()
 print({k: str(v) for k, v in paths.items()})
 """,

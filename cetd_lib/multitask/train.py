@@ -33,8 +33,15 @@ import torch
 from cetd_lib.multitask import evaluate as ev
 from cetd_lib.multitask import objectives as obj
 from cetd_lib.multitask.curriculum import PHASES, Curriculum, TaskReweighter, seed_gates
+from cetd_lib.multitask.explanation_review import (
+    attach_rating,
+    explanation_context,
+    explanation_rating,
+    stored_explanation_ratings,
+)
 from cetd_lib.multitask.model import TASKS, HeadSpec, MultitaskModel, uncertainty_weighted
 from cetd_lib.multitask.train_config import MultitaskTrainConfig
+from cetd_lib.review import store_path
 
 log = logging.getLogger(__name__)
 
@@ -671,7 +678,14 @@ def evaluate_model(
         [formats.prompt_ids("explain", r, config.text_max_new_tokens) for r in explanations],
         max_new_tokens=config.text_max_new_tokens, seed=config.seed,
     )  # fmt: skip
-    results["explanation"]["rating"] = "not rated"
+    # each sample carries what it explains, so the human-review tool can show it to a rater
+    results["explanation"]["samples"] = [
+        {**explanation_context(r), **s}
+        for r, s in zip(explanations, results["explanation"].get("samples", []), strict=True)
+    ]
+    results["explanation"]["rating"] = explanation_rating(
+        [], target=config.explanation_rating_target
+    )
     lap("text generation", t)
 
     t = time.perf_counter()
@@ -716,9 +730,7 @@ def evaluate_model(
             results["clarification"]["delta"]["delta_pass@1"], config.delta_pass_target,
             what="Δpass@1 with vs without the clarifying answer",
         ),
-        "explanation_rating": {**ev.target_verdict(
-            None, config.explanation_rating_target, what="mean human rating of explanations"
-        ), "status": "not rated"},
+        "explanation_rating": results["explanation"]["rating"],
     }  # fmt: skip
     results["timings_s"] = timings
     return results
@@ -780,6 +792,9 @@ def run_multitask(params: Any, run: Any, *, live: Any = None) -> dict[str, Any]:
     best = MultitaskModel.load(final)
     results = evaluate_model(best, data, config, baseline_pass_at_1=trained["pass_at_1_code_only"],
                              harness=params.harness)  # fmt: skip
+    # human ratings of this run's explanations, if a review of them is already stored
+    attach_rating(results, stored_explanation_ratings(store_path(params), run.run_id),
+                  target=config.explanation_rating_target, run_id=run.run_id)  # fmt: skip
     gates = [
         e
         for e in trained["events"]

@@ -1,11 +1,12 @@
-"""Blind side-by-side human review of two requirement sources (see docs/review.md).
+"""Blind side-by-side human review of two sources (see docs/review.md): requirement lists, or
+explanations of lint/security findings (`review.kind`, registered in `cetd_lib.review.kinds`).
 
 material = load_material(params)                     # two sources + code per app
 store = ReviewStore(store_path(params))              # SQLite, WAL
 session = ReviewSession.start(store, material, params.review)
 ReviewWidget(session)                                # in JupyterLab
 print(text_form(session.items[0])); session.submit_text(item_id, "4534 | 3425 | L | why")
-summary = summarize(store.ratings(session.session_id), material.sources)
+summary = summarize(store.ratings(session.session_id), material.sources, kind=session.kind)
 """
 
 from __future__ import annotations
@@ -21,7 +22,15 @@ from cetd_lib.review.items import (
     material_from_mappings,
     plan_session,
 )
-from cetd_lib.review.session import Answer, BlindItem, ReviewSession, parse_answer, text_form
+from cetd_lib.review.kinds import KINDS, ReviewKind, review_kind, verdict, verdict_text
+from cetd_lib.review.session import (
+    Answer,
+    BlindItem,
+    ReviewSession,
+    example_answer,
+    parse_answer,
+    text_form,
+)
 from cetd_lib.review.store import (
     CRITERIA,
     InvalidRatingError,
@@ -37,11 +46,13 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CRITERIA",
+    "KINDS",
     "Answer",
     "BlindItem",
     "InvalidRatingError",
     "Rating",
     "ReviewConfig",
+    "ReviewKind",
     "ReviewMaterial",
     "ReviewSession",
     "ReviewSourceError",
@@ -49,14 +60,18 @@ __all__ = [
     "ReviewStoreError",
     "ReviewSummary",
     "ReviewWidget",
+    "example_answer",
     "export",
     "load_material",
     "material_from_mappings",
     "parse_answer",
     "plan_session",
+    "review_kind",
     "store_path",
     "summarize",
     "text_form",
+    "verdict",
+    "verdict_text",
 ]
 
 

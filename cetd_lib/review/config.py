@@ -5,6 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from cetd_lib.review.kinds import KINDS, review_kind
+
+_DEFAULT_SOURCES = ["model", "gold"]
+
 
 def _help(text: str, **kwargs: Any) -> Any:
     return field(metadata={"help": text}, **kwargs)
@@ -12,6 +16,12 @@ def _help(text: str, **kwargs: Any) -> Any:
 
 @dataclass(frozen=True)
 class ReviewConfig:
+    kind: str = _help(
+        f"What is reviewed, one of {sorted(KINDS)}: 'requirements' compares two requirement "
+        "lists per app (phase2 runs); 'explanation' compares the multi-task model's explanation "
+        "of a lint/security finding with the reference one (a multitask run's results.json).",
+        default="requirements",
+    )
     store: str = _help(
         "SQLite file holding sessions and ratings; a relative path is under run.outputs_dir, "
         "so every notebook run of the same session shares (and resumes) it.",
@@ -19,13 +29,16 @@ class ReviewConfig:
     )
     rater: str = _help("Who is rating: stored with every answer (e.g. initials).", default="rater")
     sources: list[str] = _help(
-        "The two requirement sources compared side by side, e.g. [model, gold].",
-        default_factory=lambda: ["model", "gold"],
+        "The two requirement sources compared side by side, e.g. [model, gold]; an "
+        "explanation review always compares [model, reference].",
+        default_factory=lambda: list(_DEFAULT_SOURCES),
     )
     source_run: str = _help(
-        "Run id whose artifacts/evaluation-<source>.json supply the sources; 'latest' = the "
-        "newest run holding both; '' = no run: sources come from cetd_lib.phase2's registry "
-        "('gold', 'phase1') or 'degraded-gold'. Falls back, loudly, to gold vs phase1.",
+        "Requirements: run id whose artifacts/evaluation-<source>.json supply the sources; "
+        "'latest' = the newest run holding both; '' = no run: sources come from "
+        "cetd_lib.phase2's registry ('gold', 'phase1') or 'degraded-gold'. Falls back, loudly, "
+        "to gold vs phase1. Explanation: the multitask run whose results.json holds the "
+        "explanation samples; 'latest' = the newest multitask run with samples.",
         default="latest",
     )
     n_items: int = _help("Apps sampled for review (fewer when fewer exist).", default=10)
@@ -44,6 +57,13 @@ class ReviewConfig:
     )
 
     def __post_init__(self) -> None:
+        kind = review_kind(self.kind)
+        fixed = list(kind.fixed_sources or [])
+        if fixed and list(self.sources) not in (_DEFAULT_SOURCES, fixed):
+            raise ValueError(
+                f"review.sources={self.sources!r}: a {kind.name} review always compares "
+                f"{fixed}; drop the review.sources override"
+            )
         if len(self.sources) != 2 or self.sources[0] == self.sources[1]:
             raise ValueError(
                 f"review.sources={self.sources!r}: give exactly two different sources, "

@@ -1,8 +1,10 @@
-"""What gets reviewed: two requirement sources per app, a seeded sample, blinded sides.
+"""What gets reviewed: two sources per item, a seeded sample, blinded sides.
 
-Sources come from a run's `artifacts/evaluation-<source>.json` (written by the phase2 notebook),
-from any mapping (`material_from_mappings`), or, without a run, from sources that need no model:
-`gold`, `phase1` (cetd_lib.phase2's registry) and `degraded-gold` (cetd_lib.degrade).
+For a requirements review (the default kind) sources come from a run's
+`artifacts/evaluation-<source>.json` (written by the phase2 notebook), from any mapping
+(`material_from_mappings`), or, without a run, from sources that need no model: `gold`,
+`phase1` (cetd_lib.phase2's registry) and `degraded-gold` (cetd_lib.degrade). Other kinds
+(`cetd_lib.review.kinds`) name their own loader, e.g. explanations of a multi-task run.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from cetd_lib.review.config import ReviewConfig
+from cetd_lib.review.kinds import REQUIREMENTS, review_kind
 from cetd_lib.review.store import StoredItem
 
 if TYPE_CHECKING:
@@ -34,12 +37,18 @@ class ReviewSourceError(LookupError):
 
 @dataclass(frozen=True)
 class ReviewMaterial:
-    """Requirements per source and code per app, plus a sentence on where they came from."""
+    """Lines per source and context per item, plus a sentence on where they came from.
 
-    requirements: dict[str, dict[str, list[str]]]  # source -> app_id -> items
-    code: dict[str, str]  # app_id -> code the rater may expand
+    For a requirements review an item is an app, its lines are requirements and its context
+    is the app's code; for an explanation review an item is a finding, its lines are one
+    explanation and its context the code snippet and the finding.
+    """
+
+    requirements: dict[str, dict[str, list[str]]]  # source -> item (app) id -> lines
+    code: dict[str, str]  # item id -> the context the rater may expand
     origin: str  # stored with the session: run id, or "no-run"
     note: str  # for the notebook to print
+    kind: str = REQUIREMENTS.name  # cetd_lib.review.kinds: the rubric and labels
 
     @property
     def sources(self) -> list[str]:
@@ -51,12 +60,14 @@ def material_from_mappings(
     code: Mapping[str, str],
     *,
     origin: str = "mappings",
+    kind: str = REQUIREMENTS.name,
 ) -> ReviewMaterial:
-    """Review any two requirement mappings (`{source: {app_id: [items]}}`)."""
+    """Review any two mappings (`{source: {item_id: [lines]}}`) as a review of `kind`."""
     if len(requirements) != 2:
         raise ValueError(f"expected two sources, got {list(requirements)}")
     reqs = {s: {a: list(items) for a, items in m.items()} for s, m in requirements.items()}
-    return ReviewMaterial(reqs, dict(code), origin, f"sources {list(reqs)} given as mappings")
+    note = f"sources {list(reqs)} given as mappings"
+    return ReviewMaterial(reqs, dict(code), origin, note, review_kind(kind).name)
 
 
 def find_source_run(outputs_dir: str | Path, sources: Sequence[str], run_id: str) -> Path | None:
@@ -113,6 +124,12 @@ def _model_free(name: str, test_apps: list, pool: list, seed: int) -> dict[str, 
 
 
 def load_material(params: Params) -> ReviewMaterial:
+    """What `params.review` asks to review, loaded by the loader its kind registers."""
+    kind = review_kind(params.review.kind)
+    return kind.load("loader")(params)
+
+
+def load_requirements_material(params: Params) -> ReviewMaterial:
     """The two sources of `params.review`: from a phase2 run when one has them, else from
     model-free sources; when neither works it falls back to gold vs phase1 and says so."""
     config: ReviewConfig = params.review
@@ -187,8 +204,9 @@ def plan_session(material: ReviewMaterial, config: ReviewConfig) -> tuple[str, l
     digest = hashlib.sha256(
         json.dumps([material.origin, [(i.item_id, i.left, i.right) for i in items]]).encode()
     ).hexdigest()[:8]
+    prefix = review_kind(material.kind).session_prefix
     session_id = config.session or (
-        f"{first}-vs-{second}-{material.origin}-seed{config.seed}-n{len(sample)}-{digest}"
+        f"{prefix}{first}-vs-{second}-{material.origin}-seed{config.seed}-n{len(sample)}-{digest}"
     )
     return session_id, [_with_session(i, session_id) for i in items]
 

@@ -20,14 +20,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-SCHEMA_VERSION = 1
-CRITERIA = ("accuracy", "completeness", "clarity", "rebuildability")
-CRITERIA_HELP = {
-    "accuracy": "every item is true of the code (1: mostly wrong ... 5: all correct)",
-    "completeness": "the behaviour the tests check is all there (1: little ... 5: all)",
-    "clarity": "each item is unambiguous and readable (1: confusing ... 5: crisp)",
-    "rebuildability": "a developer could rebuild the app from this list alone (1 ... 5)",
-}
+from cetd_lib.review.kinds import REQUIREMENTS, ReviewKind, review_kind
+
+# 1: requirements only; 2: sessions.kind (files at 1 are migrated in place when opened)
+SCHEMA_VERSION = 2
+CRITERIA = REQUIREMENTS.criteria  # the requirements rubric, the default kind
+CRITERIA_HELP = dict(REQUIREMENTS.criteria_help)
 SIDES = ("left", "right")
 PREFERENCES = ("left", "right", "tie")
 STATUSES = ("draft", "submitted", "skipped")
@@ -39,7 +37,8 @@ CREATE TABLE IF NOT EXISTS sessions (
     seed           INTEGER NOT NULL,
     sources        TEXT NOT NULL,  -- JSON [first, second] as configured
     origin         TEXT NOT NULL,  -- where the requirements came from (run id or fallback)
-    schema_version INTEGER NOT NULL
+    schema_version INTEGER NOT NULL,
+    kind           TEXT NOT NULL DEFAULT 'requirements'  -- cetd_lib.review.kinds, since v2
 );
 CREATE TABLE IF NOT EXISTS items (
     session_id         TEXT NOT NULL REFERENCES sessions(session_id),
@@ -133,6 +132,7 @@ class Rating:
     updated_at: str = ""
     submitted_at: str | None = None
     schema_version: int = SCHEMA_VERSION
+    kind: str = REQUIREMENTS.name  # the session's kind: which rubric the scores follow
 
     @property
     def preferred_source(self) -> str | None:
@@ -149,10 +149,15 @@ class Rating:
 
 
 def validate_answer(
-    scores: dict[str, dict[str, int]], preference: str | None, status: str
+    scores: dict[str, dict[str, int]],
+    preference: str | None,
+    status: str,
+    kind: str | ReviewKind = REQUIREMENTS,
 ) -> dict[str, dict[str, int]]:
-    """Check an answer and return clean scores; a submitted one needs every score and a
-    preference, a draft may be partial, a skip may be empty."""
+    """Check an answer against the rubric of `kind` and return clean scores; a submitted one
+    needs every score and a preference, a draft may be partial, a skip may be empty."""
+    kind = review_kind(kind)
+    criteria = kind.criteria
     if status not in STATUSES:
         raise InvalidRatingError(f"status {status!r}: expected one of {STATUSES}")
     if preference is not None and preference not in PREFERENCES:
@@ -164,15 +169,18 @@ def validate_answer(
     for side in SIDES:
         clean[side] = {}
         for criterion, value in (scores.get(side) or {}).items():
-            if criterion not in CRITERIA:
-                raise InvalidRatingError(f"{side}.{criterion}: unknown criterion; use {CRITERIA}")
+            if criterion not in criteria:
+                raise InvalidRatingError(
+                    f"{side}.{criterion}: unknown criterion in the {kind.name} review; "
+                    f"use {criteria}"
+                )
             if value is None:
                 continue
             if isinstance(value, bool) or int(value) != value or not 1 <= int(value) <= 5:
                 raise InvalidRatingError(f"{side}.{criterion}={value!r}: expected 1 to 5")
             clean[side][criterion] = int(value)
     if status == "submitted":
-        missing = [f"{s}.{c}" for s in SIDES for c in CRITERIA if c not in clean[s]]
+        missing = [f"{s}.{c}" for s in SIDES for c in criteria if c not in clean[s]]
         if missing:
             raise InvalidRatingError(f"cannot submit: scores missing for {', '.join(missing)}")
         if preference is None:
@@ -207,6 +215,7 @@ class ReviewStore:
             for statement in _SCHEMA.split(";"):  # not executescript: it would COMMIT early
                 if statement.strip():
                     conn.execute(statement)
+            _migrate(conn)
             conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
 
     def close(self) -> None:
@@ -242,27 +251,34 @@ class ReviewStore:
         sources: list[str],
         origin: str,
         items: list[StoredItem],
+        kind: str = REQUIREMENTS.name,
     ) -> bool:
         """Store a session and its items; False when it already exists with the same items,
         an error when the id is taken by a different plan."""
+        kind = review_kind(kind).name
         with self.transaction() as conn:
             row = conn.execute(
-                "SELECT sources, seed FROM sessions WHERE session_id=?", (session_id,)
+                "SELECT sources, seed, kind FROM sessions WHERE session_id=?", (session_id,)
             ).fetchone()
             if row is not None:
                 stored = [
                     (i.item_id, i.left_source, i.right_source) for i in self.items(session_id)
                 ]
                 planned = [(i.item_id, i.left_source, i.right_source) for i in items]
-                if stored != planned or json.loads(row["sources"]) != list(sources):
+                if (
+                    stored != planned
+                    or json.loads(row["sources"]) != list(sources)
+                    or row["kind"] != kind
+                ):
                     raise ReviewStoreError(
                         f"{self.path}: session {session_id!r} exists with different items; set "
                         "review.session to a new id (or delete that session) to start over"
                     )
                 return False
             conn.execute(
-                "INSERT INTO sessions VALUES (?, ?, ?, ?, ?, ?)",
-                (session_id, _now(), seed, json.dumps(list(sources)), origin, SCHEMA_VERSION),
+                "INSERT INTO sessions (session_id, created_at, seed, sources, origin, "
+                "schema_version, kind) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (session_id, _now(), seed, json.dumps(list(sources)), origin, SCHEMA_VERSION, kind),
             )
             conn.executemany(
                 "INSERT INTO items VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -287,6 +303,15 @@ class ReviewStore:
     def sessions(self) -> list[dict[str, Any]]:
         rows = self.conn.execute("SELECT * FROM sessions ORDER BY created_at").fetchall()
         return [{**dict(r), "sources": json.loads(r["sources"])} for r in rows]
+
+    def session_kind(self, session_id: str) -> ReviewKind:
+        """The kind a session was created with (its rubric and labels)."""
+        row = self.conn.execute(
+            "SELECT kind FROM sessions WHERE session_id=?", (session_id,)
+        ).fetchone()
+        if row is None:
+            raise ReviewStoreError(f"{self.path}: no session {session_id!r}")
+        return review_kind(row["kind"])
 
     def items(self, session_id: str) -> list[StoredItem]:
         rows = self.conn.execute(
@@ -323,7 +348,7 @@ class ReviewStore:
         """Validate and write one answer at once (upsert + history row, one transaction)."""
         if not rater_id.strip():
             raise InvalidRatingError("rater id is empty: set review.rater")
-        clean = validate_answer(scores or {}, preference, status)
+        clean = validate_answer(scores or {}, preference, status, self.session_kind(session_id))
         now = _now()
         with self.transaction() as conn:
             item = conn.execute(
@@ -387,8 +412,9 @@ class ReviewStore:
                 where.append(f"{column}=?")
                 args.append(value)
         sql = (
-            "SELECT r.*, i.app_id, i.repeat_of FROM ratings r JOIN items i "
-            "ON i.session_id=r.session_id AND i.item_id=r.item_id"
+            "SELECT r.*, i.app_id, i.repeat_of, s.kind FROM ratings r JOIN items i "
+            "ON i.session_id=r.session_id AND i.item_id=r.item_id "
+            "JOIN sessions s ON s.session_id=r.session_id"
             + (" WHERE " + " AND ".join(where) if where else "")
             + " ORDER BY r.session_id, r.rater_id, i.position"
         )
@@ -409,9 +435,22 @@ class ReviewStore:
                 updated_at=r["updated_at"],
                 submitted_at=r["submitted_at"],
                 schema_version=r["schema_version"],
+                kind=r["kind"],
             )
             for r in self.conn.execute(sql, args).fetchall()
         ]
 
     def history_count(self) -> int:
         return self.conn.execute("SELECT COUNT(*) FROM history").fetchone()[0]
+
+
+def _migrate(conn: sqlite3.Connection) -> None:
+    """Bring a file written by an older schema up to this one, inside the opening
+    transaction (so a failed migration leaves the file as it was).
+
+    v1 -> v2: `sessions.kind`; every v1 session was a requirements review, which the column
+    default records.
+    """
+    columns = {row["name"] for row in conn.execute("PRAGMA table_info(sessions)")}
+    if "kind" not in columns:
+        conn.execute("ALTER TABLE sessions ADD COLUMN kind TEXT NOT NULL DEFAULT 'requirements'")

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from cetd_lib.review.kinds import REQUIREMENTS, ReviewKind, review_kind
 from cetd_lib.review.stats import (
     binomial_test,
     krippendorff_alpha,
@@ -36,6 +37,8 @@ class ReviewSummary:
     left_bias: dict[str, Any]  # left picks among decided, share, two-sided binomial p
     self_consistency: dict[str, Any]  # repeated items: same preference share, |score diff|
     agreement: dict[str, Any]  # >= 2 raters: quadratic kappa per rater pair, alpha
+    kind: str = REQUIREMENTS.name  # whose rubric the scores follow
+    criteria: tuple[str, ...] = CRITERIA
 
     def to_dict(self) -> dict[str, Any]:
         return _clean(asdict(self))
@@ -46,12 +49,12 @@ class ReviewSummary:
             f"{self.n_submitted} submitted ratings from {self.n_raters} rater(s).",
             "",
             "| source | wins | losses | ties | win rate (no ties) | 95% Wilson CI |"
-            + "".join(f" {c} |" for c in CRITERIA),
-            "|---|---|---|---|---|---|" + "---|" * len(CRITERIA),
+            + "".join(f" {c} |" for c in self.criteria),
+            "|---|---|---|---|---|---|" + "---|" * len(self.criteria),
         ]
         for source in (a, b):
             w = self.win_rates[source]
-            means = "".join(f" {_fmt(self.mean_scores[source].get(c))} |" for c in CRITERIA)
+            means = "".join(f" {_fmt(self.mean_scores[source].get(c))} |" for c in self.criteria)
             lines.append(
                 f"| {source} | {w['wins']} | {w['losses']} | {w['ties']} | "
                 f"{_fmt(w['win_rate'])} | [{_fmt(w['ci_low'])}, {_fmt(w['ci_high'])}] |{means}"
@@ -106,8 +109,22 @@ def _preference_code(rating: Rating, sources: tuple[str, str]) -> int:
     return 0 if preferred == "tie" else (-1 if preferred == sources[0] else 1)
 
 
-def summarize(ratings: Sequence[Rating], sources: Sequence[str]) -> ReviewSummary:
-    """Every figure of the review from the stored ratings (any sessions comparing `sources`)."""
+def summarize(
+    ratings: Sequence[Rating],
+    sources: Sequence[str],
+    *,
+    kind: str | ReviewKind = REQUIREMENTS,
+) -> ReviewSummary:
+    """Every figure of the review from the stored ratings (any sessions comparing `sources`),
+    on the rubric of `kind`; ratings of another kind are refused, not mixed in."""
+    kind = review_kind(kind)
+    criteria = kind.criteria
+    other = sorted({r.kind for r in ratings if r.kind != kind.name})
+    if other:
+        raise ValueError(
+            f"summarize(kind={kind.name!r}) got ratings of {other} sessions; summarise each "
+            "kind on its own (pass kind=session.kind)"
+        )
     a, b = sources
     submitted = [r for r in ratings if r.status == "submitted"]
     firsts = [r for r in submitted if r.repeat_of is None]
@@ -130,7 +147,7 @@ def summarize(ratings: Sequence[Rating], sources: Sequence[str]) -> ReviewSummar
     mean_scores = {}
     for source in (a, b):
         mean_scores[source] = {}
-        for criterion in CRITERIA:
+        for criterion in criteria:
             values = [r.scores_by_source()[source][criterion] for r in firsts]
             mean_scores[source][criterion] = float(np.mean(values)) if values else float("nan")
 
@@ -150,12 +167,16 @@ def summarize(ratings: Sequence[Rating], sources: Sequence[str]) -> ReviewSummar
         win_rates=win_rates,
         mean_scores=mean_scores,
         left_bias=left_bias,
-        self_consistency=_self_consistency(submitted, (a, b)),
-        agreement=_agreement(firsts, (a, b)),
+        self_consistency=_self_consistency(submitted, (a, b), criteria),
+        agreement=_agreement(firsts, (a, b), criteria),
+        kind=kind.name,
+        criteria=criteria,
     )
 
 
-def _self_consistency(submitted: list[Rating], sources: tuple[str, str]) -> dict[str, Any]:
+def _self_consistency(
+    submitted: list[Rating], sources: tuple[str, str], criteria: tuple[str, ...]
+) -> dict[str, Any]:
     """Each rater's repeat vs their first showing, in source terms (sides were re-drawn)."""
     by_key = {(r.session_id, r.rater_id, r.item_id): r for r in submitted}
     same, diffs = [], []
@@ -165,7 +186,7 @@ def _self_consistency(submitted: list[Rating], sources: tuple[str, str]) -> dict
             continue
         same.append(_preference_code(r, sources) == _preference_code(first, sources))
         s1, s2 = first.scores_by_source(), r.scores_by_source()
-        diffs += [abs(s1[s][c] - s2[s][c]) for s in sources for c in CRITERIA]
+        diffs += [abs(s1[s][c] - s2[s][c]) for s in sources for c in criteria]
     return {
         "pairs": len(same),
         "preference_agreement": float(np.mean(same)) if same else float("nan"),
@@ -173,7 +194,9 @@ def _self_consistency(submitted: list[Rating], sources: tuple[str, str]) -> dict
     }
 
 
-def _agreement(firsts: list[Rating], sources: tuple[str, str]) -> dict[str, Any]:
+def _agreement(
+    firsts: list[Rating], sources: tuple[str, str], criteria: tuple[str, ...]
+) -> dict[str, Any]:
     """Quadratic-weighted Cohen's kappa averaged over rater pairs and Krippendorff's ordinal
     alpha over all raters, for the preference (-1/0/+1) and for each rubric criterion
     (a unit is one item and one source)."""
@@ -200,7 +223,7 @@ def _agreement(firsts: list[Rating], sources: tuple[str, str]) -> dict[str, Any]
         return rating.scores_by_source()[unit[2]][measure]
 
     kappa, alpha, pairs = {}, {}, {}
-    for measure in ("preference", *CRITERIA):
+    for measure in ("preference", *criteria):
         unit_keys, categories = values(measure)
         table = [[value(u, rater, measure) for u in unit_keys] for rater in raters]
         alpha[measure] = krippendorff_alpha(table, level="ordinal")
@@ -221,7 +244,7 @@ def _agreement(firsts: list[Rating], sources: tuple[str, str]) -> dict[str, Any]
 # ---------------------------------------------------------------------------------------------
 
 
-def columns(sources: Sequence[str]) -> list[str]:
+def columns(sources: Sequence[str], criteria: Sequence[str] = CRITERIA) -> list[str]:
     """The export's columns: ids, the side map, the preference, scores by source, times."""
     return [
         "session_id",
@@ -234,7 +257,7 @@ def columns(sources: Sequence[str]) -> list[str]:
         "right_source",
         "preference_side",
         "preferred_source",
-        *(f"{s}_{c}" for s in sources for c in CRITERIA),
+        *(f"{s}_{c}" for s in sources for c in criteria),
         "rationale",
         "created_at",
         "updated_at",
@@ -243,7 +266,9 @@ def columns(sources: Sequence[str]) -> list[str]:
     ]
 
 
-def rating_rows(ratings: Sequence[Rating], sources: Sequence[str]) -> list[dict[str, Any]]:
+def rating_rows(
+    ratings: Sequence[Rating], sources: Sequence[str], criteria: Sequence[str] = CRITERIA
+) -> list[dict[str, Any]]:
     """One flat row per rating, unblinded (source-named scores), for CSV and JSON."""
     rows = []
     for r in ratings:
@@ -261,7 +286,7 @@ def rating_rows(ratings: Sequence[Rating], sources: Sequence[str]) -> list[dict[
             "preferred_source": r.preferred_source or "",
         }
         for source in sources:
-            for criterion in CRITERIA:
+            for criterion in criteria:
                 row[f"{source}_{criterion}"] = by_source.get(source, {}).get(criterion, "")
         row.update(
             rationale=r.rationale,
@@ -283,14 +308,14 @@ def export(
     """Write `<prefix>-ratings.csv`, `<prefix>-ratings.json` and `<prefix>-summary.json`."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    rows = rating_rows(ratings, summary.sources)
+    rows = rating_rows(ratings, summary.sources, summary.criteria)
     paths = {
         "csv": folder / f"{prefix}-ratings.csv",
         "json": folder / f"{prefix}-ratings.json",
         "summary": folder / f"{prefix}-summary.json",
     }
     with open(paths["csv"], "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=columns(summary.sources))
+        writer = csv.DictWriter(handle, fieldnames=columns(summary.sources, summary.criteria))
         writer.writeheader()
         writer.writerows(rows)
     paths["json"].write_text(json.dumps(rows, indent=2) + "\n")

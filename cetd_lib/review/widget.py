@@ -1,5 +1,6 @@
-"""The rating form in JupyterLab (ipywidgets): two anonymous lists side by side.
+"""The rating form in JupyterLab (ipywidgets): two anonymous sides side by side.
 
+Rubric, titles and buttons come from the session's kind (`cetd_lib.review.kinds`).
 Keyboard: Tab moves between the score buttons (Space/Enter picks), or type the whole answer in
 the quick-entry box ('4534 | 3425 | L | why', Enter submits). Leaving an item with unsaved
 changes saves them as a draft. Source names never reach a widget: the form only holds
@@ -11,21 +12,29 @@ from __future__ import annotations
 import html
 from typing import Any
 
-from cetd_lib.review.session import Answer, ReviewSession, parse_answer
-from cetd_lib.review.store import CRITERIA, CRITERIA_HELP, SIDES, InvalidRatingError
+from cetd_lib.review.kinds import REQUIREMENTS, ReviewKind
+from cetd_lib.review.session import Answer, ReviewSession, example_answer, parse_answer
+from cetd_lib.review.store import SIDES, InvalidRatingError
 
 _SCORE_OPTIONS = [(str(n), n) for n in range(1, 6)]
-_PREFERENCE_OPTIONS = [("◀ Left better", "left"), ("Tie", "tie"), ("Right better ▶", "right")]
 
 
-def _requirements_html(title: str, items: tuple[str, ...]) -> str:
-    body = "".join(f"<li>{html.escape(text)}</li>" for text in items) or "<i>(no requirements)</i>"
-    # ipywidgets sets the HTML widget's line-height to the 28px button height: reset it, and
-    # leave room for two-digit item numbers (a 1.4em indent clipped "10." to "0.").
-    return (
-        f"<div style='line-height:1.4'><b>{title}</b>"
-        f"<ol style='padding-left:2.4em;margin-top:4px'>{body}</ol></div>"
-    )
+def _side_html(title: str, items: tuple[str, ...], kind: ReviewKind = REQUIREMENTS) -> str:
+    empty = f"<i>{html.escape(kind.empty_side)}</i>"
+    if kind.numbered:
+        # leave room for two-digit item numbers (a 1.4em indent clipped "10." to "0.")
+        items_html = "".join(f"<li>{html.escape(text)}</li>" for text in items) or empty
+        body = f"<ol style='padding-left:2.4em;margin-top:4px'>{items_html}</ol>"
+    else:
+        body = (
+            "".join(
+                f"<p style='margin:4px 0;white-space:pre-wrap'>{html.escape(text)}</p>"
+                for text in items
+            )
+            or f"<p>{empty}</p>"
+        )
+    # ipywidgets sets the HTML widget's line-height to the 28px button height: reset it
+    return f"<div style='line-height:1.4'><b>{title}</b>{body}</div>"
 
 
 class ReviewWidget:
@@ -35,6 +44,7 @@ class ReviewWidget:
         import ipywidgets as w
 
         self.session = session
+        kind = session.kind
         self.index = session.resume_index() if start is None else start
         self._loading = False
         self._dirty = False
@@ -42,7 +52,9 @@ class ReviewWidget:
         self.header = w.HTML()
         self.progress = w.IntProgress(min=0, max=len(session.items), description="done")
         self.code = w.HTML()
-        self.code_pane = w.Accordion(children=[self.code], titles=("Code",), selected_index=None)
+        self.code_pane = w.Accordion(
+            children=[self.code], titles=(kind.context_title,), selected_index=None
+        )
         # full width of its column (a 50% list inside a 50% column used a quarter of the row)
         self.lists = {side: w.HTML(layout=w.Layout(width="100%")) for side in SIDES}
         self.scores = {
@@ -51,25 +63,25 @@ class ReviewWidget:
                     options=_SCORE_OPTIONS,
                     value=None,
                     description=c,
-                    tooltips=[CRITERIA_HELP[c]] * 5,
+                    tooltips=[kind.criteria_help[c]] * 5,
                     style={"button_width": "2.2em", "description_width": "7.5em"},
                 )
-                for c in CRITERIA
+                for c in kind.criteria
             }
             for side in SIDES
         }
         self.preference = w.ToggleButtons(
-            options=_PREFERENCE_OPTIONS,
+            options=list(zip(kind.preference_labels, ("left", "tie", "right"), strict=True)),
             value=None,
             description="preference",
             layout=w.Layout(padding="0 0 0 6px"),  # as the columns: the label's "p" was clipped
         )
         self.rationale = w.Textarea(
-            placeholder="Why? (what one list gets right or wrong)",
+            placeholder=kind.rationale_hint,
             layout=w.Layout(width="100%", height="4em"),
         )
         self.quick = w.Text(
-            placeholder="keyboard: 4534 | 3425 | L | why   (left scores | right scores | "
+            placeholder=f"keyboard: {example_answer(kind)}   (left scores | right scores | "
             "L/R/T | rationale; Enter submits)",
             continuous_update=False,
             layout=w.Layout(width="100%"),
@@ -125,10 +137,8 @@ class ReviewWidget:
         answer = self.session.answer(item.item_id) or Answer()
         self._loading = True
         try:
-            for side in SIDES:
-                self.lists[side].value = _requirements_html(
-                    f"{side.capitalize()} requirements", getattr(item, side)
-                )
+            for side, title in zip(SIDES, self.session.kind.side_titles, strict=True):
+                self.lists[side].value = _side_html(title, getattr(item, side), self.session.kind)
                 for c, buttons in self.scores[side].items():
                     buttons.value = answer.scores.get(side, {}).get(c)
             self.preference.value = answer.preference
@@ -148,7 +158,8 @@ class ReviewWidget:
             "skipped": " · skipped",
         }
         self.header.value = (
-            f"<b>Item {self.index + 1} of {total}</b> · app <code>{html.escape(item.app_id)}</code>"
+            f"<b>Item {self.index + 1} of {total}</b> · {self.session.kind.subject} "
+            f"<code>{html.escape(item.app_id)}</code>"
             f"{state.get(answer.status if self.session.answer(item.item_id) else 'todo', '')}"
             f" · {done} of {total} done"
         )
@@ -221,7 +232,7 @@ class ReviewWidget:
         if not text:
             return
         try:
-            scores, preference, rationale = parse_answer(text)
+            scores, preference, rationale = parse_answer(text, self.session.kind)
         except InvalidRatingError as exc:
             self.status.value = _note(str(exc), "firebrick")
             return
