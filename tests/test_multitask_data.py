@@ -95,6 +95,45 @@ def test_test_types_and_both_directions():
     assert backward["target"] == forward["input"].removeprefix("<property>\n")
 
 
+def test_each_case_carries_the_module_code_it_needs_and_no_other_test():
+    source = (
+        '"""Docstring."""\nimport pytest\nfrom m import f\n\ncandidate = f\nLIMIT = 3\n\n\n'
+        "def helper(x):\n    return candidate(x)\n\n\n"
+        "@pytest.fixture\ndef one():\n    return 1\n\n\n"
+        "def test_a(one):\n    assert helper(one) == 2\n\n\n"
+        "class TestGroup:\n    def test_in_class(self):\n        assert True\n\n\n"
+        "def test_b():\n    assert candidate(LIMIT) == 4\n\n\n"
+        "if __name__ == '__main__':\n    pytest.main()\n"
+    )
+    first, second = pairs.test_cases("test_m.py", source)
+    for case in (first, second):
+        assert "candidate = f" in case.text and "LIMIT = 3" in case.text
+        assert "@pytest.fixture\ndef one():" in case.text and "def helper(x):" in case.text
+        assert "Docstring" not in case.text and "__main__" not in case.text
+        assert "TestGroup" not in case.text
+    assert "def test_a" in first.text and "def test_b" not in first.text
+    assert "def test_b" in second.text and "def test_a" not in second.text
+
+
+def test_every_gold_code_to_test_target_passes_on_its_own_code():
+    """The generated-test target (pass@1 on the reference code) is reachable by the gold."""
+    from cetd_lib.data import load_apps
+    from cetd_lib.harness.config import HarnessConfig
+    from cetd_lib.harness.runner import RunJob, run_many
+    from cetd_lib.humaneval import load_humaneval_apps
+
+    jobs, ids = [], []
+    for app in [*load_apps(), *load_humaneval_apps()]:
+        for record in pairs.app_pairs(app, "apps"):
+            if record["direction"] == "code_to_test":
+                jobs.append(RunJob(app.sources, {"test_gold.py": record["target"]}))
+                ids.append(f"{app.app_id}/{record['test_id']}")
+    results = run_many(jobs, config=HarnessConfig(cache=False))
+    failing = [i for i, r in zip(ids, results, strict=True)
+               if not r.per_test or not all(o.passed for o in r.per_test.values())]  # fmt: skip
+    assert len(jobs) > 1500 and failing == []
+
+
 def test_property_candidates_follow_annotations():
     source = (
         "def encode(s: str) -> str:\n    return s[::-1]\n\n"

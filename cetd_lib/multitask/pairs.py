@@ -50,23 +50,45 @@ class TestCase:
     text: str
 
 
-def test_cases(test_file: str, source: str) -> list[TestCase]:
-    """Every top-level `test_*` function of a pytest file, each with the file's imports."""
-    tree = ast.parse(source)
-    imports = "\n".join(
-        ast.unparse(node) for node in tree.body if isinstance(node, ast.Import | ast.ImportFrom)
+def _is_test(node: ast.stmt) -> bool:
+    return isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef) and (
+        node.name.startswith(("test", "Test"))
     )
+
+
+def _header_node(node: ast.stmt) -> bool:
+    """What a single test needs from its file: imports, constants, aliases (`candidate = f`),
+    helpers and fixtures. Not other tests, the module docstring or a `__main__` guard."""
+    if _is_test(node):
+        return False
+    if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant):
+        return False
+    return not (isinstance(node, ast.If) and "__name__" in ast.unparse(node.test))
+
+
+def _segment(source: str, node: ast.stmt) -> str:
+    """The node's source, decorators included (get_source_segment starts at `def`)."""
+    decorators = getattr(node, "decorator_list", None)
+    if decorators:
+        lines = source.splitlines()
+        return "\n".join(lines[min(d.lineno for d in decorators) - 1 : node.end_lineno])
+    return ast.get_source_segment(source, node, padded=False) or ast.unparse(node)
+
+
+def test_cases(test_file: str, source: str) -> list[TestCase]:
+    """Every top-level `test_*` function of a pytest file, each with the rest of the file's
+    module-level code it may use (`_header_node`), so the case runs on its own: with imports
+    alone, HumanEval's `candidate = entry_point` alias and the apps' helpers and fixtures were
+    missing and 0/1133 HumanEval and 132/544 app cases failed on their own reference code."""
+    tree = ast.parse(source)
+    header = "\n\n\n".join(_segment(source, node) for node in tree.body if _header_node(node))
     cases = []
     for node in tree.body:
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name.startswith(
             "test"
         ):
-            body = ast.get_source_segment(source, node, padded=False) or ast.unparse(node)
-            if node.decorator_list:  # get_source_segment starts at `def`, not the decorators
-                lines = source.splitlines()
-                first = min(d.lineno for d in node.decorator_list)
-                body = "\n".join(lines[first - 1 : node.end_lineno])
-            text = f"{imports}\n\n\n{body}\n" if imports else f"{body}\n"
+            body = _segment(source, node)
+            text = f"{header}\n\n\n{body}\n" if header else f"{body}\n"
             cases.append(TestCase(f"{test_file}::{node.name}", test_type(node), text))
     return cases
 
