@@ -696,3 +696,25 @@ def test_generated_tests_report_coverage_against_the_gold_test(monkeypatch, tiny
     assert out["reference_coverage"] == {"mean": 5 / 8, "n": 1}
     assert out["samples"][0]["coverage"] == 7 / 8
     assert out["mutation_scored"] == 1
+
+
+def test_generation_prompts_keep_the_code_when_the_cap_exceeds_the_budget(tiny_base):
+    from cetd_lib.multitask.train import TaskFormats
+
+    tokenizer = copy.deepcopy(tiny_base[1])
+    obj.add_task_tokens(tokenizer)
+    data = synthetic_data()
+    record = data.split("pairs", "test")[0]
+    config = MultitaskTrainConfig(base_model="tiny-random", max_seq_len=64, max_new_tokens=160)
+    formats = TaskFormats(tokenizer, config, data)
+    head, body, _ = formats.prompt("test", record)
+    ids = formats.prompt_ids("test", record, config.max_new_tokens)
+    # As in training, the prompt gets at least half the budget; before, 64 - 160 left nothing
+    # but the task token, so every code->test prompt was the same.
+    assert ids[: len(head)] == head and len(ids) == 64 - 32
+    assert ids[len(head) :] == formats.ids(body)[: 32 - len(head)]
+    long = MultitaskTrainConfig(base_model="tiny-random", max_seq_len=1024, max_new_tokens=256)
+    room = 1024 - 256 - len(head)
+    assert TaskFormats(tokenizer, long, data).prompt_ids("test", record, 256) == (
+        head + formats.ids(body)[:room]
+    )

@@ -163,8 +163,12 @@ class TaskFormats:
     def prompt_ids(
         self, task: str, record: dict[str, Any], max_new_tokens: int, hops: str = "multi"
     ):
+        """The prompt cut as in training (`prompt_target_example`: the target takes at most
+        half of max_seq_len), so a generation cap above max_seq_len never leaves the model
+        only the task token; generation may then run past max_seq_len."""
         head, body, _ = self.prompt(task, record, hops)
-        room = max(0, self.cfg.max_seq_len - max_new_tokens - len(head))
+        reserved = min(max_new_tokens, self.cfg.max_seq_len // 2)
+        room = max(0, self.cfg.max_seq_len - reserved - len(head))
         return head + self.ids(body)[:room]
 
     def example(self, task: str, record: dict[str, Any], rng: random.Random, hops: str = "multi",
