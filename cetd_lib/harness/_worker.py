@@ -267,6 +267,7 @@ class Worker:
         self.log_fd = -1
         self.pyc_cache: dict[tuple[str, bytes], bytes] = {}
         self.plugin = ResultPlugin()
+        self.tracer = None  # coverage.Coverage, made on the first job that asks for coverage
         self.plugin.src_dir = self.src + os.sep
         self.plugin.root_dir = self.root + os.sep
         self.uid = os.getuid()
@@ -410,8 +411,8 @@ class Worker:
         # (with ~20 events per app, pipe wake-ups cost more than running the tests); unlike a
         # file on disk there is no truncate/unlink cost (discard-mounted ext4: milliseconds).
         # Fresh ones per app, so nothing an app leaves running can write into the next app's.
-        if job.get("coverage"):
-            importlib.import_module("coverage")  # once per worker; every child inherits it
+        if job.get("coverage") and self.tracer is None:
+            self.tracer = self.new_tracer()  # once per worker; every child starts its own copy
         self.events_fd = os.memfd_create("cetd-events")
         self.log_fd = os.memfd_create("cetd-output")
         pid = os.fork()
@@ -520,7 +521,9 @@ class Worker:
         plugin.fd = events_fd
         plugin.budget = int(self.cfg.get("max_output_mb", 32)) * 1024 * 1024
         plugin.test_timeout_s = float(job["test_timeout_s"])
-        tracer = self.start_coverage() if job.get("coverage") else None
+        tracer = self.tracer if job.get("coverage") else None
+        if tracer is not None:
+            tracer.start()
         _install_guard(
             self,
             allow_subprocess=bool(self.cfg.get("allow_subprocess")),
@@ -549,15 +552,15 @@ class Worker:
             plugin.emit(self.coverage_event(tracer, job["sources"]))
         plugin.emit({"ev": "end"})
 
-    def start_coverage(self):
-        """Line coverage of src/ only (coverage.py, in memory: data_file=None writes nothing)."""
+    def new_tracer(self):
+        """Line coverage of src/ only (coverage.py, in memory: data_file=None writes nothing).
+        Made in the worker, never started there: a forked child starts its copy, which takes
+        coverage's set-up out of every app's time."""
         import coverage
 
-        tracer = coverage.Coverage(
+        return coverage.Coverage(
             data_file=None, config_file=False, include=[self.src + os.sep + "*"]
         )
-        tracer.start()
-        return tracer
 
     def coverage_event(self, tracer, sources: dict) -> dict:
         """Statements and missed statements per source module. The code under test ran in
