@@ -459,6 +459,7 @@ def generated_tests(
         "coverage": _mean_coverage(results),
         "coverage_passing": _mean_coverage(r for r, ok in zip(results, passed, strict=True) if ok),
         "reference_coverage": _mean_coverage(gold),
+        "reference_pass@1": statistics.fmean(_all_passed(r) for r in gold),  # reachable: 1.0
         "mutation_score": statistics.fmean(kill_rates) if kill_rates else None,
         "mutation_scored": len(kill_rates),
         "samples": [{"id": r["id"], "test": c[:2000], "passed": p, "coverage": res.line_coverage}
