@@ -23,21 +23,18 @@ import difflib
 import logging
 import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 
+from cetd_lib.config_field import help_field
 from cetd_lib.data import App
 from cetd_lib.metrics import bootstrap_ci
 from cetd_lib.phase2 import evaluate_with_records
 
 log = logging.getLogger(__name__)
-
-
-def _help(text: str, **kwargs: Any) -> Any:
-    return field(metadata={"help": text}, **kwargs)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -105,38 +102,40 @@ def _check_names(names: Sequence[str], key: str) -> None:
 class AblationConfig:
     """The ablation notebook (and error_analysis.ipynb, which reuses it when given no run)."""
 
-    phase2_run_id: str = _help(
+    phase2_run_id: str = help_field(
         "Run id under run.outputs_dir/runs/ of a phase-2 training run whose "
         "artifacts/stage1/ and artifacts/stage2/ hold extractor checkpoints. Empty or missing: "
         "the phase2_stage* rows are reported as not available, never faked.",
         default="",
     )
-    sources: tuple[str, ...] = _help(
+    sources: tuple[str, ...] = help_field(
         "Conditions to evaluate, by registered name (cetd_lib.ablation.ABLATION_SOURCES).",
         default=ALL_SOURCES,
     )
-    expected_ranking: tuple[str, ...] = _help(
+    expected_ranking: tuple[str, ...] = help_field(
         "The seed's expected order, best first; checked and reported as found.",
         default=SEED_RANKING,
     )
-    split: Literal["train", "val", "test"] = _help(
+    split: Literal["train", "val", "test"] = help_field(
         "Split whose apps are evaluated.", default="test"
     )
-    n_resamples: int = _help("Bootstrap resamples for every confidence interval.", default=2000)
-    confidence: float = _help("Confidence level of the bootstrap intervals.", default=0.95)
-    paired_test: Literal["wilcoxon", "sign"] = _help(
+    n_resamples: int = help_field(
+        "Bootstrap resamples for every confidence interval.", default=2000
+    )
+    confidence: float = help_field("Confidence level of the bootstrap intervals.", default=0.95)
+    paired_test: Literal["wilcoxon", "sign"] = help_field(
         "Per-app paired test: Wilcoxon signed-rank (uses the size of differences) or the "
         "sign test (only their direction; exact, robust to the many ties of pass rates).",
         default="wilcoxon",
     )
-    analysis_run_id: str = _help(
+    analysis_run_id: str = help_field(
         "error_analysis.ipynb: run id whose artifacts/evaluation-*.json (and "
         "reconstruction-*.json, for samples) it reads; empty = it evaluates gold, phase1 and "
         "level 3 itself.",
         default="",
     )
-    n_worst_apps: int = _help("error_analysis.ipynb: how many worst apps to list.", default=5)
-    n_examples: int = _help(
+    n_worst_apps: int = help_field("error_analysis.ipynb: how many worst apps to list.", default=5)
+    n_examples: int = help_field(
         "error_analysis.ipynb: requirement / rebuild / test-output samples to show.", default=3
     )
 

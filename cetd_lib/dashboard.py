@@ -20,47 +20,44 @@ import io
 import json
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from cetd_lib.config_field import help_field
 from cetd_lib.monitor import grouped, metric_group, metric_series, split_phase
 from cetd_lib.report import Criterion
 from cetd_lib.tracking import RunRecord, list_runs, write_text_atomic
-
-
-def _help(text: str, **kwargs: Any) -> Any:
-    return field(metadata={"help": text}, **kwargs)
 
 
 @dataclass(frozen=True)
 class DashboardConfig:
     """Live metrics during training and the HTML dashboard built from run records."""
 
-    print_every_s: float = _help(
+    print_every_s: float = help_field(
         "Headless: at most one metrics line per this many seconds (the last row is always shown "
         "on close).",
         default=30.0,
     )
-    plot_every_s: float = _help(
+    plot_every_s: float = help_field(
         "In a Jupyter kernel: redraw the live plot at most this often (seconds).", default=10.0
     )
-    display: Literal["auto", "notebook", "text", "off"] = _help(
+    display: Literal["auto", "notebook", "text", "off"] = help_field(
         "Live view: 'auto' draws a plot in a Jupyter kernel and prints lines elsewhere.",
         default="auto",
     )
-    tensorboard: Literal["auto", "on", "off"] = _help(
+    tensorboard: Literal["auto", "on", "off"] = help_field(
         "Also write TensorBoard scalars under <run>/tensorboard: 'auto' when tensorboard is "
         "installed, 'on' fails if it is not.",
         default="auto",
     )
-    underperforming_below: float = _help(
+    underperforming_below: float = help_field(
         "Error analysis flags an app category whose mean pass rate is below this (default: the "
         "seed's pass-rate target).",
         default=0.5,
     )
-    max_examples: int = _help("Failing apps listed per failure class or category.", default=5)
-    exclude_kinds: list[str] = _help(
+    max_examples: int = help_field("Failing apps listed per failure class or category.", default=5)
+    exclude_kinds: list[str] = help_field(
         "Run kinds left out of the dashboard (the dashboard notebook's own runs).",
         default_factory=lambda: ["dashboard"],
     )

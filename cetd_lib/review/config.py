@@ -2,38 +2,36 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
+from cetd_lib.config_field import help_field
 from cetd_lib.review.kinds import KINDS, review_kind
 
 _DEFAULT_SOURCES = ["model", "gold"]
 
 
-def _help(text: str, **kwargs: Any) -> Any:
-    return field(metadata={"help": text}, **kwargs)
-
-
 @dataclass(frozen=True)
 class ReviewConfig:
-    kind: str = _help(
+    kind: str = help_field(
         f"What is reviewed, one of {sorted(KINDS)}: 'requirements' compares two requirement "
         "lists per app (phase2 runs); 'explanation' compares the multi-task model's explanation "
         "of a lint/security finding with the reference one (a multitask run's results.json).",
         default="requirements",
     )
-    store: str = _help(
+    store: str = help_field(
         "SQLite file holding sessions and ratings; a relative path is under run.outputs_dir, "
         "so every notebook run of the same session shares (and resumes) it.",
         default="review/ratings.sqlite",
     )
-    rater: str = _help("Who is rating: stored with every answer (e.g. initials).", default="rater")
-    sources: list[str] = _help(
+    rater: str = help_field(
+        "Who is rating: stored with every answer (e.g. initials).", default="rater"
+    )
+    sources: list[str] = help_field(
         "The two requirement sources compared side by side, e.g. [model, gold]; an "
         "explanation review always compares [model, reference].",
         default_factory=lambda: list(_DEFAULT_SOURCES),
     )
-    source_run: str = _help(
+    source_run: str = help_field(
         "Requirements: run id whose artifacts/evaluation-<source>.json supply the sources; "
         "'latest' = the newest run holding both; '' = no run: sources come from "
         "cetd_lib.phase2's registry ('gold', 'phase1') or 'degraded-gold'. Falls back, loudly, "
@@ -41,16 +39,16 @@ class ReviewConfig:
         "explanation samples; 'latest' = the newest multitask run with samples.",
         default="latest",
     )
-    n_items: int = _help("Apps sampled for review (fewer when fewer exist).", default=10)
-    repeat_rate: float = _help(
+    n_items: int = help_field("Apps sampled for review (fewer when fewer exist).", default=10)
+    repeat_rate: float = help_field(
         "Share of sampled apps shown a second time (sides re-drawn) to measure "
         "self-consistency; 0.2 repeats 2 of 10.",
         default=0.2,
     )
-    seed: int = _help(
+    seed: int = help_field(
         "Seeds the sample, the item order and the blinded left/right sides.", default=0
     )
-    session: str = _help(
+    session: str = help_field(
         "Session id grouping one sample; '' derives it from sources, source run, seed and "
         "n_items, so raters with the same params rate the same items.",
         default="",

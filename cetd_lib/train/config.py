@@ -6,17 +6,15 @@ imports (no torch, no transformers) so `params/*.yaml` can be checked without lo
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal
 
-
-def _help(text: str, **kwargs: Any) -> Any:
-    return field(metadata={"help": text}, **kwargs)
+from cetd_lib.config_field import help_field
 
 
 def mixed_precision_field() -> Any:
     """The `mixed_precision` field every trainer config shares (stage 1, stage 2, mutation RL)."""
-    return _help(
+    return help_field(
         "'auto': bf16 autocast where the device has native bf16 (CUDA with bf16, CPUs with "
         "AMX), else fp32 (TRL's own default is bf16 everywhere, emulated and slow on most CPUs); "
         "'bf16' forces it; 'no' is fp32.",
@@ -26,7 +24,7 @@ def mixed_precision_field() -> Any:
 
 def gradient_checkpointing_field() -> Any:
     """The `gradient_checkpointing` field every trainer config shares."""
-    return _help(
+    return help_field(
         "Recompute activations in the backward pass: less memory for more compute. Off by "
         "default (TRL turns it on; a small model on a CPU is compute-bound); the smoke params "
         "turn it on to stay under 4 GB RSS.",
@@ -45,53 +43,53 @@ class GuardConfig:
     gold requirements untouched (tested).
     """
 
-    enabled: bool = _help("Apply the guard at all (False only for ablations).", default=True)
-    reject_reward: float = _help(
+    enabled: bool = help_field("Apply the guard at all (False only for ablations).", default=True)
+    reject_reward: float = help_field(
         "Reward of a rejected text (it is never reconstructed).", default=0.0
     )
     # --- (a) compression budget
-    min_items: int = _help("Fewer parsed items than this: rejected as empty.", default=1)
-    max_items: int = _help(
+    min_items: int = help_field("Fewer parsed items than this: rejected as empty.", default=1)
+    max_items: int = help_field(
         "More items than this is over budget (gold lists hold 5-20).", default=20
     )
-    max_length_ratio: float = _help(
+    max_length_ratio: float = help_field(
         "Budget in characters = this x the app's source characters (gold: 0.33-0.70 on the "
         "bundled apps). The goal is compression: a spec as long as the code is a paraphrase.",
         default=0.8,
     )
-    min_budget_chars: int = _help(
+    min_budget_chars: int = help_field(
         "Floor of the character budget, so tiny programs (HumanEval) still get a few items.",
         default=1000,
     )
-    over_budget: Literal["penalize", "reject"] = _help(
+    over_budget: Literal["penalize", "reject"] = help_field(
         "'penalize': reward x budget / length (and x max_items / items); 'reject': reward = "
         "reject_reward, not reconstructed.",
         default="penalize",
     )
     # --- (b) leak detection
-    reject_fenced_code: bool = _help(
+    reject_fenced_code: bool = help_field(
         "Reject texts holding a fenced block (```...```): requirements are prose.", default=True
     )
-    shingle_tokens: int = _help(
+    shingle_tokens: int = help_field(
         "n of the token n-grams (shingles) compared with the source code (comments and "
         "docstrings stripped, so prose the code documents itself is not a leak).",
         default=8,
     )
-    max_shingle_share: float = _help(
+    max_shingle_share: float = help_field(
         "Reject when more than this share of the text's n-gram shingles occur in the source "
         "code (pasted code ~1.0; gold <= 0.11 on the bundled apps).",
         default=0.3,
     )
-    max_code_fragments: int = _help(
+    max_code_fragments: int = help_field(
         "Reject when the text holds more than this many code fragments: `def`/`class` header "
         "lines ending in ':' or parseable definitions with a real body.",
         default=0,
     )
-    min_literal_chars: int = _help(
+    min_literal_chars: int = help_field(
         "Test literals shorter than this (repr length) are ignored: 0, 1, 'a' are everywhere.",
         default=3,
     )
-    max_test_literals: int = _help(
+    max_test_literals: int = help_field(
         "Reject when the text copies more than this many distinct literals that appear in the "
         "app's tests but not in its source or gold requirements (expected outputs).",
         default=2,
@@ -121,44 +119,50 @@ class GuardConfig:
 class Stage1Config:
     """Stage 1: supervised fine-tuning on gold requirements (the seed's CET_D_Phase2 loop)."""
 
-    epochs: int = _help("Passes over the training apps (seed: 5).", default=5)
-    batch_size: int = _help("Examples per optimizer micro-batch (seed: 4).", default=4)
-    grad_accumulation: int = _help(
+    epochs: int = help_field("Passes over the training apps (seed: 5).", default=5)
+    batch_size: int = help_field("Examples per optimizer micro-batch (seed: 4).", default=4)
+    grad_accumulation: int = help_field(
         "Micro-batches per optimizer step (effective batch = batch_size x this).", default=1
     )
-    learning_rate: float = _help("AdamW peak learning rate (seed: 1e-5).", default=1e-5)
-    weight_decay: float = _help("AdamW weight decay.", default=0.0)
-    warmup_steps: int = _help(
+    learning_rate: float = help_field("AdamW peak learning rate (seed: 1e-5).", default=1e-5)
+    weight_decay: float = help_field("AdamW weight decay.", default=0.0)
+    warmup_steps: int = help_field(
         "Linear warmup steps (seed: 200); capped at warmup_ratio_cap x total steps so tiny "
         "data still reaches the peak rate.",
         default=200,
     )
-    warmup_ratio_cap: float = _help("Upper bound of warmup as a share of all steps.", default=0.1)
-    schedule: Literal["linear", "constant"] = _help(
+    warmup_ratio_cap: float = help_field(
+        "Upper bound of warmup as a share of all steps.", default=0.1
+    )
+    schedule: Literal["linear", "constant"] = help_field(
         "LR after warmup: 'linear' decay to 0 (seed) or 'constant'.", default="linear"
     )
-    max_grad_norm: float = _help("Gradient clipping norm (0 = off).", default=1.0)
+    max_grad_norm: float = help_field("Gradient clipping norm (0 = off).", default=1.0)
     mixed_precision: Literal["auto", "bf16", "no"] = mixed_precision_field()
     gradient_checkpointing: bool = gradient_checkpointing_field()
-    patience: int = _help(
+    patience: int = help_field(
         "Early stopping: epochs without a better validation BLEU before stopping (seed: 2).",
         default=2,
     )
-    val_max_new_tokens: int = _help("Generation cap for the validation BLEU.", default=256)
-    context_level: int = _help(
+    val_max_new_tokens: int = help_field("Generation cap for the validation BLEU.", default=256)
+    context_level: int = help_field(
         "Degradation level of the code the extractor reads during training (1 = full).",
         default=1,
     )
-    seed: int = _help("Seeds data order, dropout and initialisation of this stage.", default=42)
-    trainer: Literal["auto", "trl", "loop"] = _help(
+    seed: int = help_field(
+        "Seeds data order, dropout and initialisation of this stage.", default=42
+    )
+    trainer: Literal["auto", "trl", "loop"] = help_field(
         "'auto': TRL SFTTrainer for the lm variant, the accelerate loop for seed; 'loop' forces "
         "the accelerate loop for both.",
         default="auto",
     )
-    max_steps: int = _help(
+    max_steps: int = help_field(
         "Stop after this many optimizer steps (0 = no cap; smoke runs).", default=0
     )
-    logging_steps: int = _help("Log the training loss every this many optimizer steps.", default=10)
+    logging_steps: int = help_field(
+        "Log the training loss every this many optimizer steps.", default=10
+    )
 
     def __post_init__(self) -> None:
         for name in ("epochs", "batch_size", "grad_accumulation", "val_max_new_tokens"):
@@ -176,46 +180,52 @@ class Stage1Config:
 class Stage2Config:
     """Stage 2: RL on the guarded reconstruction reward (RLOO / GRPO / the seed's loop)."""
 
-    algorithm: Literal["rloo", "grpo", "loop"] = _help(
+    algorithm: Literal["rloo", "grpo", "loop"] = help_field(
         "'rloo' (TRL RLOOTrainer, default; Ahmadian et al. 2024), 'grpo' (TRL GRPOTrainer; "
         "Shao et al. 2024), or 'loop': the hand-written loop (the only one for the seed variant).",
         default="rloo",
     )
-    epochs: int = _help("Passes over the training apps (seed: 3).", default=3)
-    batch_size: int = _help("Apps per step (seed: 2); each gets num_samples samples.", default=2)
-    num_samples: int = _help(
+    epochs: int = help_field("Passes over the training apps (seed: 3).", default=3)
+    batch_size: int = help_field(
+        "Apps per step (seed: 2); each gets num_samples samples.", default=2
+    )
+    num_samples: int = help_field(
         "K samples per app: the group the leave-one-out baseline is taken over (>= 2).", default=4
     )
-    learning_rate: float = _help("Peak learning rate (seed: 5e-6).", default=5e-6)
-    warmup_steps: int = _help(
+    learning_rate: float = help_field("Peak learning rate (seed: 5e-6).", default=5e-6)
+    warmup_steps: int = help_field(
         "Linear warmup steps (seed: 100), capped at warmup_ratio_cap x total steps.", default=100
     )
-    warmup_ratio_cap: float = _help("Upper bound of warmup as a share of all steps.", default=0.1)
-    max_grad_norm: float = _help("Gradient clipping norm (0 = off).", default=1.0)
+    warmup_ratio_cap: float = help_field(
+        "Upper bound of warmup as a share of all steps.", default=0.1
+    )
+    max_grad_norm: float = help_field("Gradient clipping norm (0 = off).", default=1.0)
     mixed_precision: Literal["auto", "bf16", "no"] = mixed_precision_field()
     gradient_checkpointing: bool = gradient_checkpointing_field()
-    baseline: Literal["leave_one_out", "constant"] = _help(
+    baseline: Literal["leave_one_out", "constant"] = help_field(
         "Advantage baseline: 'leave_one_out' (mean reward of the other K-1 samples, RLOO) or "
         "'constant' (the seed's fixed constant_baseline).",
         default="leave_one_out",
     )
-    constant_baseline: float = _help("The seed's baseline when baseline='constant'.", default=0.5)
-    ce_weight: float = _help(
+    constant_baseline: float = help_field(
+        "The seed's baseline when baseline='constant'.", default=0.5
+    )
+    ce_weight: float = help_field(
         "lambda of the auxiliary cross-entropy on gold requirements (keeps the text readable).",
         default=0.1,
     )
-    beta: float = _help(
+    beta: float = help_field(
         "KL coefficient to the stage-1 reference (TRL trainers; 0 = no reference model). "
         "DeepSeek-R1 used 0.001; TRL's RLOO default is 0.05.",
         default=0.05,
     )
-    temperature: float = _help("Sampling temperature of the extractor.", default=1.0)
-    top_p: float = _help("Nucleus sampling mass of the extractor.", default=1.0)
-    max_new_tokens: int = _help("Cap on sampled requirement tokens.", default=256)
-    context_level: int = _help("Degradation level of the code the extractor reads.", default=1)
-    seed: int = _help("Seeds sampling and data order of this stage.", default=42)
-    max_steps: int = _help("Stop after this many steps (0 = no cap; smoke runs).", default=0)
-    logging_steps: int = _help("Log every this many steps (TRL trainers).", default=1)
+    temperature: float = help_field("Sampling temperature of the extractor.", default=1.0)
+    top_p: float = help_field("Nucleus sampling mass of the extractor.", default=1.0)
+    max_new_tokens: int = help_field("Cap on sampled requirement tokens.", default=256)
+    context_level: int = help_field("Degradation level of the code the extractor reads.", default=1)
+    seed: int = help_field("Seeds sampling and data order of this stage.", default=42)
+    max_steps: int = help_field("Stop after this many steps (0 = no cap; smoke runs).", default=0)
+    logging_steps: int = help_field("Log every this many steps (TRL trainers).", default=1)
 
     def __post_init__(self) -> None:
         if self.num_samples < 2 and self.baseline == "leave_one_out":
