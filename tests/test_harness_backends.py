@@ -216,8 +216,11 @@ def test_hf_chat_template_is_applied(tiny_hf):
     assert "f() returns 1." in text and text.rstrip().endswith("assistant")
 
 
-def test_hf_stops_after_the_last_expected_code_block(tiny_hf, monkeypatch):
+@pytest.mark.parametrize("decode_loop", ["pruned", "transformers"])
+def test_hf_stops_after_the_last_expected_code_block(tiny_hf, decode_loop):
     """A model that writes a closed block and then rambles is cut at the closing fence."""
+    from types import SimpleNamespace
+
     import torch
 
     tokenizer = tiny_hf.tokenizer
@@ -236,6 +239,9 @@ def test_hf_stops_after_the_last_expected_code_block(tiny_hf, monkeypatch):
             self.config = tiny_hf.model.config
             self.generation_config = tiny_hf.model.generation_config
 
+            self.anchor = torch.nn.Parameter(torch.zeros(1))  # gives the loop a device
+            self.prompt_len = None
+
         def generate(self, input_ids, attention_mask, generation_config, stopping_criteria):
             out = input_ids
             for token in scripted:
@@ -244,6 +250,17 @@ def test_hf_stops_after_the_last_expected_code_block(tiny_hf, monkeypatch):
                     break
             return out
 
-    backend = HFBackend(BackendSpec(name="s", kind="hf"), model=Scripted(), tokenizer=tokenizer)
+        def forward(self, input_ids, attention_mask, past_key_values=None, **kwargs):
+            """One step of the pruned loop: logits that pick the next scripted token."""
+            if past_key_values is None:
+                self.prompt_len = attention_mask.shape[1]
+                past_key_values = SimpleNamespace(batch_select_indices=lambda index: None)
+            step = attention_mask.shape[1] - self.prompt_len
+            logits = torch.zeros(input_ids.shape[0], 1, len(tokenizer))
+            logits[:, :, scripted[step]] = 1.0
+            return SimpleNamespace(logits=logits, past_key_values=past_key_values)
+
+    spec = BackendSpec(name="s", kind="hf", decode_loop=decode_loop, dtype="float32")
+    backend = HFBackend(spec, model=Scripted(), tokenizer=tokenizer)
     text = backend.generate(PROMPTS[:1], 1, 0.0, 64, 0)[0][0]
     assert text.rstrip().endswith("```") and "more words" not in text

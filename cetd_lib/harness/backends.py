@@ -58,6 +58,44 @@ class BackendError(RuntimeError):
 _REGISTRY: dict[str, Callable[[BackendSpec], Backend]] = {}
 
 
+def is_generation_failure(exc: BaseException) -> bool:
+    """True for errors that say the generator failed (server gone or broken, out of memory),
+    not that the caller's code is wrong: those are measured as HARNESS_ERROR, never as 0."""
+    if isinstance(exc, (BackendError, MemoryError)):
+        return True
+    if type(exc).__name__ == "OutOfMemoryError":  # torch.OutOfMemoryError (CUDA/MPS)
+        return True
+    # torch on CPU reports an allocation failure as a plain RuntimeError.
+    return isinstance(exc, RuntimeError) and "can't allocate memory" in str(exc)
+
+
+def generate_or_none(
+    backend: Backend,
+    prompts: Sequence[Prompt],
+    *,
+    n: int,
+    temperature: float,
+    max_new_tokens: int,
+    seed: int,
+    top_p: float = 1.0,
+) -> list[list[str]] | None:
+    """`backend.generate(...)`, or None (logged loudly) when generation itself failed; callers
+    record the affected samples as HARNESS_ERROR, excluded from scores."""
+    try:
+        return backend.generate(prompts, n, temperature, max_new_tokens, seed, top_p=top_p)
+    except Exception as exc:
+        if not is_generation_failure(exc):
+            raise
+        log.error(
+            "HARNESS_ERROR: member %r failed to generate %d prompt(s): %s: %s",
+            getattr(backend, "name", "?"),
+            len(prompts),
+            type(exc).__name__,
+            str(exc)[:300],
+        )
+        return None
+
+
 def register_backend(
     kind: str,
 ) -> Callable[[Callable[[BackendSpec], Backend]], Callable[[BackendSpec], Backend]]:
@@ -169,22 +207,32 @@ def _closed_blocks(text: str) -> int:
 
 
 class HFBackend:
-    """Local causal LM. Batches prompts (left padding), applies the chat template, and stops a
-    row once it has closed as many code blocks as the app has modules."""
+    """Local causal LM. Applies the chat template and stops a row once it has closed as many code
+    blocks as the app has modules.
+
+    `decode_loop: pruned` (default) sorts prompts by length, batches them and drops each row from
+    the batch when it stops (cetd_lib.models.generation); `transformers` is `model.generate` on
+    fixed batches in the callers' order, kept as the reference and for models whose cache cannot
+    drop rows.
+    """
 
     def __init__(self, spec: BackendSpec, model: Any = None, tokenizer: Any = None) -> None:
-        self.name = spec.name
-        self.spec = spec
-        if model is None or tokenizer is None:
-            from cetd_lib.models import load_base
-
-            model, tokenizer = load_base(spec.model, dtype=spec.dtype)
         import torch
 
+        from cetd_lib.models.generation import apply_thread_policy, resolve_dtype
+
+        self.name = spec.name
+        self.spec = spec
         device = spec.device
         if device == "auto":
             device = "cuda" if torch.cuda.is_available() else "cpu"
         self.device = device
+        self.dtype = resolve_dtype(spec.dtype, device)
+        self.threads = apply_thread_policy(spec.threads)
+        if model is None or tokenizer is None:
+            from cetd_lib.models import load_base
+
+            model, tokenizer = load_base(spec.model, dtype=self.dtype)
         self.model = model.to(device).eval()
         self.tokenizer = tokenizer
         if tokenizer.pad_token_id is None:
@@ -200,6 +248,14 @@ class HFBackend:
             "\n\n".join(f"{m['role']}: {m['content']}" for m in prompt.messages) + "\n\nassistant:"
         )
 
+    def _fences_closed(self, ids: Sequence[int], blocks: int) -> bool:
+        """True once `ids` has closed `blocks` code blocks (decodes the row only when its last
+        tokens hold a fence character)."""
+        tail = self.tokenizer.decode(ids[-3:], skip_special_tokens=True)
+        if "`" not in tail and "~" not in tail:
+            return False
+        return _closed_blocks(self.tokenizer.decode(ids, skip_special_tokens=True)) >= blocks
+
     def generate(
         self,
         prompts: Sequence[Prompt],
@@ -210,13 +266,54 @@ class HFBackend:
         *,
         top_p: float = 1.0,
     ) -> list[list[str]]:
+        if self.spec.decode_loop == "transformers":
+            return self._generate_transformers(prompts, n, temperature, max_new_tokens, seed, top_p)
+        from cetd_lib.models.generation import Row, generate_batched
+
+        sampling = temperature > 0
+        copies = n if sampling else 1  # greedy samples are identical: decode once
+        rows, blocks = [], []
+        for prompt in prompts:
+            text = self.render(prompt)
+            for sample in range(copies):
+                rows.append(Row(text, seed + sample))  # sample i uses seed + i, as `openai`
+                blocks.append(max(1, len(prompt.module_names)))
+        ids = generate_batched(
+            self.model,
+            self.tokenizer,
+            rows,
+            max_new_tokens=max_new_tokens,
+            temperature=temperature,
+            top_p=top_p,
+            batch_size=max(1, self.spec.batch_size),
+            sort_by_length=self.spec.sort_by_length,
+            stop=lambda row, row_ids: self._fences_closed(row_ids, blocks[row]),
+        )
+        texts = self.tokenizer.batch_decode(ids, skip_special_tokens=True)
+        outputs = []
+        for p in range(len(prompts)):
+            samples = texts[p * copies : (p + 1) * copies]
+            outputs.append(samples if sampling else samples * n)
+        return outputs
+
+    def _generate_transformers(
+        self,
+        prompts: Sequence[Prompt],
+        n: int,
+        temperature: float,
+        max_new_tokens: int,
+        seed: int,
+        top_p: float,
+    ) -> list[list[str]]:
+        """`model.generate` on fixed batches; each batch is seeded with `seed + batch start`."""
         import torch
         from transformers import GenerationConfig, StoppingCriteria, StoppingCriteriaList
 
         tokenizer = self.tokenizer
         sampling = temperature > 0
-        copies = n if sampling else 1  # greedy samples are identical: decode once
+        copies = n if sampling else 1
         outputs: list[list[str]] = []
+        fences_closed = self._fences_closed
 
         class FenceStop(StoppingCriteria):
             """Stop each row after its `blocks[row]`-th closing fence."""
@@ -226,14 +323,10 @@ class HFBackend:
                 self.blocks = blocks
 
             def __call__(self, input_ids, scores, **kwargs):
-                done = []
-                for row, ids in enumerate(input_ids):
-                    tail = tokenizer.decode(ids[-3:], skip_special_tokens=True)
-                    if "`" not in tail and "~" not in tail:
-                        done.append(False)
-                        continue
-                    text = tokenizer.decode(ids[self.prompt_len :], skip_special_tokens=True)
-                    done.append(_closed_blocks(text) >= self.blocks[row])
+                done = [
+                    fences_closed(ids[self.prompt_len :].tolist(), self.blocks[row])
+                    for row, ids in enumerate(input_ids)
+                ]
                 return torch.tensor(done, dtype=torch.bool, device=input_ids.device)
 
         batch_size = max(1, self.spec.batch_size)
@@ -287,14 +380,23 @@ class OpenAIBackend:
     """POST {base_url}/chat/completions, one request per sample (servers differ on `n`)."""
 
     def __init__(self, spec: BackendSpec) -> None:
-        if not spec.base_url:
+        base_url = spec.base_url
+        if spec.base_url_env:
+            base_url = os.environ.get(spec.base_url_env, "") or base_url
+            if not base_url:
+                raise BackendError(
+                    f"member {spec.name!r}: environment variable {spec.base_url_env} (named by "
+                    "base_url_env) is not set and base_url is empty; export it, e.g. "
+                    f"{spec.base_url_env}=http://127.0.0.1:8000/v1 (docs/serving.md)"
+                )
+        if not base_url:
             raise BackendError(
                 f"member {spec.name!r}: openai backend needs base_url "
-                "(e.g. http://127.0.0.1:8000/v1)"
+                "(e.g. http://127.0.0.1:8000/v1) or base_url_env"
             )
         self.name = spec.name
         self.spec = spec
-        self.url = spec.base_url.rstrip("/") + "/chat/completions"
+        self.url = base_url.rstrip("/") + "/chat/completions"
         self._api_key = ""
         if spec.api_key_env:
             if spec.api_key_env not in os.environ:

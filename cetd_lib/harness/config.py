@@ -167,6 +167,12 @@ class BackendSpec:
         default="smollm2-135m-instruct",
     )
     base_url: str = help_field("openai: server root, e.g. http://127.0.0.1:8000/v1.", default="")
+    base_url_env: str = help_field(
+        "openai: NAME of an environment variable holding the server root; it overrides base_url "
+        "when set, so one params file serves machines whose servers live at different "
+        "addresses (params/full.yaml, docs/serving.md).",
+        default="",
+    )
     api_key_env: str = help_field(
         "openai: NAME of the environment variable holding the API key ('' = no key). The key "
         "itself never goes into configs or run records.",
@@ -179,9 +185,44 @@ class BackendSpec:
     )
     backoff_s: float = help_field("openai: first backoff delay; doubles per retry.", default=1.0)
     concurrency: int = help_field("openai: requests in flight at once.", default=4)
-    batch_size: int = help_field("hf: prompts per generate() call (left-padded).", default=4)
+    batch_size: int = help_field(
+        "hf: rows decoded together (prompts x samples). 16 was fastest on 2 CPU cores for "
+        "SmolLM2 (outputs/bench/orchestra.json); the seed's GPU runs use vLLM instead.",
+        default=16,
+    )
+    sort_by_length: bool = help_field(
+        "hf: batch prompts of similar token length together (less padding); results come back "
+        "in the callers' order either way.",
+        default=True,
+    )
+    decode_loop: Literal["pruned", "transformers"] = help_field(
+        "hf: 'pruned' drops each row from the batch once it stops (its code blocks closed, EOS); "
+        "'transformers' is model.generate on fixed batches (every row runs until the longest "
+        "one ends): the reference, and the fallback for caches that cannot drop rows.",
+        default="pruned",
+    )
+    threads: int = help_field(
+        "hf: torch intra-op threads; 0 = torch's default (one per core).", default=0
+    )
     device: str = help_field("hf: 'cpu', 'cuda' or 'auto'.", default="cpu")
-    dtype: str = help_field("hf: weights dtype.", default="float32")
+    dtype: str = help_field(
+        "hf: weights dtype; 'auto' = bfloat16 on a GPU or on a CPU with native bf16 "
+        "(AVX512-BF16/AMX), float32 elsewhere (emulated bf16 is slower than float32).",
+        default="auto",
+    )
+
+    def __post_init__(self) -> None:
+        if self.batch_size < 1:
+            raise ValueError(
+                f"member {self.name!r}: batch_size must be >= 1, got {self.batch_size}"
+            )
+        if self.threads < 0:
+            raise ValueError(f"member {self.name!r}: threads must be >= 0, got {self.threads}")
+        if self.decode_loop not in ("pruned", "transformers"):
+            raise ValueError(
+                f"member {self.name!r}: decode_loop must be 'pruned' or 'transformers', "
+                f"got {self.decode_loop!r}"
+            )
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cetd_lib.data import App
-from cetd_lib.harness.backends import Backend, BackendError, make_backend
+from cetd_lib.harness.backends import Backend, BackendError, generate_or_none, make_backend
 from cetd_lib.harness.cache import open_cache
 from cetd_lib.harness.config import HarnessConfig, OrchestraConfig
 from cetd_lib.harness.failures import FailureClass
@@ -215,23 +215,40 @@ def reconstruct(
     for spec in orchestra.members:
         backend = (backends or {}).get(spec.name) or make_backend(spec)
         completions = (
-            backend.generate(
+            generate_or_none(
+                backend,
                 with_items,
-                orchestra.n_samples,
-                orchestra.temperature,
-                orchestra.max_new_tokens,
-                orchestra.seed,
+                n=orchestra.n_samples,
+                temperature=orchestra.temperature,
+                max_new_tokens=orchestra.max_new_tokens,
+                seed=orchestra.seed,
                 top_p=orchestra.top_p,
             )
             if with_items
             else []
         )
-        _check_shape(spec.name, completions, len(with_items), orchestra.n_samples)
-        by_app = {p.app_id: c for p, c in zip(with_items, completions, strict=True)}
+        generation_failed = completions is None
+        if completions is not None:
+            _check_shape(spec.name, completions, len(with_items), orchestra.n_samples)
+        by_app = {p.app_id: c for p, c in zip(with_items, completions or [], strict=False)}
         for prompt in prompts:
             app = by_id[prompt.app_id]
             tests = gold[app.app_id].passing
             for sample in range(orchestra.n_samples):
+                if generation_failed and _has_items(prompt, requirements):
+                    detail = f"member {spec.name} failed to generate (see the log)"
+                    outcome = _not_run(tests, FailureClass.HARNESS_ERROR, detail)
+                    records.append(
+                        ReconstructionRecord(
+                            app.app_id,
+                            spec.name,
+                            sample,
+                            "",
+                            {},
+                            sample_score(app.app_id, spec.name, sample, outcome, detail=detail),
+                        )
+                    )
+                    continue
                 if prompt.app_id not in by_app:
                     outcome = _not_run(
                         tests, FailureClass.NO_REQUIREMENTS, "no requirements to rebuild from"

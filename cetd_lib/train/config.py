@@ -226,8 +226,24 @@ class Stage2Config:
     seed: int = help_field("Seeds sampling and data order of this stage.", default=42)
     max_steps: int = help_field("Stop after this many steps (0 = no cap; smoke runs).", default=0)
     logging_steps: int = help_field("Log every this many steps (TRL trainers).", default=1)
+    use_vllm: bool = help_field(
+        "TRL trainers on a CUDA machine: generate the policy's samples with vLLM (TRL's "
+        "`use_vllm`; needs `pip install 'trl[vllm]==1.16.0'`). Off on CPU, where vLLM does "
+        "not run.",
+        default=False,
+    )
+    vllm_mode: Literal["colocate", "server"] = help_field(
+        "With use_vllm: 'colocate' runs vLLM inside the training process on the same GPU; "
+        "'server' talks to a separate `trl vllm-serve` process (TRL's two modes).",
+        default="colocate",
+    )
 
     def __post_init__(self) -> None:
+        if self.use_vllm and self.algorithm == "loop":
+            raise ValueError(
+                "Stage2Config.use_vllm needs a TRL trainer (algorithm 'rloo' or 'grpo'); the "
+                "hand-written 'loop' generates with the extractor itself"
+            )
         if self.num_samples < 2 and self.baseline == "leave_one_out":
             raise ValueError(
                 "Stage2Config: the leave-one-out baseline needs num_samples >= 2 (the other "

@@ -347,7 +347,7 @@ def orchestra_pass_rates(
     One batched `generate` per member over all lists, then one `reward_pass_rates` call (the
     harness caches runs of identical code). None when no member produced a measurable result.
     """
-    from cetd_lib.harness.backends import make_backend
+    from cetd_lib.harness.backends import generate_or_none, make_backend
     from cetd_lib.harness.config import HarnessConfig, OrchestraConfig
     from cetd_lib.harness.prompts import build_prompt
     from cetd_lib.harness.reconstruct import reward_pass_rates
@@ -362,14 +362,17 @@ def orchestra_pass_rates(
         return []
     for spec in orchestra.members:
         backend = (backends or {}).get(spec.name) or make_backend(spec)
-        completions = backend.generate(
+        completions = generate_or_none(
+            backend,
             prompts,
-            orchestra.n_samples,
-            orchestra.temperature,
-            orchestra.max_new_tokens,
-            orchestra.seed,
+            n=orchestra.n_samples,
+            temperature=orchestra.temperature,
+            max_new_tokens=orchestra.max_new_tokens,
+            seed=orchestra.seed,
             top_p=orchestra.top_p,
         )
+        if completions is None:
+            continue  # logged as HARNESS_ERROR; this member measures nothing (None, never 0)
         flat_apps = [app for app, group in zip(apps, completions, strict=True) for _ in group]
         flat = [text for group in completions for text in group]
         owners = [i for i, group in enumerate(completions) for _ in group]

@@ -53,6 +53,10 @@ def trl_config(config: Stage2Config, out: Path, device: str) -> Any:
     """RLOOConfig / GRPOConfig for `config`: batch_size apps x num_samples completions a step."""
     from cetd_lib.train.trl_rl import policy_gradient_args
 
+    vllm = {}
+    if config.use_vllm:
+        require_vllm(device)
+        vllm = {"use_vllm": True, "vllm_mode": config.vllm_mode}
     return policy_gradient_args(
         config.algorithm,
         out,
@@ -72,7 +76,24 @@ def trl_config(config: Stage2Config, out: Path, device: str) -> Any:
         max_completion_length=config.max_new_tokens,
         seed=config.seed,
         logging_steps=config.logging_steps,
+        **vllm,
     )
+
+
+def require_vllm(device: str) -> None:
+    """Fail early, saying what to do, when stage 2 is asked for vLLM where it cannot run."""
+    import importlib.util
+
+    if not device.startswith("cuda"):
+        raise ValueError(
+            f"stage2.use_vllm needs a CUDA device, but this run uses {device!r}; set "
+            "stage2.use_vllm: false (CPU runs generate with the policy itself)"
+        )
+    if importlib.util.find_spec("vllm") is None:
+        raise ImportError(
+            "stage2.use_vllm: the vllm package is not installed; install it with "
+            "`pip install 'trl[vllm]==1.16.0'` (GPU machines only)"
+        )
 
 
 def _warmup_capped(config: Stage2Config, n_apps: int) -> Stage2Config:

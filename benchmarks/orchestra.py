@@ -1,0 +1,201 @@
+"""Benchmark of orchestra generation -> outputs/bench/orchestra.json.
+
+The orchestra is what every reconstruction loop waits on. On the first 40 HumanEval problems'
+gold prompts, greedy, SmolLM2, in the SAME run and alternating rounds:
+
+- baseline: the `hf` backend as it was the default before (float32, `model.generate` on fixed
+  batches of 4 in the callers' order: `decode_loop: transformers`);
+- new: the `hf` backend with the defaults of `BackendSpec` today (dtype auto, length-sorted
+  batches, finished rows dropped).
+
+Each is timed over --rounds rounds (best round counts; machines are noisy, only the ratio taken
+side by side means anything), its completions are scored through the sandboxed harness (the
+pass rate must not move: numerics must not change the science), and each is timed once more
+while a second busy process (one pure-Python busy loop per core) competes for the cores:
+`contended_slowdown` = contended seconds / quiet seconds. The load average is recorded before
+every timing.
+
+    .venv/bin/python benchmarks/orchestra.py [--rounds 2] [--apps 40] [--max-new-tokens 384]
+    .venv/bin/python benchmarks/orchestra.py --sweep batch_size=4,8,16,40   # tuning, no baseline
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import multiprocessing
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from harness import atomic_write_json  # noqa: E402
+
+BASELINE = {"dtype": "float32", "batch_size": 4, "decode_loop": "transformers"}
+
+
+def _busy() -> None:
+    while True:
+        pass
+
+
+class Contention:
+    """One busy-looping process per core for the duration of a `with` block."""
+
+    def __enter__(self) -> Contention:
+        ctx = multiprocessing.get_context("spawn")
+        self.procs = [ctx.Process(target=_busy, daemon=True) for _ in range(os.cpu_count() or 1)]
+        for proc in self.procs:
+            proc.start()
+        time.sleep(1.0)  # let them reach the loop
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for proc in self.procs:
+            proc.kill()
+            proc.join()
+
+
+def timed(backend, prompts, max_new_tokens: int) -> tuple[float, list[str], float]:
+    load = os.getloadavg()[0]
+    started = time.perf_counter()
+    completions = backend.generate(prompts, 1, 0.0, max_new_tokens, 0)
+    return time.perf_counter() - started, [c[0] for c in completions], load
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", type=Path, default=ROOT / "outputs" / "bench" / "orchestra.json")
+    parser.add_argument("--rounds", type=int, default=2, help="alternating timing rounds")
+    parser.add_argument("--apps", type=int, default=40, help="first N HumanEval problems")
+    parser.add_argument(
+        "--max-new-tokens",
+        type=int,
+        default=384,
+        help="generation cap (384 = orchestra.max_new_tokens of params/smoke.yaml)",
+    )
+    parser.add_argument("--no-contended", action="store_true", help="skip the contended timing")
+    parser.add_argument(
+        "--sweep",
+        default="",
+        metavar="FIELD=V1,V2",
+        help="time the new backend with each value of one BackendSpec field instead",
+    )
+    args = parser.parse_args(argv)
+
+    from cetd_lib.harness.backends import HFBackend
+    from cetd_lib.harness.config import BackendSpec
+    from cetd_lib.harness.prompts import build_prompt
+    from cetd_lib.harness.reconstruct import reward_pass_rates
+    from cetd_lib.humaneval import load_humaneval_apps
+    from cetd_lib.models import load_base
+    from cetd_lib.models.generation import resolve_dtype
+
+    apps = load_humaneval_apps()[: args.apps]
+    assert len(apps) == args.apps, f"HumanEval has fewer than {args.apps} problems"
+    prompts = [build_prompt(app, list(app.requirements)) for app in apps]
+    new_spec = BackendSpec(name="new")
+    base_spec = dataclasses.replace(new_spec, name="baseline", **BASELINE)
+
+    models: dict[str, tuple] = {}
+
+    def backend_for(spec: BackendSpec) -> HFBackend:
+        """One loaded model per dtype, shared by the backends that use it."""
+        dtype = resolve_dtype(spec.dtype, "cpu")
+        if dtype not in models:
+            models[dtype] = load_base(spec.model, dtype=dtype)
+        model, tokenizer = models[dtype]
+        return HFBackend(spec, model=model, tokenizer=tokenizer)
+
+    if args.sweep:
+        field, _, values = args.sweep.partition("=")
+        kind = type(getattr(new_spec, field))
+        sweep = {}
+        for value in values.split(","):
+            spec = dataclasses.replace(new_spec, **{field: kind(value)})
+            seconds, completions, load = timed(backend_for(spec), prompts, args.max_new_tokens)
+            sweep[value] = {"s_per_rebuild": seconds / len(prompts), "load_avg_1m": load}
+            print(f"{field}={value}: {seconds / len(prompts):.3f} s/rebuild (load {load:.2f})")
+        print(json.dumps(sweep, indent=2))
+        return 0
+
+    backends = {"baseline": backend_for(base_spec), "new": backend_for(new_spec)}
+    times: dict[str, list[float]] = {k: [] for k in backends}
+    loads: dict[str, list[float]] = {k: [] for k in backends}
+    outputs: dict[str, list[str]] = {}
+    for _ in range(max(1, args.rounds)):
+        for name, backend in backends.items():
+            seconds, completions, load = timed(backend, prompts, args.max_new_tokens)
+            times[name].append(seconds)
+            loads[name].append(load)
+            outputs[name] = completions
+            print(f"{name}: {seconds / len(prompts):.3f} s/rebuild (load {load:.2f})", flush=True)
+
+    pass_rates = {}
+    for name, completions in outputs.items():
+        rewards = reward_pass_rates(apps, completions, cache=None)
+        measured = [r for r in rewards if r is not None]
+        assert len(measured) == len(apps), f"{name}: the harness failed on some apps"
+        pass_rates[name] = sum(measured) / len(measured)
+
+    contended: dict[str, dict[str, float]] = {}
+    if not args.no_contended:
+        for name, backend in backends.items():
+            with Contention():
+                seconds, _, load = timed(backend, prompts, args.max_new_tokens)
+            contended[name] = {
+                "seconds": seconds,
+                "load_avg_1m": load,
+                "contended_slowdown": seconds / min(times[name]),
+            }
+            print(f"{name} contended: {seconds / len(prompts):.3f} s/rebuild", flush=True)
+
+    per_rebuild = {k: min(v) / len(prompts) for k, v in times.items()}
+    speedup = per_rebuild["baseline"] / per_rebuild["new"]
+    delta_points = 100 * (pass_rates["new"] - pass_rates["baseline"])
+    report = {
+        "what": "orchestra generation, SmolLM2 hf backend, HumanEval gold prompts, greedy",
+        "apps": len(apps),
+        "max_new_tokens": args.max_new_tokens,
+        "rounds": args.rounds,
+        "baseline_spec": dataclasses.asdict(base_spec),
+        "new_spec": dataclasses.asdict(new_spec),
+        "resolved_dtype": {k: b.dtype for k, b in backends.items()},
+        "torch_threads": {k: b.threads for k, b in backends.items()},
+        "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "(unset)"),
+        "s_per_rebuild": per_rebuild,
+        "rebuilds_per_s": {k: 1 / v for k, v in per_rebuild.items()},
+        "round_seconds": times,
+        "load_avg_1m_per_round": loads,
+        "speedup_vs_hf_generate": speedup,
+        "speedup_goal": 3.0,
+        "speedup_goal_met": speedup >= 3.0,
+        "pass_rate": pass_rates,
+        "pass_rate_delta_points": delta_points,
+        "pass_rate_within_2_points": abs(delta_points) <= 2.0,
+        "identical_completions": sum(
+            a == b for a, b in zip(outputs["baseline"], outputs["new"], strict=True)
+        ),
+        "contended": contended,
+        "machine": {
+            "cpus": os.cpu_count(),
+            "processor": platform.processor() or platform.machine(),
+            "python": platform.python_version(),
+        },
+    }
+    atomic_write_json(args.out, report)
+    print(
+        f"speedup_vs_hf_generate {speedup:.2f}x (goal 3x); pass rate baseline "
+        f"{pass_rates['baseline']:.3f} new {pass_rates['new']:.3f} ({delta_points:+.1f} points)"
+    )
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

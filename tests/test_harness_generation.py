@@ -1,0 +1,192 @@
+"""The fast `hf` generation path: dtype choice, length-sorted batches, dropped rows, faults."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from cetd_lib.data import App
+from cetd_lib.harness.backends import BackendError, HFBackend, generate_or_none
+from cetd_lib.harness.config import BackendSpec, HarnessConfig, OrchestraConfig
+from cetd_lib.harness.failures import FailureClass
+from cetd_lib.harness.prompts import build_prompt
+from cetd_lib.harness.reconstruct import reconstruct
+from cetd_lib.models.generation import Row, cpu_flags, generate_batched, resolve_dtype
+
+# ---- dtype: auto ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("flags", "device", "expected"),
+    [
+        ({"avx2", "fma"}, "cpu", "float32"),  # AVX2-only EPYC: bf16 would be emulated
+        ({"avx512f", "avx512_bf16"}, "cpu", "bfloat16"),
+        ({"amx_tile", "amx_bf16"}, "cpu", "bfloat16"),
+        (set(), "cuda", "bfloat16"),
+        (set(), "cuda:1", "bfloat16"),
+    ],
+)
+def test_auto_dtype_is_bf16_only_where_native(flags, device, expected):
+    assert resolve_dtype("auto", device, frozenset(flags)) == expected
+
+
+def test_an_explicit_dtype_is_kept():
+    assert resolve_dtype("float16", "cpu", frozenset()) == "float16"
+    assert resolve_dtype("float32", "cuda", frozenset({"amx_bf16"})) == "float32"
+
+
+def test_cpu_flags_reads_the_flags_line(tmp_path):
+    info = tmp_path / "cpuinfo"
+    info.write_text("processor\t: 0\nflags\t\t: fpu avx2 avx512_bf16\n\nflags\t: other\n")
+    assert cpu_flags(info) == {"fpu", "avx2", "avx512_bf16"}
+    assert cpu_flags(tmp_path / "missing") == frozenset()
+
+
+# ---- the pruned decoding loop on the tiny random Llama ---------------------------------------
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    from cetd_lib.models import load_base
+
+    model, tokenizer = load_base("tiny-random")
+    tokenizer.pad_token = tokenizer.pad_token or tokenizer.eos_token
+    tokenizer.padding_side = "left"
+    return model, tokenizer
+
+
+TEXTS = [
+    "short",
+    "a considerably longer prompt with many more tokens in it than the others have " * 3,
+    "medium length prompt here",
+    "x",
+    "another prompt of some middling size, longer than medium",
+]
+
+
+def test_length_sorted_batches_return_rows_in_callers_order(tiny):
+    """Each row's greedy text is what it gets decoded alone, whatever batch it lands in."""
+    model, tokenizer = tiny
+    rows = [Row(t, 0) for t in TEXTS]
+    batched = generate_batched(model, tokenizer, rows, max_new_tokens=6, batch_size=2)
+    alone = [generate_batched(model, tokenizer, [r], max_new_tokens=6)[0] for r in rows]
+    assert batched == alone
+    unsorted = generate_batched(
+        model, tokenizer, rows, max_new_tokens=6, batch_size=2, sort_by_length=False
+    )
+    assert unsorted == alone
+
+
+def test_pruned_greedy_equals_transformers_generate(tiny):
+    model, tokenizer = tiny
+    app = App("a", {"m.py": "x = 1\n"}, {"test_m.py": "def test_x():\n    pass\n"}, ("x is 1",))
+    prompts = [build_prompt(app, [t]) for t in TEXTS]
+    spec = BackendSpec(name="t", kind="hf", model="tiny-random", dtype="float32", batch_size=2)
+    pruned = HFBackend(spec, model=model, tokenizer=tokenizer)
+    reference = HFBackend(
+        BackendSpec(**{**spec.__dict__, "decode_loop": "transformers"}),
+        model=model,
+        tokenizer=tokenizer,
+    )
+    assert pruned.generate(prompts, 1, 0.0, 8, 0) == reference.generate(prompts, 1, 0.0, 8, 0)
+
+
+def test_a_stopped_row_leaves_the_batch(tiny):
+    """After row 0 stops at its 2nd token, every later forward step runs on fewer rows."""
+    model, tokenizer = tiny
+    widths: list[int] = []
+    handle = model.register_forward_pre_hook(
+        lambda module, args, kwargs: widths.append(kwargs["input_ids"].shape[0]),
+        with_kwargs=True,
+    )
+    try:
+        ids = generate_batched(
+            model,
+            tokenizer,
+            [Row(t, 0) for t in TEXTS[:3]],
+            max_new_tokens=6,
+            batch_size=3,
+            sort_by_length=False,
+            stop=lambda row, row_ids: row == 0 and len(row_ids) == 2,
+        )
+    finally:
+        handle.remove()
+    assert len(ids[0]) == 2 and len(ids[1]) == len(ids[2]) == 6
+    assert widths[:2] == [3, 3] and set(widths[2:]) == {2}
+
+
+def test_a_sampled_row_does_not_depend_on_its_batch(tiny):
+    model, tokenizer = tiny
+    rows = [Row(TEXTS[0], 11), Row(TEXTS[1], 12), Row(TEXTS[2], 13)]
+    sample = dict(max_new_tokens=6, temperature=1.0, top_p=0.95)
+    together = generate_batched(model, tokenizer, rows, batch_size=3, **sample)
+    alone = generate_batched(model, tokenizer, rows[1:2], **sample)
+    assert together[1] == alone[0]
+    other_seed = generate_batched(model, tokenizer, [Row(TEXTS[1], 99)], **sample)
+    assert other_seed[0] != alone[0]
+
+
+def test_batch_size_must_be_positive():
+    with pytest.raises(ValueError, match="batch_size"):
+        BackendSpec(batch_size=0)
+    with pytest.raises(ValueError, match="decode_loop"):
+        BackendSpec(decode_loop="vllm")
+
+
+# ---- faults: a failed generation is a HARNESS_ERROR, never a 0 -------------------------------
+
+APP = App(
+    "one",
+    {"m.py": "def f():\n    return 1\n"},
+    {"test_m.py": "from m import f\n\ndef test_f():\n    assert f() == 1\n"},
+    ("f() returns 1.",),
+)
+
+
+class Failing:
+    def __init__(self, error: BaseException) -> None:
+        self.name = "down"
+        self.error = error
+
+    def generate(self, prompts, n, temperature, max_new_tokens, seed, *, top_p=1.0):
+        raise self.error
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        BackendError("http://127.0.0.1:9/v1 failed after 5 attempts"),
+        MemoryError(),
+        RuntimeError("DefaultCPUAllocator: can't allocate memory: you tried to allocate 1 GB"),
+    ],
+)
+def test_a_generation_failure_is_a_harness_error_not_a_zero(error):
+    orchestra = OrchestraConfig(
+        members=(BackendSpec(name="down", kind="null"), BackendSpec(name="oracle", kind="oracle"))
+    )
+    result = reconstruct(
+        [APP],
+        orchestra,
+        HarnessConfig(cache=False),
+        backends={"down": Failing(error)},
+        cache=None,
+    )
+    down = [r for r in result.records if r.member == "down"]
+    assert len(down) == 1 and math.isnan(down[0].score.pass_rate)
+    assert down[0].score.failure_counts == {FailureClass.HARNESS_ERROR.value: 1}
+    oracle = [r for r in result.records if r.member == "oracle"]
+    assert oracle[0].score.pass_rate == 1.0
+    assert result.score.mean == 1.0  # the failed member is left out, not averaged in as 0
+
+
+def test_a_bug_in_the_caller_is_not_swallowed():
+    with pytest.raises(ValueError, match="a real bug"):
+        generate_or_none(
+            Failing(ValueError("a real bug")),
+            [build_prompt(APP)],
+            n=1,
+            temperature=0.0,
+            max_new_tokens=8,
+            seed=0,
+        )
