@@ -854,6 +854,10 @@ def _install_guard(worker: Worker, *, allow_subprocess: bool, deny_read: tuple[s
         "socket.getnameinfo": deny("network access is disabled"),
         "resource.setrlimit": deny("changing resource limits is not allowed"),
         "resource.prlimit": deny("changing resource limits is not allowed"),
+        # Walking the heap reaches this hook's handler table and the result plugin's key.
+        "gc.get_objects": deny("walking the heap with gc is not allowed"),
+        "gc.get_referrers": deny("walking the heap with gc is not allowed"),
+        "gc.get_referents": deny("walking the heap with gc is not allowed"),
         # Native code could undo every check below, so loading it through ctypes is refused.
         "ctypes.dlopen": deny("loading native libraries with ctypes is not allowed"),
         "ctypes.dlsym": deny("loading native symbols with ctypes is not allowed"),

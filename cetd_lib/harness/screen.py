@@ -40,6 +40,7 @@ BANNED_MODULES = frozenset(
         "_posixsubprocess",
         "pty",
         "tracemalloc",
+        "__main__",  # the worker script: its result plugin
     }
 )
 #: Attributes that reach frames, globals or the interpreter's internals: a hit on any object.
