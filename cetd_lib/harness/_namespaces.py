@@ -6,7 +6,8 @@ runner uses to learn whether this machine allows namespaces (prints {"ok": true}
 
 Layout seen by the tested code (see `build_root`): read-only /usr, /lib*, /bin and Python
 prefixes, an empty /etc, five devices, its own /proc, and /sandbox, a size-capped tmpfs that is
-the only writable place (no /tmp: TMPDIR points into /sandbox); no network interface but a down loopback; pid 1 is the worker.
+the only writable place (no /tmp: TMPDIR points into /sandbox); no network interface but a
+down loopback; pid 1 is the worker.
 """
 
 from __future__ import annotations

