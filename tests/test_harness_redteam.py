@@ -25,6 +25,7 @@ import pytest
 from cetd_lib.harness.config import HarnessConfig
 from cetd_lib.harness.failures import FailureClass
 from cetd_lib.harness.runner import (
+    HarnessUnavailable,
     get_pool,
     namespaces_unavailable,
     run_app_tests,
@@ -327,3 +328,16 @@ def test_events_file_is_not_inherited_by_spawned_processes():
     result = run_app_tests(module(body), TESTS, config=replace(NO_SCREEN, allow_subprocess=True))
     outcome = result.per_test["tests/test_m.py::test_f"]
     assert outcome.passed, outcome.detail
+
+
+def test_without_namespaces_auto_falls_back_loudly_and_namespaces_refuses(caplog):
+    # Outer id 0 overlaps the worker's own mapping, so the kernel refuses the uid map: the
+    # same answer a machine without user namespaces gives.
+    refused = HarnessConfig(workers=1, cache=False, sandbox_outer_id=0)
+    healthy = {"m.py": "def f():\n    return 1\n"}
+    with caplog.at_level("WARNING"):
+        result = run_app_tests(healthy, TESTS, config=refused)
+    assert result.pass_rate == 1.0 and result.sandbox == "rlimits-only"
+    assert "SANDBOX DEGRADED" in caplog.text
+    with pytest.raises(HarnessUnavailable, match="refuses them"):
+        run_app_tests(healthy, TESTS, config=replace(refused, sandbox="namespaces"))
