@@ -13,7 +13,11 @@ Protocol (JSON lines): the runner writes one job per line on stdin; the worker a
 with {"ev": "ready"} once, then for each job {"ev": "started", "pid": N} and
 {"ev": "result", ...}. Inside, the child appends events (collected / start / report /
 collect_error / coverage / end) to a file as they happen, so results of tests that finished
-survive a timeout or a crash.
+survive a timeout or a crash; each line carries a tag keyed per app (`verify_events`), and the
+child's exit status carries pytest's own failure count, for the runner's cross-check.
+
+With cfg["sandbox"] == "namespaces" the worker first enters its own namespaces and private root
+(`_namespaces.py`), and every child drops to the unprivileged SANDBOX_ID before the tests run.
 """
 
 from __future__ import annotations
