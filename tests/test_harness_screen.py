@@ -112,6 +112,9 @@ def test_screened_jobs_do_not_run_and_score_zero():
     )
     assert passed.pass_rate == 1.0 and passed.sandbox in ("namespaces", "rlimits-only")
     assert generated.status == "screened"
+    # An app's original code (gold runs) is not screened.
+    (original,) = run_many([RunJob(hack, tests, original_code=True)], config=FAST)
+    assert original.pass_rate == 1.0
     # With the screen off the same code runs (and passes: nothing here forges anything).
     unscreened = run_many([RunJob(hack, tests)], config=HarnessConfig(screen=False, workers=2))
     assert unscreened[0].pass_rate == 1.0

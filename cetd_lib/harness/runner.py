@@ -175,6 +175,8 @@ class RunJob:
     coverage: bool = False  # measure line coverage of `sources` (RunResult.coverage)
     # The tests were written by a model (mutation, multi-task): screen them like the code.
     generated_tests: bool = False
+    # `sources` are an app's original code (gold runs): not screened.
+    original_code: bool = False
 
 
 def harness_error_result(detail: str, expected_tests: Iterable[str] | None = None) -> RunResult:
@@ -1022,7 +1024,8 @@ def run_many(
         from cetd_lib.harness.screen import screen_job
 
         for i, job in enumerate(prepared):
-            hits = screen_job(job.sources, job.tests, generated_tests=job.generated_tests)
+            sources = {} if job.original_code else job.sources
+            hits = screen_job(sources, job.tests, generated_tests=job.generated_tests)
             if hits:
                 reason = "static screen: " + "; ".join(str(h) for h in hits[:5])
                 result = screened_result(job, reason)
