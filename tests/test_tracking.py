@@ -101,3 +101,19 @@ def test_set_seed_makes_python_numpy_torch_repeat():
     first = draw()
     set_seed(5)
     assert draw() == first
+
+
+def test_manifest_records_the_sandbox_generated_code_ran_under(tmp_path):
+    from cetd_lib.harness.config import HarnessConfig
+    from cetd_lib.harness.runner import run_app_tests
+
+    run = RunRecord.open(tmp_path, "sbx", kind="phase2")
+    assert run.manifest()["sandbox"] is None  # nothing has run yet
+    result = run_app_tests(
+        {"m.py": "def f():\n    return 1\n"},
+        {"test_m.py": "from m import f\n\ndef test_f():\n    assert f() == 1\n"},
+        config=HarnessConfig(workers=1, cache=False),
+    )
+    run.finish()
+    assert result.sandbox in ("namespaces", "rlimits-only")
+    assert result.sandbox in run.manifest()["sandbox"].split("+")

@@ -783,6 +783,8 @@ fig, ax = plt.subplots(figsize=(7, 0.5 + 0.4 * len(failures)))
 ea.plot_failure_classes(failures, ax)
 fig.tight_layout()
 fig.savefig(s.run.artifact("failure_classes.png"), dpi=100)
+suspects = ea.reward_hack_suspects(runs)
+print("REWARD_HACK_SUSPECT tests per source:", suspects)
 """,
     ),
     (
@@ -853,6 +855,7 @@ payload = {
     "pass_rate": {n: run.pass_rate for n, run in runs.items()},
     "failure_counts": failures,
     "failure_shares": {n: ea.shares(c) for n, c in failures.items()},
+    "reward_hack_suspects": suspects,
     "worst_apps": worst,
     "by_level": levels,
     "by_member": members,

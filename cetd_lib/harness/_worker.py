@@ -13,7 +13,11 @@ Protocol (JSON lines): the runner writes one job per line on stdin; the worker a
 with {"ev": "ready"} once, then for each job {"ev": "started", "pid": N} and
 {"ev": "result", ...}. Inside, the child appends events (collected / start / report /
 collect_error / coverage / end) to a file as they happen, so results of tests that finished
-survive a timeout or a crash.
+survive a timeout or a crash; each line carries a tag keyed per app (`verify_events`), and the
+child's exit status carries pytest's own failure count, for the runner's cross-check.
+
+With cfg["sandbox"] == "namespaces" the worker first enters its own namespaces and private root
+(`_namespaces.py`), and every child drops to the unprivileged SANDBOX_ID before the tests run.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import errno
 import fnmatch
 import gc
 import hashlib
+import hmac
 import importlib
 import io
 import json
@@ -38,6 +43,11 @@ import traceback
 import types
 
 import pytest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _namespaces import SANDBOX_ID, enter_namespaces  # noqa: E402 - a sibling script
+
+del sys.path[0]
 
 # Built-in pytest plugins a sandboxed run does without: no cache or terminal output (results go
 # through ResultPlugin), no faulthandler (it holds a dup of stderr), no per-session gc.collect()
@@ -56,6 +66,12 @@ DISABLED_PLUGINS = (
 )
 LOG_TAIL_CHARS = 2000
 OVERFLOW_EXIT = 75  # child exit code: it produced more result data than allowed
+# A normal child exit reports pytest's own failure counter through the exit status, a channel
+# the worker reads from the kernel (wait4), apart from the events: 0 = nothing failed, else
+# FAILED_EXIT_BASE + min(failed, FAILED_EXIT_CAP). The runner cross-checks it with the events.
+FAILED_EXIT_BASE = 1
+FAILED_EXIT_CAP = 63
+MAC_HEX = 32  # hex digits of each event line's keyed BLAKE2b tag
 DETAIL_CHARS = 1500
 MESSAGE_CHARS = 500
 
@@ -78,6 +94,11 @@ class ResultPlugin:
 
     def __init__(self) -> None:
         self.fd: int | None = None  # the events file, set in the child
+        # Each event line carries a keyed BLAKE2b tag chained over the previous one; the key is
+        # made per app by the worker, so a line the tested code writes itself into the events
+        # file (it holds the descriptor) does not verify. See `verify_events`.
+        self.key = b""
+        self.tag = b""
         self.budget = 0  # bytes of events the child may still write
         self.overflow = False
         self.root_dir = ""  # the sandbox directory, with a trailing separator
@@ -85,10 +106,21 @@ class ResultPlugin:
         self.test_timeout_s = 5.0
         self.deadline = 0.0
 
+    def detach(self) -> None:
+        """In a process forked by the tested code: drop the events file."""
+        if self.fd is not None:
+            try:
+                os.close(self.fd)
+            except OSError:
+                pass
+        self.fd, self.key = None, b""
+
     def emit(self, event: dict) -> None:
         if self.fd is None:
             return
-        data = (json.dumps(event, default=str) + "\n").encode("utf-8", "replace")
+        body = json.dumps(event, default=str).encode("utf-8", "replace")
+        self.tag = _event_tag(self.key, self.tag, body)
+        data = self.tag + b" " + body + b"\n"
         self.budget -= len(data)
         try:
             if self.budget < 0:
@@ -233,6 +265,29 @@ class ResultPlugin:
             return False
 
 
+def _event_tag(key: bytes, previous: bytes, body: bytes) -> bytes:
+    return hashlib.blake2b(previous + body, key=key, digest_size=MAC_HEX // 2).hexdigest().encode()
+
+
+def verify_events(data: bytes, key: bytes) -> tuple[list[dict], int, int]:
+    """Parse the events file: (events, malformed lines, forged lines). A line whose tag does
+    not continue the chain was not written by the result plugin; it is dropped and counted."""
+    events, malformed, forged, tag = [], 0, 0, b""
+    for line in data.split(b"\n"):
+        if not line:
+            continue
+        head, _, body = line.partition(b" ")
+        if len(head) != MAC_HEX or not hmac.compare_digest(head, _event_tag(key, tag, body)):
+            forged += 1
+            continue
+        tag = head
+        try:
+            events.append(json.loads(body))
+        except ValueError:
+            malformed += 1
+    return events, malformed, forged
+
+
 def _exception_chain(exc: BaseException, limit: int = 10) -> list[BaseException]:
     chain, seen = [], set()
     while exc is not None and id(exc) not in seen and len(chain) < limit:
@@ -271,6 +326,7 @@ class Worker:
         self.plugin.src_dir = self.src + os.sep
         self.plugin.root_dir = self.root + os.sep
         self.uid = os.getuid()
+        self.namespaces = cfg.get("sandbox") == "namespaces"
 
     def prepare(self) -> None:
         os.makedirs(self.root, exist_ok=True)
@@ -351,6 +407,12 @@ class Worker:
     def write_files(self, job: dict) -> None:
         for folder in (self.src, self.tests, self.tmp):
             os.makedirs(folder, exist_ok=True)
+        if self.namespaces:  # `clean` left these 0700; the child runs as SANDBOX_ID
+            os.chmod(self.root, 0o1777)  # sticky: it may add files, never replace ours
+            for folder in (self.src, self.tests, os.path.join(self.tests, "__pycache__")):
+                if os.path.isdir(folder):
+                    os.chmod(folder, 0o755)
+            os.chown(self.tmp, SANDBOX_ID, SANDBOX_ID)
         for folder, files in ((self.src, job["sources"]), (self.tests, job["tests"])):
             for name, text in files.items():
                 path = os.path.join(folder, name)
@@ -394,7 +456,8 @@ class Worker:
                 self.pyc_cache.clear()
             self.pyc_cache[key] = pyc
         cache_dir = os.path.join(os.path.dirname(path), "__pycache__")
-        os.makedirs(cache_dir, exist_ok=True)
+        os.makedirs(cache_dir, mode=0o755, exist_ok=True)
+        os.chmod(cache_dir, 0o755)
         with open(os.path.join(cache_dir, name[:-3] + PYC_TAIL), "wb") as fh:
             fh.write(pyc)
 
@@ -413,14 +476,21 @@ class Worker:
         # Fresh ones per app, so nothing an app leaves running can write into the next app's.
         if job.get("coverage") and self.tracer is None:
             self.tracer = self.new_tracer()  # once per worker; every child starts its own copy
-        self.events_fd = os.memfd_create("cetd-events")
-        self.log_fd = os.memfd_create("cetd-output")
+        # Both are close-on-exec (memfd_create's default): nothing the code executes inherits
+        # them; a process it forks loses the events file at fork (see `child`).
+        self.events_fd = os.memfd_create("cetd-events", os.MFD_CLOEXEC)
+        self.log_fd = os.memfd_create("cetd-output", os.MFD_CLOEXEC)
+        key = os.urandom(32)
+        self.plugin.key, self.plugin.tag = key, b""
         pid = os.fork()
         if pid == 0:  # ----------------------------------------------------- sandboxed child
             code = 70
             try:
-                self.child(job)
-                code = OVERFLOW_EXIT if self.plugin.overflow else 0
+                failed = self.child(job)
+                if self.plugin.overflow:
+                    code = OVERFLOW_EXIT
+                else:
+                    code = FAILED_EXIT_BASE + min(failed, FAILED_EXIT_CAP) if failed else 0
             except BaseException:  # noqa: BLE001
                 try:
                     self.plugin.fd = self.events_fd
@@ -429,9 +499,12 @@ class Worker:
                     pass
             finally:
                 os._exit(code)
+        self.plugin.key = b""
         reaped = False
         try:
-            send({"ev": "started", "pid": pid})
+            # The runner may kill this pid's group itself, which is only meaningful when it
+            # shares our pid namespace.
+            send({"ev": "started", "pid": pid if not self.namespaces else None})
             timed_out = self.supervise(pid, float(job["timeout_s"]))
             status, rusage = _reap(pid)
             reaped = True
@@ -446,17 +519,12 @@ class Worker:
             if not reaped:  # after a reap the pid may belong to someone else: never kill it
                 _killpg(pid)
                 _reap(pid)
+            if self.namespaces:
+                _kill_strays()
             os.close(self.events_fd)
             os.close(self.log_fd)
         self.clean()
-        events, malformed = [], 0
-        for line in data.split(b"\n"):
-            if not line:
-                continue
-            try:
-                events.append(json.loads(line))
-            except ValueError:
-                malformed += 1
+        events, malformed, forged = verify_events(data, key)
         signame = None
         if os.WIFSIGNALED(status):
             signum = os.WTERMSIG(status)
@@ -468,6 +536,7 @@ class Worker:
             "ev": "result",
             "events": events,
             "malformed": malformed,
+            "forged": forged,
             "timed_out": timed_out,
             "output_flood": flood,
             "signal": signame,
@@ -491,7 +560,8 @@ class Worker:
     # -----------------------------------------------------------------------------------------
     # In the child
     # -----------------------------------------------------------------------------------------
-    def child(self, job: dict) -> None:
+    def child(self, job: dict) -> int:
+        """Run the app's tests; returns pytest's own count of failed reports."""
         # Own process group: the worker kills the group at the end. Not setsid(): with
         # CONFIG_SCHED_AUTOGROUP a new session costs ~2 ms of scheduler set-up per app.
         os.setpgid(0, 0)
@@ -508,6 +578,15 @@ class Worker:
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # oversize writes raise OSError(EFBIG)
         signal.signal(signal.SIGALRM, _on_alarm)
         self.set_limits(float(job["timeout_s"]))
+        if self.namespaces:
+            # From here on an unprivileged user of this worker's user namespace: no capability
+            # (so the mounts stay as they are and RLIMIT_NPROC holds), src/ and tests/ are
+            # read-only to it by file mode, and it cannot signal or trace the worker.
+            os.setgroups([])
+            os.setresgid(SANDBOX_ID, SANDBOX_ID, SANDBOX_ID)
+            os.setresuid(SANDBOX_ID, SANDBOX_ID, SANDBOX_ID)
+        # A process the code forks (allow_subprocess) must not hold the events file.
+        os.register_at_fork(after_in_child=self.plugin.detach)
 
         import random
         import tempfile
@@ -550,7 +629,9 @@ class Worker:
             pass
         if tracer is not None:
             plugin.emit(self.coverage_event(tracer, job["sources"]))
-        plugin.emit({"ev": "end"})
+        failed = int(getattr(session, "testsfailed", 0))
+        plugin.emit({"ev": "end", "testsfailed": failed})
+        return failed
 
     def new_tracer(self):
         """Line coverage of src/ only (coverage.py, in memory: data_file=None writes nothing).
@@ -591,7 +672,10 @@ class Worker:
         ]
         # RLIMIT_NPROC counts every process of the user, so leave room for the ones running.
         # The kernel does not apply it to root; the audit guard blocks process creation anyway.
-        if self.uid != 0:
+        # In namespaces the child is the only process of its (unprivileged) user.
+        if self.namespaces:
+            limits.append((resource.RLIMIT_NPROC, int(self.cfg.get("max_processes", 32))))
+        elif self.uid != 0:
             limits.append(
                 (
                     resource.RLIMIT_NPROC,
@@ -619,6 +703,23 @@ def _user_processes(uid: int) -> int:
             except OSError:
                 pass
     return count
+
+
+def _kill_strays() -> None:
+    """In the worker's pid namespace (where it is pid 1): kill and reap every process but
+    itself, e.g. one the code forked that left the child's process group with setsid()."""
+    for entry in os.listdir("/proc"):
+        if entry.isdigit() and entry != "1":
+            try:
+                os.kill(int(entry), signal.SIGKILL)
+            except OSError:
+                pass
+    while True:
+        try:
+            if os.waitpid(-1, os.WNOHANG)[0] == 0:
+                break
+        except ChildProcessError:
+            break
 
 
 def _killpg(pgid: int) -> None:
@@ -757,6 +858,10 @@ def _install_guard(worker: Worker, *, allow_subprocess: bool, deny_read: tuple[s
         "socket.getnameinfo": deny("network access is disabled"),
         "resource.setrlimit": deny("changing resource limits is not allowed"),
         "resource.prlimit": deny("changing resource limits is not allowed"),
+        # Walking the heap reaches this hook's handler table and the result plugin's key.
+        "gc.get_objects": deny("walking the heap with gc is not allowed"),
+        "gc.get_referrers": deny("walking the heap with gc is not allowed"),
+        "gc.get_referents": deny("walking the heap with gc is not allowed"),
         # Native code could undo every check below, so loading it through ctypes is refused.
         "ctypes.dlopen": deny("loading native libraries with ctypes is not allowed"),
         "ctypes.dlsym": deny("loading native symbols with ctypes is not allowed"),
@@ -792,6 +897,15 @@ def _install_guard(worker: Worker, *, allow_subprocess: bool, deny_read: tuple[s
 
 def main() -> None:
     cfg = json.loads(sys.argv[1])
+    if cfg.get("sandbox") == "namespaces":
+        try:
+            enter_namespaces(cfg)
+        except BaseException:  # noqa: BLE001 - the runner decides whether to fall back
+            os.write(
+                1,
+                (json.dumps({"ev": "fatal", "traceback": traceback.format_exc()}) + "\n").encode(),
+            )
+            raise SystemExit(3) from None
     # Protocol on private descriptors; fd 0/1 point at /dev/null and the worker log so stray
     # prints (ours or pytest's) can never corrupt the protocol.
     proto_in = os.fdopen(os.dup(0), "rb")
@@ -818,6 +932,7 @@ def main() -> None:
             "pid": os.getpid(),
             "python": sys.version.split()[0],
             "pytest": sys.modules["pytest"].__version__,
+            "sandbox": "namespaces" if worker.namespaces else "rlimits-only",
         }
     )
     for line in proto_in:

@@ -103,6 +103,26 @@ class HarnessConfig:
     max_output_mb: int = help_field(
         "Cap on result data one app may send back; beyond it the app is killed.", default=32
     )
+    sandbox: Literal["auto", "namespaces", "rlimits-only"] = help_field(
+        "OS isolation of the workers. 'namespaces': Linux user/mount/network/pid/IPC "
+        "namespaces, the code runs as an unprivileged uid in a private root (error if the "
+        "kernel refuses); 'rlimits-only': rlimits + the audit hook only; 'auto': namespaces "
+        "where available, else rlimits-only with a warning. Runs record the mode used.",
+        default="auto",
+    )
+    sandbox_outer_id: int = help_field(
+        "Host uid/gid the tested code maps to under namespaces (unprivileged; 65534 = nobody).",
+        default=65534,
+    )
+    work_dir_mb: int = help_field(
+        "Size of each worker's private tmpfs under namespaces: caps all files an app writes.",
+        default=256,
+    )
+    screen: bool = help_field(
+        "Statically screen generated code (and generated tests) before running it; a hit is "
+        "REWARD_HACK_SUSPECT (screen.py).",
+        default=True,
+    )
     preload_modules: tuple[str, ...] = help_field(
         "Standard-library modules imported by each warm worker before forking.",
         default=DEFAULT_PRELOAD,
@@ -126,9 +146,15 @@ class HarnessConfig:
             "max_processes",
             "max_open_files",
             "max_output_mb",
+            "work_dir_mb",
         ):
             if getattr(self, name) <= 0:
                 raise ValueError(f"harness.{name} must be a positive integer")
+        if self.sandbox not in ("auto", "namespaces", "rlimits-only"):
+            raise ValueError(
+                f"harness.sandbox must be 'auto', 'namespaces' or 'rlimits-only', got "
+                f"{self.sandbox!r}"
+            )
         if self.memory_mb < 256:
             raise ValueError(
                 f"harness.memory_mb={self.memory_mb} is below what pytest itself needs; "
@@ -146,6 +172,10 @@ class HarnessConfig:
             "allow_subprocess": self.allow_subprocess,
             "assert_rewrite": self.assert_rewrite,
             "max_output_mb": self.max_output_mb,
+            "sandbox": self.sandbox,
+            "sandbox_outer_id": self.sandbox_outer_id,
+            "work_dir_mb": self.work_dir_mb,
+            "screen": self.screen,
         }
 
 

