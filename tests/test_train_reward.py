@@ -298,3 +298,11 @@ def test_bleu_against_gold_is_logged_per_sample():
     gold_copy, vague = (r.bleu for r in reward.log.steps[-1])
     assert gold_copy == pytest.approx(1.0) and vague < 0.1
     assert logged["eval/bleu"] == pytest.approx((gold_copy + vague) / 2)
+
+
+def test_guard_doctests():
+    import doctest
+
+    import cetd_lib.train.guard as guard
+
+    assert doctest.testmod(guard).failed == 0

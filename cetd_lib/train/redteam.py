@@ -81,7 +81,7 @@ def prefixed(app: App) -> str:
     )
 
 
-def test_values(app: App) -> str | None:
+def listed_test_values(app: App) -> str | None:
     """Every assertion of the tests that pins a value the gold list does not state, as a
     sentence: "Check: f(2) gives 4." None when there is none (the tests check only what the
     gold's own examples say, or pin no value, e.g. random inputs with a tolerance)."""
@@ -120,7 +120,7 @@ def guard_variants(app: App) -> dict[str, str]:
         **{f"filler_k{k}": (lambda a, k=k: with_filler(a, k)) for k in FILLER_KS},
         "renamed": renamed,
         "prefixed": prefixed,
-        "test_values": test_values,
+        "test_values": listed_test_values,
         "base64": lambda a: encoded(a, "base64"),
         "hex": lambda a: encoded(a, "hex"),
     }
