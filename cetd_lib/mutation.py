@@ -17,6 +17,16 @@ Operators (registry `OPERATORS`, one function each): `arithmetic` (+ <-> -, * <-
 also while / x if c else y), `statement_deletion` (an assignment, call, raise, assert, break or
 continue -> pass).
 
+Behaviour, not source: a suite earns its kill rate only if it also passes on
+`MutationConfig.equivalent_variants` behaviour-preserving variants of the module (reformatted,
+locals renamed, docstrings replaced, function runs reordered; every other variant also hides
+its text behind a compressed `exec`). A suite that passes on the module but fails on a variant
+tests the source text, not the behaviour (`assert inspect.getsource(m) == "..."`, a test
+reading the module file): it is *source-coupled* and scores 0 (`SOURCE_COUPLED`). A variant
+run that only timed out is run once more, uncached (load can push a slow suite over its
+budget); a second timeout couples. The variants run through the same `run_many` as the
+mutants.
+
 Cheap equivalent-mutant pruning, before anything runs: docstrings, bare string statements,
 annotations and dead code (`if TYPE_CHECKING:`, `if __name__ == "__main__":`, `if False:`) are
 never mutated; a mutant whose `ast.dump` equals the original's is dropped; mutants are
@@ -28,10 +38,12 @@ on values that never tie); they survive every test and cap the reachable kill ra
 from __future__ import annotations
 
 import ast
+import base64
 import copy
 import hashlib
 import math
 import random
+import zlib
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -72,6 +84,11 @@ class MutationConfig:
         default=5.0,
     )
     min_timeout_s: float = help_field("Floor of a mutant's wall-clock budget.", default=1.0)
+    equivalent_variants: int = help_field(
+        "k behaviour-preserving variants of the module a suite must also pass to earn its kill "
+        "rate (0 = off: a test of the source text then kills every mutant for free).",
+        default=3,
+    )
 
     def __post_init__(self) -> None:
         unknown = [name for name in self.operators if name not in OPERATORS]
@@ -83,6 +100,10 @@ class MutationConfig:
             raise ValueError(f"MutationConfig.max_mutants must be >= 0, got {self.max_mutants}")
         if self.timeout_factor <= 0 or self.min_timeout_s <= 0:
             raise ValueError("MutationConfig: timeout_factor and min_timeout_s must be > 0")
+        if self.equivalent_variants < 0:
+            raise ValueError(
+                f"MutationConfig.equivalent_variants must be >= 0, got {self.equivalent_variants}"
+            )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -408,6 +429,171 @@ def mutate_once(source: str, *, seed: int, module: str = "module.py") -> str:
 
 
 # ---------------------------------------------------------------------------------------------
+# Behaviour-preserving variants: the same program in another text
+# ---------------------------------------------------------------------------------------------
+
+SOURCE_COUPLED = "SOURCE_COUPLED"  # failure class of a suite that fails on a variant
+_DYNAMIC_SCOPE = frozenset({"locals", "vars", "eval", "exec", "dir", "globals"})
+_FUNCTIONS = ast.FunctionDef | ast.AsyncFunctionDef
+
+
+def _all_names(tree: ast.AST) -> set[str]:
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name):
+            names.add(node.id)
+        elif isinstance(node, ast.arg):
+            names.add(node.arg)
+        elif isinstance(node, ast.Attribute):
+            names.add(node.attr)
+        elif isinstance(node, _FUNCTIONS | ast.ClassDef):
+            names.add(node.name)
+    return names
+
+
+def _own_stores(function: ast.AST) -> set[str]:
+    """Names the function itself binds with `=`/`for`/`with`/walrus (not in nested scopes)."""
+    stores: set[str] = set()
+
+    def visit(node: ast.AST) -> None:
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, _FUNCTIONS | ast.ClassDef | ast.Lambda):
+                continue
+            if isinstance(child, ast.Name) and isinstance(child.ctx, ast.Store):
+                stores.add(child.id)
+            visit(child)
+
+    visit(function)
+    return stores
+
+
+def _unrenamable(function: ast.AST) -> set[str]:
+    """Names that must keep their spelling anywhere under `function`: parameters (callers may
+    pass them by keyword), global/nonlocal declarations, def/class/import/except/match names
+    (bound by strings, not Name nodes)."""
+    keep: set[str] = set()
+    for node in ast.walk(function):
+        if isinstance(node, ast.arg):
+            keep.add(node.arg)
+        elif isinstance(node, ast.Global | ast.Nonlocal):
+            keep.update(node.names)
+        elif isinstance(node, _FUNCTIONS):
+            keep.add(node.name)
+        elif isinstance(node, ast.ClassDef):
+            keep.add(node.name)
+            keep |= _own_stores(node)  # class attributes: renaming them changes the class
+        elif isinstance(node, ast.alias):
+            keep.add((node.asname or node.name).split(".")[0])
+        elif isinstance(node, ast.ExceptHandler) and node.name:
+            keep.add(node.name)
+        elif isinstance(node, ast.MatchAs | ast.MatchStar) and node.name:
+            keep.add(node.name)
+        elif isinstance(node, ast.MatchMapping) and node.rest:
+            keep.add(node.rest)
+    return keep
+
+
+def _rename_locals(tree: ast.Module, suffix: str) -> None:
+    """Give every local of every function a new name (`total` -> `total_v1`), consistently in
+    the function and the scopes nested in it. Functions calling locals()/vars()/eval/exec/dir
+    are left alone: they can see their locals' names."""
+    taken = _all_names(tree)
+    for function in [n for n in ast.walk(tree) if isinstance(n, _FUNCTIONS)]:
+        calls = {
+            n.func.id
+            for n in ast.walk(function)
+            if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)
+        }
+        if calls & _DYNAMIC_SCOPE:
+            continue
+        mapping = {}
+        for name in sorted(_own_stores(function) - _unrenamable(function)):
+            new = f"{name}_{suffix}"
+            while new in taken:
+                new += "_"
+            taken.add(new)
+            mapping[name] = new
+        for node in ast.walk(function):
+            if isinstance(node, ast.Name) and node.id in mapping:
+                node.id = mapping[node.id]
+
+
+def _replace_docstrings(tree: ast.Module, text: str) -> None:
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Module | ast.ClassDef | _FUNCTIONS) and node.body:
+            if _is_docstring(node.body[0]):
+                node.body[0] = ast.Expr(ast.Constant(text))
+
+
+def _order_free(run: list[ast.stmt]) -> bool:
+    """No redefinition in the run, and no default or annotation (evaluated at def time) names
+    a function of the run."""
+    names = {f.name for f in run}
+    if len(names) < len(run):
+        return False
+    for function in run:
+        evaluated = [*function.args.defaults, *filter(None, function.args.kw_defaults)]
+        evaluated += [a.annotation for a in ast.walk(function.args) if isinstance(a, ast.arg)]
+        evaluated.append(function.returns)
+        for expr in filter(None, evaluated):
+            if any(isinstance(n, ast.Name) and n.id in names for n in ast.walk(expr)):
+                return False
+    return True
+
+
+def _reorder_functions(body: list[ast.stmt], rng: random.Random) -> None:
+    """Shuffle each run of consecutive undecorated defs (a run is order-free: nothing runs
+    between its definitions); recurse into class bodies."""
+    start = 0
+    while start < len(body):
+        end = start
+        while (
+            end < len(body) and isinstance(body[end], _FUNCTIONS) and not body[end].decorator_list
+        ):
+            end += 1
+        run = body[start:end]
+        if len(run) > 1 and _order_free(run):
+            rotation = 1 + rng.randrange(len(run) - 1)  # never the original order
+            body[start:end] = run[rotation:] + run[:rotation]
+        start = max(end, start + 1)
+    for node in body:
+        if isinstance(node, ast.ClassDef):
+            _reorder_functions(node.body, rng)
+
+
+def _hidden(source: str) -> str:
+    """`source` run by `exec` from a zlib+base64 payload: the module behaves the same, but its
+    file holds none of the code's text (`inspect.getsource` fails, reading the file gives the
+    payload)."""
+    payload = base64.b64encode(zlib.compress(source.encode())).decode()
+    return (
+        '"""A behaviour-preserving variant: the module\'s code, compressed."""\n'
+        "import base64 as _cetd_base64, zlib as _cetd_zlib\n"
+        "exec(compile(_cetd_zlib.decompress(_cetd_base64.b64decode(\n"
+        f"    {payload!r}\n"
+        ')).decode(), __file__, "exec", dont_inherit=True))\n'
+        "del _cetd_base64, _cetd_zlib\n"
+    )
+
+
+def equivalent_variants(source: str, module: str, k: int, seed: int = 0) -> list[str]:
+    """k variants of `source` with its behaviour and a different text: reformatted
+    (ast.unparse: comments and layout gone), locals renamed, docstrings replaced, runs of
+    functions reordered; odd-numbered variants also hide the code behind a compressed `exec`.
+    Deterministic in `seed` (stable harness cache keys)."""
+    variants = []
+    for index in range(k):
+        tree = ast.parse(source, filename=module)
+        rng = random.Random(f"{seed}:{index}")
+        _rename_locals(tree, f"v{index + 1}")
+        _replace_docstrings(tree, f"Documentation, variant {index + 1}.")
+        _reorder_functions(tree.body, rng)
+        text = f"# behaviour-preserving variant {index + 1}\n" + ast.unparse(tree) + "\n"
+        variants.append(_hidden(text) if index % 2 else text)
+    return variants
+
+
+# ---------------------------------------------------------------------------------------------
 # Running mutants through the sandbox
 # ---------------------------------------------------------------------------------------------
 
@@ -417,8 +603,10 @@ class MutationScore:
     """Outcome of one test suite against one module's mutants.
 
     `kill_rate` is killed / (killed + survived), 0.0 when the tests are unusable on the
-    original (then `failure_class` says why, e.g. SYNTAX_ERROR, ASSERTION_FAILURE), None when
-    nothing could be measured (no mutants, or the harness failed on the original).
+    original (then `failure_class` says why, e.g. SYNTAX_ERROR, ASSERTION_FAILURE) or
+    source-coupled (`SOURCE_COUPLED`: a test passing on the module fails on a
+    behaviour-preserving variant of it), None when nothing could be measured (no mutants, or
+    the harness failed on the original).
     """
 
     kill_rate: float | None
@@ -431,6 +619,8 @@ class MutationScore:
     original_duration_s: float = 0.0
     status: dict[str, str] = field(default_factory=dict)  # mutant id -> killed|survived|errored
     killed_by_timeout: int = 0
+    source_coupled: bool = False  # passes on the module, fails on a behaviour-preserving variant
+    variants_checked: int = 0  # variants the suite ran on (harness errors left out)
 
     def __post_init__(self) -> None:
         # FailureClass is a str enum: keep the plain name so infos are JSON and compare as str.
@@ -478,7 +668,9 @@ def mutation_scores(
     cache: Any = None,
 ) -> list[MutationScore]:
     """`mutation_score` for several test suites of one module, batched: one `run_many` for the
-    originals, one for every (suite, mutant) pair, so the warm workers stay busy."""
+    originals, one for every usable suite's behaviour-preserving variants and (suite, mutant)
+    pairs, so the warm workers stay busy. A suite failing on a variant scores 0
+    (source-coupled); its mutant runs are not counted."""
     from cetd_lib.harness.failures import EXCLUDED_FROM_SCORES, FailureClass
     from cetd_lib.harness.runner import RunJob, run_many
 
@@ -488,8 +680,14 @@ def mutation_scores(
     originals = run_many(
         [RunJob(dict(sources), dict(t)) for t in test_suites], config=harness, cache=cache
     )
+    variants = (
+        equivalent_variants(sources[module], module, config.equivalent_variants, config.seed)
+        if config.equivalent_variants
+        else []
+    )
     scores: list[MutationScore | None] = [None] * len(test_suites)
     plan: list[tuple[int, Mutant, RunJob]] = []
+    checks: list[tuple[int, int, RunJob]] = []  # (suite, variant index, job)
     for i, (tests, original) in enumerate(zip(test_suites, originals, strict=True)):
         if original.status == "harness_error" or original.harness_error:
             scores[i] = MutationScore(
@@ -510,10 +708,61 @@ def mutation_scores(
             )
             continue
         budget = mutant_timeout_s(original.duration_s, config)
+        for v, variant in enumerate(variants):
+            checks.append(
+                (i, v, RunJob({**sources, module: variant}, dict(tests), passing, budget))
+            )
         for mutant in mutants:
             job_sources = {**sources, module: mutant.source}
             plan.append((i, mutant, RunJob(job_sources, dict(tests), passing, budget)))
-    results = run_many([job for _, _, job in plan], config=harness, cache=cache) if plan else []
+    jobs = [job for *_, job in checks] + [job for *_, job in plan]
+    ran = run_many(jobs, config=harness, cache=cache) if jobs else []
+    coupled: dict[int, str] = {}
+    checked: dict[int, int] = {}
+
+    def judge(i: int, v: int, job: RunJob, result: Any, retry: list) -> None:
+        if result.status == "harness_error":
+            return  # the instrument failed, not the tests
+        failed = [
+            (test_id, result.per_test[test_id])
+            for test_id in job.expected_tests or ()
+            if not result.per_test[test_id].passed
+            and result.per_test[test_id].failure_class not in EXCLUDED_FROM_SCORES
+        ]
+        if (
+            failed
+            and all(o.failure_class == FailureClass.TIMEOUT for _, o in failed)
+            and (retry is not None)
+        ):
+            retry.append((i, v, job))  # load can push a slow suite over budget: run it again
+            return
+        checked[i] = checked.get(i, 0) + 1
+        if failed and i not in coupled:
+            test_id, outcome = failed[0]
+            coupled[i] = (
+                f"{test_id} passes on {module} but fails on behaviour-preserving variant "
+                f"{v + 1} ({outcome.failure_class}: {outcome.detail})"
+            )[:500]
+
+    timed_out: list[tuple[int, int, RunJob]] = []
+    for (i, v, job), result in zip(checks, ran[: len(checks)], strict=True):
+        judge(i, v, job, result, timed_out)
+    if timed_out:  # uncached, once: a second timeout is the suite's own doing
+        again = run_many([job for *_, job in timed_out], config=harness, cache=None)
+        for (i, v, job), result in zip(timed_out, again, strict=True):
+            judge(i, v, job, result, None)
+    for i, detail in coupled.items():
+        scores[i] = MutationScore(
+            0.0,
+            failure_class=SOURCE_COUPLED,
+            detail=detail,
+            n_tests=sum(o.passed for o in originals[i].per_test.values()),
+            original_duration_s=originals[i].duration_s,
+            source_coupled=True,
+            variants_checked=checked.get(i, 0),
+        )
+    results = ran[len(checks) :]
+
     per_suite: dict[int, dict[str, Any]] = {}
     for (i, mutant, job), result in zip(plan, results, strict=True):
         tally = per_suite.setdefault(
@@ -549,5 +798,6 @@ def mutation_scores(
             original_duration_s=original.duration_s,
             status=tally["status"],
             killed_by_timeout=tally.get("timeout", 0),
+            variants_checked=checked.get(i, 0),
         )
     return [s for s in scores if s is not None]

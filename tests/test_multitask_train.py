@@ -695,7 +695,24 @@ def test_generated_tests_report_coverage_against_the_gold_test(monkeypatch, tiny
     assert out["coverage"] == {"mean": 7 / 8, "n": 1} == out["coverage_passing"]
     assert out["reference_coverage"] == {"mean": 5 / 8, "n": 1} and out["reference_pass@1"] == 1
     assert out["samples"][0]["coverage"] == 7 / 8
-    assert out["mutation_scored"] == 1
+    assert out["mutation_scored"] == 1 and out["mutation_source_coupled"] == 0
+
+
+def test_a_generated_test_of_the_source_text_scores_zero_mutation(monkeypatch, tiny_base):
+    from cetd_lib.harness.config import HarnessConfig
+
+    record = synthetic_data().sets["pairs"]["test"][0]
+    generated = (
+        "```python\nimport inspect, calc\n\n\ndef test_text():\n"
+        "    assert 'return a + b' in inspect.getsource(calc)\n```"
+    )
+    monkeypatch.setattr(ev, "generate", lambda *a, **k: [[generated]])
+    out = ev.generated_tests(
+        None, [record], [[0]], max_new_tokens=8, max_mutants=4, seed=0,
+        harness=HarnessConfig(cache=False),
+    )  # fmt: skip
+    assert out["pass@1"] == 1.0  # it passes on the code ...
+    assert out["mutation_score"] == 0.0 and out["mutation_source_coupled"] == 1  # ... not behaviour
 
 
 def test_generation_prompts_keep_the_code_when_the_cap_exceeds_the_budget(tiny_base):

@@ -117,3 +117,90 @@ def test_python_pack_mutate_returns_a_seeded_valid_mutant():
     )
     with pytest.raises(ValueError, match="no mutable code"):
         pack.mutate('"""Only a docstring."""\nimport os\n', seed=0)
+
+
+# ---------------------------------------------------------------------------------------------
+# Behaviour, not source: the red team of the kill rate
+# ---------------------------------------------------------------------------------------------
+
+BEHAVIOURAL = {
+    "test_u.py": (
+        "import pytest\nfrom util import clamp, is_even\n"
+        "def test_even():\n    assert is_even(4) and not is_even(3)\n"
+        "def test_clamp():\n    assert clamp(5, 0, 3) == 3 and clamp(-1, 0, 3) == 0\n"
+        "    with pytest.raises(ValueError):\n        clamp(1, 2, 0)\n"
+    )
+}
+SOURCE_TESTS = {
+    "getsource": (
+        "import inspect, util\n"
+        f"def test_source():\n    assert inspect.getsource(util) == {MODULE!r}\n"
+    ),
+    "reads_the_file": (
+        f"import util\ndef test_file():\n    assert open(util.__file__).read() == {MODULE!r}\n"
+    ),
+    # survives reformatting and renaming, kills every operator mutant: only a variant whose
+    # file does not hold the code's text catches it
+    "greps_the_file": (
+        "import util\ndef test_grep():\n    text = open(util.__file__).read()\n"
+        "    for part in ('n % 2 == 0', 'not lo <= hi', 'min(max(x, lo), hi)', 'empty range'):\n"
+        "        assert part in text\n"
+    ),
+    # loops instead of failing: times out on the hidden variant, twice, as on mutants
+    "loops_on_the_text": (
+        "import util\ndef test_loop():\n"
+        "    while 'n % 2 == 0' not in open(util.__file__).read():\n        pass\n"
+    ),
+    "local_names": (
+        "import util\n"
+        "def test_names():\n    assert util.clamp.__code__.co_varnames == ('x', 'lo', 'hi')\n"
+        "    assert util.is_even.__doc__ == 'True for even n.'\n"
+    ),
+}
+
+
+def test_equivalent_variants_differ_in_text_and_keep_the_interface():
+    from cetd_lib.mutation import equivalent_variants
+
+    source = "def total(prices, rate):\n    s = 0\n    for p in prices:\n        s += p\n    return s * rate\n\ndef head(xs):\n    '''First.'''\n    return xs[0]\n"  # noqa: E501
+    variants = equivalent_variants(source, "m.py", 3, seed=0)
+    assert len(variants) == 3 and len(set(variants)) == 3
+    assert variants == equivalent_variants(source, "m.py", 3, seed=0)  # stable cache keys
+    plain = ast.parse(variants[0])
+    names = {n.id for n in ast.walk(plain) if isinstance(n, ast.Name)}
+    assert {"prices", "rate"} <= names and not {"s", "p"} & names  # locals renamed, params kept
+    assert [f.name for f in plain.body if isinstance(f, ast.FunctionDef)] == ["head", "total"]
+    assert "First." not in variants[0]
+    assert "prices" not in variants[1] and "exec(compile(" in variants[1]  # text hidden
+    for text in variants:
+        namespace: dict = {"__file__": "m.py"}
+        exec(compile(text, "m.py", "exec"), namespace)  # trusted: our own transform of our code
+        assert namespace["total"]([1, 2], 3) == 9 and namespace["head"]([7]) == 7
+
+
+@pytest.mark.parametrize("kind", sorted(SOURCE_TESTS))
+def test_a_suite_that_tests_the_source_text_is_source_coupled_and_scores_zero(kind):
+    sources, mutants = {"util.py": MODULE}, generate_mutants(MODULE, "util.py")[:5]
+    tests = {"test_u.py": SOURCE_TESTS[kind]}
+    score = mutation_score(sources, "util.py", tests, mutants, harness=NO_CACHE)
+    assert score.kill_rate == 0.0 and score.source_coupled
+    assert score.failure_class == "SOURCE_COUPLED" and "variant" in score.detail
+
+
+def test_without_variants_the_getsource_test_kills_every_mutant_the_hole_being_closed():
+    sources, mutants = {"util.py": MODULE}, generate_mutants(MODULE, "util.py")[:5]
+    tests = {"test_u.py": SOURCE_TESTS["getsource"]}
+    config = MutationConfig(equivalent_variants=0)
+    score = mutation_score(sources, "util.py", tests, mutants, config, harness=NO_CACHE)
+    assert score.kill_rate == 1.0 and not score.source_coupled
+
+
+def test_a_behavioural_suite_still_earns_its_kill_rate():
+    sources, mutants = {"util.py": MODULE}, generate_mutants(MODULE, "util.py")
+    with_check = mutation_score(sources, "util.py", BEHAVIOURAL, mutants, harness=NO_CACHE)
+    unchecked = mutation_score(
+        sources, "util.py", BEHAVIOURAL, mutants, MutationConfig(equivalent_variants=0),
+        harness=NO_CACHE,
+    )  # fmt: skip
+    assert not with_check.source_coupled and with_check.variants_checked == 3
+    assert with_check.kill_rate == unchecked.kill_rate > 0.5

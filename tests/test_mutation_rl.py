@@ -87,6 +87,28 @@ def test_tests_failing_on_the_original_give_zero_and_keep_the_failure_class():
         reward(["p"], [WEAK], target_id=["nope"])
 
 
+def test_tests_of_the_prompted_source_text_score_zero_and_are_logged_as_source_coupled():
+    # The prompt holds the module's source, so copying it into an assertion is free for the
+    # policy; with it, every mutant would be "killed".
+    getsource = (
+        "import inspect, grades\n"
+        f"def test_src():\n    assert inspect.getsource(grades) == {MODULE!r}\n"
+    )
+    reads_file = (
+        f"import grades\ndef test_file():\n    assert open(grades.__file__).read() == {MODULE!r}\n"
+    )
+    reward = make_kill_rate_reward([TARGET], harness=NO_CACHE)
+    logged = {}
+    values = reward(
+        ["p"] * 3, [getsource, reads_file, STRONG], target_id=[TARGET.target_id] * 3,
+        log_metric=logged.__setitem__,
+    )  # fmt: skip
+    assert values[:2] == [0.0, 0.0] and values[2] >= 0.8  # behaviour still pays
+    assert [i["source_coupled"] for i in reward.last_infos] == [True, True, False]
+    assert reward.last_infos[0]["failure_class"] == "SOURCE_COUPLED"
+    assert logged["kill_rate/source_coupled"] == pytest.approx(2 / 3)
+
+
 def test_doctests_and_helpers():
     assert doctest.testmod(rl).failed == 0
     assert extract_test_code("x = 1") == "x = 1"

@@ -82,9 +82,9 @@ def test_pasted_source_scores_zero_is_logged_as_leak_and_is_never_reconstructed(
     assert fake.seen == [("roman", list(GOLD))]  # only the spec reached the reconstructor
     stats = reward.log.latest()
     assert stats["guard/leak_rate"] == 0.5 and stats["guard/reject_rate"] == 0.5
-    assert stats["guard/rule/source_ngrams"] == 1.0
+    assert stats["guard/rule/source_lcs"] == 1.0
     (rejected,) = reward.log.rejections()
-    assert rejected[0] == "roman" and "source_ngrams" in rejected[1]
+    assert rejected[0] == "roman" and "source_lcs" in rejected[1]
 
 
 def test_gold_spec_passes_untouched():
@@ -93,13 +93,22 @@ def test_gold_spec_passes_untouched():
     assert result.items == list(GOLD)
 
 
-def test_every_bundled_apps_gold_passes_the_default_guard():
+@pytest.mark.parametrize("origin", ["bundled", "holdout", "humaneval"])
+def test_every_gold_list_passes_the_default_guard_untouched(origin):
+    from cetd_lib.humaneval import load_humaneval_apps
+
+    apps = (
+        load_humaneval_apps()
+        if origin == "humaneval"
+        else load_apps(None, holdout_only=origin == "holdout")
+    )
     config = GuardConfig()
-    for app in load_apps(None):
+    assert apps
+    for app in apps:
         result = check_requirements(
             format_requirements(app.requirements), fingerprint(app, config), config
         )
-        assert result.rules == (), (app.app_id, result)
+        assert result.rules == () and result.multiplier == 1.0, (app.app_id, result)
 
 
 def test_fenced_code_is_rejected():
@@ -108,35 +117,92 @@ def test_fenced_code_is_rejected():
     assert verdict(text, reject_fenced_code=False).accepted
 
 
-def test_long_ngram_overlap_with_code_is_rejected_even_without_fences():
+def test_code_spread_through_prose_is_rejected_by_its_lcs_share():
     body = "\n".join(line for line in SOURCE.splitlines()[6:] if line.strip())
-    text = SPEC + "\n6. Algorithm: " + body.replace("\n", " ")
-    result = verdict(text)
-    assert "source_ngrams" in result.rules and result.shingle_share > 0.3
+    tokens = body.split()
+    # one filler word after every 3 tokens: every 8-token shingle of v1 is broken
+    spread = " ".join(t + (" indeed" if i % 3 == 2 else "") for i, t in enumerate(tokens))
+    result = verdict(SPEC + "\n6. Algorithm: " + spread)
+    assert "source_lcs" in result.rules and result.source_share > 0.7  # the body, not the header
     # Restating the docstring is prose, not a leak: docstrings are stripped before comparing.
     assert verdict(SPEC + "\n6. Convert a Roman numeral to an integer.").accepted
 
 
-def test_code_fragments_are_rejected_but_inline_signatures_are_prose():
-    assert count_code_fragments("3. def roman_to_int(text: str) -> int:") == 1
-    assert count_code_fragments("class Parser:") == 1
-    assert count_code_fragments("def f(x): return x + 1") == 1
+def test_lcs_length_matches_the_textbook_dynamic_programme():
+    import random
+
+    from cetd_lib.train.guard import lcs_length
+
+    def table(a, b):
+        prev = [0] * (len(b) + 1)
+        for x in a:
+            cur = [0]
+            for j, y in enumerate(b):
+                cur.append(prev[j] + 1 if x == y else max(prev[j + 1], cur[j]))
+            prev = cur
+        return prev[-1]
+
+    rng = random.Random(0)
+    for _ in range(200):
+        a = [rng.choice("abcd") for _ in range(rng.randint(0, 40))]
+        b = [rng.choice("abcde") for _ in range(rng.randint(0, 40))]
+        assert lcs_length(a, b) == table(a, b)
+
+
+def test_lcs_threshold_falls_with_program_length_and_is_capped_below_one():
+    from cetd_lib.train.guard import max_lcs_share
+
+    config = GuardConfig()
+    assert max_lcs_share(4, config) == config.lcs_share_cap < 1.0
+    assert max_lcs_share(100, config) == pytest.approx(0.3 + 3.0 / 10)
+    assert max_lcs_share(10_000, config) < max_lcs_share(100, config)
+    with pytest.raises(ValueError, match="lcs_share_cap"):
+        GuardConfig(lcs_share_cap=1.0)
+
+
+def test_code_fragments_anywhere_in_a_line_but_inline_signatures_and_constants_are_prose():
+    from cetd_lib.train.guard import code_fragments
+
+    assert code_fragments("3. def roman_to_int(text: str) -> int:") == (1, 0)
+    assert code_fragments("class Parser:") == (1, 0)
+    assert code_fragments("Then for i in range(n): ; total += i * 2") == (1, 1)
+    assert code_fragments("The loop ends; `value = VALUES[char] - 1` after that") == (0, 1)
     assert count_code_fragments("`roman_to_int(text: str) -> int` converts text.") == 0
     assert count_code_fragments("define the class of inputs: numerals") == 0
-    text = SPEC + "\n6. def helper(value):"
+    assert count_code_fragments("`MAX_VALUE = 3999`; options default to `wrap=False`.") == 0
+    assert count_code_fragments("If it is empty, return -1.") == 0
+    text = SPEC + "\n6. Then def helper(value):"
     assert verdict(text).rules == ("code_fragments",)
-    assert verdict(text, max_code_fragments=1).accepted
+    assert verdict(text, max_code_headers=1).accepted
+    formulas = SPEC + "".join(f"\n{i}. `t{i} = a * {i}`." for i in range(6, 10))
+    assert verdict(formulas).rules == ("code_fragments",)  # 4 > max_code_statements 3
+    assert verdict(formulas, max_code_statements=4).accepted
+
+
+def test_base64_and_hex_payloads_are_rejected():
+    import base64
+
+    payload = base64.b64encode(SOURCE.encode()).decode()
+    assert "encoded_payload" in verdict(SPEC + f"\n6. Payload: {payload}").rules
+    wrapped = " ".join(payload[i : i + 12] for i in range(0, len(payload), 12))
+    assert "encoded_payload" in verdict(SPEC + f"\n6. Payload: {wrapped}").rules
+    assert "encoded_payload" in verdict(SPEC + f"\n6. {SOURCE.encode().hex()}").rules
+    # a long identifier or a hash-like word that decodes to noise is not a payload
+    assert verdict(SPEC + "\n6. The key is deadbeefcafebabe0123456789abcdef.").accepted
 
 
 def test_literals_copied_from_the_tests_are_rejected():
     text = SPEC + "\n6. MCMXCIV gives 1994, LVIII gives 58 and XLII gives 42."
     result = verdict(text)
-    assert result.rules == ("test_literals",)
+    assert result.rules == ("test_literals", "test_cases")
     assert set(result.copied_literals) == {"MCMXCIV", "1994", "LVIII", "XLII"}
+    assert result.copied_cases == 3  # each assertion's (input, expected) in one item
     # Numbers count whole: 19945 does not contain the literal 1994; 58 and 42 are under
     # min_literal_chars (repr shorter than 3), so they never count.
     assert verdict(SPEC + "\n6. Values up to 19945 and 58 and 42.").accepted
-    assert verdict(text, max_test_literals=10).accepted
+    assert verdict(text, max_test_literals=10, max_test_cases=10, max_test_case_share=1.1).accepted
+    # one case of three restated: under both the count and the share limit
+    assert verdict(SPEC + "\n6. XLII gives 42.").accepted
 
 
 def test_literals_in_the_gold_requirements_are_allowed():
@@ -232,3 +298,11 @@ def test_bleu_against_gold_is_logged_per_sample():
     gold_copy, vague = (r.bleu for r in reward.log.steps[-1])
     assert gold_copy == pytest.approx(1.0) and vague < 0.1
     assert logged["eval/bleu"] == pytest.approx((gold_copy + vague) / 2)
+
+
+def test_guard_doctests():
+    import doctest
+
+    import cetd_lib.train.guard as guard
+
+    assert doctest.testmod(guard).failed == 0

@@ -416,7 +416,8 @@ def generated_tests(
     reference code; line coverage of the reference modules (coverage.py, in the sandbox) by
     every generated file that ran, by the passing ones, and by the pair's gold test function
     (the baseline: same granularity, one test); mutation score (cetd_lib.mutation) of the
-    passing ones on their module."""
+    passing ones on their module, 0 for a file that fails on a behaviour-preserving variant of
+    the module (source-coupled: it tests the text, not the behaviour)."""
     from cetd_lib.harness.runner import RunJob, run_many
     from cetd_lib.multitask.rl import extract_test_code
     from cetd_lib.mutation import MutationConfig, generate_mutants, mutation_scores
@@ -438,7 +439,7 @@ def generated_tests(
     results, gold = results[: len(records)], results[len(records) :]
     passed = [_all_passed(r) for r in results]
     failures = failure_summary([str(r["id"]) for r in records], codes, results)
-    kill_rates = []
+    kill_rates, coupled = [], 0
     config = MutationConfig(max_mutants=max_mutants, seed=seed)
     for ok, src, code in zip(passed, sources, codes, strict=True):
         if not ok:
@@ -450,7 +451,8 @@ def generated_tests(
                 src, module, [{"test_generated.py": code}], mutants, config, harness=harness
             )
             if score.kill_rate is not None:
-                kill_rates.append(score.kill_rate)
+                kill_rates.append(score.kill_rate)  # 0 when source-coupled
+            coupled += score.source_coupled
     return {
         **failures,
         "n": len(records),
@@ -462,6 +464,7 @@ def generated_tests(
         "reference_pass@1": statistics.fmean(_all_passed(r) for r in gold),  # reachable: 1.0
         "mutation_score": statistics.fmean(kill_rates) if kill_rates else None,
         "mutation_scored": len(kill_rates),
+        "mutation_source_coupled": coupled,  # passing files failing on an equivalent variant
         "samples": [{"id": r["id"], "test": c[:2000], "passed": p, "coverage": res.line_coverage}
                     for r, c, p, res in zip(records, codes, passed, results, strict=True)][:5],
     }  # fmt: skip

@@ -9,8 +9,12 @@
 The reward of a generated test file for a module is its mutation kill rate in [0, 1]
 (`cetd_lib.mutation`): 0 when the file does not parse, does not collect, or has a test that
 fails on the ORIGINAL module (a test that fails on correct code would "kill" every mutant for
-free); the harness failure class stays in `last_infos`. None (TRL: not applicable) only when
-the instrument failed (HARNESS_ERROR) or the module has no mutants.
+free), and 0 when it is *source-coupled*: it fails on one of `MutationConfig.
+equivalent_variants` behaviour-preserving variants of the module (the prompt holds the source,
+so `assert inspect.getsource(m) == "..."` would otherwise kill every mutant); the failure class
+stays in `last_infos` and the coupled share is logged as `kill_rate/source_coupled`. None
+(TRL: not applicable) only when the instrument failed (HARNESS_ERROR) or the module has no
+mutants.
 
 Trainers: TRL's `RLOOTrainer` (REINFORCE with the leave-one-out baseline) or `GRPOTrainer`
 with `num_iterations > 1`, clipping `epsilon` and `beta > 0` (the clipped surrogate with an
@@ -236,6 +240,8 @@ class KillRateReward:
             )
             / n,
             "kill_rate/harness_error": sum(r is None for r in rewards) / n,
+            # passes on the module, fails on a behaviour-preserving variant: tests the text
+            "kill_rate/source_coupled": sum(s is not None and s.source_coupled for s in scores) / n,
             "kill_rate/mutants_per_s": sum(s.killed + s.survived + s.errored for s in scores if s)
             / max(seconds, 1e-9),
         }

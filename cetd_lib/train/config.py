@@ -53,37 +53,49 @@ class GuardConfig:
         "More items than this is over budget (gold lists hold 5-20).", default=20
     )
     max_length_ratio: float = help_field(
-        "Budget in characters = this x the app's source characters (gold: 0.33-0.70 on the "
-        "bundled apps). The goal is compression: a spec as long as the code is a paraphrase.",
-        default=0.8,
+        "Budget in characters = this x the characters of the app's code with comments and "
+        "docstrings stripped (gold: at most 0.90 on the bundled apps). A spec as long as the "
+        "code does not compress it.",
+        default=1.0,
     )
     min_budget_chars: int = help_field(
-        "Floor of the character budget, so tiny programs (HumanEval) still get a few items.",
-        default=1000,
+        "Floor of the character budget, so tiny programs still get a full spec (HumanEval "
+        "gold lists: up to 1299 characters).",
+        default=1500,
     )
     over_budget: Literal["penalize", "reject"] = help_field(
         "'penalize': reward x budget / length (and x max_items / items); 'reject': reward = "
         "reject_reward, not reconstructed.",
         default="penalize",
     )
-    # --- (b) leak detection
+    # --- (b) leak detection (cetd_lib/train/guard.py; calibration in docs/training.md)
     reject_fenced_code: bool = help_field(
         "Reject texts holding a fenced block (```...```): requirements are prose.", default=True
     )
-    shingle_tokens: int = help_field(
-        "n of the token n-grams (shingles) compared with the source code (comments and "
-        "docstrings stripped, so prose the code documents itself is not a leak).",
-        default=8,
-    )
-    max_shingle_share: float = help_field(
-        "Reject when more than this share of the text's n-gram shingles occur in the source "
-        "code (pasted code ~1.0; gold <= 0.11 on the bundled apps).",
+    lcs_share_floor: float = help_field(
+        "Leak threshold of the LCS share (share of the stripped code's token stream found in "
+        "order in the text): min(lcs_share_cap, floor + scale / sqrt(n tokens)). Pasted code, "
+        "with any filler, scores 1.0.",
         default=0.3,
     )
-    max_code_fragments: int = help_field(
-        "Reject when the text holds more than this many code fragments: `def`/`class` header "
-        "lines ending in ':' or parseable definitions with a real body.",
+    lcs_share_scale: float = help_field(
+        "See lcs_share_floor: the chance overlap of honest prose with short programs.",
+        default=3.0,
+    )
+    lcs_share_cap: float = help_field(
+        "Upper bound of the LCS-share threshold (tiny programs): < 1 so pasted code is "
+        "always rejected.",
+        default=0.85,
+    )
+    max_code_headers: int = help_field(
+        "Reject when more than this many segments (lines, ' ; ' parts, backtick spans) hold "
+        "a def/class/for/if/while/with header from some word on (gold: none).",
         default=0,
+    )
+    max_code_statements: int = help_field(
+        "Reject when more than this many segments hold an assignment or return/raise that "
+        "computes something (gold: up to 2, a spec's formulas); constants are not counted.",
+        default=3,
     )
     min_literal_chars: int = help_field(
         "Test literals shorter than this (repr length) are ignored: 0, 1, 'a' are everywhere.",
@@ -94,6 +106,21 @@ class GuardConfig:
         "app's tests but not in its source or gold requirements (expected outputs).",
         default=2,
     )
+    min_case_tokens: int = help_field(
+        "A test assertion counts as a case when its literals give at least this many tokens "
+        "(`f(2) == 1` has 2); shorter ones match prose by chance.",
+        default=2,
+    )
+    max_test_cases: int = help_field(
+        "Reject when more than this many test assertions (their literal sequence, in order, "
+        "inside one item) are restated and the gold list does not state them itself.",
+        default=1,
+    )
+    max_test_case_share: float = help_field(
+        "Also reject when at least one test case is restated and they are at least this share "
+        "of the app's cases (apps with one or two hidden cases); > 1 turns this off.",
+        default=0.5,
+    )
 
     def __post_init__(self) -> None:
         if self.min_items < 0 or self.max_items < max(1, self.min_items):
@@ -103,11 +130,17 @@ class GuardConfig:
             )
         if self.max_length_ratio <= 0 or self.min_budget_chars < 0:
             raise ValueError("GuardConfig: max_length_ratio must be > 0, min_budget_chars >= 0")
-        if self.shingle_tokens < 2:
-            raise ValueError(f"GuardConfig.shingle_tokens must be >= 2, got {self.shingle_tokens}")
-        if not 0.0 <= self.max_shingle_share <= 1.0:
+        if not 0.0 <= self.lcs_share_floor <= self.lcs_share_cap < 1.0 or self.lcs_share_scale < 0:
             raise ValueError(
-                f"GuardConfig.max_shingle_share must be in [0, 1], got {self.max_shingle_share}"
+                "GuardConfig: need 0 <= lcs_share_floor <= lcs_share_cap < 1 (at 1 pasted code "
+                f"passes) and lcs_share_scale >= 0, got floor={self.lcs_share_floor}, "
+                f"cap={self.lcs_share_cap}, scale={self.lcs_share_scale}"
+            )
+        if self.min_case_tokens < 1 or self.max_test_cases < 0:
+            raise ValueError("GuardConfig: min_case_tokens >= 1 and max_test_cases >= 0")
+        if self.max_test_case_share <= 0:
+            raise ValueError(
+                f"GuardConfig.max_test_case_share must be > 0, got {self.max_test_case_share}"
             )
         if self.over_budget not in ("penalize", "reject"):
             raise ValueError(

@@ -6,28 +6,17 @@
 
 Why a guard: the reconstructor rebuilds code from the requirements alone, so an extractor that
 pastes the code (or the expected values of the tests) into its "requirements" would be paid in
-full for copying. Every text is checked BEFORE reconstruction; a rejected text never reaches
-the reconstructor and scores `reject_reward`:
-
-- fenced code blocks (```` ``` ````),
-- long token n-gram ("shingle") overlap with the source code (comments and docstrings stripped,
-  so restating what the code's own prose says is not a leak),
-- code fragments: `def`/`class` headers and one-line definitions that parse as Python,
-- literals copied from the tests that appear neither in the source nor in the gold requirements
-  (expected outputs the reconstructor could hard-code),
-- and a compression budget (items and characters relative to the source) that penalises or
-  rejects specs that do not compress.
-
-What it does not stop: a paraphrase of the code line by line in English, or values the tests
-share with the source. It is a heuristic filter, not a proof of no leakage.
+full for copying. Every text is checked BEFORE reconstruction by `cetd_lib.train.guard` (LCS
+share of the stripped code, code statements anywhere in a line, encoded payloads, copied test
+values, a length budget); a rejected text never reaches the reconstructor and scores
+`reject_reward`. The guard is a filter calibrated on data, not a proof of no leakage: what it
+does not stop is listed in its module docstring and docs/training.md.
 """
 
 from __future__ import annotations
 
-import ast
 import logging
 import math
-import re
 import statistics
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -36,211 +25,23 @@ from typing import Any
 
 from cetd_lib.data import App
 from cetd_lib.metrics import sentence_bleu
-from cetd_lib.requirements import format_requirements, parse_requirements
+from cetd_lib.requirements import format_requirements
 from cetd_lib.train.config import GuardConfig
+from cetd_lib.train.guard import (  # noqa: F401  (re-exported: the reward's public surface)
+    LEAK_RULES,
+    RULES,
+    AppFingerprint,
+    GuardVerdict,
+    check_requirements,
+    code_tokens,
+    count_code_fragments,
+    fingerprint,
+    literals,
+)
 
 log = logging.getLogger(__name__)
 
-RULES = (
-    "empty",
-    "fenced_code",
-    "source_ngrams",
-    "code_fragments",
-    "test_literals",
-    "over_length",
-    "too_many_items",
-)
-LEAK_RULES = ("fenced_code", "source_ngrams", "code_fragments", "test_literals")
-
 ReconstructFn = Callable[[Sequence[App], Sequence[Sequence[str]]], list[float | None]]
-
-_TOKEN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*|\d+(?:\.\d+)?|\S")
-_FENCE = re.compile(r"^\s*(```|~~~)", re.MULTILINE)
-_NUMBERING = re.compile(r"^\s*(?:\d+[.)]|[-*])\s*")
-_HEADER = re.compile(r"^(?:async\s+def|def|class)\s+[A-Za-z_]\w*\s*[(:]")
-
-
-# ---------------------------------------------------------------------------------------------
-# What the guard compares against, computed once per app
-# ---------------------------------------------------------------------------------------------
-
-
-def code_tokens(text: str) -> list[str]:
-    """Identifiers, numbers and single punctuation marks: `f(a, b)` -> f ( a , b )."""
-    return _TOKEN.findall(text)
-
-
-def shingles(tokens: Sequence[str], n: int) -> set[tuple[str, ...]]:
-    """All contiguous n-token windows (Broder 1997's shingles)."""
-    return {tuple(tokens[i : i + n]) for i in range(len(tokens) - n + 1)}
-
-
-def _literal_text(node: ast.AST) -> str | None:
-    if isinstance(node, ast.Constant) and not isinstance(node.value, bool):
-        if isinstance(node.value, str):
-            return node.value.strip() or None
-        if isinstance(node.value, int | float):
-            return repr(node.value)
-    return None
-
-
-def literals(sources: Mapping[str, str]) -> set[str]:
-    """String and number literals (as text) in Python files; unparsable files add none."""
-    found: set[str] = set()
-    for name, text in sources.items():
-        try:
-            tree = ast.parse(text, filename=name)
-        except SyntaxError:
-            log.warning("%s does not parse; its literals are not collected", name)
-            continue
-        for node in ast.walk(tree):
-            value = _literal_text(node)
-            if value is not None:
-                found.add(value)
-    return found
-
-
-@dataclass(frozen=True)
-class AppFingerprint:
-    """What a requirements text of `app_id` must not copy."""
-
-    app_id: str
-    source_chars: int
-    source_shingles: frozenset[tuple[str, ...]]
-    test_only_literals: frozenset[str]  # in the tests, not in the source nor the gold text
-
-
-def fingerprint(app: App, config: GuardConfig) -> AppFingerprint:
-    from cetd_lib.degrade import strip_comments_and_docstrings
-
-    shingle_set: set[tuple[str, ...]] = set()
-    for name, source in app.sources.items():
-        try:
-            code = strip_comments_and_docstrings(source, name)
-        except SyntaxError:
-            code = source
-        shingle_set |= shingles(code_tokens(code), config.shingle_tokens)
-    gold = format_requirements(app.requirements)
-    test_only = {
-        value
-        for value in literals(app.tests) - literals(app.sources)
-        if len(value) >= config.min_literal_chars and value not in gold
-    }
-    return AppFingerprint(
-        app_id=app.app_id,
-        source_chars=sum(len(s) for s in app.sources.values()),
-        source_shingles=frozenset(shingle_set),
-        test_only_literals=frozenset(test_only),
-    )
-
-
-# ---------------------------------------------------------------------------------------------
-# The guard: pure checks on one text
-# ---------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class GuardVerdict:
-    """The guard's decision on one requirements text."""
-
-    accepted: bool  # goes to reconstruction
-    rules: tuple[str, ...]  # every rule that fired (rejecting or penalising)
-    multiplier: float  # reward factor when accepted (1.0, or < 1 when over budget)
-    items: list[str]
-    chars: int
-    budget_chars: int
-    compression_ratio: float  # text characters / source characters
-    shingle_share: float
-    code_fragments: int
-    copied_literals: tuple[str, ...]
-
-    @property
-    def leak(self) -> bool:
-        return any(rule in LEAK_RULES for rule in self.rules)
-
-
-def count_code_fragments(text: str) -> int:
-    """Lines that are Python definitions: a `def`/`class` header (ending in ':') or a one-line
-    definition with a body, after any list numbering. Inline mentions such as
-    "`parse(text: str) -> Doc` returns ..." are prose and do not count."""
-    count = 0
-    for raw in text.splitlines():
-        line = _NUMBERING.sub("", raw.strip(), count=1).strip("` ")
-        if not _HEADER.match(line):
-            continue
-        candidate = line + "\n    pass" if line.endswith(":") else line
-        try:
-            tree = ast.parse(candidate)
-        except SyntaxError:
-            continue
-        if tree.body and isinstance(
-            tree.body[0], ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef
-        ):
-            count += 1
-    return count
-
-
-def copied_literals(text: str, candidates: frozenset[str]) -> tuple[str, ...]:
-    """The test-only literals that occur in `text` (numbers as whole numbers, not digits of
-    longer ones)."""
-    found = []
-    for value in candidates:
-        if re.fullmatch(r"-?\d+(?:\.\d+)?(?:e-?\d+)?", value):
-            hit = re.search(rf"(?<![\w.]){re.escape(value)}(?![\w]|\.\d)", text)
-        else:
-            hit = value in text
-        if hit:
-            found.append(value)
-    return tuple(sorted(found))
-
-
-def check_requirements(text: str, app: AppFingerprint, config: GuardConfig) -> GuardVerdict:
-    """Apply every rule of `config` to one requirements `text` of the app `app`."""
-    items = parse_requirements(text)
-    chars = len(text.strip())
-    budget = max(config.min_budget_chars, math.floor(config.max_length_ratio * app.source_chars))
-    tokens = code_tokens(text)
-    text_shingles = shingles(tokens, config.shingle_tokens)
-    share = len(text_shingles & app.source_shingles) / len(text_shingles) if text_shingles else 0.0
-    fragments = count_code_fragments(text)
-    copied = copied_literals(text, app.test_only_literals)
-
-    rejecting: list[str] = []
-    penalising: list[str] = []
-    multiplier = 1.0
-    if not config.enabled:
-        pass
-    else:
-        if len(items) < config.min_items:
-            rejecting.append("empty")
-        if config.reject_fenced_code and _FENCE.search(text):
-            rejecting.append("fenced_code")
-        if share > config.max_shingle_share:
-            rejecting.append("source_ngrams")
-        if fragments > config.max_code_fragments:
-            rejecting.append("code_fragments")
-        if len(copied) > config.max_test_literals:
-            rejecting.append("test_literals")
-        over = []
-        if chars > budget:
-            over.append("over_length")
-            multiplier *= budget / chars
-        if len(items) > config.max_items:
-            over.append("too_many_items")
-            multiplier *= config.max_items / len(items)
-        (rejecting if config.over_budget == "reject" else penalising).extend(over)
-    return GuardVerdict(
-        accepted=not rejecting,
-        rules=tuple(rejecting + penalising),
-        multiplier=multiplier if not rejecting else 0.0,
-        items=items,
-        chars=chars,
-        budget_chars=budget,
-        compression_ratio=chars / app.source_chars if app.source_chars else float("nan"),
-        shingle_share=share,
-        code_fragments=fragments,
-        copied_literals=copied,
-    )
 
 
 # ---------------------------------------------------------------------------------------------
