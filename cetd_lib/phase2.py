@@ -144,8 +144,8 @@ class SourceEvaluation:
     source: str
     app_ids: list[str]
     requirements: dict[str, list[str]]
-    bleu: float  # mean nltk sentence BLEU (smoothed)
-    corpus_bleu: float  # sacrebleu corpus BLEU in [0, 1]
+    bleu: float  # mean sacrebleu sentence BLEU in [0, 1] (numbering stripped)
+    corpus_bleu: float  # sacrebleu corpus BLEU in [0, 1] (numbering stripped)
     pass_rates: dict[str, float]  # app_id -> mean pass rate over orchestra members and samples
     reconstruction: dict[str, Any] = field(default_factory=dict)  # OrchestraScore.to_dict()
     failure_counts: dict[str, int] = field(default_factory=dict)

@@ -376,7 +376,10 @@ def test_pass_at_k_and_targets():
 def test_bleu_chrf_rank_identical_above_unrelated():
     same = ev.bleu_chrf(["the rule flags unused imports"], ["the rule flags unused imports"])
     other = ev.bleu_chrf(["completely different words here"], ["the rule flags unused imports"])
-    assert same["bleu"] == pytest.approx(100.0) and same["chrf"] > other["chrf"]
+    assert same["bleu"] == pytest.approx(1.0) and same["chrf"] == pytest.approx(1.0)
+    assert same["chrf"] > other["chrf"] and 0 <= other["bleu"] < 0.1  # 0-1, like Phase 2
+    numbered = ev.bleu_chrf(["1. the rule flags unused imports"], ["the rule flags unused imports"])
+    assert numbered["bleu"] == pytest.approx(1.0)
 
 
 def test_ontology_utilization_counts_generations_using_known_entities():

@@ -84,15 +84,20 @@ def grouped_prf(
 
 
 def bleu_chrf(hypotheses: Sequence[str], references: Sequence[str]) -> dict[str, float]:
-    """Corpus BLEU and chrF (sacrebleu, 0-100 scale)."""
+    """Corpus BLEU (`cetd_lib.metrics.corpus_bleu`, the project's one BLEU) and chrF (sacrebleu,
+    character n-grams with the same numbering stripped), both on a 0-1 scale like every other
+    score here."""
     import sacrebleu
+
+    from cetd_lib.metrics import corpus_bleu, strip_numbering
 
     if not hypotheses:
         return {"bleu": math.nan, "chrf": math.nan}
-    refs = [list(references)]
+    hyps = [strip_numbering(h) for h in hypotheses]
+    refs = [[strip_numbering(r) for r in references]]
     return {
-        "bleu": sacrebleu.corpus_bleu(list(hypotheses), refs).score,
-        "chrf": sacrebleu.corpus_chrf(list(hypotheses), refs).score,
+        "bleu": corpus_bleu(hypotheses, references),
+        "chrf": sacrebleu.corpus_chrf(hyps, refs).score / 100,
     }
 
 
