@@ -47,7 +47,9 @@ class RunConfig:
 @dataclass(frozen=True)
 class EvalConfig:
     context_level: int = help_field(
-        "Degradation level of the code the extractor reads (1 full ... 3 signatures).", default=1
+        "Degradation level of the code the extractor reads (1 full ... 3 signatures; 4, the "
+        "gold requirements, is refused: it hands the extractor the answer).",
+        default=1,
     )
     max_new_tokens: int = help_field("Generation cap for requirements.", default=256)
     bleu_target: float = help_field("Seed target: BLEU vs gold above this.", default=0.6)
@@ -57,6 +59,11 @@ class EvalConfig:
     share_above_75_target: float = help_field(
         "Seed target: share of apps above 75% pass.", default=0.3
     )
+
+    def __post_init__(self) -> None:
+        from cetd_lib.degrade import check_extractor_level
+
+        check_extractor_level(self.context_level, "eval.context_level")
 
 
 @dataclass(frozen=True)

@@ -63,11 +63,12 @@ def phase1_source(apps: Sequence[App], ctx: SourceContext) -> dict[str, list[str
 @register_source("extractor")
 def extractor_source(apps: Sequence[App], ctx: SourceContext) -> dict[str, list[str]]:
     """Requirements written by `ctx.extractor` (greedy) from the app's code at `context_level`."""
-    from cetd_lib.degrade import render_context
+    from cetd_lib.degrade import check_extractor_level, render_context
     from cetd_lib.requirements import parse_requirements
 
     if ctx.extractor is None:
         raise ValueError("the 'extractor' source needs SourceContext.extractor (a loaded model)")
+    check_extractor_level(ctx.context_level, "SourceContext.context_level")
     codes = [render_context(app, ctx.context_level) for app in apps]
     texts = ctx.extractor.extract_requirements(codes, max_new_tokens=ctx.max_new_tokens)
     return {app.app_id: parse_requirements(text) for app, text in zip(apps, texts, strict=True)}
