@@ -279,6 +279,61 @@ def find_checkpoint(outputs_dir: str | Path, run_id: str, stage: str) -> tuple[P
     return path, ""
 
 
+class TrainingAppError(ValueError):
+    """An evaluated app is one the checkpoint's run trained on (or chose its checkpoint on)."""
+
+
+TRAIN_SUMMARY = "train_summary.json"  # written by cetd_lib.train.pipeline
+
+
+def training_apps(outputs_dir: str | Path, run_id: str) -> dict[str, list[str]]:
+    """{"train": ids, "val": ids} the run recorded (`artifacts/train_summary.json["apps"]`).
+
+    A run from before that record falls back to its `artifacts/splits.json` (the whole train
+    and val splits: a superset, so the check stays safe). A run with neither is an error: what
+    it trained on cannot be checked.
+    """
+    import json
+
+    artifacts = Path(outputs_dir) / "runs" / run_id / "artifacts"
+    summary = artifacts / TRAIN_SUMMARY
+    if summary.is_file():
+        recorded = json.loads(summary.read_text()).get("apps")
+        if recorded is not None:
+            return {"train": list(recorded["train"]), "val": list(recorded.get("val", []))}
+    splits = artifacts / "splits.json"
+    if splits.is_file():
+        manifest = json.loads(splits.read_text())["splits"]
+        return {"train": list(manifest["train"]), "val": list(manifest.get("val", []))}
+    raise TrainingAppError(
+        f"run {run_id!r} records no training apps ({summary} has no 'apps' and there is no "
+        f"{splits}): cannot check that the evaluated apps were not trained on; rerun the "
+        "phase-2 training, or evaluate a run that records them"
+    )
+
+
+def refuse_training_apps(apps: Sequence[App], outputs_dir: str | Path, run_id: str) -> None:
+    """Raise `TrainingAppError` if any of `apps` is a train (or val) app of run `run_id`.
+
+    Val apps count too: stage 1 keeps the checkpoint with the best validation BLEU on them, so
+    a score there is biased upwards like a training score.
+    """
+    recorded = training_apps(outputs_dir, run_id)
+    ids = {app.app_id for app in apps}
+    trained, selected = sorted(ids & set(recorded["train"])), sorted(ids & set(recorded["val"]))
+    if trained or selected:
+        parts = []
+        if trained:
+            parts.append(f"trained on {trained}")
+        if selected:
+            parts.append(f"chose its checkpoint on {selected} (val)")
+        raise TrainingAppError(
+            f"refusing to evaluate the checkpoints of run {run_id!r} on apps it was fitted to: "
+            f"it {' and '.join(parts)}. Evaluate the test split or the holdout apps with the "
+            "training run's data.split_seed"
+        )
+
+
 @dataclass
 class ConditionResult:
     """One condition: its evaluation and records, or why it was not measured."""
@@ -334,6 +389,7 @@ def run_condition(
             return ConditionResult(source, unavailable=reason)
         from cetd_lib.models import load_extractor
 
+        refuse_training_apps(apps, outputs_dir, phase2_run_id)
         ctx.extractor = load_extractor(path)  # a broken checkpoint raises: never skipped
         checkpoint = str(path)
         requirements = phase2.requirements_from("extractor", apps, ctx)

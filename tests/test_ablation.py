@@ -3,6 +3,7 @@ calibration backends (oracle = 1.0, null = 0.0)."""
 
 from __future__ import annotations
 
+import json
 import math
 
 import pytest
@@ -11,6 +12,7 @@ from cetd_lib import ablation
 from cetd_lib.ablation import (
     AblationConfig,
     ContextPromptBackend,
+    TrainingAppError,
     check_ranking,
     compare,
     context_messages,
@@ -252,6 +254,36 @@ def test_stage_checkpoint_is_loaded_when_present(tmp_path):
 
     stage = tmp_path / "runs" / "train-run" / "artifacts" / "stage1"
     make_extractor("lm", base_model="tiny-random").save(stage, metadata={"step": 1})
+    _record_training(tmp_path, "train-run", train=["three", "four"], val=[])
     result = _run("phase2_stage1", ["null"], tmp_path, phase2_run_id="train-run", max_new_tokens=4)
     assert result.measured and result.checkpoint == str(stage)
     assert result.evaluation.pass_rate == 0.0
+
+
+def _record_training(outputs, run_id, *, train, val):
+    path = outputs / "runs" / run_id / "artifacts" / "train_summary.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"apps": {"train": train, "val": val}}))
+
+
+def test_ablation_refuses_apps_the_checkpoint_run_trained_on(tmp_path):
+    stage = tmp_path / "runs" / "r7" / "artifacts" / "stage2"
+    stage.mkdir(parents=True)
+    (stage / "extractor.json").write_text("{}")  # never loaded: the refusal comes first
+    _record_training(tmp_path, "r7", train=["one", "three"], val=["two"])
+    with pytest.raises(
+        TrainingAppError, match=r"run 'r7'.*trained on \['one'\].*\['two'\] \(val\)"
+    ):
+        _run("phase2_stage2", ["null"], tmp_path, phase2_run_id="r7")
+    # a run without the record falls back to its split manifest
+    (tmp_path / "runs" / "r7" / "artifacts" / "train_summary.json").unlink()
+    (tmp_path / "runs" / "r7" / "artifacts" / "splits.json").write_text(
+        json.dumps({"seed": 0, "splits": {"train": ["two"], "val": [], "test": ["one"]}})
+    )
+    with pytest.raises(TrainingAppError, match=r"trained on \['two'\]"):
+        _run("phase2_stage2", ["null"], tmp_path, phase2_run_id="r7")
+    (tmp_path / "runs" / "r7" / "artifacts" / "splits.json").unlink()
+    with pytest.raises(TrainingAppError, match="records no training apps"):
+        _run("phase2_stage2", ["null"], tmp_path, phase2_run_id="r7")
+    # conditions without a checkpoint never consult the run
+    assert _run("gold", ["null"], tmp_path, phase2_run_id="r7").measured
