@@ -131,6 +131,11 @@ class AblationConfig:
     split: Literal["train", "val", "test"] = help_field(
         "Split whose apps are evaluated.", default="test"
     )
+    holdout: bool = help_field(
+        "Also evaluate the holdout apps (<apps_dir>/holdout/, never trained on) as their own "
+        "row set beside the split.",
+        default=True,
+    )
     n_resamples: int = help_field(
         "Bootstrap resamples for every confidence interval.", default=2000
     )

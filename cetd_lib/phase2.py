@@ -18,6 +18,7 @@ import numpy as np
 
 from cetd_lib.data import App, load_apps
 from cetd_lib.metrics import bootstrap_ci, corpus_bleu, mean_sentence_bleu
+from cetd_lib.paired_stats import PairedComparison, RankingCheck, check_ranking, compare_all
 from cetd_lib.report import Criterion
 from cetd_lib.requirements import format_requirements
 from cetd_lib.splits import SPLITS, SplitManifest, make_splits
@@ -89,14 +90,26 @@ def requirements_from(name: str, apps: Sequence[App], ctx: SourceContext) -> dic
 # ---------------------------------------------------------------------------------------------
 
 
+HOLDOUT = "holdout"
+
+
 @dataclass(frozen=True)
 class Phase2Apps:
     splits: dict[str, list[App]]  # capped at max_apps per split
     manifest: SplitManifest
     retrieval_pool: list[App]  # the whole train split: what phase-1 retrieval searches
+    # apps under <apps_dir>/holdout/: never split, never trained on, capped like a split
+    holdout: list[App] = field(default_factory=list)
 
     def __getitem__(self, split: str) -> list[App]:
-        return self.splits[split]
+        return self.holdout if split == HOLDOUT else self.splits[split]
+
+    def row_sets(self, split: str, *, holdout: bool = True) -> dict[str, list[App]]:
+        """The evaluated row sets: `split`, and the holdout apps beside it (if any and asked)."""
+        rows = {split: self.splits[split]}
+        if holdout and self.holdout:
+            rows[HOLDOUT] = self.holdout
+        return rows
 
 
 def load_phase2_apps(
@@ -110,9 +123,11 @@ def load_phase2_apps(
 
     `max_apps` caps each split AFTER splitting (smoke runs), so the cap never moves an app across
     splits; the kept apps are a seeded sample (`split_seed`), not the alphabetical head, so a
-    smoke run with HumanEval included sees both kinds of app.
+    smoke run with HumanEval included sees both kinds of app. The `holdout/` apps are loaded
+    apart (`Phase2Apps.holdout`, capped the same way): evaluated, never split or trained on.
     """
     apps = load_apps(apps_dir)
+    holdout = load_apps(apps_dir, holdout_only=True)
     if include_humaneval:
         from cetd_lib.humaneval import load_humaneval_apps
 
@@ -126,7 +141,8 @@ def load_phase2_apps(
             name: sorted(rng.sample(members, min(max_apps, len(members))), key=_app_id)
             for name, members in full.items()
         }
-    return Phase2Apps(splits, manifest, retrieval_pool=full["train"])
+        holdout = sorted(rng.sample(holdout, min(max_apps, len(holdout))), key=_app_id)
+    return Phase2Apps(splits, manifest, retrieval_pool=full["train"], holdout=holdout)
 
 
 def _app_id(app: App) -> str:
@@ -236,6 +252,43 @@ def success_criteria(evaluation: SourceEvaluation, eval_config: Any) -> list[Cri
             evaluation.share_apps_above_75,
         ),
     ]
+
+
+RANKING = ("gold", "phase2_stage2", "phase2_stage1", "phase1")
+# The paired comparisons a phase-2 run reports, one Holm family per row set: the ranking's
+# adjacent pairs first, then gold against each source.
+PAIRS = (
+    ("gold", "phase2_stage2"),
+    ("phase2_stage2", "phase2_stage1"),
+    ("phase2_stage1", "phase1"),
+    ("gold", "phase2_stage1"),
+    ("gold", "phase1"),
+)
+
+
+def paired_analysis(
+    evaluations: dict[str, SourceEvaluation],
+    *,
+    test: str = "wilcoxon",
+    n_resamples: int = 2000,
+    confidence: float = 0.95,
+    seed: int = 0,
+) -> tuple[list[PairedComparison], RankingCheck]:
+    """Holm-corrected paired comparisons of the sources on one row set, and the expected
+    ranking decided from them at alpha = 1 - confidence (`cetd_lib.paired_stats`)."""
+    rates = {name: ev.pass_rates for name, ev in evaluations.items()}
+    pairs = [(a, b) for a, b in PAIRS if a in rates and b in rates]
+    comparisons = compare_all(
+        pairs, rates, test=test, n_resamples=n_resamples, confidence=confidence, seed=seed
+    )
+    ranking = check_ranking(
+        comparisons,
+        RANKING,
+        measured=list(rates),
+        alpha=1 - confidence,
+        means={name: ev.pass_rate for name, ev in evaluations.items()},
+    )
+    return comparisons, ranking
 
 
 def build_orchestra(orchestra: Any) -> dict[str, Any]:
