@@ -12,8 +12,9 @@ Two kinds of condition live in one registry (`ABLATION_SOURCES`):
   prompt that says it is handed (degraded) code, not requirements. These are references: how
   far code alone gets the orchestra, to place the requirement sources against.
 
-The seed expects gold > phase2_stage2 > phase2_stage1 > phase1; `check_ranking` reports what was
-measured, including violations and rows that could not be measured.
+The seed expects gold > phase2_stage2 > phase2_stage1 > phase1; `check_ranking` decides each
+adjacent pair by the Holm-corrected paired test (holds / reversed / not resolved), never by point
+means, and names the rows that could not be measured.
 """
 
 from __future__ import annotations
@@ -27,11 +28,22 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-import numpy as np
-
 from cetd_lib.config_field import help_field
 from cetd_lib.data import App
 from cetd_lib.metrics import bootstrap_ci
+
+# The paired statistics live in cetd_lib.paired_stats (phase 2 uses them too); re-exported.
+from cetd_lib.paired_stats import PAIRED_TESTS as PAIRED_TESTS
+from cetd_lib.paired_stats import PairedComparison as PairedComparison
+from cetd_lib.paired_stats import PairedTest as PairedTest
+from cetd_lib.paired_stats import RankingCheck as RankingCheck
+from cetd_lib.paired_stats import check_ranking as check_ranking
+from cetd_lib.paired_stats import compare as compare
+from cetd_lib.paired_stats import compare_all as compare_all
+from cetd_lib.paired_stats import comparisons_table as comparisons_table
+from cetd_lib.paired_stats import paired_bootstrap as paired_bootstrap
+from cetd_lib.paired_stats import sign_test as sign_test
+from cetd_lib.paired_stats import wilcoxon_test as wilcoxon_test
 from cetd_lib.phase2 import evaluate_with_records
 
 log = logging.getLogger(__name__)
@@ -119,10 +131,19 @@ class AblationConfig:
     split: Literal["train", "val", "test"] = help_field(
         "Split whose apps are evaluated.", default="test"
     )
+    holdout: bool = help_field(
+        "Also evaluate the holdout apps (<apps_dir>/holdout/, never trained on) as their own "
+        "row set beside the split.",
+        default=True,
+    )
     n_resamples: int = help_field(
         "Bootstrap resamples for every confidence interval.", default=2000
     )
-    confidence: float = help_field("Confidence level of the bootstrap intervals.", default=0.95)
+    confidence: float = help_field(
+        "Confidence level of the bootstrap intervals; 1 - confidence is also the level alpha "
+        "of the Holm-corrected tests that decide the expected ranking.",
+        default=0.95,
+    )
     paired_test: Literal["wilcoxon", "sign"] = help_field(
         "Per-app paired test: Wilcoxon signed-rank (uses the size of differences) or the "
         "sign test (only their direction; exact, robust to the many ties of pass rates).",
@@ -152,153 +173,11 @@ class AblationConfig:
             raise ValueError("ablation.n_worst_apps must be >= 1 and ablation.n_examples >= 0")
 
 
-# ---------------------------------------------------------------------------------------------
-# Paired statistics (pure functions)
-# ---------------------------------------------------------------------------------------------
-
-
-def paired_values(
-    a: Mapping[str, float], b: Mapping[str, float]
-) -> tuple[list[str], np.ndarray, np.ndarray]:
-    """Apps scored (not NaN) under both conditions, sorted by id, and their two values."""
-    ids = sorted(k for k in set(a) & set(b) if not (math.isnan(a[k]) or math.isnan(b[k])))
-    return ids, np.array([a[k] for k in ids], float), np.array([b[k] for k in ids], float)
-
-
-def paired_bootstrap(
-    a: Sequence[float],
-    b: Sequence[float],
-    *,
-    n_resamples: int = 2000,
-    confidence: float = 0.95,
-    seed: int = 0,
-) -> tuple[float, float, float]:
-    """(mean of a - b, low, high): percentile bootstrap of the mean paired difference.
-
-    Apps are resampled with replacement and both conditions move together, so the interval
-    reflects the per-app pairing (Efron & Tibshirani 1993, ch. 13). NaNs if there are no pairs.
-
-    >>> paired_bootstrap([1, 1], [1, 0], n_resamples=4000)  # differences 0 and 1
-    (0.5, 0.0, 1.0)
-    """
-    diffs = np.asarray(a, float) - np.asarray(b, float)
-    if diffs.size == 0:
-        return (float("nan"), float("nan"), float("nan"))
-    low, high = bootstrap_ci(diffs, n_resamples=n_resamples, confidence=confidence, seed=seed)
-    return (float(diffs.mean()), low, high)
-
-
-@dataclass(frozen=True)
-class PairedTest:
-    """A two-sided paired test on per-app differences a - b; ties (a == b) are dropped."""
-
-    name: str  # "sign" or "wilcoxon"
-    statistic: float  # sign: wins of a; wilcoxon: min(W+, W-)
-    p_value: float  # NaN when every pair is tied (nothing to test)
-    n_pairs: int
-    wins: int  # a > b
-    losses: int  # a < b
-    ties: int
-
-
-def _counts(a: Sequence[float], b: Sequence[float]) -> tuple[np.ndarray, int, int, int]:
-    diffs = np.asarray(a, float) - np.asarray(b, float)
-    wins, losses = int((diffs > 0).sum()), int((diffs < 0).sum())
-    return diffs, wins, losses, int(diffs.size - wins - losses)
-
-
-def sign_test(a: Sequence[float], b: Sequence[float]) -> PairedTest:
-    """Exact two-sided sign test: wins ~ Binomial(wins + losses, 1/2) under no difference.
-
-    >>> round(sign_test([1, 1, 1, 1, 1], [0, 0, 0, 0, 0]).p_value, 4)  # 2 * 0.5**5
-    0.0625
-    """
-    from scipy.stats import binomtest
-
-    diffs, wins, losses, ties = _counts(a, b)
-    n = wins + losses
-    p = binomtest(wins, n, 0.5).pvalue if n else float("nan")
-    return PairedTest("sign", float(wins), float(p), int(diffs.size), wins, losses, ties)
-
-
-def wilcoxon_test(a: Sequence[float], b: Sequence[float]) -> PairedTest:
-    """Two-sided Wilcoxon signed-rank test (scipy, zero differences dropped: Wilcoxon 1945).
-
-    Exact for small samples without tied ranks, else the normal approximation scipy picks.
-
-    >>> t = wilcoxon_test([1, 0, 3, 4, 5], [0, 2, 0, 0, 0])  # ranks 1..5, W- = 2
-    >>> t.statistic, round(t.p_value, 4)  # 6 of 32 sign patterns have min(W+, W-) <= 2
-    (2.0, 0.1875)
-    """
-    from scipy.stats import wilcoxon
-
-    diffs, wins, losses, ties = _counts(a, b)
-    if wins + losses == 0:
-        return PairedTest("wilcoxon", float("nan"), float("nan"), int(diffs.size), 0, 0, ties)
-    result = wilcoxon(diffs, zero_method="wilcox", alternative="two-sided")
-    return PairedTest(
-        "wilcoxon",
-        float(result.statistic),
-        float(result.pvalue),
-        int(diffs.size),
-        wins,
-        losses,
-        ties,
-    )
-
-
-PAIRED_TESTS: dict[str, Callable[[Sequence[float], Sequence[float]], PairedTest]] = {
-    "sign": sign_test,
-    "wilcoxon": wilcoxon_test,
-}
-
-
-@dataclass(frozen=True)
-class PairedComparison:
-    """Condition `a` against `b` on the apps both scored."""
-
-    a: str
-    b: str
-    status: str  # "measured" or why not
-    app_ids: tuple[str, ...] = ()
-    mean_difference: float = float("nan")  # mean over apps of pass_rate(a) - pass_rate(b)
-    ci_low: float = float("nan")
-    ci_high: float = float("nan")
-    test: PairedTest | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-
-def compare(
-    name_a: str,
-    name_b: str,
-    pass_rates: Mapping[str, Mapping[str, float] | None],
-    *,
-    test: str = "wilcoxon",
-    n_resamples: int = 2000,
-    confidence: float = 0.95,
-    seed: int = 0,
-) -> PairedComparison:
-    """Paired comparison of two conditions' per-app pass rates (None: condition not measured)."""
-    a, b = pass_rates.get(name_a), pass_rates.get(name_b)
-    missing = [n for n, v in ((name_a, a), (name_b, b)) if v is None]
-    if missing:
-        return PairedComparison(name_a, name_b, f"not available: {', '.join(missing)}")
-    ids, va, vb = paired_values(a, b)
-    if not ids:
-        return PairedComparison(name_a, name_b, "no app scored under both")
-    mean, low, high = paired_bootstrap(
-        va, vb, n_resamples=n_resamples, confidence=confidence, seed=seed
-    )
-    return PairedComparison(
-        name_a, name_b, "measured", tuple(ids), mean, low, high, PAIRED_TESTS[test](va, vb)
-    )
-
-
 def default_pairs(sources: Sequence[str], expected: Sequence[str]) -> list[tuple[str, str]]:
-    """Neighbours in the expected ranking, gold against the closest measured stand-in and
-    each context level against the next: the comparisons the ablation is about."""
+    """Neighbours in the expected ranking, gold against each cheaper condition and each
+    context level against the next: the comparisons the ablation is about, one Holm family.
+
+    Pass the *measured* sources, so the ranking's adjacent pairs skip unmeasured rows."""
     chain = [s for s in expected if s in sources]
     pairs = list(zip(chain, chain[1:], strict=False))
     for name in ("phase1", "level1", "level2", "level3"):  # gold vs each cheaper condition
@@ -307,68 +186,6 @@ def default_pairs(sources: Sequence[str], expected: Sequence[str]) -> list[tuple
     levels = [s for s in ("level1", "level2", "level3") if s in sources]
     pairs += [p for p in zip(levels, levels[1:], strict=False) if p not in pairs]
     return pairs
-
-
-# ---------------------------------------------------------------------------------------------
-# The expected ranking, checked as found
-# ---------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class RankingCheck:
-    expected: tuple[str, ...]
-    observed: tuple[str, ...]  # measured sources of `expected`, by mean pass rate, best first
-    pairs: tuple[tuple[str, str, str], ...]  # (higher, lower, holds|violated|tie|not measured)
-    verdict: str
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "expected": list(self.expected),
-            "observed": list(self.observed),
-            "pairs": [{"higher": h, "lower": lo, "verdict": v} for h, lo, v in self.pairs],
-            "verdict": self.verdict,
-        }
-
-
-def check_ranking(means: Mapping[str, float | None], expected: Sequence[str]) -> RankingCheck:
-    """Every pair (i < j) of `expected` should have mean(i) > mean(j). None/NaN = not measured.
-
-    Verdict: "holds" (all measured, all strict), "violated" (some pair reversed), "ties" (no
-    reversal, some equal), "holds where measured" (no reversal or tie, some missing), or
-    "not measured" (fewer than two measured).
-
-    >>> check_ranking({"gold": 0.9, "phase1": 0.2, "phase2_stage1": None},
-    ...               ["gold", "phase2_stage1", "phase1"]).verdict
-    'holds where measured'
-    """
-
-    def value(name: str) -> float | None:
-        v = means.get(name)
-        return None if v is None or math.isnan(v) else float(v)
-
-    pairs = []
-    for i, high in enumerate(expected):
-        for low in expected[i + 1 :]:
-            vh, vl = value(high), value(low)
-            if vh is None or vl is None:
-                verdict = "not measured"
-            else:
-                verdict = "holds" if vh > vl else "tie" if vh == vl else "violated"
-            pairs.append((high, low, verdict))
-    measured = [n for n in expected if value(n) is not None]
-    observed = tuple(sorted(measured, key=lambda n: (-value(n), expected.index(n))))
-    verdicts = {v for *_, v in pairs}
-    if len(measured) < 2:
-        overall = "not measured"
-    elif "violated" in verdicts:
-        overall = "violated"
-    elif "tie" in verdicts:
-        overall = "ties"
-    elif "not measured" in verdicts:
-        overall = "holds where measured"
-    else:
-        overall = "holds"
-    return RankingCheck(tuple(expected), observed, tuple(pairs), overall)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -467,6 +284,61 @@ def find_checkpoint(outputs_dir: str | Path, run_id: str, stage: str) -> tuple[P
     return path, ""
 
 
+class TrainingAppError(ValueError):
+    """An evaluated app is one the checkpoint's run trained on (or chose its checkpoint on)."""
+
+
+TRAIN_SUMMARY = "train_summary.json"  # written by cetd_lib.train.pipeline
+
+
+def training_apps(outputs_dir: str | Path, run_id: str) -> dict[str, list[str]]:
+    """{"train": ids, "val": ids} the run recorded (`artifacts/train_summary.json["apps"]`).
+
+    A run from before that record falls back to its `artifacts/splits.json` (the whole train
+    and val splits: a superset, so the check stays safe). A run with neither is an error: what
+    it trained on cannot be checked.
+    """
+    import json
+
+    artifacts = Path(outputs_dir) / "runs" / run_id / "artifacts"
+    summary = artifacts / TRAIN_SUMMARY
+    if summary.is_file():
+        recorded = json.loads(summary.read_text()).get("apps")
+        if recorded is not None:
+            return {"train": list(recorded["train"]), "val": list(recorded.get("val", []))}
+    splits = artifacts / "splits.json"
+    if splits.is_file():
+        manifest = json.loads(splits.read_text())["splits"]
+        return {"train": list(manifest["train"]), "val": list(manifest.get("val", []))}
+    raise TrainingAppError(
+        f"run {run_id!r} records no training apps ({summary} has no 'apps' and there is no "
+        f"{splits}): cannot check that the evaluated apps were not trained on; rerun the "
+        "phase-2 training, or evaluate a run that records them"
+    )
+
+
+def refuse_training_apps(apps: Sequence[App], outputs_dir: str | Path, run_id: str) -> None:
+    """Raise `TrainingAppError` if any of `apps` is a train (or val) app of run `run_id`.
+
+    Val apps count too: stage 1 keeps the checkpoint with the best validation BLEU on them, so
+    a score there is biased upwards like a training score.
+    """
+    recorded = training_apps(outputs_dir, run_id)
+    ids = {app.app_id for app in apps}
+    trained, selected = sorted(ids & set(recorded["train"])), sorted(ids & set(recorded["val"]))
+    if trained or selected:
+        parts = []
+        if trained:
+            parts.append(f"trained on {trained}")
+        if selected:
+            parts.append(f"chose its checkpoint on {selected} (val)")
+        raise TrainingAppError(
+            f"refusing to evaluate the checkpoints of run {run_id!r} on apps it was fitted to: "
+            f"it {' and '.join(parts)}. Evaluate the test split or the holdout apps with the "
+            "training run's data.split_seed"
+        )
+
+
 @dataclass
 class ConditionResult:
     """One condition: its evaluation and records, or why it was not measured."""
@@ -522,6 +394,7 @@ def run_condition(
             return ConditionResult(source, unavailable=reason)
         from cetd_lib.models import load_extractor
 
+        refuse_training_apps(apps, outputs_dir, phase2_run_id)
         ctx.extractor = load_extractor(path)  # a broken checkpoint raises: never skipped
         checkpoint = str(path)
         requirements = phase2.requirements_from("extractor", apps, ctx)
@@ -588,25 +461,6 @@ def summary_table(
         lines.append(
             f"| {name} | {kind} | {row['mean']:.3f} | [{row['ci_low']:.2f}, "
             f"{row['ci_high']:.2f}] | {row['n_apps']} | {bleu} |"
-        )
-    return "\n".join(lines)
-
-
-def comparisons_table(comparisons: Sequence[PairedComparison]) -> str:
-    lines = [
-        "| a vs b | apps | mean(a - b) | CI | wins/losses/ties | test | p |",
-        "|---|---|---|---|---|---|---|",
-    ]
-    for c in comparisons:
-        if c.test is None:
-            lines.append(f"| {c.a} vs {c.b} | {c.status} | | | | | |")
-            continue
-        t = c.test
-        p = "—" if math.isnan(t.p_value) else f"{t.p_value:.3g}"
-        lines.append(
-            f"| {c.a} vs {c.b} | {len(c.app_ids)} | {c.mean_difference:+.3f} | "
-            f"[{c.ci_low:+.2f}, {c.ci_high:+.2f}] | {t.wins}/{t.losses}/{t.ties} | {t.name} | "
-            f"{p} |"
         )
     return "\n".join(lines)
 

@@ -174,6 +174,26 @@ def degrade(app: App, level: int | Level) -> ContextView:
     return ContextView(app.app_id, level, {}, requirements=app.requirements)
 
 
+EXTRACTOR_LEVELS = (Level.FULL, Level.CODE, Level.SIGNATURES)
+
+
+def check_extractor_level(level: int, where: str) -> int:
+    """`level` if an extractor may read it; level 4 is refused.
+
+    Level 4 *is* the gold requirements: an extractor trained or evaluated on it copies its
+    input, and BLEU or pass rate against gold then measures copying, not extraction.
+    """
+    if level == Level.REQUIREMENTS:
+        raise ValueError(
+            f"{where}=4 shows the extractor the gold requirements it should write (it hands "
+            "the answer to the model); use 1 (full source), 2 (no comments/docstrings) or "
+            "3 (signatures only)"
+        )
+    if level not in EXTRACTOR_LEVELS:
+        raise ValueError(f"{where}={level!r}: expected 1, 2 or 3")
+    return level
+
+
 def render_context(app: App, level: int | Level) -> str:
     """`degrade(app, level)` as one prompt string."""
     return degrade(app, level).render()

@@ -47,7 +47,9 @@ class RunConfig:
 @dataclass(frozen=True)
 class EvalConfig:
     context_level: int = help_field(
-        "Degradation level of the code the extractor reads (1 full ... 3 signatures).", default=1
+        "Degradation level of the code the extractor reads (1 full ... 3 signatures; 4, the "
+        "gold requirements, is refused: it hands the extractor the answer).",
+        default=1,
     )
     max_new_tokens: int = help_field("Generation cap for requirements.", default=256)
     bleu_target: float = help_field("Seed target: BLEU vs gold above this.", default=0.6)
@@ -57,6 +59,30 @@ class EvalConfig:
     share_above_75_target: float = help_field(
         "Seed target: share of apps above 75% pass.", default=0.3
     )
+    holdout: bool = help_field(
+        "Also evaluate the holdout apps (<apps_dir>/holdout/, never trained on) as their own "
+        "row set beside the test split.",
+        default=True,
+    )
+    paired_test: Literal["wilcoxon", "sign"] = help_field(
+        "Per-app paired test of the source comparisons (Holm-corrected per row set).",
+        default="wilcoxon",
+    )
+    n_resamples: int = help_field(
+        "Bootstrap resamples for every confidence interval.", default=2000
+    )
+    confidence: float = help_field(
+        "Confidence level of the intervals; 1 - confidence is the level of the corrected tests "
+        "that decide the expected ranking.",
+        default=0.95,
+    )
+
+    def __post_init__(self) -> None:
+        from cetd_lib.degrade import check_extractor_level
+
+        check_extractor_level(self.context_level, "eval.context_level")
+        if self.n_resamples < 100 or not 0.5 <= self.confidence < 1:
+            raise ValueError("eval: n_resamples must be >= 100 and confidence in [0.5, 1)")
 
 
 @dataclass(frozen=True)

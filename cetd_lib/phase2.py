@@ -18,6 +18,7 @@ import numpy as np
 
 from cetd_lib.data import App, load_apps
 from cetd_lib.metrics import bootstrap_ci, corpus_bleu, mean_sentence_bleu
+from cetd_lib.paired_stats import PairedComparison, RankingCheck, check_ranking, compare_all
 from cetd_lib.report import Criterion
 from cetd_lib.requirements import format_requirements
 from cetd_lib.splits import SPLITS, SplitManifest, make_splits
@@ -63,11 +64,12 @@ def phase1_source(apps: Sequence[App], ctx: SourceContext) -> dict[str, list[str
 @register_source("extractor")
 def extractor_source(apps: Sequence[App], ctx: SourceContext) -> dict[str, list[str]]:
     """Requirements written by `ctx.extractor` (greedy) from the app's code at `context_level`."""
-    from cetd_lib.degrade import render_context
+    from cetd_lib.degrade import check_extractor_level, render_context
     from cetd_lib.requirements import parse_requirements
 
     if ctx.extractor is None:
         raise ValueError("the 'extractor' source needs SourceContext.extractor (a loaded model)")
+    check_extractor_level(ctx.context_level, "SourceContext.context_level")
     codes = [render_context(app, ctx.context_level) for app in apps]
     texts = ctx.extractor.extract_requirements(codes, max_new_tokens=ctx.max_new_tokens)
     return {app.app_id: parse_requirements(text) for app, text in zip(apps, texts, strict=True)}
@@ -88,14 +90,26 @@ def requirements_from(name: str, apps: Sequence[App], ctx: SourceContext) -> dic
 # ---------------------------------------------------------------------------------------------
 
 
+HOLDOUT = "holdout"
+
+
 @dataclass(frozen=True)
 class Phase2Apps:
     splits: dict[str, list[App]]  # capped at max_apps per split
     manifest: SplitManifest
     retrieval_pool: list[App]  # the whole train split: what phase-1 retrieval searches
+    # apps under <apps_dir>/holdout/: never split, never trained on, capped like a split
+    holdout: list[App] = field(default_factory=list)
 
     def __getitem__(self, split: str) -> list[App]:
-        return self.splits[split]
+        return self.holdout if split == HOLDOUT else self.splits[split]
+
+    def row_sets(self, split: str, *, holdout: bool = True) -> dict[str, list[App]]:
+        """The evaluated row sets: `split`, and the holdout apps beside it (if any and asked)."""
+        rows = {split: self.splits[split]}
+        if holdout and self.holdout:
+            rows[HOLDOUT] = self.holdout
+        return rows
 
 
 def load_phase2_apps(
@@ -109,9 +123,11 @@ def load_phase2_apps(
 
     `max_apps` caps each split AFTER splitting (smoke runs), so the cap never moves an app across
     splits; the kept apps are a seeded sample (`split_seed`), not the alphabetical head, so a
-    smoke run with HumanEval included sees both kinds of app.
+    smoke run with HumanEval included sees both kinds of app. The `holdout/` apps are loaded
+    apart (`Phase2Apps.holdout`, capped the same way): evaluated, never split or trained on.
     """
     apps = load_apps(apps_dir)
+    holdout = load_apps(apps_dir, holdout_only=True)
     if include_humaneval:
         from cetd_lib.humaneval import load_humaneval_apps
 
@@ -125,7 +141,8 @@ def load_phase2_apps(
             name: sorted(rng.sample(members, min(max_apps, len(members))), key=_app_id)
             for name, members in full.items()
         }
-    return Phase2Apps(splits, manifest, retrieval_pool=full["train"])
+        holdout = sorted(rng.sample(holdout, min(max_apps, len(holdout))), key=_app_id)
+    return Phase2Apps(splits, manifest, retrieval_pool=full["train"], holdout=holdout)
 
 
 def _app_id(app: App) -> str:
@@ -144,8 +161,8 @@ class SourceEvaluation:
     source: str
     app_ids: list[str]
     requirements: dict[str, list[str]]
-    bleu: float  # mean nltk sentence BLEU (smoothed)
-    corpus_bleu: float  # sacrebleu corpus BLEU in [0, 1]
+    bleu: float  # mean sacrebleu sentence BLEU in [0, 1] (numbering stripped)
+    corpus_bleu: float  # sacrebleu corpus BLEU in [0, 1] (numbering stripped)
     pass_rates: dict[str, float]  # app_id -> mean pass rate over orchestra members and samples
     reconstruction: dict[str, Any] = field(default_factory=dict)  # OrchestraScore.to_dict()
     failure_counts: dict[str, int] = field(default_factory=dict)
@@ -235,6 +252,43 @@ def success_criteria(evaluation: SourceEvaluation, eval_config: Any) -> list[Cri
             evaluation.share_apps_above_75,
         ),
     ]
+
+
+RANKING = ("gold", "phase2_stage2", "phase2_stage1", "phase1")
+# The paired comparisons a phase-2 run reports, one Holm family per row set: the ranking's
+# adjacent pairs first, then gold against each source.
+PAIRS = (
+    ("gold", "phase2_stage2"),
+    ("phase2_stage2", "phase2_stage1"),
+    ("phase2_stage1", "phase1"),
+    ("gold", "phase2_stage1"),
+    ("gold", "phase1"),
+)
+
+
+def paired_analysis(
+    evaluations: dict[str, SourceEvaluation],
+    *,
+    test: str = "wilcoxon",
+    n_resamples: int = 2000,
+    confidence: float = 0.95,
+    seed: int = 0,
+) -> tuple[list[PairedComparison], RankingCheck]:
+    """Holm-corrected paired comparisons of the sources on one row set, and the expected
+    ranking decided from them at alpha = 1 - confidence (`cetd_lib.paired_stats`)."""
+    rates = {name: ev.pass_rates for name, ev in evaluations.items()}
+    pairs = [(a, b) for a, b in PAIRS if a in rates and b in rates]
+    comparisons = compare_all(
+        pairs, rates, test=test, n_resamples=n_resamples, confidence=confidence, seed=seed
+    )
+    ranking = check_ranking(
+        comparisons,
+        RANKING,
+        measured=list(rates),
+        alpha=1 - confidence,
+        means={name: ev.pass_rate for name, ev in evaluations.items()},
+    )
+    return comparisons, ranking
 
 
 def build_orchestra(orchestra: Any) -> dict[str, Any]:

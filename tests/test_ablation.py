@@ -3,6 +3,7 @@ calibration backends (oracle = 1.0, null = 0.0)."""
 
 from __future__ import annotations
 
+import json
 import math
 
 import pytest
@@ -11,6 +12,7 @@ from cetd_lib import ablation
 from cetd_lib.ablation import (
     AblationConfig,
     ContextPromptBackend,
+    TrainingAppError,
     check_ranking,
     compare,
     context_messages,
@@ -110,37 +112,28 @@ def test_default_pairs():
 # ---------------------------------------------------------------- ranking
 
 
-@pytest.mark.parametrize(
-    ("means", "verdict", "observed"),
-    [
-        ({"gold": 0.9, "phase2_stage2": 0.6, "phase2_stage1": 0.5, "phase1": 0.1}, "holds", None),
-        (
-            {"gold": 0.9, "phase2_stage2": 0.4, "phase2_stage1": 0.5, "phase1": 0.1},
-            "violated",
-            ("gold", "phase2_stage1", "phase2_stage2", "phase1"),
-        ),
-        ({"gold": 0.5, "phase2_stage2": None, "phase2_stage1": None, "phase1": 0.5}, "ties", None),
-        (
-            {"gold": 0.8, "phase2_stage2": None, "phase2_stage1": float("nan"), "phase1": 0.2},
-            "holds where measured",
-            ("gold", "phase1"),
-        ),
-        ({"gold": 0.8}, "not measured", ("gold",)),
-    ],
-)
-def test_check_ranking_reports_as_found(means, verdict, observed):
-    check = check_ranking(means, ablation.SEED_RANKING)
-    assert check.verdict == verdict
-    if observed is not None:
-        assert check.observed == observed
-    assert len(check.pairs) == 6  # every ordered pair of the four
-    assert check.to_dict()["verdict"] == verdict
+def _rates(**columns):
+    """source -> {app -> pass rate} from equal-length lists."""
+    return {name: {f"app{i}": v for i, v in enumerate(values)} for name, values in columns.items()}
 
 
-def test_check_ranking_pair_verdicts():
-    check = check_ranking({"gold": 0.2, "phase1": 0.7}, ["gold", "phase1"])
-    assert check.pairs == (("gold", "phase1", "violated"),)
-    assert check.observed == ("phase1", "gold")
+def test_ablation_ranking_is_decided_by_corrected_tests_over_the_measured_chain():
+    # 8 apps where gold beats phase1 on every app (sign test p = 2/256, 3 tests: Holm 3x)
+    rates = _rates(gold=[1.0] * 8, phase2_stage1=[0.5] * 8, phase1=[0.0] * 8)
+    rates["phase2_stage2"] = None  # no checkpoint
+    measured = [n for n, r in rates.items() if r is not None]
+    pairs = default_pairs(measured, ablation.SEED_RANKING)
+    assert pairs[:2] == [("gold", "phase2_stage1"), ("phase2_stage1", "phase1")]
+    comparisons = ablation.compare_all(pairs, rates, test="sign", n_resamples=500)
+    check = check_ranking(comparisons, ablation.SEED_RANKING, measured=measured)
+    assert [(p.higher, p.lower, p.verdict) for p in check.pairs] == [
+        ("gold", "phase2_stage1", "holds"),
+        ("phase2_stage1", "phase1", "holds"),
+    ]
+    assert check.not_measured == ("phase2_stage2",)
+    assert check.verdict == "holds where measured"
+    assert check.pairs[0].p_holm == pytest.approx(3 * 2 / 256)
+    assert "Holm-corrected" in check.rule and check.to_dict()["verdict"] == check.verdict
 
 
 # ---------------------------------------------------------------- config
@@ -261,6 +254,36 @@ def test_stage_checkpoint_is_loaded_when_present(tmp_path):
 
     stage = tmp_path / "runs" / "train-run" / "artifacts" / "stage1"
     make_extractor("lm", base_model="tiny-random").save(stage, metadata={"step": 1})
+    _record_training(tmp_path, "train-run", train=["three", "four"], val=[])
     result = _run("phase2_stage1", ["null"], tmp_path, phase2_run_id="train-run", max_new_tokens=4)
     assert result.measured and result.checkpoint == str(stage)
     assert result.evaluation.pass_rate == 0.0
+
+
+def _record_training(outputs, run_id, *, train, val):
+    path = outputs / "runs" / run_id / "artifacts" / "train_summary.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"apps": {"train": train, "val": val}}))
+
+
+def test_ablation_refuses_apps_the_checkpoint_run_trained_on(tmp_path):
+    stage = tmp_path / "runs" / "r7" / "artifacts" / "stage2"
+    stage.mkdir(parents=True)
+    (stage / "extractor.json").write_text("{}")  # never loaded: the refusal comes first
+    _record_training(tmp_path, "r7", train=["one", "three"], val=["two"])
+    with pytest.raises(
+        TrainingAppError, match=r"run 'r7'.*trained on \['one'\].*\['two'\] \(val\)"
+    ):
+        _run("phase2_stage2", ["null"], tmp_path, phase2_run_id="r7")
+    # a run without the record falls back to its split manifest
+    (tmp_path / "runs" / "r7" / "artifacts" / "train_summary.json").unlink()
+    (tmp_path / "runs" / "r7" / "artifacts" / "splits.json").write_text(
+        json.dumps({"seed": 0, "splits": {"train": ["two"], "val": [], "test": ["one"]}})
+    )
+    with pytest.raises(TrainingAppError, match=r"trained on \['two'\]"):
+        _run("phase2_stage2", ["null"], tmp_path, phase2_run_id="r7")
+    (tmp_path / "runs" / "r7" / "artifacts" / "splits.json").unlink()
+    with pytest.raises(TrainingAppError, match="records no training apps"):
+        _run("phase2_stage2", ["null"], tmp_path, phase2_run_id="r7")
+    # conditions without a checkpoint never consult the run
+    assert _run("gold", ["null"], tmp_path, phase2_run_id="r7").measured

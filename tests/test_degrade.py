@@ -237,3 +237,27 @@ def test_paraphrase_hook_rewrites_every_kept_item():
     assert calls == ITEMS and out == [item.upper() for item in ITEMS]
     with pytest.raises(ValueError, match="paraphrase returned ''"):
         degrade_requirements(ITEMS, rate=0.0, seed=0, paraphrase=lambda item: "")
+
+
+def test_context_level_4_is_refused_for_training_and_evaluating_an_extractor(tmp_path):
+    from cetd_lib.params import ParamsError, load_params
+    from cetd_lib.phase2 import SourceContext, requirements_from
+    from cetd_lib.train.config import Stage1Config, Stage2Config
+
+    for key in ("stage1.context_level", "stage2.context_level", "eval.context_level"):
+        with pytest.raises(ParamsError, match=f"{key.split('.')[1]}=4 .*hands the answer"):
+            load_params(None, [f"{key}=4"])
+        assert load_params(None, [f"{key}=3"])  # signatures only is a fair task
+    with pytest.raises(ValueError, match="stage1.context_level=4"):
+        Stage1Config(context_level=4)
+    with pytest.raises(ValueError, match="stage2.context_level=0: expected 1, 2 or 3"):
+        Stage2Config(context_level=0)
+
+    class Copier:  # would score BLEU 1.0 by echoing its input
+        def extract_requirements(self, codes, max_new_tokens):
+            return list(codes)
+
+    app = App("a", {"m.py": "x = 1\n"}, {"test_m.py": "def test(): pass\n"}, ("x is 1.",))
+    ctx = SourceContext(extractor=Copier(), context_level=4)
+    with pytest.raises(ValueError, match="context_level=4 shows the extractor the gold"):
+        requirements_from("extractor", [app], ctx)

@@ -2,7 +2,13 @@ import math
 
 import pytest
 
-from cetd_lib.metrics import bootstrap_ci, corpus_bleu, mean_sentence_bleu, sentence_bleu
+from cetd_lib.metrics import (
+    bootstrap_ci,
+    corpus_bleu,
+    mean_sentence_bleu,
+    sentence_bleu,
+    strip_numbering,
+)
 
 
 def test_identical_text_scores_one_and_disjoint_scores_near_zero():
@@ -33,3 +39,26 @@ def test_bootstrap_ci_brackets_the_mean_and_is_seeded():
     assert low < 0.5 < high
     assert bootstrap_ci(values, seed=1) == (low, high)
     assert bootstrap_ci([0.3, 0.3, 0.3]) == pytest.approx((0.3, 0.3))
+
+
+def test_bleu_ignores_list_numbering():
+    gold = "1. the parser reads ini sections\n2. keys are case insensitive"
+    same_items = "- the parser reads ini sections\n- keys are case insensitive"
+    assert sentence_bleu(same_items, gold) == pytest.approx(1.0)
+    assert corpus_bleu([same_items], [gold]) == pytest.approx(1.0)
+    # numbering alone is no match: two unrelated lists of the same length share only "1." "2."
+    other = "1. alpha beta gamma delta\n2. epsilon zeta eta theta"
+    assert sentence_bleu(other, gold) == 0.0
+    assert strip_numbering("3) x\n  10. y\n* z") == "x y z"
+
+
+def test_sentence_and_corpus_bleu_agree_on_one_pair_and_stay_in_unit_interval():
+    hyp = "the cache evicts the least recently used item when it is full"
+    ref = "the cache evicts the least recently used entry when it is full"
+    one = sentence_bleu(hyp, ref)
+    assert 0.0 < one < 1.0
+    assert corpus_bleu([hyp], [ref]) == pytest.approx(one)
+    # sacrebleu's 0-100 figure for the same pair, rescaled: one implementation
+    import sacrebleu
+
+    assert one == pytest.approx(sacrebleu.sentence_bleu(hyp, [ref]).score / 100)

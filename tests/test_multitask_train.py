@@ -376,7 +376,10 @@ def test_pass_at_k_and_targets():
 def test_bleu_chrf_rank_identical_above_unrelated():
     same = ev.bleu_chrf(["the rule flags unused imports"], ["the rule flags unused imports"])
     other = ev.bleu_chrf(["completely different words here"], ["the rule flags unused imports"])
-    assert same["bleu"] == pytest.approx(100.0) and same["chrf"] > other["chrf"]
+    assert same["bleu"] == pytest.approx(1.0) and same["chrf"] == pytest.approx(1.0)
+    assert same["chrf"] > other["chrf"] and 0 <= other["bleu"] < 0.1  # 0-1, like Phase 2
+    numbered = ev.bleu_chrf(["1. the rule flags unused imports"], ["the rule flags unused imports"])
+    assert numbered["bleu"] == pytest.approx(1.0)
 
 
 def test_ontology_utilization_counts_generations_using_known_entities():
@@ -642,7 +645,7 @@ def test_clarification_delta_pass_rebuilds_with_and_without_the_answer(tiny_base
     app = App("calc_app", {"calc.py": CODE}, tests, ("add(a, b) returns a + b.",))
     record = {"id": "c1", "group": "calc_app", "label": "1", "description": "1. add(a, b) sums.",
               "question": "What does add return?", "answer": "a + b"}  # fmt: skip
-    assert ev.clarified(record) == [
+    assert ev.clarified(record["description"], record["question"], record["answer"]) == [
         "add(a, b) sums.",
         "Clarification: What does add return? Answer: a + b",
     ]
@@ -651,15 +654,74 @@ def test_clarification_delta_pass_rebuilds_with_and_without_the_answer(tiny_base
     clear = {**record, "id": "c0", "label": "0"}
     out = ev.clarification_delta_pass(
         model, [record, clear, {**record, "group": "elsewhere"}], {"calc_app": app},
+        model_questions=["What does add return?", "-", "-"],
         max_new_tokens=8, harness=HarnessConfig(cache=False),
     )  # fmt: skip
     assert out["n"] == 1  # only the ambiguous record whose app is known is rebuilt
-    assert out["delta_pass@1"] == out["pass@1_with_answer"] - out["pass@1_without_answer"]
+    assert out["delta_pass@1"] == out["pass@1_with_model_question"] - out["pass@1_without_answer"]
+    assert out["delta_pass@1_ceiling"] == (
+        out["pass@1_with_gold_answer"] - out["pass@1_without_answer"]
+    )
+    assert out["samples"][0]["answer"] == "add(a, b) returns a + b."  # answered from gold
     assert model.tokenizer.padding_side == side
-    assert ev.clarification_delta_pass(model, [clear], {"calc_app": app}, max_new_tokens=8) == {
-        "n": 0,
-        "delta_pass@1": None,
-    }
+    none = ev.clarification_delta_pass(
+        model, [clear], {"calc_app": app}, model_questions=["?"], max_new_tokens=8
+    )
+    assert none == {"n": 0, "delta_pass@1": None, "delta_pass@1_ceiling": None}
+
+
+class FactRebuilder:
+    """A fake rebuilder: writes the right constant only when its prompt states it."""
+
+    name = "multitask"
+
+    def generate(self, prompts, n, temperature, max_new_tokens, seed, *, top_p=1.0):
+        out = []
+        for prompt in prompts:
+            text = prompt.messages[-1]["content"]
+            value = 42 if "42" in text else 0
+            out.append([f"```python\n# file: rate.py\nLIMIT = {value}\n```"] * n)
+        return out
+
+
+def test_clarification_delta_uses_the_models_own_question():
+    from cetd_lib.data import App
+    from cetd_lib.harness.config import HarnessConfig
+    from cetd_lib.multitask import evaluate as ev
+
+    gold = ("`LIMIT` caps requests per minute at 42.", "Requests are logged to stderr.")
+    app = App(
+        "rate_app", {"rate.py": "LIMIT = 42\n"},
+        {"test_rate.py": "from rate import LIMIT\n\n\ndef test_limit():\n    assert LIMIT == 42\n"},
+        gold,
+    )  # fmt: skip
+    record = {
+        "id": "r1", "group": "rate_app", "label": "1",
+        "description": "1. `LIMIT` caps requests per minute at [unspecified].\n"
+                       "2. Requests are logged to stderr.",
+        "question": "What exactly is [unspecified] in: `LIMIT` caps requests per minute at "
+                    "[unspecified].",
+        "answer": "42",
+    }  # fmt: skip
+
+    def run(question):
+        return ev.clarification_delta_pass(
+            None, [record], {"rate_app": app}, model_questions=[question], max_new_tokens=8,
+            harness=HarnessConfig(cache=False), backend=FactRebuilder(),
+        )  # fmt: skip
+
+    pointed = run("How many requests per minute does LIMIT allow?")
+    vague = run("Where are requests logged?")
+    # the pointed question draws the item that states 42, the vague one the logging item
+    assert pointed["samples"][0]["answer"] == gold[0]
+    assert vague["samples"][0]["answer"] == gold[1]
+    assert pointed["pass@1_without_answer"] == vague["pass@1_without_answer"] == 0.0
+    assert pointed["delta_pass@1"] == 1.0 and vague["delta_pass@1"] == 0.0
+    # the gold question and answer are the ceiling, the same for both
+    assert pointed["delta_pass@1_ceiling"] == vague["delta_pass@1_ceiling"] == 1.0
+    unanswerable = run("Anything else?")  # no content word in common: no answer, no change
+    assert unanswerable["samples"][0]["answer"] is None and unanswerable["delta_pass@1"] == 0.0
+    assert unanswerable["answered_share"] == 0.0
 
 
 def test_codebleu_rewards_structure_a_token_match_misses():

@@ -6,11 +6,14 @@ from cetd_lib.data import App
 from cetd_lib.harness.config import BackendSpec, HarnessConfig, OrchestraConfig
 from cetd_lib.params import EvalConfig
 from cetd_lib.phase2 import (
+    PAIRS,
     REQUIREMENT_SOURCES,
     SourceContext,
+    SourceEvaluation,
     comparison_table,
     evaluate_source,
     load_phase2_apps,
+    paired_analysis,
     requirements_from,
     success_criteria,
     to_json,
@@ -43,6 +46,47 @@ def test_splits_are_disjoint_and_the_cap_is_a_seeded_sample_within_each_split():
     assert [a.app_id for a in again["test"]] == [a.app_id for a in capped["test"]]
     assert capped.retrieval_pool == full["train"]
     assert not any(a.origin == "holdout" for a in full.retrieval_pool)
+
+
+def test_holdout_apps_are_their_own_row_set_and_never_in_a_split():
+    from cetd_lib.data import load_apps
+
+    full = load_phase2_apps(None, include_humaneval=False, max_apps=None)
+    bundled_holdout = [a.app_id for a in load_apps(holdout_only=True)]
+    assert [a.app_id for a in full.holdout] == bundled_holdout and len(bundled_holdout) >= 1
+    assert all(a.origin == "holdout" for a in full["holdout"])
+    in_splits = {a.app_id for members in full.splits.values() for a in members}
+    assert not in_splits & set(bundled_holdout)
+    rows = full.row_sets("test")
+    assert list(rows) == ["test", "holdout"] and rows["holdout"] == full.holdout
+    assert list(full.row_sets("test", holdout=False)) == ["test"]
+    capped = load_phase2_apps(None, include_humaneval=False, max_apps=2)
+    assert len(capped.holdout) == 2 and {a.app_id for a in capped.holdout} <= set(bundled_holdout)
+
+
+def test_paired_analysis_decides_the_ranking_per_row_set():
+    apps = [app(f"a{i}", i) for i in range(8)]
+    ids = [a.app_id for a in apps]
+
+    def ev(source, rate):
+        return SourceEvaluation(source, ids, {}, 0.0, 0.0, {i: rate(k) for k, i in enumerate(ids)})
+
+    evaluations = {
+        "gold": ev("gold", lambda k: 1.0),
+        "phase2_stage2": ev("phase2_stage2", lambda k: 0.5 + 0.01 * k),
+        "phase2_stage1": ev("phase2_stage1", lambda k: 0.5 + 0.01 * (7 - k)),  # same mean
+        "phase1": ev("phase1", lambda k: 0.0),
+    }
+    comparisons, ranking = paired_analysis(evaluations, test="sign", n_resamples=500)
+    assert [(c.a, c.b) for c in comparisons] == list(PAIRS)
+    assert all(c.p_holm >= c.p_value for c in comparisons)
+    verdicts = {(p.higher, p.lower): p.verdict for p in ranking.pairs}
+    assert verdicts == {
+        ("gold", "phase2_stage2"): "holds",  # 8 of 8 apps: sign p = 2/256, Holm x5 < 0.05
+        ("phase2_stage2", "phase2_stage1"): "not resolved",  # 4 wins, 4 losses
+        ("phase2_stage1", "phase1"): "holds",
+    }
+    assert ranking.verdict == "not resolved"
 
 
 def test_sources_registry_and_unknown_name():

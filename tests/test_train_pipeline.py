@@ -51,6 +51,8 @@ def test_run_phase2_training_on_tiny_params(tiny_base, tmp_path):
         assert load_extractor(path).variant == "lm"
     summary = json.loads(run.artifact("train_summary.json").read_text())
     assert summary["stage2"]["steps"] == 1
+    # what the ablation refuses to evaluate these checkpoints on
+    assert summary["apps"] == {"train": sorted(a.app_id for a in train), "val": [val[0].app_id]}
     keys = {k for row in run.metrics() for k in row}
     assert {"stage1/eval/bleu", "stage1/losses/val", "stage1/charts/samples_per_s"} <= keys
     # TRL RLOO's rows mapped onto groups, plus what the reward and the callback add

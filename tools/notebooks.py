@@ -83,7 +83,7 @@ import json
 
 import matplotlib.pyplot as plt
 
-from cetd_lib import phase2
+from cetd_lib import paired_stats, phase2
 from cetd_lib import session as cetd_session
 from cetd_lib.dashboard import metrics_figure
 from cetd_lib.models import load_extractor
@@ -149,15 +149,20 @@ fig
     (
         "md",
         """
-## Requirements from each source
+## Requirements from each source, on two row sets
 `gold` is the ceiling, `phase1` the retrieval baseline (gold of the nearest training app),
-`phase2_stage1` and `phase2_stage2` the trained extractors.
+`phase2_stage1` and `phase2_stage2` the trained extractors. Two row sets are evaluated apart:
+the `test` split and the `holdout` apps (`<apps_dir>/holdout/`: never split, never trained on;
+`eval.holdout: false` skips them).
 """,
     ),
     (
         "code",
         """
-test_apps = apps["test"]
+rows = apps.row_sets("test", holdout=P.eval.holdout)
+print({row_set: [a.app_id for a in members] for row_set, members in rows.items()})
+extractors = {"phase2_stage1": load_extractor(stage1_dir),
+              "phase2_stage2": load_extractor(stage2_dir)}
 
 
 def context(extractor=None):
@@ -167,53 +172,89 @@ def context(extractor=None):
     )
 
 
-requirements = {
-    "gold": phase2.requirements_from("gold", test_apps, context()),
-    "phase1": phase2.requirements_from("phase1", test_apps, context()),
-}
-for row, checkpoint in (("phase2_stage1", stage1_dir), ("phase2_stage2", stage2_dir)):
-    requirements[row] = phase2.requirements_from(
-        "extractor", test_apps, context(load_extractor(checkpoint))
-    )
+def requirements_for(members):
+    out = {name: phase2.requirements_from(name, members, context()) for name in ("gold", "phase1")}
+    for row, extractor in extractors.items():
+        out[row] = phase2.requirements_from("extractor", members, context(extractor))
+    return out
+
+
+requirements = {row_set: requirements_for(members) for row_set, members in rows.items()}
+test_apps = rows["test"]
 first = test_apps[0].app_id
 print(f"stage 2 requirements for {first}:")
-print("\\n".join(requirements["phase2_stage2"][first][:10]))
+print("\\n".join(requirements["test"]["phase2_stage2"][first][:10]))
 """,
     ),
     (
         "md",
         """
 ## Reconstruction by the orchestra, and BLEU against gold
+BLEU is sacrebleu's (sentence and corpus, numbering stripped, 0-1). Holdout artifacts go to
+`artifacts/holdout/`.
 """,
     ),
     (
         "code",
         """
-evaluations = {}
-for row, reqs in requirements.items():
-    ev, rebuilt = phase2.evaluate_with_records(
-        row, test_apps, reqs, orchestra=P.orchestra, harness=P.harness, backends=backends
-    )
-    evaluations[row] = ev
-    s.run.log_metrics(0, **{f"eval/{row}/bleu": ev.bleu, f"eval/{row}/pass_rate": ev.pass_rate,
-                            f"eval/{row}/share_apps_above_75": ev.share_apps_above_75})
-    s.run.artifact(f"evaluation-{row}.json").write_text(phase2.to_json(ev.to_dict()))
-    s.run.artifact(f"reconstruction-{row}.json").write_text(phase2.to_json(rebuilt.to_dict()))
-table = phase2.comparison_table(evaluations)
-print(table)
+evaluations = {}  # row set -> source -> SourceEvaluation
+for row_set, members in rows.items():
+    where = "" if row_set == "test" else f"{row_set}/"
+    evaluations[row_set] = {}
+    for row, reqs in requirements[row_set].items():
+        ev, rebuilt = phase2.evaluate_with_records(
+            row, members, reqs, orchestra=P.orchestra, harness=P.harness, backends=backends
+        )
+        evaluations[row_set][row] = ev
+        s.run.log_metrics(0, **{f"eval/{where}{row}/bleu": ev.bleu,
+                                f"eval/{where}{row}/pass_rate": ev.pass_rate,
+                                f"eval/{where}{row}/share_apps_above_75": ev.share_apps_above_75})
+        s.run.artifact(f"{where}evaluation-{row}.json").write_text(phase2.to_json(ev.to_dict()))
+        s.run.artifact(f"{where}reconstruction-{row}.json").write_text(
+            phase2.to_json(rebuilt.to_dict()))
+tables = {row_set: phase2.comparison_table(evs, seed=P.run.seed)
+          for row_set, evs in evaluations.items()}
+for row_set, table in tables.items():
+    print(f"{row_set} ({len(rows[row_set])} apps)", table, sep="\\n", end="\\n\\n")
+""",
+    ),
+    (
+        "md",
+        """
+## Paired comparisons and the expected ranking
+Per row set: the per-app pass rates of two sources are compared by a paired bootstrap interval
+and a paired test; p-values are Holm-corrected over the row set's comparisons (raw ones beside).
+"gold > stage 2 > stage 1 > phase 1" is decided per adjacent pair by the corrected test at
+1 - `eval.confidence`: holds / reversed / not resolved, never by point means.
+""",
+    ),
+    (
+        "code",
+        """
+analysis = {
+    row_set: phase2.paired_analysis(evs, test=P.eval.paired_test, n_resamples=P.eval.n_resamples,
+                                    confidence=P.eval.confidence, seed=P.run.seed)
+    for row_set, evs in evaluations.items()
+}
+alpha = 1 - P.eval.confidence
+for row_set, (comparisons, ranking) in analysis.items():
+    print(f"{row_set}:")
+    print(paired_stats.comparisons_table(comparisons, alpha))
+    print("\\n".join(ranking.lines()), end="\\n\\n")
 """,
     ),
     (
         "md",
         """
 ## Seed targets
-The seed's success criteria for the Phase-2 model (stage 2), as measured: met or missed.
+The seed's success criteria for the Phase-2 model (stage 2) on the test split, as measured: met
+or missed.
 """,
     ),
     (
         "code",
         """
-model_eval = evaluations["phase2_stage2"]
+model_eval = evaluations["test"]["phase2_stage2"]
 criteria = phase2.success_criteria(model_eval, P.eval)
 print(criteria_table(criteria))
 """,
@@ -221,13 +262,15 @@ print(criteria_table(criteria))
     (
         "code",
         """
-fig, ax = plt.subplots(figsize=(6, 3))
-for row, ev in evaluations.items():
-    ax.hist([v for v in ev.pass_rates.values() if v == v], bins=10, range=(0, 1),
-            alpha=0.5, label=row)
-ax.set_xlabel("pass rate of the original tests on the rebuild")
-ax.set_ylabel("apps")
-ax.legend()
+fig, axes = plt.subplots(1, len(evaluations), figsize=(6 * len(evaluations), 3), squeeze=False)
+for ax, (row_set, evs) in zip(axes[0], evaluations.items()):
+    for row, ev in evs.items():
+        ax.hist([v for v in ev.pass_rates.values() if v == v], bins=10, range=(0, 1),
+                alpha=0.5, label=row)
+    ax.set_title(f"{row_set} ({len(rows[row_set])} apps)")
+    ax.set_xlabel("pass rate of the original tests on the rebuild")
+    ax.set_ylabel("apps")
+    ax.legend()
 fig.tight_layout()
 fig.savefig(s.run.artifact("pass_rate_hist.png"), dpi=100)
 """,
@@ -235,6 +278,15 @@ fig.savefig(s.run.artifact("pass_rate_hist.png"), dpi=100)
     (
         "code",
         """
+by_row_set = {
+    row_set: {
+        "app_ids": [a.app_id for a in rows[row_set]],
+        "by_source": {row: ev.to_dict() for row, ev in evs.items()},
+        "comparisons": [c.to_dict() for c in analysis[row_set][0]],
+        "ranking": analysis[row_set][1].to_dict(),
+    }
+    for row_set, evs in evaluations.items()
+}
 results = {
     "source": "phase2_stage2",
     "bleu": model_eval.bleu,
@@ -242,27 +294,36 @@ results = {
     "pass_rate": model_eval.pass_rate,
     "share_apps_above_75": model_eval.share_apps_above_75,
     "n_apps": len(test_apps),
-    "by_source": {row: ev.to_dict() for row, ev in evaluations.items()},
+    "by_source": by_row_set["test"]["by_source"],
+    "ranking": {row_set: block["ranking"]["verdict"] for row_set, block in by_row_set.items()},
+    "by_row_set": by_row_set,
     "criteria": [{"name": c.name, "target": c.target, "value": c.value, "verdict": c.verdict}
                  for c in criteria],
     "training": train_summary,
 }
 s.run.write_summary({**s.run.summary(),  # keeps the "phases" run_phase2_training recorded
-                     **{k: v for k, v in results.items() if k not in ("by_source", "training")}})
+                     **{k: v for k, v in results.items()
+                        if k not in ("by_source", "by_row_set", "training")}})
 (s.run.dir / "results.json").write_text(phase2.to_json(results))
-report = write_report(s.run.dir / "report.md", f"Phase 2 run {s.run.run_id}", {
-    "Setup": f"{len(test_apps)} test apps; extractor {P.extractor.variant} on "
+sections = {
+    "Setup": f"{len(test_apps)} test apps, {len(rows.get('holdout', []))} holdout apps; "
+             f"extractor {P.extractor.variant} on "
              f"{P.extractor.base_model}; orchestra {[m.name for m in P.orchestra.members]}; "
              f"stage 1 {P.stage1.epochs} epoch(s), max {P.stage1.max_steps or 'all'} steps; "
              f"stage 2 max {P.stage2.max_steps or 'all'} steps",
-    "Sources": table,
-    "Seed targets (stage 2)": criteria_table(criteria),
-    "Training": "timings (s): " + json.dumps(train_summary["timings"])
-                + f"; stage-2 guard rejections: {len(train_summary['guard_rejections'])}",
-    "Files": "results.json, artifacts/evaluation-*.json, artifacts/reconstruction-*.json, "
-             "artifacts/stage1/, artifacts/stage2/, "
-             "artifacts/training_curves.png, artifacts/pass_rate_hist.png",
-})
+}
+for row_set, (comparisons, ranking) in analysis.items():
+    sections[f"Sources ({row_set})"] = tables[row_set]
+    sections[f"Paired comparisons ({row_set})"] = paired_stats.comparisons_table(
+        comparisons, alpha)
+    sections[f"Expected ranking ({row_set})"] = "\\n".join(f"- {line}" for line in ranking.lines())
+sections["Seed targets (stage 2, test)"] = criteria_table(criteria)
+sections["Training"] = ("timings (s): " + json.dumps(train_summary["timings"])
+                        + f"; stage-2 guard rejections: {len(train_summary['guard_rejections'])}")
+sections["Files"] = ("results.json, artifacts/evaluation-*.json, artifacts/reconstruction-*.json, "
+                     "artifacts/holdout/, artifacts/stage1/, artifacts/stage2/, "
+                     "artifacts/training_curves.png, artifacts/pass_rate_hist.png")
+report = write_report(s.run.dir / "report.md", f"Phase 2 run {s.run.run_id}", sections)
 s.run.finish()
 print("report:", report)
 """,
@@ -559,8 +620,11 @@ degradation levels 1-3 (`level1` full source, `level2` no comments/docstrings, `
 signatures only), with a prompt that says it hands over (degraded) code.
 
 `phase2_stage*` come from the checkpoints of the phase-2 run named by `ablation.phase2_run_id`;
-without one, those rows are reported as not available. The seed's expected ranking
-(gold > stage2 > stage1 > phase1) is checked and reported as found.
+without one, those rows are reported as not available. The ablation refuses to evaluate those
+checkpoints on an app their run trained on (or chose its checkpoint on). Two row sets are
+evaluated apart: `ablation.split` and the holdout apps (never trained on). The seed's expected
+ranking (gold > stage2 > stage1 > phase1) is decided per adjacent pair by Holm-corrected paired
+tests: holds / reversed / not resolved.
 
 Run headless: `python -m cetd_lib run notebooks/ablation.ipynb --params params/smoke.yaml
 -p ablation.phase2_run_id=<run>`.
@@ -591,34 +655,39 @@ apps = phase2.load_phase2_apps(
 )
 s.run.artifact("splits.json").write_text(apps.manifest.to_json())
 s.run.add_data_hashes({f"app:{k}": v for k, v in apps.manifest.content_hashes.items()})
-eval_apps = apps[A.split]
-[a.app_id for a in eval_apps]
+rows = apps.row_sets(A.split, holdout=A.holdout)
+eval_apps = rows[A.split]
+{row_set: [a.app_id for a in members] for row_set, members in rows.items()}
 """,
     ),
     (
         "md",
         """
-## Every condition through the orchestra
+## Every condition through the orchestra, on each row set
 """,
     ),
     (
         "code",
         """
 backends = phase2.build_orchestra(P.orchestra)
-results = ablation.run_conditions(
-    A.sources, eval_apps, train_apps=apps.retrieval_pool, orchestra=P.orchestra,
-    harness=P.harness, backends=backends, outputs_dir=P.run.outputs_dir,
-    phase2_run_id=A.phase2_run_id, extractor_context_level=P.eval.context_level,
-    max_new_tokens=P.eval.max_new_tokens,
-)
-for step, (name, result) in enumerate(results.items()):
-    ablation.save_condition(result, s.run.artifact)
-    if result.measured:
-        s.run.log_metrics(step, source=name, pass_rate=result.evaluation.pass_rate,
-                          bleu=result.evaluation.bleu)
-summary = ablation.pass_rate_summary(results, n_resamples=A.n_resamples,
-                                     confidence=A.confidence, seed=P.run.seed)
-print(ablation.summary_table(summary, results))
+results, summary = {}, {}
+for row_set, members in rows.items():
+    results[row_set] = ablation.run_conditions(
+        A.sources, members, train_apps=apps.retrieval_pool, orchestra=P.orchestra,
+        harness=P.harness, backends=backends, outputs_dir=P.run.outputs_dir,
+        phase2_run_id=A.phase2_run_id, extractor_context_level=P.eval.context_level,
+        max_new_tokens=P.eval.max_new_tokens,
+    )
+    where = "" if row_set == A.split else f"{row_set}/"
+    for step, (name, result) in enumerate(results[row_set].items()):
+        ablation.save_condition(result, lambda f, where=where: s.run.artifact(where + f))
+        if result.measured:
+            s.run.log_metrics(step, row_set=row_set, source=name,
+                              pass_rate=result.evaluation.pass_rate, bleu=result.evaluation.bleu)
+    summary[row_set] = ablation.pass_rate_summary(
+        results[row_set], n_resamples=A.n_resamples, confidence=A.confidence, seed=P.run.seed)
+    print(f"{row_set} ({len(members)} apps)")
+    print(ablation.summary_table(summary[row_set], results[row_set]), end="\\n\\n")
 """,
     ),
     (
@@ -626,46 +695,53 @@ print(ablation.summary_table(summary, results))
         """
 ## Per-app paired comparison
 Each app is scored under every condition, so differences are taken per app: a paired
-bootstrap interval of the mean difference, and a sign or Wilcoxon signed-rank test.
+bootstrap interval of the mean difference, and a sign or Wilcoxon signed-rank test whose
+p-values are Holm-corrected over the row set's comparisons (raw p beside).
 """,
     ),
     (
         "code",
         """
-print(ablation.per_app_table(results))
-pass_rates = {n: r.evaluation.pass_rates if r.measured else None for n, r in results.items()}
-comparisons = [
-    ablation.compare(a, b, pass_rates, test=A.paired_test, n_resamples=A.n_resamples,
-                     confidence=A.confidence, seed=P.run.seed)
-    for a, b in ablation.default_pairs(A.sources, A.expected_ranking)
-]
-print(ablation.comparisons_table(comparisons))
+comparisons, measured = {}, {}
+alpha = 1 - A.confidence
+for row_set, conditions in results.items():
+    print(f"{row_set}:")
+    print(ablation.per_app_table(conditions))
+    pass_rates = {n: r.evaluation.pass_rates if r.measured else None
+                  for n, r in conditions.items()}
+    measured[row_set] = [n for n, r in conditions.items() if r.measured]
+    comparisons[row_set] = ablation.compare_all(
+        ablation.default_pairs(measured[row_set], A.expected_ranking), pass_rates,
+        test=A.paired_test, n_resamples=A.n_resamples, confidence=A.confidence, seed=P.run.seed,
+    )
+    print(ablation.comparisons_table(comparisons[row_set], alpha), end="\\n\\n")
 """,
     ),
     (
         "md",
         """
-## The seed's expected ranking, as found
+## The seed's expected ranking, decided by the corrected tests
 """,
     ),
     (
         "code",
         """
-means = {n: (row["mean"] if row else None) for n, row in summary.items()}
-ranking = ablation.check_ranking(means, A.expected_ranking)
-print("expected:", " > ".join(ranking.expected))
-print("observed:", " > ".join(ranking.observed) or "(nothing measured)")
-for high, low, verdict in ranking.pairs:
-    print(f"  {high} > {low}: {verdict}")
-print("verdict:", ranking.verdict)
+ranking = {}
+for row_set, rows_summary in summary.items():
+    means = {n: row["mean"] for n, row in rows_summary.items() if row}
+    ranking[row_set] = ablation.check_ranking(
+        comparisons[row_set], A.expected_ranking, measured=measured[row_set], alpha=alpha,
+        means=means)
+    print(f"{row_set}:", *ranking[row_set].lines(), sep="\\n", end="\\n\\n")
 """,
     ),
     (
         "code",
         """
-fig, ax = plt.subplots(figsize=(7, 3))
-ablation.plot_pass_rates(summary, ax)
-ax.set_title(f"{len(eval_apps)} {A.split} apps; blue: requirements, orange: code context")
+fig, axes = plt.subplots(1, len(rows), figsize=(7 * len(rows), 3), squeeze=False)
+for ax, (row_set, members) in zip(axes[0], rows.items()):
+    ablation.plot_pass_rates(summary[row_set], ax)
+    ax.set_title(f"{len(members)} {row_set} apps; blue: requirements, orange: code context")
 fig.tight_layout()
 fig.savefig(s.run.artifact("ablation_pass_rates.png"), dpi=100)
 """,
@@ -673,34 +749,47 @@ fig.savefig(s.run.artifact("ablation_pass_rates.png"), dpi=100)
     (
         "code",
         """
+by_row_set = {
+    row_set: {
+        "app_ids": [a.app_id for a in members],
+        "pass_rate": summary[row_set],
+        "status": {n: ("measured" if r.measured else r.unavailable)
+                   for n, r in results[row_set].items()},
+        "comparisons": [c.to_dict() for c in comparisons[row_set]],
+        "ranking": ranking[row_set].to_dict(),
+    }
+    for row_set, members in rows.items()
+}
 payload = {
     "split": A.split,
-    "app_ids": [a.app_id for a in eval_apps],
-    "pass_rate": summary,
-    "status": {n: ("measured" if r.measured else r.unavailable) for n, r in results.items()},
-    "checkpoints": {n: r.checkpoint for n, r in results.items() if r.checkpoint},
+    **by_row_set[A.split],
+    "by_row_set": by_row_set,
+    "checkpoints": {n: r.checkpoint for n, r in results[A.split].items() if r.checkpoint},
     "confidence": A.confidence,
-    "comparisons": [c.to_dict() for c in comparisons],
-    "ranking": ranking.to_dict(),
     "prompt_versions": {"requirements": PROMPT_VERSION,
                         "context": ablation.CONTEXT_PROMPT_VERSION},
 }
-s.run.write_summary({"ranking": ranking.verdict,
+s.run.write_summary({**{f"ranking/{r}": check.verdict for r, check in ranking.items()},
                      **{f"pass_rate/{n}": (row["mean"] if row else None)
-                        for n, row in summary.items()}})
+                        for n, row in summary[A.split].items()}})
 (s.run.dir / "results.json").write_text(phase2.to_json(payload))
-report = write_report(s.run.dir / "report.md", f"Ablation run {s.run.run_id}", {
-    "Setup": f"{len(eval_apps)} {A.split} apps; orchestra "
+sections = {
+    "Setup": f"{', '.join(f'{len(m)} {r} apps' for r, m in rows.items())}; orchestra "
              f"{[m.name for m in P.orchestra.members]}; phase-2 run "
              f"{A.phase2_run_id or '(none)'}",
-    "Pass rate by condition": ablation.summary_table(summary, results),
-    "Per-app pass rates": ablation.per_app_table(results),
-    "Paired comparisons": ablation.comparisons_table(comparisons),
-    "Expected ranking (as found)": f"expected {' > '.join(ranking.expected)}; observed "
-        f"{' > '.join(ranking.observed) or '(nothing measured)'}; verdict **{ranking.verdict}**",
-    "Files": "results.json, artifacts/evaluation-*.json, artifacts/reconstruction-*.json, "
-             "artifacts/ablation_pass_rates.png",
-})
+}
+for row_set in rows:
+    sections[f"Pass rate by condition ({row_set})"] = ablation.summary_table(
+        summary[row_set], results[row_set])
+    sections[f"Per-app pass rates ({row_set})"] = ablation.per_app_table(results[row_set])
+    sections[f"Paired comparisons ({row_set})"] = ablation.comparisons_table(
+        comparisons[row_set], alpha)
+    sections[f"Expected ranking ({row_set})"] = "\\n".join(
+        f"- {line}" for line in ranking[row_set].lines())
+sections["Files"] = ("results.json, artifacts/evaluation-*.json, "
+                     "artifacts/reconstruction-*.json, artifacts/holdout/, "
+                     "artifacts/ablation_pass_rates.png")
+report = write_report(s.run.dir / "report.md", f"Ablation run {s.run.run_id}", sections)
 s.run.finish()
 print("report:", report)
 """,

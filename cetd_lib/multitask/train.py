@@ -693,9 +693,12 @@ def evaluate_model(
     lap("text generation", t)
 
     t = time.perf_counter()
+    # the model's own questions (greedy, generated above), answered from the gold requirements
+    asked = results["clarification"]["questions"].get("samples", [])
+    model_questions = [x["generated"] for x in asked]
     results["clarification"]["delta"] = ev.clarification_delta_pass(
         model, questions, apps_for(r.get("app_id", r["group"]) for r in questions),
-        max_new_tokens=config.max_new_tokens, harness=harness,
+        model_questions=model_questions, max_new_tokens=config.max_new_tokens, harness=harness,
     )  # fmt: skip
     lap("clarification Δpass@1", t)
 
@@ -732,7 +735,7 @@ def evaluate_model(
         ),
         "delta_pass@1": ev.target_verdict(
             results["clarification"]["delta"]["delta_pass@1"], config.delta_pass_target,
-            what="Δpass@1 with vs without the clarifying answer",
+            what="Δpass@1 with vs without the answer to the model's own question",
         ),
         "explanation_rating": results["explanation"]["rating"],
     }  # fmt: skip

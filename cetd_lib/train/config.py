@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from cetd_lib.config_field import help_field
+from cetd_lib.degrade import check_extractor_level
 
 
 def mixed_precision_field() -> Any:
@@ -207,6 +208,7 @@ class Stage1Config:
             raise ValueError("Stage1Config: warmup_steps >= 0 and warmup_ratio_cap in [0, 1]")
         if self.patience < 1 or self.max_steps < 0 or self.logging_steps < 1:
             raise ValueError("Stage1Config: patience >= 1, max_steps >= 0, logging_steps >= 1")
+        check_extractor_level(self.context_level, "stage1.context_level")
 
 
 @dataclass(frozen=True)
@@ -255,7 +257,9 @@ class Stage2Config:
     temperature: float = help_field("Sampling temperature of the extractor.", default=1.0)
     top_p: float = help_field("Nucleus sampling mass of the extractor.", default=1.0)
     max_new_tokens: int = help_field("Cap on sampled requirement tokens.", default=256)
-    context_level: int = help_field("Degradation level of the code the extractor reads.", default=1)
+    context_level: int = help_field(
+        "Degradation level of the code the extractor reads (1-3; 4 is refused).", default=1
+    )
     seed: int = help_field("Seeds sampling and data order of this stage.", default=42)
     max_steps: int = help_field("Stop after this many steps (0 = no cap; smoke runs).", default=0)
     logging_steps: int = help_field("Log every this many steps (TRL trainers).", default=1)
@@ -290,3 +294,4 @@ class Stage2Config:
             raise ValueError("Stage2Config: learning_rate > 0, temperature > 0, top_p in (0, 1]")
         if self.beta < 0 or self.ce_weight < 0 or self.max_steps < 0:
             raise ValueError("Stage2Config: beta, ce_weight and max_steps must be >= 0")
+        check_extractor_level(self.context_level, "stage2.context_level")

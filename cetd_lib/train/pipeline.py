@@ -11,7 +11,8 @@ land where the ablation looks for them: `<run>/artifacts/stage1/` and `<run>/art
 Both stages log into one `LiveMetrics` built from `params.dashboard` (a live figure in
 JupyterLab, throttled lines headless), under `stage1/` and `stage2/`; wall time, steps and
 throughput per stage go to `train_summary.json` and the run summary, which the training report
-(`cetd_lib.report.write_training_report`) reads.
+(`cetd_lib.report.write_training_report`) reads. `train_summary.json["apps"]` records the train
+and val app ids, so the ablation can refuse to evaluate a checkpoint on apps it was fitted to.
 """
 
 from __future__ import annotations
@@ -91,6 +92,11 @@ def _train(params, train_apps, val_apps, run, live, work, device, backends, base
     timings["stage2_s"] = time.perf_counter() - started
 
     summary = {
+        # what the ablation checks before evaluating these checkpoints: it refuses these apps
+        "apps": {
+            "train": sorted(app.app_id for app in train_apps),
+            "val": sorted(app.app_id for app in val_apps),  # chose stage 1's best checkpoint
+        },
         "stage1": stage1.to_dict(),
         "stage2": {"steps": stage2.steps, "final_dir": str(stage2_dir)},
         "guard_rejections": [

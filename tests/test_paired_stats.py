@@ -1,0 +1,115 @@
+"""Holm's correction against hand-computed numbers, and the ranking verdict decided by the
+corrected paired tests rather than by point means."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from cetd_lib.paired_stats import (
+    check_ranking,
+    compare,
+    compare_all,
+    comparisons_table,
+    holm,
+    wilcoxon_test,
+)
+
+RANKING = ("gold", "phase2_stage2", "phase2_stage1", "phase1")
+
+
+def test_holm_hand_computed():
+    # sorted: 0.01 (x3 = 0.03), 0.03 (x2 = 0.06), 0.04 (x1 = 0.04, raised to 0.06: monotone)
+    assert holm([0.01, 0.04, 0.03]) == [0.03, 0.06, 0.06]
+    # sorted: 0.001 x 4 = 0.004, 0.02 x 3 = 0.06, 0.2 x 2 = 0.4, 0.5 x 1 = 0.5
+    assert holm([0.2, 0.001, 0.5, 0.02]) == pytest.approx([0.4, 0.004, 0.5, 0.06])
+    # a NaN (every pair tied: nothing tested) is left out of the family
+    adjusted = holm([0.01, math.nan, 0.04])
+    assert adjusted[0] == 0.02 and math.isnan(adjusted[1]) and adjusted[2] == 0.04
+
+
+def test_compare_all_keeps_raw_p_beside_holm_p():
+    rates = {
+        "gold": {f"a{i}": 1.0 for i in range(6)},
+        "phase1": {f"a{i}": 0.0 for i in range(6)},
+        "level3": {f"a{i}": float(i % 2) for i in range(6)},
+    }
+    cs = compare_all([("gold", "phase1"), ("gold", "level3")], rates, test="sign")
+    assert cs[0].p_value == pytest.approx(2 / 64)  # 6 wins of 6: 2 * 0.5**6
+    assert cs[1].p_value == pytest.approx(2 / 8)  # 3 wins, 3 ties
+    assert [c.p_holm for c in cs] == pytest.approx([2 * 2 / 64, 2 / 8])
+    table = comparisons_table(cs)
+    assert "p (raw)" in table and "p (Holm)" in table
+    assert "| 0.0312 | 0.0625 | not resolved |" in table  # raw p < 0.05, Holm p is not
+    assert "| 0.25 | 0.25 | not resolved |" in table
+
+
+def _ranked(rates, test="wilcoxon"):
+    pairs = list(zip(RANKING, RANKING[1:], strict=False))
+    return check_ranking(compare_all(pairs, rates, test=test), RANKING, measured=list(rates))
+
+
+def _rates(**columns):
+    return {name: {f"app{i}": v for i, v in enumerate(vals)} for name, vals in columns.items()}
+
+
+def test_ranking_holds_only_where_the_corrected_test_says_so():
+    n = 10
+    check = _ranked(
+        _rates(
+            gold=[1.0] * n,
+            phase2_stage2=[0.7 + 0.01 * i for i in range(n)],
+            phase2_stage1=[0.3 + 0.01 * i for i in range(n)],
+            phase1=[0.0] * n,
+        )
+    )
+    assert [p.verdict for p in check.pairs] == ["holds"] * 3
+    assert check.verdict == "holds"
+
+
+def test_means_ordered_but_intervals_overlapping_is_not_resolved():
+    # stage 2's mean is above stage 1's (0.55 vs 0.45) but the per-app differences go both
+    # ways: the paired CI straddles 0 and the test is far from significant
+    stage2 = [0.9, 0.1, 0.8, 0.2, 0.75]
+    stage1 = [0.4, 0.6, 0.3, 0.7, 0.25]
+    rates = _rates(gold=[1.0] * 5, phase2_stage2=stage2, phase2_stage1=stage1, phase1=[0.0] * 5)
+    check = _ranked(rates)
+    mean2, mean1 = sum(stage2) / 5, sum(stage1) / 5
+    assert mean2 > mean1
+    middle = check.pairs[1]
+    assert (middle.higher, middle.lower) == ("phase2_stage2", "phase2_stage1")
+    assert middle.ci_low < 0 < middle.ci_high
+    assert middle.verdict == "not resolved"
+    assert check.verdict == "not resolved"
+    assert "phase2_stage2 > phase2_stage1: not resolved" in "\n".join(check.lines())
+
+
+def test_a_significant_reversal_is_reported_as_reversed():
+    n = 10
+    rates = _rates(
+        gold=[1.0] * n,
+        phase2_stage2=[0.1 + 0.01 * i for i in range(n)],  # below stage 1 on every app
+        phase2_stage1=[0.6 + 0.01 * i for i in range(n)],
+        phase1=[0.0] * n,
+    )
+    check = _ranked(rates, test="sign")
+    assert [p.verdict for p in check.pairs] == ["holds", "reversed", "holds"]
+    assert check.verdict == "reversed"
+
+
+def test_ranking_reads_a_comparison_in_either_order_and_needs_every_adjacent_pair():
+    rates = _rates(gold=[1.0] * 8, phase1=[0.0] * 8)
+    flipped = compare_all([("phase1", "gold")], rates, test="sign")
+    check = check_ranking(flipped, ["gold", "phase1"], measured=["gold", "phase1"])
+    assert check.pairs[0].verdict == "holds" and check.pairs[0].mean_difference == 1.0
+    with pytest.raises(ValueError, match="no comparison of 'gold' with 'phase1'"):
+        check_ranking([], ["gold", "phase1"], measured=["gold", "phase1"])
+    assert check_ranking([], ["gold", "phase1"], measured=["gold"]).verdict == "not measured"
+
+
+def test_test_direction_is_recorded():
+    assert wilcoxon_test([1, 0, 3, 4, 5], [0, 2, 0, 0, 0]).favours == "a"
+    assert wilcoxon_test([0, 0, 0], [1, 2, 3]).favours == "b"
+    c = compare("gold", "x", {"gold": {"a": 1.0}, "x": {"a": 1.0}})
+    assert c.decision(0.05) == "not resolved"  # one tie: nothing tested
