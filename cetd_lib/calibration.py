@@ -262,6 +262,11 @@ class CalibrationConfig:
         default=0.05,
     )
     power: float = help_field("Power wanted for that difference (paired t-test).", default=0.8)
+    min_apps: int = help_field(
+        "Fewest paired apps for a 'carries signal' verdict: a percentile bootstrap over fewer "
+        "apps is too narrow to trust (5 apps all better is a sign-test p of 0.06).",
+        default=5,
+    )
 
     def __post_init__(self) -> None:
         if not self.families or len(set(self.families)) != len(self.families):
@@ -302,6 +307,8 @@ class CalibrationConfig:
             raise ValueError(f"calibration.effect_size={self.effect_size} must lie in (0, 1]")
         if not 0 < self.power < 1:
             raise ValueError(f"calibration.power={self.power} must lie in (0, 1)")
+        if self.min_apps < 2:
+            raise ValueError(f"calibration.min_apps={self.min_apps}: use at least 2")
 
     @property
     def ladder(self) -> tuple[str, ...]:
@@ -564,13 +571,18 @@ def dose_steps(rungs: Mapping[str, float]) -> list[tuple[str, str]]:
     ]
 
 
-def verdict_for(signal: Difference, steps: Sequence[Difference]) -> tuple[str, bool, str]:
-    """(verdict, monotone, reason). "carries signal" iff the CI of gold - shuffled lies above 0
-    AND the ladder is monotone-ish: no step from a higher to the next lower dose is reversed
-    with its CI entirely below 0 (noise may tie neighbours; it may not invert them)."""
+def verdict_for(
+    signal: Difference, steps: Sequence[Difference], n_apps: int, min_apps: int = 5
+) -> tuple[str, bool, str]:
+    """(verdict, monotone, reason). "carries signal" iff at least `min_apps` paired apps, the
+    CI of gold - shuffled lies above 0 AND the ladder is monotone-ish: no step from a higher to
+    the next lower dose is reversed with its CI entirely below 0 (noise may tie neighbours; it
+    may not invert them)."""
     reversed_steps = [s for s in steps if s.reversed]
     monotone = not reversed_steps
     ci = f"[{signal.ci_low:+.3f}, {signal.ci_high:+.3f}]"
+    if n_apps < min_apps:
+        return FLAT, monotone, f"{n_apps} paired apps, fewer than min_apps={min_apps}"
     if not signal.ci_low > 0:
         return FLAT, monotone, f"CI of gold - shuffled {ci} does not lie above 0"
     if not monotone:
@@ -644,7 +656,7 @@ def calibrate(
         gold_vs_shuffled.sd, config.effect_size, alpha=1 - config.confidence, power=config.power
     )
     signal = Signal(gold_vs_shuffled, len(app_ids), config.effect_size, config.power, needed, note)
-    verdict, monotone, reason = verdict_for(gold_vs_shuffled, steps)
+    verdict, monotone, reason = verdict_for(gold_vs_shuffled, steps, len(app_ids), config.min_apps)
     return Calibration(
         member, family, tuple(app_ids), dropped, summaries, steps, signal, monotone, verdict,
         reason,
@@ -783,7 +795,7 @@ def plot_dose_response(run: FamilyRun, ax: Any) -> Any:
     for name, style in (("oracle", "--"), ("null", ":")):
         if name in first.rungs:
             ax.axhline(first.rungs[name].mean, color="grey", linestyle=style, label=name)
-    ax.set_xlabel("share of the app's own gold items given (× shuffled, ■ no items)")
+    ax.set_xlabel("share of own gold items given (× shuffled, ■ no items)")
     ax.set_ylabel("pass rate (paired bootstrap CI)")
     ax.set_xlim(-0.05, 1.05)
     ax.set_ylim(-0.05, 1.05)

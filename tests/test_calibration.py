@@ -36,7 +36,8 @@ def _app(name: str, value: int) -> App:
     )
 
 
-APPS = [_app(name, value) for value, name in enumerate(("alpha", "beta", "gamma", "delta"), 1)]
+NAMES = ("alpha", "beta", "gamma", "delta", "epsilon")
+APPS = [_app(name, value) for value, name in enumerate(NAMES, 1)]
 SOURCE_RUNGS = ("gold", "gold_drop25", "gold_drop50", "gold_drop75", "gold_shuffled", "no_items")
 
 
@@ -194,7 +195,7 @@ def test_calibrate_hand_computed_signal_and_inverted_ladder():
         "gold_drop50": _measurement("gold_drop50", drop50),
         "gold_shuffled": _measurement("gold_shuffled", shuffled),
     }
-    config = cal.CalibrationConfig(n_resamples=1000, seed=2)
+    config = cal.CalibrationConfig(n_resamples=1000, seed=2, min_apps=4)
     c = cal.calibrate("m", "fam", measurements, config=config)
     diffs = np.subtract(gold, shuffled)  # 1, 0, 0.75, 0.75
     d = c.signal.difference
@@ -208,6 +209,9 @@ def test_calibrate_hand_computed_signal_and_inverted_ladder():
         ("gold_drop50", "gold_shuffled"),
     ]
     assert d.ci_low > 0 and c.verdict == cal.CARRIES_SIGNAL and c.monotone
+    # four apps are too few under the default min_apps = 5, whatever the bootstrap says
+    few = cal.calibrate("m", "fam", measurements, config=cal.CalibrationConfig(n_resamples=1000))
+    assert few.verdict == cal.FLAT and "fewer than min_apps=5" in few.reason
     # the same data with drop50 clearly above gold on every app: the ladder inverts
     measurements["gold_drop50"] = _measurement("gold_drop50", [g + 0.25 for g in gold])
     inverted = cal.calibrate("m", "fam", measurements, config=config)
