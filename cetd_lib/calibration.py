@@ -130,7 +130,8 @@ def _seed(ctx: SourceContext) -> int:
 @dataclass(frozen=True)
 class Rung:
     """One rung. `kind` "source": a registered requirement source rebuilt by each member;
-    "bound": a harness calibration backend (`oracle`/`null`) on gold, once per family.
+    "bound": `<kind>_backend`, a harness calibration backend (`oracle`/`null`) on gold, once
+    per family.
     `dose`: nominal share of the app's own gold items (None for bounds)."""
 
     name: str
@@ -199,13 +200,23 @@ for _fraction in DEFAULT_DROP_FRACTIONS:
     register_drop_rung(_fraction)
 _register_rung(Rung("gold_shuffled", "source", 0.0, "gold of another app (derangement)"))
 _register_rung(Rung("no_items", "source", 0.0, "no items: module names only"))
-RUNGS["oracle"] = Rung("oracle", "bound", None, "oracle backend: the original source")
-RUNGS["null"] = Rung("null", "bound", None, "null backend: an empty answer")
+# Bound rungs are named <backend kind>_backend: a bare `null` would read as None in YAML.
+RUNGS["oracle_backend"] = Rung(
+    "oracle_backend", "bound", None, "oracle backend: the original source"
+)
+RUNGS["null_backend"] = Rung("null_backend", "bound", None, "null backend: an empty answer")
 assert all(r.kind == "bound" or r.name in REQUIREMENT_SOURCES for r in RUNGS.values())
 assert all(r.kind == "bound" or r.name in ABLATION_SOURCES for r in RUNGS.values())
 
 DROP_PLACEHOLDER = "gold_drop"  # in `rungs`: one rung per `drop_fractions` entry
-DEFAULT_RUNGS = ("gold", DROP_PLACEHOLDER, "gold_shuffled", "no_items", "oracle", "null")
+DEFAULT_RUNGS = (
+    "gold",
+    DROP_PLACEHOLDER,
+    "gold_shuffled",
+    "no_items",
+    "oracle_backend",
+    "null_backend",
+)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -409,7 +420,10 @@ def measure_rung(
     start = time.perf_counter()
     if spec.kind == "bound":
         bound = dataclasses.replace(
-            orchestra, members=(BackendSpec(name=rung, kind=rung),), n_samples=1, k_values=(1,)
+            orchestra,
+            members=(BackendSpec(name=rung, kind=rung.removesuffix("_backend")),),
+            n_samples=1,
+            k_values=(1,),
         )
         result = reconstruct(apps, bound, harness)
         doses: dict[str, float] = {}
@@ -792,7 +806,7 @@ def plot_dose_response(run: FamilyRun, ax: Any) -> Any:
                     marker=markers[s.rung], color=handle[0].get_color(), capsize=3, linestyle="",
                 )  # fmt: skip
     first = next(iter(run.calibrations.values()))
-    for name, style in (("oracle", "--"), ("null", ":")):
+    for name, style in (("oracle_backend", "--"), ("null_backend", ":")):
         if name in first.rungs:
             ax.axhline(first.rungs[name].mean, color="grey", linestyle=style, label=name)
     ax.set_xlabel("share of own gold items given (× shuffled, ■ no items)")

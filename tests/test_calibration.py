@@ -224,15 +224,15 @@ def test_calibrate_hand_computed_signal_and_inverted_ladder():
 
 def test_oracle_is_one_and_null_is_zero_on_every_rung(harness):
     run = _run({"oracle": "oracle", "null": "null"}, harness)
-    assert tuple(run.measurements) == (*SOURCE_RUNGS, "oracle", "null")
+    assert tuple(run.measurements) == (*SOURCE_RUNGS, "oracle_backend", "null_backend")
     for rung in SOURCE_RUNGS:
         assert run.calibrations["oracle"].rungs[rung].mean == 1.0
         assert run.calibrations["null"].rungs[rung].mean == 0.0
         assert run.calibrations["oracle"].rungs[rung].pass_at_k == {"pass@1": 1.0, "pass@4": 1.0}
         assert all(v == 1.0 for v in run.measurements[rung].pass_rates["oracle"].values())
     for member in ("oracle", "null"):  # the bounds, the same for every member
-        assert run.calibrations[member].rungs["oracle"].mean == 1.0
-        assert run.calibrations[member].rungs["null"].mean == 0.0
+        assert run.calibrations[member].rungs["oracle_backend"].mean == 1.0
+        assert run.calibrations[member].rungs["null_backend"].mean == 0.0
         # neither reads the requirements: a reward from them would be constant
         assert run.calibrations[member].verdict == cal.FLAT
 
@@ -271,6 +271,14 @@ def test_a_member_that_ignores_the_requirements_is_flat(harness):
         is False
     )
     assert payload["ladder"] == list(run_config.ladder)
+    entry = payload["calibration"]["deaf"]["synthetic"]
+    assert set(entry["rungs"]) == {*SOURCE_RUNGS, "oracle_backend", "null_backend"}
+    for row in entry["rungs"].values():
+        assert {"mean", "ci_low", "ci_high", "n_apps", "pass_at_k"} <= set(row)
+    assert entry["signal"]["apps_needed"] is None  # SD 0: undefined, said so
+    assert "SD 0" in entry["signal"]["apps_needed_note"]
+    assert entry["verdict"] == cal.FLAT and len(entry["app_ids"]) == len(APPS)
+    assert payload["per_app"]["synthetic"]["gold"]["deaf"].keys() == {a.app_id for a in APPS}
 
 
 def _config() -> cal.CalibrationConfig:
@@ -289,6 +297,7 @@ def test_calibration_params_are_checked(tmp_path):
     assert load("calibration: {}").calibration.ladder[:2] == ("gold", "gold_drop25")
     with pytest.raises(ParamsError, match="gold_shuffled"):
         load("calibration: {rungs: [gold, gold_drop]}")
+    assert load("calibration: {rungs: [gold, gold_shuffled, null_backend]}").calibration.ladder
     with pytest.raises(ParamsError, match="did you mean 'no_items'"):
         load("calibration: {rungs: [gold, gold_shuffled, no_item]}")
     with pytest.raises(ParamsError, match="k_values"):
