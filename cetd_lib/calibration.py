@@ -31,7 +31,12 @@ from typing import Any, Literal
 
 import numpy as np
 
-from cetd_lib.ablation import ABLATION_SOURCES, AblationSource, register_ablation_source
+from cetd_lib.ablation import (
+    ABLATION_SOURCES,
+    AblationSource,
+    register_ablation_source,
+    wilcoxon_test,
+)
 from cetd_lib.config_field import help_field
 from cetd_lib.data import App
 from cetd_lib.phase2 import REQUIREMENT_SOURCES, SourceContext, register_source
@@ -273,11 +278,6 @@ class CalibrationConfig:
         default=0.05,
     )
     power: float = help_field("Power wanted for that difference (paired t-test).", default=0.8)
-    min_apps: int = help_field(
-        "Fewest paired apps for a 'carries signal' verdict: a percentile bootstrap over fewer "
-        "apps is too narrow to trust (5 apps all better is a sign-test p of 0.06).",
-        default=5,
-    )
 
     def __post_init__(self) -> None:
         if not self.families or len(set(self.families)) != len(self.families):
@@ -318,8 +318,6 @@ class CalibrationConfig:
             raise ValueError(f"calibration.effect_size={self.effect_size} must lie in (0, 1]")
         if not 0 < self.power < 1:
             raise ValueError(f"calibration.power={self.power} must lie in (0, 1)")
-        if self.min_apps < 2:
-            raise ValueError(f"calibration.min_apps={self.min_apps}: use at least 2")
 
     @property
     def ladder(self) -> tuple[str, ...]:
@@ -538,6 +536,7 @@ class Difference:
 @dataclass(frozen=True)
 class Signal:
     difference: Difference  # gold - gold_shuffled
+    p_value: float  # Wilcoxon signed-rank, two-sided, zero differences dropped; NaN: all tied
     n_apps: int
     effect_size: float
     power: float
@@ -586,19 +585,28 @@ def dose_steps(rungs: Mapping[str, float]) -> list[tuple[str, str]]:
 
 
 def verdict_for(
-    signal: Difference, steps: Sequence[Difference], n_apps: int, min_apps: int = 5
+    signal: Difference, p_value: float, steps: Sequence[Difference], alpha: float = 0.05
 ) -> tuple[str, bool, str]:
-    """(verdict, monotone, reason). "carries signal" iff at least `min_apps` paired apps, the
-    CI of gold - shuffled lies above 0 AND the ladder is monotone-ish: no step from a higher to
-    the next lower dose is reversed with its CI entirely below 0 (noise may tie neighbours; it
-    may not invert them)."""
+    """(verdict, monotone, reason). "carries signal" iff the paired bootstrap CI of
+    gold - shuffled lies above 0, the Wilcoxon signed-rank test of the same differences has
+    p < alpha (the percentile bootstrap is too narrow on a handful of apps: 3 of 5 apps better
+    and 2 tied gives a CI above 0 but p = 0.25), AND the ladder is monotone-ish: no step from a
+    higher to the next lower dose is reversed with its CI entirely below 0 (noise may tie
+    neighbours; it may not invert them)."""
     reversed_steps = [s for s in steps if s.reversed]
     monotone = not reversed_steps
     ci = f"[{signal.ci_low:+.3f}, {signal.ci_high:+.3f}]"
-    if n_apps < min_apps:
-        return FLAT, monotone, f"{n_apps} paired apps, fewer than min_apps={min_apps}"
     if not signal.ci_low > 0:
         return FLAT, monotone, f"CI of gold - shuffled {ci} does not lie above 0"
+    if not p_value < alpha:  # NaN (every app tied) is not significant either
+        return (
+            FLAT,
+            monotone,
+            (
+                f"CI of gold - shuffled {ci} > 0, but the Wilcoxon p = {p_value:.3g} is not below "
+                f"{alpha:g} (too few apps with a difference)"
+            ),
+        )
     if not monotone:
         names = ", ".join(f"{s.b} > {s.a}" for s in reversed_steps)
         return FLAT, monotone, f"gold - shuffled {ci} > 0, but the ladder inverts: {names}"
@@ -669,8 +677,16 @@ def calibrate(
     needed, note = apps_needed(
         gold_vs_shuffled.sd, config.effect_size, alpha=1 - config.confidence, power=config.power
     )
-    signal = Signal(gold_vs_shuffled, len(app_ids), config.effect_size, config.power, needed, note)
-    verdict, monotone, reason = verdict_for(gold_vs_shuffled, steps, len(app_ids), config.min_apps)
+    test = wilcoxon_test(
+        matrix[:, column["gold"]].tolist(), matrix[:, column["gold_shuffled"]].tolist()
+    )
+    signal = Signal(
+        gold_vs_shuffled, test.p_value, len(app_ids), config.effect_size, config.power, needed,
+        note,
+    )  # fmt: skip
+    verdict, monotone, reason = verdict_for(
+        gold_vs_shuffled, signal.p_value, steps, alpha=1 - config.confidence
+    )
     return Calibration(
         member, family, tuple(app_ids), dropped, summaries, steps, signal, monotone, verdict,
         reason,
@@ -771,15 +787,16 @@ def ladder_table(calibration: Calibration) -> str:
 
 def verdict_table(runs: Sequence[FamilyRun]) -> str:
     lines = [
-        "| member | family | apps | gold − shuffled | CI | apps for 5 pts | monotone | verdict |",
-        "|---|---|---|---|---|---|---|---|",
+        "| member | family | apps | gold − shuffled | CI | Wilcoxon p | apps for 5 pts | "
+        "monotone | verdict |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for run in runs:
         for member, c in run.calibrations.items():
             d = c.signal.difference
             lines.append(
                 f"| {member} | {run.family} | {c.signal.n_apps} | {d.mean:+.3f} | "
-                f"[{d.ci_low:+.3f}, {d.ci_high:+.3f}] | "
+                f"[{d.ci_low:+.3f}, {d.ci_high:+.3f}] | {_fmt(c.signal.p_value, '.3g')} | "
                 f"{c.signal.apps_needed if c.signal.apps_needed is not None else '—'} | "
                 f"{'yes' if c.monotone else 'no'} | **{c.verdict}** |"
             )

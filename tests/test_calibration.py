@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from cetd_lib import calibration as cal
-from cetd_lib.ablation import ABLATION_SOURCES, AblationConfig
+from cetd_lib.ablation import ABLATION_SOURCES, AblationConfig, wilcoxon_test
 from cetd_lib.data import App
 from cetd_lib.harness.backends import oracle_completion, register_backend, registered_backends
 from cetd_lib.harness.config import BackendSpec, HarnessConfig, OrchestraConfig
@@ -36,7 +36,8 @@ def _app(name: str, value: int) -> App:
     )
 
 
-NAMES = ("alpha", "beta", "gamma", "delta", "epsilon")
+# six apps: a Wilcoxon test cannot reject at 0.05 on fewer (6 of 6 better: p = 2/64)
+NAMES = ("alpha", "beta", "gamma", "delta", "epsilon", "zeta")
 APPS = [_app(name, value) for value, name in enumerate(NAMES, 1)]
 SOURCE_RUNGS = ("gold", "gold_drop25", "gold_drop50", "gold_drop75", "gold_shuffled", "no_items")
 
@@ -189,32 +190,38 @@ def _measurement(rung: str, rates: list[float]) -> cal.RungMeasurement:
 
 
 def test_calibrate_hand_computed_signal_and_inverted_ladder():
-    gold, drop50, shuffled = [1.0, 0.5, 1.0, 0.75], [1.0, 0.5, 0.75, 0.5], [0.0, 0.5, 0.25, 0.0]
-    measurements = {
-        "gold": _measurement("gold", gold),
-        "gold_drop50": _measurement("gold_drop50", drop50),
-        "gold_shuffled": _measurement("gold_shuffled", shuffled),
-    }
-    config = cal.CalibrationConfig(n_resamples=1000, seed=2, min_apps=4)
-    c = cal.calibrate("m", "fam", measurements, config=config)
-    diffs = np.subtract(gold, shuffled)  # 1, 0, 0.75, 0.75
+    gold = [1.0, 0.5, 1.0, 0.75, 0.5, 1.0, 0.25, 0.75]
+    drop50 = [1.0, 0.5, 0.75, 0.5, 0.5, 0.75, 0.25, 0.5]
+    shuffled = [0.0, 0.5, 0.25, 0.0, 0.0, 0.25, 0.0, 0.25]
+
+    def ladder(n_apps: int, drop=drop50) -> dict[str, cal.RungMeasurement]:
+        rates = {"gold": gold, "gold_drop50": drop, "gold_shuffled": shuffled}
+        return {r: _measurement(r, v[:n_apps]) for r, v in rates.items()}
+
+    config = cal.CalibrationConfig(n_resamples=1000, seed=2)
+    c = cal.calibrate("m", "fam", ladder(8), config=config)
+    diffs = np.subtract(gold, shuffled)  # 1, 0, .75, .75, .5, .75, .25, .5
     d = c.signal.difference
-    assert d.mean == pytest.approx(0.625)
+    assert d.mean == pytest.approx(4.5 / 8)
     assert d.sd == pytest.approx(np.std(diffs, ddof=1))
     assert c.signal.apps_needed == cal.apps_needed(d.sd, 0.05)[0]
-    assert c.rungs["gold"].mean == pytest.approx(0.8125)
-    assert c.rungs["gold"].pass_at_k == {"pass@1": pytest.approx(0.8125)}
+    assert c.signal.p_value == pytest.approx(wilcoxon_test(gold, shuffled).p_value)
+    assert c.signal.p_value < 0.05  # 7 of 7 untied apps better
+    assert c.rungs["gold"].mean == pytest.approx(5.75 / 8)
+    assert c.rungs["gold"].pass_at_k == {"pass@1": pytest.approx(5.75 / 8)}
     assert [(s.a, s.b) for s in c.steps] == [
         ("gold", "gold_drop50"),
         ("gold_drop50", "gold_shuffled"),
     ]
     assert d.ci_low > 0 and c.verdict == cal.CARRIES_SIGNAL and c.monotone
-    # four apps are too few under the default min_apps = 5, whatever the bootstrap says
-    few = cal.calibrate("m", "fam", measurements, config=cal.CalibrationConfig(n_resamples=1000))
-    assert few.verdict == cal.FLAT and "fewer than min_apps=5" in few.reason
-    # the same data with drop50 clearly above gold on every app: the ladder inverts
-    measurements["gold_drop50"] = _measurement("gold_drop50", [g + 0.25 for g in gold])
-    inverted = cal.calibrate("m", "fam", measurements, config=config)
+    # on the first five apps the bootstrap CI still lies above 0 (4 of 5 better), but an exact
+    # Wilcoxon p is 2/16: a handful of apps is not enough for the verdict
+    few = cal.calibrate("m", "fam", ladder(5), config=config)
+    assert few.signal.difference.ci_low > 0
+    assert few.signal.p_value == pytest.approx(2 / 16)
+    assert few.verdict == cal.FLAT and "Wilcoxon" in few.reason
+    # drop50 clearly above gold on every app: the ladder inverts
+    inverted = cal.calibrate("m", "fam", ladder(8, [g + 0.25 for g in gold]), config=config)
     assert not inverted.monotone and inverted.verdict == cal.FLAT
     assert "gold_drop50 > gold" in inverted.reason
 

@@ -1114,8 +1114,9 @@ fig.savefig(s.run.artifact("calibration_dose_response.png"), dpi=100)
 ## Signal and verdict
 gold − shuffled per app (paired bootstrap CI) and the apps a paired t-test needs to detect a
 `calibration.effect_size` difference at `calibration.power`, from the measured SD of the
-per-app differences. "carries signal": the CI lies above 0 and no step of the ladder inverts
-(a lower dose significantly above the next higher one); otherwise "flat".
+per-app differences. "carries signal": the CI lies above 0, a Wilcoxon signed-rank test of the
+same differences has p < 1 − `confidence`, and no step of the ladder inverts (a lower dose
+significantly above the next higher one); otherwise "flat".
 """,
     ),
     (
