@@ -1102,7 +1102,7 @@ the requirements rises from left to right.
         "code",
         """
 fig, axes = plt.subplots(1, len(runs), figsize=(5 * len(runs), 3.5), squeeze=False)
-for run, ax in zip(runs, axes[0]):
+for run, ax in zip(runs, axes[0], strict=True):
     calibration.plot_dose_response(run, ax)
 fig.tight_layout()
 fig.savefig(s.run.artifact("calibration_dose_response.png"), dpi=100)
