@@ -17,6 +17,7 @@ from typing import Any, Literal
 import yaml
 
 from cetd_lib.ablation import AblationConfig
+from cetd_lib.calibration import CalibrationConfig
 from cetd_lib.config_field import help_field
 from cetd_lib.dashboard import DashboardConfig
 from cetd_lib.data import DataConfig
@@ -95,6 +96,7 @@ class Params:
     eval: EvalConfig = field(default_factory=EvalConfig)
     multitask_data: MultitaskDataConfig = field(default_factory=MultitaskDataConfig)
     ablation: AblationConfig = field(default_factory=AblationConfig)
+    calibration: CalibrationConfig = field(default_factory=CalibrationConfig)
     review: ReviewConfig = field(default_factory=ReviewConfig)
     dashboard: DashboardConfig = field(default_factory=DashboardConfig)
     stage1: Stage1Config = field(default_factory=Stage1Config)

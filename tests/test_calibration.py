@@ -1,0 +1,327 @@
+"""Orchestra calibration: the ladder's requirement transforms, its statistics against
+hand-computed numbers, and the whole ladder through the real harness with fake backends whose
+answer to each rung is known (oracle = 1, null = 0, one that follows the share of gold items
+kept, one that ignores the requirements)."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import zlib
+
+import numpy as np
+import pytest
+
+from cetd_lib import calibration as cal
+from cetd_lib.ablation import ABLATION_SOURCES, AblationConfig, wilcoxon_test
+from cetd_lib.data import App
+from cetd_lib.harness.backends import oracle_completion, register_backend, registered_backends
+from cetd_lib.harness.config import BackendSpec, HarnessConfig, OrchestraConfig
+from cetd_lib.params import ParamsError, load_params
+from cetd_lib.phase2 import SourceContext, requirements_from, to_json
+
+N_ITEMS = 8  # 25/50/75% dropped keeps exactly 6/4/2 items
+
+
+def _app(name: str, value: int) -> App:
+    items = (f"{name}.f() returns {value}.",) + tuple(
+        f"{name} requirement number {i}." for i in range(2, N_ITEMS + 1)
+    )
+    return App(
+        name,
+        {f"{name}.py": f"def f():\n    return {value}\n"},
+        {f"test_{name}.py": f"from {name} import f\n\ndef test_f():\n    assert f() == {value}\n"},
+        items,
+    )
+
+
+# six apps: a Wilcoxon test cannot reject at 0.05 on fewer (6 of 6 better: p = 2/64)
+NAMES = ("alpha", "beta", "gamma", "delta", "epsilon", "zeta")
+APPS = [_app(name, value) for value, name in enumerate(NAMES, 1)]
+SOURCE_RUNGS = ("gold", "gold_drop25", "gold_drop50", "gold_drop75", "gold_shuffled", "no_items")
+
+
+# ---------------------------------------------------------------- fake orchestra members
+
+
+def _items_in(prompt) -> set[str]:
+    return set(re.findall(r"^\d+\. (.*)$", prompt.messages[-1]["content"], flags=re.M))
+
+
+class KeptShareBackend:
+    """Rebuilds the app correctly in round(share * n) of its n samples, where share is the
+    share of the app's own gold items in the prompt: pass rate = share of gold kept."""
+
+    def __init__(self, spec: BackendSpec) -> None:
+        self.name = spec.name
+
+    def generate(self, prompts, n, temperature, max_new_tokens, seed, *, top_p=1.0):
+        out = []
+        for p in prompts:
+            gold = p.reference_app.requirements
+            share = len(_items_in(p) & set(gold)) / len(gold)
+            good = round(share * n)
+            out.append([oracle_completion(p) if s < good else "" for s in range(n)])
+        return out
+
+
+class DeafBackend:
+    """Ignores the requirements: right on a fixed half of the apps, whatever it is given."""
+
+    def __init__(self, spec: BackendSpec) -> None:
+        self.name = spec.name
+
+    def generate(self, prompts, n, temperature, max_new_tokens, seed, *, top_p=1.0):
+        return [
+            [oracle_completion(p) if zlib.crc32(p.app_id.encode()) % 2 else ""] * n for p in prompts
+        ]
+
+
+for _kind, _factory in (("test-kept-share", KeptShareBackend), ("test-deaf", DeafBackend)):
+    if _kind not in registered_backends():
+        register_backend(_kind)(_factory)
+
+
+@pytest.fixture
+def harness(tmp_path):
+    return HarnessConfig(
+        app_timeout_s=6.0, test_timeout_s=1.0, workers=2, cache_path=str(tmp_path / "c.sqlite")
+    )
+
+
+def _run(kinds: dict[str, str], harness: HarnessConfig, **config):
+    orchestra = OrchestraConfig(
+        members=tuple(BackendSpec(name=n, kind=k) for n, k in kinds.items())
+    )
+    cfg = cal.CalibrationConfig(
+        families=("bundled",), n_samples=4, temperature=0.8, k_values=(1, 4), **config
+    )
+    return cal.calibrate_family("synthetic", APPS, config=cfg, orchestra=orchestra, harness=harness)
+
+
+# ---------------------------------------------------------------- requirement transforms
+
+
+def test_drop_items_keeps_order_nests_and_is_seeded_per_app():
+    items = [f"item {i}" for i in range(8)]
+    kept = {
+        f: cal.drop_items(items, f, cal.app_rng(3, "alpha")) for f in cal.DEFAULT_DROP_FRACTIONS
+    }
+    assert [len(kept[f]) for f in (0.25, 0.5, 0.75)] == [6, 4, 2]
+    for subset in kept.values():
+        assert subset == sorted(subset, key=items.index)  # original order
+    assert set(kept[0.75]) <= set(kept[0.5]) <= set(kept[0.25])  # nested
+    assert cal.drop_items(items, 0.5, cal.app_rng(3, "alpha")) == kept[0.5]
+    other_seeds = {tuple(cal.drop_items(items, 0.5, cal.app_rng(s, "alpha"))) for s in range(20)}
+    assert len(other_seeds) > 1
+    assert cal.keep_count(5, 0.75) == 1 and cal.keep_count(1, 0.75) == 1  # never empty
+
+
+def test_derangement_has_no_fixed_point_and_is_seeded():
+    for seed in range(50):
+        perm = cal.derangement(2 + seed % 5, np.random.default_rng(seed))
+        assert sorted(perm) == list(range(len(perm)))
+        assert all(i != j for i, j in enumerate(perm))
+    assert cal.derangement(6, np.random.default_rng(1)) == cal.derangement(
+        6, np.random.default_rng(1)
+    )
+    with pytest.raises(ValueError, match="at least 2"):
+        cal.derangement(1, np.random.default_rng(0))
+
+
+def test_rungs_are_registered_requirement_and_ablation_sources():
+    ctx = SourceContext()
+    gold = requirements_from("gold", APPS, ctx)
+    shuffled = requirements_from("gold_shuffled", APPS, ctx)
+    for app in APPS:
+        assert shuffled[app.app_id] != gold[app.app_id]  # nobody gets its own
+        assert shuffled[app.app_id] in gold.values()
+        assert cal.dose(shuffled[app.app_id], app) == 0
+        assert cal.dose(requirements_from("gold_drop25", APPS, ctx)[app.app_id], app) == 0.75
+        assert requirements_from("no_items", APPS, ctx)[app.app_id] == [
+            f"Implements the module `{app.app_id}.py`."
+        ]
+    seeded = requirements_from("gold_drop50", APPS, cal.LadderContext(seed=5))
+    assert seeded == requirements_from("gold_drop50", APPS, cal.LadderContext(seed=5))
+    # the ablation accepts them by name
+    assert {"gold_drop25", "gold_drop50", "gold_drop75", "gold_shuffled", "no_items"} <= set(
+        ABLATION_SOURCES
+    )
+    assert AblationConfig(sources=("gold", "gold_drop50", "gold_shuffled")).sources[1]
+
+
+# ---------------------------------------------------------------- statistics
+
+
+def test_paired_bootstrap_moves_conditions_together():
+    # column 1 = column 0 + 0.25 on every app: every resampled difference is exactly 0.25
+    data = np.array([[0.0, 0.25], [0.5, 0.75], [0.25, 0.5], [0.75, 1.0]])
+    boot = cal.paired_bootstrap_means(data, n_resamples=500, seed=1)
+    assert boot.shape == (500, 2)
+    assert np.allclose(boot[:, 1] - boot[:, 0], 0.25)
+    assert np.array_equal(boot, cal.paired_bootstrap_means(data, n_resamples=500, seed=1))
+
+
+def test_apps_needed_matches_the_t_test_power_and_grows_with_noise():
+    from statsmodels.stats.power import TTestPower
+
+    n, note = cal.apps_needed(0.3, 0.05)
+    expected = TTestPower().solve_power(effect_size=0.05 / 0.3, alpha=0.05, power=0.8)
+    assert n == math.ceil(expected) and "d = 0.167" in note
+    assert cal.apps_needed(0.1, 0.05)[0] < n < cal.apps_needed(0.5, 0.05)[0]
+    assert cal.apps_needed(0.02, 0.05)[0] == 4  # d = 2.5: the scan of small n
+    assert cal.apps_needed(0.001, 0.05)[0] in (2, 3)  # d = 50: NaN power at n = 2 skipped
+    assert cal.apps_needed(0.0, 0.05)[0] is None
+    assert cal.apps_needed(float("nan"), 0.05)[0] is None
+
+
+def _measurement(rung: str, rates: list[float]) -> cal.RungMeasurement:
+    ids = [f"a{i}" for i in range(len(rates))]
+    return cal.RungMeasurement(
+        rung,
+        "fam",
+        {"m": dict(zip(ids, rates, strict=True))},
+        {"m": {a: {"pass@1": r} for a, r in zip(ids, rates, strict=True)}},
+        {a: cal.RUNGS[rung].dose for a in ids},
+        {},
+        0.0,
+    )
+
+
+def test_calibrate_hand_computed_signal_and_inverted_ladder():
+    gold = [1.0, 0.5, 1.0, 0.75, 0.5, 1.0, 0.25, 0.75]
+    drop50 = [1.0, 0.5, 0.75, 0.5, 0.5, 0.75, 0.25, 0.5]
+    shuffled = [0.0, 0.5, 0.25, 0.0, 0.0, 0.25, 0.0, 0.25]
+
+    def ladder(n_apps: int, drop=drop50) -> dict[str, cal.RungMeasurement]:
+        rates = {"gold": gold, "gold_drop50": drop, "gold_shuffled": shuffled}
+        return {r: _measurement(r, v[:n_apps]) for r, v in rates.items()}
+
+    config = cal.CalibrationConfig(n_resamples=1000, seed=2)
+    c = cal.calibrate("m", "fam", ladder(8), config=config)
+    diffs = np.subtract(gold, shuffled)  # 1, 0, .75, .75, .5, .75, .25, .5
+    d = c.signal.difference
+    assert d.mean == pytest.approx(4.5 / 8)
+    assert d.sd == pytest.approx(np.std(diffs, ddof=1))
+    assert c.signal.apps_needed == cal.apps_needed(d.sd, 0.05)[0]
+    assert c.signal.p_value == pytest.approx(wilcoxon_test(gold, shuffled).p_value)
+    assert c.signal.p_value < 0.05  # 7 of 7 untied apps better
+    assert c.rungs["gold"].mean == pytest.approx(5.75 / 8)
+    assert c.rungs["gold"].pass_at_k == {"pass@1": pytest.approx(5.75 / 8)}
+    assert [(s.a, s.b) for s in c.steps] == [
+        ("gold", "gold_drop50"),
+        ("gold_drop50", "gold_shuffled"),
+    ]
+    assert d.ci_low > 0 and c.verdict == cal.CARRIES_SIGNAL and c.monotone
+    # on the first five apps the bootstrap CI still lies above 0 (4 of 5 better), but an exact
+    # Wilcoxon p is 2/16: a handful of apps is not enough for the verdict
+    few = cal.calibrate("m", "fam", ladder(5), config=config)
+    assert few.signal.difference.ci_low > 0
+    assert few.signal.p_value == pytest.approx(2 / 16)
+    assert few.verdict == cal.FLAT and "Wilcoxon" in few.reason
+    # drop50 clearly above gold on every app: the ladder inverts
+    inverted = cal.calibrate("m", "fam", ladder(8, [g + 0.25 for g in gold]), config=config)
+    assert not inverted.monotone and inverted.verdict == cal.FLAT
+    assert "gold_drop50 > gold" in inverted.reason
+
+
+# ---------------------------------------------------------------- the ladder through the harness
+
+
+def test_oracle_is_one_and_null_is_zero_on_every_rung(harness):
+    run = _run({"oracle": "oracle", "null": "null"}, harness)
+    assert tuple(run.measurements) == (*SOURCE_RUNGS, "oracle_backend", "null_backend")
+    for rung in SOURCE_RUNGS:
+        assert run.calibrations["oracle"].rungs[rung].mean == 1.0
+        assert run.calibrations["null"].rungs[rung].mean == 0.0
+        assert run.calibrations["oracle"].rungs[rung].pass_at_k == {"pass@1": 1.0, "pass@4": 1.0}
+        assert all(v == 1.0 for v in run.measurements[rung].pass_rates["oracle"].values())
+    for member in ("oracle", "null"):  # the bounds, the same for every member
+        assert run.calibrations[member].rungs["oracle_backend"].mean == 1.0
+        assert run.calibrations[member].rungs["null_backend"].mean == 0.0
+        # neither reads the requirements: a reward from them would be constant
+        assert run.calibrations[member].verdict == cal.FLAT
+
+
+def test_a_member_that_follows_the_gold_items_carries_signal(harness):
+    run = _run({"follower": "test-kept-share"}, harness)
+    c = run.calibrations["follower"]
+    means = {r: c.rungs[r].mean for r in SOURCE_RUNGS}
+    assert means == {
+        "gold": 1.0,
+        "gold_drop25": 0.75,
+        "gold_drop50": 0.5,
+        "gold_drop75": 0.25,
+        "gold_shuffled": 0.0,
+        "no_items": 0.0,
+    }
+    assert [c.rungs[r].realised_dose for r in SOURCE_RUNGS] == [1.0, 0.75, 0.5, 0.25, 0.0, 0.0]
+    assert c.rungs["gold_drop50"].pass_at_k == {"pass@1": 0.5, "pass@4": 1.0}
+    assert c.monotone and not any(s.reversed for s in c.steps)
+    assert c.signal.difference.mean == 1.0 and c.signal.difference.ci_low == 1.0
+    assert c.verdict == cal.CARRIES_SIGNAL
+
+
+def test_a_member_that_ignores_the_requirements_is_flat(harness):
+    run = _run({"deaf": "test-deaf"}, harness)
+    c = run.calibrations["deaf"]
+    assert len({c.rungs[r].mean for r in SOURCE_RUNGS}) == 1  # the same on every rung
+    assert 0 < c.rungs["gold"].mean < 1
+    d = c.signal.difference
+    assert (d.mean, d.ci_low, d.ci_high) == (0.0, 0.0, 0.0)
+    assert c.verdict == cal.FLAT and "does not lie above 0" in c.reason
+    payload = json.loads(to_json(cal.results_payload([run], run_config := _config())))
+    assert payload["verdicts"] == {"deaf": {"synthetic": cal.FLAT}}
+    assert (
+        payload["calibration"]["deaf"]["synthetic"]["signal"]["difference"]["excludes_zero"]
+        is False
+    )
+    assert payload["ladder"] == list(run_config.ladder)
+    entry = payload["calibration"]["deaf"]["synthetic"]
+    assert set(entry["rungs"]) == {*SOURCE_RUNGS, "oracle_backend", "null_backend"}
+    for row in entry["rungs"].values():
+        assert {"mean", "ci_low", "ci_high", "n_apps", "pass_at_k"} <= set(row)
+    assert entry["signal"]["apps_needed"] is None  # SD 0: undefined, said so
+    assert "SD 0" in entry["signal"]["apps_needed_note"]
+    assert entry["verdict"] == cal.FLAT and len(entry["app_ids"]) == len(APPS)
+    assert payload["per_app"]["synthetic"]["gold"]["deaf"].keys() == {a.app_id for a in APPS}
+
+
+def _config() -> cal.CalibrationConfig:
+    return cal.CalibrationConfig(families=("bundled",), n_samples=4, k_values=(1, 4))
+
+
+# ---------------------------------------------------------------- params and families
+
+
+def test_calibration_params_are_checked(tmp_path):
+    def load(body: str):
+        path = tmp_path / "p.yaml"
+        path.write_text(body)
+        return load_params(path)
+
+    assert load("calibration: {}").calibration.ladder[:2] == ("gold", "gold_drop25")
+    with pytest.raises(ParamsError, match="gold_shuffled"):
+        load("calibration: {rungs: [gold, gold_drop]}")
+    assert load("calibration: {rungs: [gold, gold_shuffled, null_backend]}").calibration.ladder
+    with pytest.raises(ParamsError, match="did you mean 'no_items'"):
+        load("calibration: {rungs: [gold, gold_shuffled, no_item]}")
+    with pytest.raises(ParamsError, match="k_values"):
+        load("calibration: {n_samples: 2, k_values: [1, 4]}")
+    with pytest.raises(ParamsError, match="calibration.families"):
+        load("calibration: {families: [bundled, everything]}")
+    with pytest.raises(ParamsError, match="whole percent"):
+        load("calibration: {drop_fractions: [0.333]}")
+    assert load("calibration: {drop_fractions: [0.9]}").calibration.ladder[1] == "gold_drop90"
+    assert "gold_drop90" in ABLATION_SOURCES
+
+
+def test_families_load_as_seeded_samples_and_fail_clearly(tmp_path):
+    first = cal.load_family("bundled", None, 3, seed=1)
+    assert [a.app_id for a in first] == [a.app_id for a in cal.load_family("bundled", None, 3, 1)]
+    assert [a.app_id for a in first] == sorted(a.app_id for a in first) and len(first) == 3
+    assert len(cal.load_family("holdout", None, None, 0)) >= 2
+    assert all(a.origin == "holdout" for a in cal.load_family("holdout", None, None, 0))
+    with pytest.raises(ValueError, match="data.apps_dir is empty"):
+        cal.load_family("apps_dir", None, None, 0)
