@@ -33,6 +33,8 @@ bench: install
 	$(BIN)/python benchmarks/harness.py
 	$(BIN)/python benchmarks/training.py
 	$(BIN)/python benchmarks/mutation.py
+	$(BIN)/python benchmarks/reward_guard.py
+	$(BIN)/python benchmarks/orchestra.py
 
 lint: install
 	$(BIN)/ruff check .

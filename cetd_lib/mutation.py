@@ -635,6 +635,15 @@ class MutationScore:
         return asdict(self)
 
 
+def _unscreened(job: Any) -> Any:
+    """Variants and mutants are our own rewrites of the original module (a variant may even
+    `exec` a compressed copy of it): the screen is for model output, which the suite's run on
+    the original has already passed."""
+    import dataclasses
+
+    return dataclasses.replace(job, original_code=True)
+
+
 def mutant_timeout_s(original_duration_s: float, config: MutationConfig) -> float:
     """max(min_timeout_s, timeout_factor x duration), rounded up to whole seconds."""
     return float(math.ceil(max(config.min_timeout_s, config.timeout_factor * original_duration_s)))
@@ -677,8 +686,15 @@ def mutation_scores(
     config = config or MutationConfig()
     if module not in sources:
         raise KeyError(f"module {module!r} is not among the sources {sorted(sources)}")
+    # The suites are screened like model output: a suite that reaches for inspect, gc or the
+    # module's file fails here (REWARD_HACK_SUSPECT) and scores 0 before any mutant runs.
     originals = run_many(
-        [RunJob(dict(sources), dict(t)) for t in test_suites], config=harness, cache=cache
+        [
+            RunJob(dict(sources), dict(t), generated_tests=True, original_code=True)
+            for t in test_suites
+        ],
+        config=harness,
+        cache=cache,
     )
     variants = (
         equivalent_variants(sources[module], module, config.equivalent_variants, config.seed)
@@ -710,11 +726,15 @@ def mutation_scores(
         budget = mutant_timeout_s(original.duration_s, config)
         for v, variant in enumerate(variants):
             checks.append(
-                (i, v, RunJob({**sources, module: variant}, dict(tests), passing, budget))
+                (
+                    i,
+                    v,
+                    _unscreened(RunJob({**sources, module: variant}, dict(tests), passing, budget)),
+                )
             )
         for mutant in mutants:
             job_sources = {**sources, module: mutant.source}
-            plan.append((i, mutant, RunJob(job_sources, dict(tests), passing, budget)))
+            plan.append((i, mutant, _unscreened(RunJob(job_sources, dict(tests), passing, budget))))
     jobs = [job for *_, job in checks] + [job for *_, job in plan]
     ran = run_many(jobs, config=harness, cache=cache) if jobs else []
     coupled: dict[int, str] = {}

@@ -264,3 +264,83 @@ def test_hf_stops_after_the_last_expected_code_block(tiny_hf, decode_loop):
     backend = HFBackend(spec, model=Scripted(), tokenizer=tokenizer)
     text = backend.generate(PROMPTS[:1], 1, 0.0, 64, 0)[0][0]
     assert text.rstrip().endswith("```") and "more words" not in text
+
+
+# ---- openai against a real OpenAI-compatible server: `transformers serve` on loopback ----------
+
+
+@pytest.fixture(scope="module")
+def served_tiny(tmp_path_factory):
+    """`transformers serve` (transformers' own OpenAI-compatible server) on the tiny random
+    Llama, on a free loopback port; stopped, with its whole process group, after the module."""
+    import os
+    import signal
+    import socket
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+    from pathlib import Path
+
+    from cetd_lib.models import load_base
+
+    cli = Path(sys.executable).with_name("transformers")
+    if not cli.exists():
+        pytest.skip("the transformers CLI is not installed in this environment")
+    model_dir = tmp_path_factory.mktemp("served") / "tiny"
+    model, tokenizer = load_base("tiny-random")
+    model.save_pretrained(model_dir)
+    tokenizer.save_pretrained(model_dir)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    log = (model_dir.parent / "server.log").open("w")
+    server = subprocess.Popen(
+        [str(cli), "serve", str(model_dir), "--host", "127.0.0.1", "--port", str(port)]
+        + ["--device", "cpu"],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, "HF_HUB_OFFLINE": "1"},
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as resp:
+                if resp.status == 200:
+                    break
+        except OSError:
+            pass
+        if server.poll() is not None or time.monotonic() > deadline:
+            os.killpg(server.pid, signal.SIGKILL)
+            output = (model_dir.parent / "server.log").read_text()[-2000:]
+            pytest.fail(f"transformers serve did not come up: {output}")
+        time.sleep(0.5)
+    yield f"http://127.0.0.1:{port}/v1", str(model_dir)
+    os.killpg(server.pid, signal.SIGTERM)
+    try:
+        server.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        os.killpg(server.pid, signal.SIGKILL)
+        server.wait()
+    log.close()
+
+
+def test_openai_backend_against_a_real_local_server(served_tiny):
+    base_url, model = served_tiny
+    spec = BackendSpec(name="served", kind="openai", model=model, base_url=base_url, concurrency=2)
+    backend = make_backend(spec)
+    greedy = backend.generate(PROMPTS, 2, 0.0, 8, seed=0)
+    assert len(greedy) == 2 and all(len(s) == 2 for s in greedy)
+    assert all(isinstance(text, str) and text for row in greedy for text in row)
+    assert greedy[0][0] == greedy[0][1]  # greedy: the server is deterministic
+
+
+def test_openai_backend_reads_its_server_from_the_named_variable(served_tiny, monkeypatch):
+    base_url, model = served_tiny
+    monkeypatch.setenv("CETD_TEST_SERVER", base_url)
+    spec = BackendSpec(name="s", kind="openai", model=model, base_url_env="CETD_TEST_SERVER")
+    assert len(make_backend(spec).generate(PROMPTS[:1], 1, 0.0, 4, seed=0)[0]) == 1
+    monkeypatch.delenv("CETD_TEST_SERVER")
+    with pytest.raises(BackendError, match="CETD_TEST_SERVER"):
+        make_backend(spec)

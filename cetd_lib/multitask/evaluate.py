@@ -433,11 +433,11 @@ def generated_tests(
     codes = [parsing_prefix(extract_test_code(t)) for t in texts]
     sources = [sources_from_pair_input(r["input"]) for r in records]
     generated_jobs = [
-        RunJob(s, {"test_generated.py": c}, coverage=True)
+        RunJob(s, {"test_generated.py": c}, coverage=True, generated_tests=True)
         for s, c in zip(sources, codes, strict=True)
     ]
     gold_jobs = [
-        RunJob(s, {"test_gold.py": r["target"]}, coverage=True)
+        RunJob(s, {"test_gold.py": r["target"]}, coverage=True, original_code=True)
         for s, r in zip(sources, records, strict=True)
     ]
     results = run_many(generated_jobs + gold_jobs, config=harness)
