@@ -190,3 +190,37 @@ def test_a_bug_in_the_caller_is_not_swallowed():
             max_new_tokens=8,
             seed=0,
         )
+
+
+def test_batches_respect_the_row_and_token_caps():
+    from cetd_lib.models.generation import _batches
+
+    lengths = [100, 90, 50, 40, 10]
+    assert _batches([0, 1, 2, 3, 4], lengths, 2, 0) == [[0, 1], [2, 3], [4]]
+    # Cap 150 tokens: 2 x 100 and 2 x 90 are over it, so rows 0 and 1 go alone; 3 x 50 fits.
+    assert _batches([0, 1, 2, 3, 4], lengths, 8, 150) == [[0], [1], [2, 3, 4]]
+    assert _batches([0], [10_000], 8, 150) == [[0]]  # a row longer than the cap still runs
+
+
+def test_a_shared_prompt_prefix_is_run_once(tiny):
+    """Rows sharing a long prefix: the prefix runs once (batch 1), then only the suffixes;
+    the greedy text is the same as decoding each row alone."""
+    model, tokenizer = tiny
+    prefix = "You are an expert Python programmer who writes complete modules. " * 3
+    rows = [Row(prefix + t, 0) for t in TEXTS[:3]]
+    widths: list[tuple[int, int]] = []
+    handle = model.register_forward_pre_hook(
+        lambda module, args, kwargs: widths.append(tuple(kwargs["input_ids"].shape)),
+        with_kwargs=True,
+    )
+    try:
+        together = generate_batched(model, tokenizer, rows, max_new_tokens=5, batch_size=3)
+    finally:
+        handle.remove()
+    shared = len(tokenizer(prefix, add_special_tokens=False)["input_ids"])
+    assert widths[0][0] == 1 and widths[0][1] >= shared - 1  # the prefix, once
+    assert widths[1][0] == 3 and widths[1][1] < max(
+        len(tokenizer(r.text, add_special_tokens=False)["input_ids"]) for r in rows
+    )
+    alone = [generate_batched(model, tokenizer, [r], max_new_tokens=5)[0] for r in rows]
+    assert together == alone

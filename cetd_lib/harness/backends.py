@@ -286,6 +286,7 @@ class HFBackend:
             temperature=temperature,
             top_p=top_p,
             batch_size=max(1, self.spec.batch_size),
+            max_batch_tokens=self.spec.max_batch_tokens,
             sort_by_length=self.spec.sort_by_length,
             stop=lambda row, row_ids: self._fences_closed(row_ids, blocks[row]),
         )

@@ -220,6 +220,11 @@ class BackendSpec:
         "SmolLM2 (outputs/bench/orchestra.json); the seed's GPU runs use vLLM instead.",
         default=16,
     )
+    max_batch_tokens: int = help_field(
+        "hf: cap on rows x longest prompt tokens in one batch (0 = no cap): long prompts get "
+        "smaller batches instead of exhausting memory in the prompt pass.",
+        default=16384,
+    )
     sort_by_length: bool = help_field(
         "hf: batch prompts of similar token length together (less padding); results come back "
         "in the callers' order either way.",
@@ -245,6 +250,11 @@ class BackendSpec:
         if self.batch_size < 1:
             raise ValueError(
                 f"member {self.name!r}: batch_size must be >= 1, got {self.batch_size}"
+            )
+        if self.max_batch_tokens < 0:
+            raise ValueError(
+                f"member {self.name!r}: max_batch_tokens must be >= 0 (0 = no cap), "
+                f"got {self.max_batch_tokens}"
             )
         if self.threads < 0:
             raise ValueError(f"member {self.name!r}: threads must be >= 0, got {self.threads}")

@@ -20,6 +20,7 @@ import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -84,6 +85,7 @@ def generate_batched(
     temperature: float = 0.0,
     top_p: float = 1.0,
     batch_size: int = 16,
+    max_batch_tokens: int = 0,
     sort_by_length: bool = True,
     stop: StopFn | None = None,
 ) -> list[list[int]]:
@@ -91,6 +93,8 @@ def generate_batched(
 
     `stop(row_index, ids)` is asked after every token a row receives; True ends that row (its
     ids so far are kept). A row also ends at EOS or after `max_new_tokens` tokens.
+    `max_batch_tokens` (0 = no cap) bounds rows x longest prompt per batch, so long prompts get
+    smaller batches instead of exhausting memory in the prompt pass.
     """
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
@@ -100,8 +104,7 @@ def generate_batched(
         # Longest first: an out-of-memory error shows on the first batch, not the last.
         order.sort(key=lambda i: -lengths[i])
     outputs: list[list[int]] = [[] for _ in rows]
-    for start in range(0, len(order), batch_size):
-        chunk = order[start : start + batch_size]
+    for chunk in _batches(order, lengths, batch_size, max_batch_tokens):
         ids = _decode_batch(
             model,
             tokenizer,
@@ -116,6 +119,74 @@ def generate_batched(
     return outputs
 
 
+#: A shared prompt prefix shorter than this is recomputed per row (not worth a separate pass).
+MIN_SHARED_PREFIX = 16
+
+
+def _prompt_pass(model, tokenizer, texts: Sequence[str], device) -> tuple[torch.Tensor, Any]:
+    """The forward pass over the prompts: (attention mask, model output with the cache).
+
+    Rows of one orchestra share a long chat prefix (system message, instructions): it is run once
+    and its cache repeated for every row, then only each row's own suffix runs, left-padded
+    after the prefix (layout: prefix | padding | suffix; the mask hides the padding and the
+    positions count real tokens only, as `generate` computes them for left padding).
+    """
+    ids = [tokenizer(t, add_special_tokens=False)["input_ids"] for t in texts]
+    shared = len(os.path.commonprefix(ids)) if len(ids) > 1 else 0
+    shared = min(shared, min(len(row) for row in ids) - 1)  # every row keeps >= 1 own token
+    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+    cache = None
+    if shared >= MIN_SHARED_PREFIX:
+        prefix = model(
+            input_ids=torch.tensor([ids[0][:shared]], device=device),
+            use_cache=True,
+            logits_to_keep=1,
+        )
+        cache = prefix.past_key_values
+        cache.batch_repeat_interleave(len(ids))
+    else:
+        shared = 0
+    suffixes = [row[shared:] for row in ids]
+    width = max(len(row) for row in suffixes)
+    input_ids = torch.full((len(ids), width), pad_id, dtype=torch.long)
+    own = torch.zeros((len(ids), width), dtype=torch.long)
+    for i, row in enumerate(suffixes):
+        input_ids[i, width - len(row) :] = torch.tensor(row, dtype=torch.long)
+        own[i, width - len(row) :] = 1
+    mask = torch.cat([torch.ones((len(ids), shared), dtype=torch.long), own], dim=1).to(device)
+    positions = (mask.cumsum(-1) - 1).clamp(min=0)[:, shared:]
+    out = model(
+        input_ids=input_ids.to(device),
+        attention_mask=mask,
+        position_ids=positions,
+        past_key_values=cache,
+        use_cache=True,
+        logits_to_keep=1,
+    )
+    return mask, out
+
+
+def _batches(
+    order: list[int], lengths: list[int], batch_size: int, max_batch_tokens: int
+) -> list[list[int]]:
+    """Consecutive runs of `order`: at most `batch_size` rows, and (with a token cap) at most
+    `max_batch_tokens` in rows x longest prompt; a row alone always forms a batch."""
+    batches: list[list[int]] = []
+    current: list[int] = []
+    longest = 0
+    for i in order:
+        width = max(longest, lengths[i])
+        over_cap = max_batch_tokens and (len(current) + 1) * width > max_batch_tokens
+        if current and (len(current) == batch_size or over_cap):
+            batches.append(current)
+            current, width = [], lengths[i]
+        current.append(i)
+        longest = width
+    if current:
+        batches.append(current)
+    return batches
+
+
 @torch.inference_mode()
 def _decode_batch(
     model,
@@ -128,19 +199,7 @@ def _decode_batch(
     stop: StopFn | None,
 ) -> list[list[int]]:
     device = next(model.parameters()).device
-    encoded = tokenizer(
-        [r.text for r in rows], return_tensors="pt", padding=True, add_special_tokens=False
-    ).to(device)
-    mask = encoded["attention_mask"]
-    # Left padding: positions count real tokens only, as `generate` computes them.
-    positions = (mask.long().cumsum(-1) - 1).clamp(min=0)
-    out = model(
-        input_ids=encoded["input_ids"],
-        attention_mask=mask,
-        position_ids=positions,
-        use_cache=True,
-        logits_to_keep=1,
-    )
+    mask, out = _prompt_pass(model, tokenizer, [r.text for r in rows], device)
     cache = out.past_key_values
     logits = out.logits[:, -1, :]
     sampling = temperature > 0
