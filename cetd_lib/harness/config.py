@@ -216,9 +216,10 @@ class BackendSpec:
     backoff_s: float = help_field("openai: first backoff delay; doubles per retry.", default=1.0)
     concurrency: int = help_field("openai: requests in flight at once.", default=4)
     batch_size: int = help_field(
-        "hf: rows decoded together (prompts x samples). 16 was fastest on 2 CPU cores for "
-        "SmolLM2 (outputs/bench/orchestra.json); the seed's GPU runs use vLLM instead.",
-        default=16,
+        "hf: rows decoded together (prompts x samples). On 2 CPU cores, SmolLM2, 40 HumanEval "
+        "prompts: 2.42 s/rebuild at 40, 2.69 at 64, 3.04 at 24 (benchmarks/orchestra.py "
+        "--sweep); the seed's GPU runs use vLLM instead.",
+        default=40,
     )
     max_batch_tokens: int = help_field(
         "hf: cap on rows x longest prompt tokens in one batch (0 = no cap): long prompts get "

@@ -238,9 +238,22 @@ def reconstruct(
             app = by_id[prompt.app_id]
             tests = gold[app.app_id].passing
             for sample in range(orchestra.n_samples):
+                unmeasured = None
                 if generation_failed and _has_items(prompt, requirements):
-                    detail = f"member {spec.name} failed to generate (see the log)"
-                    outcome = _not_run(tests, FailureClass.HARNESS_ERROR, detail)
+                    unmeasured = (
+                        FailureClass.HARNESS_ERROR,
+                        f"member {spec.name} failed to generate (see the log)",
+                        f"member {spec.name} failed to generate (see the log)",
+                    )
+                elif prompt.app_id not in by_app:
+                    unmeasured = (
+                        FailureClass.NO_REQUIREMENTS,
+                        "no requirements to rebuild from",
+                        "no requirements",
+                    )
+                if unmeasured is not None:
+                    failure, why, detail = unmeasured
+                    outcome = _not_run(tests, failure, why)
                     records.append(
                         ReconstructionRecord(
                             app.app_id,
@@ -249,23 +262,6 @@ def reconstruct(
                             "",
                             {},
                             sample_score(app.app_id, spec.name, sample, outcome, detail=detail),
-                        )
-                    )
-                    continue
-                if prompt.app_id not in by_app:
-                    outcome = _not_run(
-                        tests, FailureClass.NO_REQUIREMENTS, "no requirements to rebuild from"
-                    )
-                    records.append(
-                        ReconstructionRecord(
-                            app.app_id,
-                            spec.name,
-                            sample,
-                            "",
-                            {},
-                            sample_score(
-                                app.app_id, spec.name, sample, outcome, detail="no requirements"
-                            ),
                         )
                     )
                     continue
