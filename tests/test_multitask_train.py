@@ -771,10 +771,16 @@ def test_a_generated_test_of_the_source_text_scores_zero_mutation(monkeypatch, t
     monkeypatch.setattr(ev, "generate", lambda *a, **k: [[generated]])
     out = ev.generated_tests(
         None, [record], [[0]], max_new_tokens=8, max_mutants=4, seed=0,
-        harness=HarnessConfig(cache=False),
+        harness=HarnessConfig(cache=False, screen=False),
     )  # fmt: skip
     assert out["pass@1"] == 1.0  # it passes on the code ...
     assert out["mutation_score"] == 0.0 and out["mutation_source_coupled"] == 1  # ... not behaviour
+    screened = ev.generated_tests(
+        None, [record], [[0]], max_new_tokens=8, max_mutants=4, seed=0,
+        harness=HarnessConfig(cache=False),
+    )  # fmt: skip
+    # The screen stops it: it never passes, so no mutation score is earned at all.
+    assert screened["pass@1"] == 0.0 and screened["mutation_score"] is None
 
 
 def test_generation_prompts_keep_the_code_when_the_cap_exceeds_the_budget(tiny_base):

@@ -17,6 +17,9 @@ from cetd_lib.mutation import (
 )
 
 NO_CACHE = HarnessConfig(cache=False)
+# The static screen catches every suite below first (REWARD_HACK_SUSPECT); with it off, the
+# behaviour-preserving variants are tested on their own, as the layer the screen cannot replace.
+UNSCREENED = HarnessConfig(cache=False, screen=False)
 MODULE = '''"""Small helpers: the docstring is never mutated."""
 from typing import TYPE_CHECKING
 
@@ -182,16 +185,25 @@ def test_equivalent_variants_differ_in_text_and_keep_the_interface():
 def test_a_suite_that_tests_the_source_text_is_source_coupled_and_scores_zero(kind):
     sources, mutants = {"util.py": MODULE}, generate_mutants(MODULE, "util.py")[:5]
     tests = {"test_u.py": SOURCE_TESTS[kind]}
-    score = mutation_score(sources, "util.py", tests, mutants, harness=NO_CACHE)
+    score = mutation_score(sources, "util.py", tests, mutants, harness=UNSCREENED)
     assert score.kill_rate == 0.0 and score.source_coupled
     assert score.failure_class == "SOURCE_COUPLED" and "variant" in score.detail
+
+
+@pytest.mark.parametrize("kind", sorted(SOURCE_TESTS))
+def test_the_screen_stops_a_source_text_suite_before_any_mutant_runs(kind):
+    sources, mutants = {"util.py": MODULE}, generate_mutants(MODULE, "util.py")[:5]
+    tests = {"test_u.py": SOURCE_TESTS[kind]}
+    score = mutation_score(sources, "util.py", tests, mutants, harness=NO_CACHE)
+    assert score.kill_rate == 0.0 and score.failure_class == "REWARD_HACK_SUSPECT"
+    assert score.killed == score.survived == 0
 
 
 def test_without_variants_the_getsource_test_kills_every_mutant_the_hole_being_closed():
     sources, mutants = {"util.py": MODULE}, generate_mutants(MODULE, "util.py")[:5]
     tests = {"test_u.py": SOURCE_TESTS["getsource"]}
     config = MutationConfig(equivalent_variants=0)
-    score = mutation_score(sources, "util.py", tests, mutants, config, harness=NO_CACHE)
+    score = mutation_score(sources, "util.py", tests, mutants, config, harness=UNSCREENED)
     assert score.kill_rate == 1.0 and not score.source_coupled
 
 

@@ -97,7 +97,8 @@ def test_tests_of_the_prompted_source_text_score_zero_and_are_logged_as_source_c
     reads_file = (
         f"import grades\ndef test_file():\n    assert open(grades.__file__).read() == {MODULE!r}\n"
     )
-    reward = make_kill_rate_reward([TARGET], harness=NO_CACHE)
+    # With the static screen off, the behaviour-preserving variants catch both on their own.
+    reward = make_kill_rate_reward([TARGET], harness=HarnessConfig(cache=False, screen=False))
     logged = {}
     values = reward(
         ["p"] * 3, [getsource, reads_file, STRONG], target_id=[TARGET.target_id] * 3,
@@ -107,6 +108,13 @@ def test_tests_of_the_prompted_source_text_score_zero_and_are_logged_as_source_c
     assert [i["source_coupled"] for i in reward.last_infos] == [True, True, False]
     assert reward.last_infos[0]["failure_class"] == "SOURCE_COUPLED"
     assert logged["kill_rate/source_coupled"] == pytest.approx(2 / 3)
+    # With the screen on (the default), both are stopped before any mutant runs.
+    screened = make_kill_rate_reward([TARGET], harness=NO_CACHE)
+    values = screened(
+        ["p"] * 2, [getsource, reads_file], target_id=[TARGET.target_id] * 2
+    )  # fmt: skip
+    assert values == [0.0, 0.0]
+    assert {i["failure_class"] for i in screened.last_infos} == {"REWARD_HACK_SUSPECT"}
 
 
 def test_doctests_and_helpers():
