@@ -324,6 +324,9 @@ def served_tiny(tmp_path_factory):
         os.killpg(server.pid, signal.SIGKILL)
         server.wait()
     log.close()
+    time.sleep(0.5)
+    with pytest.raises(ProcessLookupError):  # nothing of the server outlives the module
+        os.killpg(server.pid, 0)
 
 
 def test_openai_backend_against_a_real_local_server(served_tiny):
