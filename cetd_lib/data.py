@@ -68,6 +68,14 @@ class DataConfig:
     include_humaneval: bool = field(
         default=False, metadata={"help": "Add the 164 HumanEval problems as apps."}
     )
+    include_apps_dir: bool = field(
+        default=True,
+        metadata={
+            "help": "Load the apps of apps_dir (the bundled corpus when apps_dir is None) and "
+            "its holdout/; false with include_humaneval: HumanEval-as-apps only (a study where "
+            "the small orchestra scores 0 on every bundled app)."
+        },
+    )
     max_apps: int | None = field(
         default=None,
         metadata={"help": "Cap on apps per split after splitting (smoke runs); None = all."},
@@ -97,6 +105,11 @@ class DataConfig:
     )
 
     def __post_init__(self) -> None:
+        if not (self.include_apps_dir or self.include_humaneval):
+            raise ValueError(
+                "data: include_apps_dir and include_humaneval are both false, so there are no "
+                "apps; set one of them to true"
+            )
         fractions = (self.train_fraction, self.val_fraction, self.test_fraction)
         if any(f < 0 for f in fractions) or abs(sum(fractions) - 1.0) > 1e-9:
             raise ValueError(

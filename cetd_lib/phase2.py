@@ -125,9 +125,11 @@ def load_phase2_apps(
     splits; the kept apps are a seeded sample (`split_seed`), not the alphabetical head, so a
     smoke run with HumanEval included sees both kinds of app. The `holdout/` apps are loaded
     apart (`Phase2Apps.holdout`, capped the same way): evaluated, never split or trained on.
+    `data_config.include_apps_dir: false` leaves out apps_dir's apps and holdout (HumanEval only).
     """
-    apps = load_apps(apps_dir)
-    holdout = load_apps(apps_dir, holdout_only=True)
+    from_dir = data_config is None or data_config.include_apps_dir
+    apps = load_apps(apps_dir) if from_dir else []
+    holdout = load_apps(apps_dir, holdout_only=True) if from_dir else []
     if include_humaneval:
         from cetd_lib.humaneval import load_humaneval_apps
 

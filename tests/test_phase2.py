@@ -48,6 +48,18 @@ def test_splits_are_disjoint_and_the_cap_is_a_seeded_sample_within_each_split():
     assert not any(a.origin == "holdout" for a in full.retrieval_pool)
 
 
+def test_humaneval_only_leaves_out_the_bundled_apps_and_their_holdout():
+    from cetd_lib.data import DataConfig
+
+    humaneval_only = DataConfig(include_apps_dir=False, include_humaneval=True)
+    only = load_phase2_apps(None, include_humaneval=True, max_apps=None, data_config=humaneval_only)
+    assert {a.origin for members in only.splits.values() for a in members} == {"humaneval"}
+    assert sum(len(m) for m in only.splits.values()) == 164 and only.holdout == []
+    assert list(only.row_sets("test")) == ["test"]
+    with pytest.raises(ValueError, match="no apps"):
+        DataConfig(include_apps_dir=False, include_humaneval=False)
+
+
 def test_holdout_apps_are_their_own_row_set_and_never_in_a_split():
     from cetd_lib.data import load_apps
 
@@ -130,3 +142,22 @@ def test_criteria_say_met_missed_or_not_measured():
     ev.pass_rates["a"] = math.nan
     assert success_criteria(ev, EvalConfig())[1].verdict == "not measured"
     assert to_json({"x": math.nan}) == '{\n  "x": null\n}\n'
+
+
+def test_the_study_params_evaluate_80_held_out_humaneval_apps_never_trained_on():
+    from pathlib import Path
+
+    from cetd_lib.params import load_params
+
+    P = load_params(str(Path(__file__).resolve().parents[1] / "params" / "study.yaml"))
+    apps = load_phase2_apps(
+        P.data.apps_dir,
+        include_humaneval=P.data.include_humaneval,
+        max_apps=P.data.max_apps,
+        data_config=P.data,
+    )
+    test_ids = {a.app_id for a in apps["test"]}
+    assert len(test_ids) >= 80 and {a.origin for a in apps["test"]} == {"humaneval"}
+    assert not test_ids & {a.app_id for a in apps["train"] + apps["val"]}
+    assert P.orchestra.n_samples >= 4 and P.orchestra.temperature > 0
+    assert P.eval.context_level == P.stage1.context_level == P.stage2.context_level == 2

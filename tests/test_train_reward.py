@@ -10,6 +10,8 @@ from cetd_lib.data import App, load_apps
 from cetd_lib.requirements import format_requirements
 from cetd_lib.train.config import GuardConfig
 from cetd_lib.train.reward import (
+    RewardLog,
+    RewardRecord,
     check_requirements,
     count_code_fragments,
     fingerprint,
@@ -306,3 +308,26 @@ def test_guard_doctests():
     import cetd_lib.train.guard as guard
 
     assert doctest.testmod(guard).failed == 0
+
+
+def test_within_group_std_is_taken_per_app_not_across_apps():
+    fp = fingerprint(APP, GuardConfig())
+    accepted = check_requirements(SPEC, fp, GuardConfig())
+    rejected = check_requirements(SOURCE, fp, GuardConfig())
+    assert accepted.accepted and not rejected.accepted
+
+    def rec(app_id, reward, verdict=accepted):
+        return RewardRecord(app_id, reward, reward, verdict, "")
+
+    # two apps, each group constant: the spread is all between apps, none to learn from
+    flat = [rec("a", 0.0), rec("a", 0.0), rec("b", 1.0), rec("b", 1.0)]
+    assert summarize(flat)["rewards/reconstruction/std"] == pytest.approx(0.5)
+    assert summarize(flat)["rewards/reconstruction/within_group_std"] == 0.0
+    varied = [rec("a", 0.0), rec("a", 1.0), rec("b", 1.0), rec("b", 1.0)]
+    assert summarize(varied)["rewards/reconstruction/within_group_std"] == pytest.approx(0.25)
+
+    log = RewardLog()
+    assert log.guard_pass_share() != log.guard_pass_share()  # NaN before any call
+    log.add([rec("a", 1.0), rec("a", 0.0, rejected)])
+    log.add([rec("b", 1.0), rec("b", 0.0)])
+    assert log.guard_pass_share() == pytest.approx(0.75)

@@ -131,6 +131,9 @@ stage1_dir, stage2_dir = run_phase2_training(P, apps, s.run, device=s.device, ba
 train_summary = json.loads(s.run.artifact("train_summary.json").read_text())
 print(json.dumps(train_summary["timings"], indent=1))
 print("guard rejections in stage 2:", len(train_summary["guard_rejections"]))
+# RLOO learns only from reward differences within an app's group of samples
+print("stage-2 samples the guard passed:", train_summary["guard_pass_share"])
+print("within-group reward std per step:", train_summary["within_group_reward_std"])
 """,
     ),
     (
@@ -263,7 +266,7 @@ print(criteria_table(criteria))
         "code",
         """
 fig, axes = plt.subplots(1, len(evaluations), figsize=(6 * len(evaluations), 3), squeeze=False)
-for ax, (row_set, evs) in zip(axes[0], evaluations.items()):
+for ax, (row_set, evs) in zip(axes[0], evaluations.items(), strict=True):
     for row, ev in evs.items():
         ax.hist([v for v in ev.pass_rates.values() if v == v], bins=10, range=(0, 1),
                 alpha=0.5, label=row)
@@ -739,7 +742,7 @@ for row_set, rows_summary in summary.items():
         "code",
         """
 fig, axes = plt.subplots(1, len(rows), figsize=(7 * len(rows), 3), squeeze=False)
-for ax, (row_set, members) in zip(axes[0], rows.items()):
+for ax, (row_set, members) in zip(axes[0], rows.items(), strict=True):
     ablation.plot_pass_rates(summary[row_set], ax)
     ax.set_title(f"{len(members)} {row_set} apps; blue: requirements, orange: code context")
 fig.tight_layout()

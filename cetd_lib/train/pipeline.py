@@ -99,6 +99,11 @@ def _train(params, train_apps, val_apps, run, live, work, device, backends, base
         },
         "stage1": stage1.to_dict(),
         "stage2": {"steps": stage2.steps, "final_dir": str(stage2_dir)},
+        "guard_pass_share": reward.log.guard_pass_share(),
+        "within_group_reward_std": [
+            reward.log.stats(i)["rewards/reconstruction/within_group_std"]
+            for i in range(len(reward.log.steps))
+        ],
         "guard_rejections": [
             {"app_id": a, "rules": list(r), "text": t} for a, r, t in reward.log.rejections()
         ],

@@ -80,6 +80,11 @@ class RewardLog:
     def latest(self) -> dict[str, float]:
         return self.stats(-1)
 
+    def guard_pass_share(self) -> float:
+        """Share of all sampled texts so far that the guard accepted (NaN before any call)."""
+        records = [r for step in self.steps for r in step]
+        return sum(r.verdict.accepted for r in records) / len(records) if records else math.nan
+
     def rejections(self) -> list[tuple[str, tuple[str, ...], str]]:
         """(app_id, rules, first 200 characters) of every rejected text so far."""
         return [
@@ -100,11 +105,21 @@ def _std(values: Sequence[float | None]) -> float:
     return float(statistics.pstdev(kept)) if len(kept) > 1 else (0.0 if kept else float("nan"))
 
 
+def _within_group_std(records: Sequence[RewardRecord]) -> float:
+    """Mean over apps of the population std of the rewards that app's samples got."""
+    groups: dict[str, list[float | None]] = {}
+    for r in records:
+        groups.setdefault(r.app_id, []).append(r.reward)
+    return _mean([_std(rewards) for rewards in groups.values()])
+
+
 def summarize(records: Sequence[RewardRecord]) -> dict[str, float]:
     n = len(records)
     out = {
         "rewards/reconstruction/mean": _mean([r.reward for r in records]),
         "rewards/reconstruction/std": _std([r.reward for r in records]),
+        # RLOO/GRPO learn from differences inside an app's group of samples: 0 here is no signal
+        "rewards/reconstruction/within_group_std": _within_group_std(records),
         "rewards/pass_rate": _mean([r.pass_rate for r in records]),
         "guard/leak_rate": sum(r.verdict.leak for r in records) / n if n else float("nan"),
         "guard/reject_rate": (
