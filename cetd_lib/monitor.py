@@ -394,7 +394,7 @@ class LiveMetrics:
             self._draw()
 
     def format_line(self) -> str:
-        """`stage1 step 40 | 12s | losses/train 1.234 | charts/tokens_per_s 812 ...`: the latest
+        """`stage1 step 40/54, ETA 1m52s | 312s | losses/train 1.234 ...`: the latest
         values of the phase logged last (a stage-2 line does not repeat stage 1's numbers)."""
         head = f"{self.last_phase} {self.progress()}".lstrip()
         parts = [head, f"{self.clock() - self._started:.0f}s"]
