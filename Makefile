@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 SPEC_HASH := $(shell cat pyproject.toml | sha256sum | cut -c1-16)
 STAMP := $(VENV)/.installed-$(SPEC_HASH)
 
-.PHONY: install demo test bench lint clean-venv
+.PHONY: install demo test bench lint notebooks clean-venv
 
 install: $(STAMP)
 
@@ -35,6 +35,10 @@ bench: install
 	$(BIN)/python benchmarks/mutation.py
 	$(BIN)/python benchmarks/reward_guard.py
 	$(BIN)/python benchmarks/orchestra.py
+
+# After editing notebooks/X.py or X.ipynb: bring the other of the pair up to date.
+notebooks: install
+	$(BIN)/jupytext --sync notebooks/*.py
 
 lint: install
 	$(BIN)/ruff check .

@@ -3,11 +3,30 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 
 from cetd_lib.params import ParamsError, load_params
+from cetd_lib.progress import HEADLESS_ENV
 from cetd_lib.tracking import RunExistsError, RunRecord, new_run_id
+
+
+@contextmanager
+def _environment(values: Mapping[str, str]) -> Iterator[None]:
+    """`values` in os.environ (what a kernel started inside inherits), restored on exit."""
+    before = {key: os.environ.get(key) for key in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, value in before.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
 
 def run_notebook(
@@ -16,8 +35,10 @@ def run_notebook(
     overrides: list[str],
     run_id: str | None = None,
     resume: bool = False,
+    progress: bool = True,
 ) -> RunRecord:
-    """Execute `notebook` with papermill into its run directory and return the run record."""
+    """Execute `notebook` with papermill into its run directory and return the run record.
+    `progress`: show cell progress and stream the cells' printed output to this terminal."""
     import papermill
 
     params = load_params(params_file, overrides)  # fail before papermill starts a kernel
@@ -26,7 +47,7 @@ def run_notebook(
     if missing:  # papermill would only warn and run with the notebook's defaults
         raise ParamsError(
             f"{notebook}: its `parameters` cell must define {sorted(missing)}; "
-            "see tools/notebooks.py for the standard cell"
+            "see the parameters cell of notebooks/phase2.py"
         )
     kind = notebook.stem
     run = RunRecord.open(
@@ -39,17 +60,22 @@ def run_notebook(
     )
     executed = run.dir / f"{kind}.ipynb"
     try:
-        papermill.execute_notebook(
-            str(notebook),
-            str(executed),
-            parameters={
-                "params_file": str(Path(params_file).resolve()),
-                "run_id": run.run_id,
-                "overrides": list(overrides),
-            },
-            cwd=str(notebook.parent),
-            progress_bar=False,
-        )
+        # The terminal sees papermill's cell bar and, as they are printed, the kernel's own
+        # lines: live metrics switch from figures to text lines in a kernel started headless.
+        with _environment({HEADLESS_ENV: "1"}):
+            papermill.execute_notebook(
+                str(notebook),
+                str(executed),
+                parameters={
+                    "params_file": str(Path(params_file).resolve()),
+                    "run_id": run.run_id,
+                    "overrides": list(overrides),
+                },
+                cwd=str(notebook.parent),
+                progress_bar=progress,
+                stdout_file=sys.stdout if progress else None,
+                stderr_file=sys.stderr if progress else None,
+            )
     except BaseException:
         run.finish("failed")
         raise
@@ -72,11 +98,21 @@ def main(argv: list[str] | None = None) -> int:
     )
     run_p.add_argument("--run-id", default=None, help="default: <notebook>-<time>-<hex>")
     run_p.add_argument("--resume", action="store_true", help="continue an incomplete run")
+    run_p.add_argument(
+        "--quiet", action="store_true", help="no cell progress and no streamed cell output"
+    )
     args = parser.parse_args(argv)
     if not args.notebook.is_file():
         parser.error(f"notebook not found: {args.notebook}")
     try:
-        run = run_notebook(args.notebook, args.params, args.overrides, args.run_id, args.resume)
+        run = run_notebook(
+            args.notebook,
+            args.params,
+            args.overrides,
+            args.run_id,
+            args.resume,
+            progress=not args.quiet,
+        )
     except (ParamsError, RunExistsError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

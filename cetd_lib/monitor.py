@@ -27,6 +27,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, Literal, TextIO
 
+from cetd_lib.progress import format_duration, headless
 from cetd_lib.tracking import RunRecord
 
 DisplayMode = Literal["auto", "notebook", "text", "off"]
@@ -261,7 +262,9 @@ class LiveMetrics:
         self.plot_every_s = plot_every_s
         self.clock = clock
         self.stream = stream
-        self.mode = ("notebook" if in_notebook() else "text") if display == "auto" else display
+        if display == "auto":
+            display = "notebook" if in_notebook() and not headless() else "text"
+        self.mode = display
         if self.mode not in ("notebook", "text", "off"):
             raise ValueError(
                 f"LiveMetrics: display must be auto|notebook|text|off, not {display!r}"
@@ -276,6 +279,7 @@ class LiveMetrics:
         self._unshown = False  # a row logged since the view was last refreshed
         self._handles: tuple[Any, Any] | None = None
         self._started = clock()
+        self._expected: dict[str, tuple[int, float, int]] = {}  # phase -> (total, t0, step0)
         self.writer = _tensorboard_writer(run, tensorboard)
 
     @classmethod
@@ -291,6 +295,28 @@ class LiveMetrics:
         )
 
     # -- logging ---------------------------------------------------------------------------
+    def expect(self, total_steps: int, *, phase: str = "", start_step: int = 0) -> None:
+        """Announce that `phase` runs to step `total_steps` from `start_step`, starting now:
+        its lines then read `step k/total` with an ETA from the pace so far."""
+        if total_steps > 0:
+            self._expected[phase] = (int(total_steps), self.clock(), int(start_step))
+
+    def progress(self) -> str:
+        """`step 12/54, ETA 3m05s` for the phase logged last; `step 12` without a total."""
+        step = self.last_step
+        if step is None:
+            return ""
+        expected = self._expected.get(self.last_phase)
+        if expected is None:
+            return f"step {step}"
+        total, started, first = expected
+        done = step - first
+        text = f"step {step}/{total}"
+        if done > 0 and step < total:
+            left = (self.clock() - started) / done * (total - step)
+            text += f", ETA {format_duration(left)}"
+        return text
+
     def accumulate(self, *, phase: str = "", **metrics: Any) -> None:
         """Buffer values (scalars or sequences) until the next `log`, which averages them."""
         for key, value in _phased(phase, metrics).items():
@@ -368,9 +394,9 @@ class LiveMetrics:
             self._draw()
 
     def format_line(self) -> str:
-        """`stage1 step 40 | 12s | losses/train 1.234 | charts/tokens_per_s 812 ...`: the latest
+        """`stage1 step 40/54, ETA 1m52s | 312s | losses/train 1.234 ...`: the latest
         values of the phase logged last (a stage-2 line does not repeat stage 1's numbers)."""
-        head = f"{self.last_phase} step {self.last_step}".lstrip()
+        head = f"{self.last_phase} {self.progress()}".lstrip()
         parts = [head, f"{self.clock() - self._started:.0f}s"]
         for keys in grouped(self.latest).values():
             for key in keys:
@@ -550,6 +576,7 @@ def _make_callback_class() -> type:
             self._mark: tuple[float, int, float | None] | None = None
 
         def on_train_begin(self, args, state, control, **kwargs):
+            self.live.expect(state.max_steps, phase=self.phase, start_step=state.global_step)
             # A resumed trainer's token count restarts from a checkpoint: skip its first delta.
             self._mark = (
                 self.live.clock(),

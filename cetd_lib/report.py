@@ -31,6 +31,26 @@ def criteria_table(criteria: list[Criterion]) -> str:
     return "\n".join(lines)
 
 
+def timings_table(timings: dict[str, float]) -> str:
+    """Wall times as a markdown table (`stage1_s` -> row `stage1`), the total last.
+
+    >>> print(timings_table({"stage1_s": 61.0, "stage2_s": 3725.2}))
+    | phase | wall time | seconds |
+    |---|---|---|
+    | stage1 | 1m01s | 61 |
+    | stage2 | 1h02m | 3725 |
+    | total | 1h03m | 3786 |
+    """
+    from cetd_lib.progress import format_duration
+
+    lines = ["| phase | wall time | seconds |", "|---|---|---|"]
+    rows = [(name.removesuffix("_s"), seconds) for name, seconds in timings.items()]
+    rows.append(("total", sum(timings.values())))
+    for name, seconds in rows:
+        lines.append(f"| {name} | {format_duration(seconds)} | {seconds:.0f} |")
+    return "\n".join(lines)
+
+
 def write_report(path: Path, title: str, sections: dict[str, str]) -> Path:
     body = [f"# {title}", ""]
     for heading, text in sections.items():

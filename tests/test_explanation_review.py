@@ -190,7 +190,7 @@ def test_the_run_to_review_is_found_by_id_or_as_the_latest(tmp_path):
         find_multitask_run(tmp_path / "empty", "latest")
 
 
-def test_the_review_notebook_reviews_a_multitask_runs_explanations_headless(tmp_path):
+def test_the_review_notebook_reviews_a_multitask_runs_explanations_headless(tmp_path, capsys):
     fake_multitask_run(tmp_path, "multitask-1", "2026-01-01T00:00:00", fake_samples(3))
     code = main(
         [
@@ -209,6 +209,8 @@ def test_the_review_notebook_reviews_a_multitask_runs_explanations_headless(tmp_
         ]
     )
     assert code == 0
+    shown = capsys.readouterr()  # the terminal saw the cells' prints and papermill's cell bar
+    assert f"run: {tmp_path / 'runs' / 't-review'}" in shown.out and "Executing" in shown.err
     summary = json.loads((tmp_path / "runs" / "t-review" / "summary.json").read_text())
     assert summary["origin"] == "multitask-1" and summary["kind"] == "explanation"
     assert summary["explanation_rating"]["status"] == "not rated"

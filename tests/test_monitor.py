@@ -81,6 +81,30 @@ def test_headless_lines_are_throttled_without_sleeping(run):
     assert len(run.metrics()) == 12  # throttling never drops a row from the record
 
 
+def test_progress_lines_give_step_of_total_and_an_eta_from_the_pace(run):
+    clock = FakeClock()
+    live, stream = text_live(run, clock, every_s=0.0)
+    live.log(0, **{"losses/train": 1.0})
+    assert stream.getvalue().splitlines()[-1].startswith("step 0 |")  # no total announced
+    live.expect(10, phase="stage1", start_step=2)  # e.g. resumed at step 2
+    clock.now += 60.0
+    live.log(5, phase="stage1", **{"losses/train": 0.5})  # 3 steps in 60 s: 5 left, 100 s
+    assert stream.getvalue().splitlines()[-1].startswith("stage1 step 5/10, ETA 1m40s | 60s |")
+    clock.now += 100.0
+    live.log(10, phase="stage1", **{"losses/train": 0.1})
+    assert stream.getvalue().splitlines()[-1].startswith("stage1 step 10/10 |")
+
+
+def test_headless_kernels_print_lines_instead_of_drawing(run, monkeypatch):
+    from cetd_lib import monitor, progress
+
+    monkeypatch.setattr(monitor, "in_notebook", lambda: True)
+    monkeypatch.delenv(progress.HEADLESS_ENV, raising=False)
+    assert LiveMetrics(run, tensorboard="off").mode == "notebook"
+    monkeypatch.setenv(progress.HEADLESS_ENV, "1")
+    assert LiveMetrics(run, tensorboard="off").mode == "text"
+
+
 def test_accumulated_values_are_averaged_with_nan_and_none_left_out(run):
     live, _ = text_live(run, FakeClock())
     live.accumulate(**{"rewards/recon/mean": [1.0, None]})
@@ -142,7 +166,7 @@ def test_trainer_callback_logs_into_live_metrics(run):
     live, _ = text_live(run, FakeClock())
     callback = LiveMetricsCallback(live)
     assert isinstance(callback, TrainerCallback)
-    state = SimpleNamespace(global_step=7, is_world_process_zero=True)
+    state = SimpleNamespace(global_step=7, max_steps=20, is_world_process_zero=True)
     callback.on_log(None, state, None, logs={"loss": 0.9, "grad_norm": 1.2})
     assert run.metrics()[-1]["step"] == 7
     assert run.metrics()[-1]["losses/train"] == 0.9
@@ -268,9 +292,9 @@ def test_trainer_callback_adds_throughput_by_the_live_clock(run):
     from cetd_lib.monitor import LiveMetricsCallback
 
     clock = FakeClock()
-    live, _ = text_live(run, clock)
+    live, stream = text_live(run, clock)
     callback = LiveMetricsCallback(live, phase="stage2", samples_per_step=8)
-    state = SimpleNamespace(global_step=0, is_world_process_zero=True)
+    state = SimpleNamespace(global_step=0, max_steps=20, is_world_process_zero=True)
     callback.on_train_begin(None, state, None)
     clock.now += 4.0
     state.global_step = 2  # 2 steps x 8 samples and 400 tokens in 4 s
@@ -279,6 +303,8 @@ def test_trainer_callback_adds_throughput_by_the_live_clock(run):
     assert row["stage2/charts/samples_per_s"] == 4.0
     assert row["stage2/charts/tokens_per_s"] == 100.0
     assert row["stage2/rewards/mean"] == 0.5
+    # the trainer's max_steps is the total of the progress line: 2 steps in 4 s, 18 to go
+    assert stream.getvalue().startswith("stage2 step 2/20, ETA 36s |")
     clock.now += 1.0
     callback.pause(1.0)  # one second of validation is not training time
     clock.now += 2.0
@@ -365,10 +391,12 @@ def test_tiny_stage1_and_stage2_runs_log_grouped_metrics_with_throttled_lines(
 
     # Frozen clock: 6 stage-1 rows print as 1 line; the phase change shows stage 1's last row
     # and stage 2's first; close shows the last.
-    assert len(lines_after_stage1) == 1 and lines_after_stage1[0].startswith("stage1 step 1 |")
+    # Each line says how far its phase is (the clock is frozen, so the ETA is 0s).
+    first = lines_after_stage1[0]
+    assert len(lines_after_stage1) == 1 and first.startswith("stage1 step 1/4, ETA 0s |")
     lines = stream.getvalue().splitlines()
     assert [line.split(" |")[0] for line in lines] == [
-        "stage1 step 1", "stage1 step 4", "stage2 step 1", "stage2 step 2",
+        "stage1 step 1/4, ETA 0s", "stage1 step 4/4", "stage2 step 1/2, ETA 0s", "stage2 step 2/2",
     ], lines  # fmt: skip
     assert "eval/bleu" in lines[1]  # stage 1's last row was its epoch-2 validation
     assert "losses/train" not in lines[3] and "rewards/mean" in lines[3]
@@ -444,3 +472,21 @@ def test_live_figure_keeps_scales_apart_and_leaves_bookkeeping_to_the_table(run)
     ]
     assert "stage2/charts/total_flos" in latest_table_html(live.latest, live.last_step)
     assert len(live.figure().axes) >= 5
+
+
+def test_progress_and_report_doctests():
+    import doctest
+
+    from cetd_lib import progress, report
+
+    assert doctest.testmod(progress).attempted >= 1 and doctest.testmod(progress).failed == 0
+    assert doctest.testmod(report).attempted >= 1 and doctest.testmod(report).failed == 0
+
+
+def test_headless_progress_bar_is_a_plain_line_on_stderr(monkeypatch, capsys):
+    from cetd_lib import progress
+
+    monkeypatch.setenv(progress.HEADLESS_ENV, "1")
+    assert list(progress.progress_bar(range(3), desc="rebuilds", total=3)) == [0, 1, 2]
+    err = capsys.readouterr().err
+    assert "rebuilds" in err and "3/3" in err

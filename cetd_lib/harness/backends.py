@@ -289,6 +289,7 @@ class HFBackend:
             max_batch_tokens=self.spec.max_batch_tokens,
             sort_by_length=self.spec.sort_by_length,
             stop=lambda row, row_ids: self._fences_closed(row_ids, blocks[row]),
+            progress=f"{self.spec.name}: {len(rows)} rebuilds",
         )
         texts = self.tokenizer.batch_decode(ids, skip_special_tokens=True)
         outputs = []

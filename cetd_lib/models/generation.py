@@ -17,7 +17,7 @@ other rows share its batch; greedy decoding is argmax, as in `generate`.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -88,13 +88,15 @@ def generate_batched(
     max_batch_tokens: int = 0,
     sort_by_length: bool = True,
     stop: StopFn | None = None,
+    progress: str = "",
 ) -> list[list[int]]:
     """New token ids of each row (EOS excluded), in the order of `rows`.
 
     `stop(row_index, ids)` is asked after every token a row receives; True ends that row (its
     ids so far are kept). A row also ends at EOS or after `max_new_tokens` tokens.
     `max_batch_tokens` (0 = no cap) bounds rows x longest prompt per batch, so long prompts get
-    smaller batches instead of exhausting memory in the prompt pass.
+    smaller batches instead of exhausting memory in the prompt pass. `progress`: the label of a
+    progress bar over the batches (none when empty or when there is one batch).
     """
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
@@ -104,7 +106,13 @@ def generate_batched(
         # Longest first: an out-of-memory error shows on the first batch, not the last.
         order.sort(key=lambda i: -lengths[i])
     outputs: list[list[int]] = [[] for _ in rows]
-    for chunk in _batches(order, lengths, batch_size, max_batch_tokens):
+    batches = _batches(order, lengths, batch_size, max_batch_tokens)
+    chunks: Iterable[list[int]] = batches
+    if progress and len(batches) > 1:
+        from cetd_lib.progress import progress_bar
+
+        chunks = progress_bar(batches, desc=progress, total=len(batches))
+    for chunk in chunks:
         ids = _decode_batch(
             model,
             tokenizer,
@@ -245,8 +253,3 @@ def _decode_batch(
         )
         logits = out.logits[:, -1, :]
     return produced
-
-
-def default_threads() -> int:
-    """Cores this process may run on (the affinity mask, not the machine's count)."""
-    return len(os.sched_getaffinity(0))

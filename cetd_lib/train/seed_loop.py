@@ -232,6 +232,8 @@ def _seed_loop(extractor, train_apps, reward_fn, config, out, live) -> Stage2Res
 
     history: list[dict[str, float]] = []
     step = 0
+    if live is not None:
+        live.expect(total, phase="stage2")
     for epoch in range(config.epochs):
         order = torch.randperm(
             len(train_apps), generator=torch.Generator().manual_seed(config.seed * 1000 + epoch)

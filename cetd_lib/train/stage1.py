@@ -372,6 +372,8 @@ def _train_loop(extractor, train_apps, val_apps, config, out, live, device, on_s
     # Throughput over the optimizer steps since the last logged row (validation excluded).
     window = {"t": time.perf_counter(), "tokens": 0, "samples": 0}
     stopped_early = stopper.should_stop
+    if live is not None:
+        live.expect(total, phase="stage1", start_step=step)
     for epoch in range(start_epoch, config.epochs):
         if stopped_early or (config.max_steps and step >= config.max_steps):
             break
