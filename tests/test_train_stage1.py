@@ -103,7 +103,7 @@ def test_lm_variant_with_trl_sft_trainer(tiny_base, tmp_path, capsys):
     assert {"stage1/charts/samples_per_s", "stage1/charts/learning_rate"} <= keys
     assert {"stage1/charts/tokens_per_s", "stage1/losses/train_mean"} <= keys  # TRL num_tokens
     out = capsys.readouterr().out  # LiveMetrics' throttled lines, not HF's dict per log
-    assert out.startswith("stage1 step 1 |") and "{'loss'" not in out
+    assert out.startswith("stage1 step 1/4") and "{'loss'" not in out  # max_steps is the total
 
 
 def test_trl_sft_resume_after_crash_matches_uninterrupted_run(tiny_base, tmp_path):
