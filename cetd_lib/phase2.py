@@ -147,6 +147,21 @@ def load_phase2_apps(
     return Phase2Apps(splits, manifest, retrieval_pool=full["train"], holdout=holdout)
 
 
+def load_recorded_apps(data_config: Any, run: Any) -> Phase2Apps:
+    """`load_phase2_apps` from the params' `data` section, with the split manifest
+    (`splits.json`) and every app's content hash written into the run record `run`: what each
+    evaluating notebook does first."""
+    apps = load_phase2_apps(
+        data_config.apps_dir,
+        include_humaneval=data_config.include_humaneval,
+        max_apps=data_config.max_apps,
+        data_config=data_config,
+    )
+    run.artifact("splits.json").write_text(apps.manifest.to_json())
+    run.add_data_hashes({f"app:{k}": v for k, v in apps.manifest.content_hashes.items()})
+    return apps
+
+
 def _app_id(app: App) -> str:
     return app.app_id
 

@@ -54,14 +54,7 @@ P, A = s.params, s.params.ablation
 print("run:", s.run.dir)
 
 # %%
-apps = phase2.load_phase2_apps(
-    P.data.apps_dir,
-    include_humaneval=P.data.include_humaneval,
-    max_apps=P.data.max_apps,
-    data_config=P.data,
-)
-s.run.artifact("splits.json").write_text(apps.manifest.to_json())
-s.run.add_data_hashes({f"app:{k}": v for k, v in apps.manifest.content_hashes.items()})
+apps = phase2.load_recorded_apps(P.data, s.run)
 rows = apps.row_sets(A.split, holdout=A.holdout)
 eval_apps = rows[A.split]
 {row_set: [a.app_id for a in members] for row_set, members in rows.items()}

@@ -55,14 +55,7 @@ print("run:", s.run.dir)
 # goes into the run record.
 
 # %%
-apps = phase2.load_phase2_apps(
-    P.data.apps_dir,
-    include_humaneval=P.data.include_humaneval,
-    max_apps=P.data.max_apps,
-    data_config=P.data,
-)
-s.run.artifact("splits.json").write_text(apps.manifest.to_json())
-s.run.add_data_hashes({f"app:{k}": v for k, v in apps.manifest.content_hashes.items()})
+apps = phase2.load_recorded_apps(P.data, s.run)
 {name: [a.app_id for a in members] for name, members in apps.splits.items()}
 
 # %% [markdown]

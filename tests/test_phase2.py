@@ -161,3 +161,19 @@ def test_the_study_params_evaluate_80_held_out_humaneval_apps_never_trained_on()
     assert not test_ids & {a.app_id for a in apps["train"] + apps["val"]}
     assert P.orchestra.n_samples >= 4 and P.orchestra.temperature > 0
     assert P.eval.context_level == P.stage1.context_level == P.stage2.context_level == 2
+
+
+def test_load_recorded_apps_writes_the_split_manifest_and_app_hashes(tmp_path):
+    import json
+
+    from cetd_lib import phase2
+    from cetd_lib.data import DataConfig
+    from cetd_lib.tracking import RunRecord
+
+    run = RunRecord.open(tmp_path, "apps", kind="phase2")
+    apps = phase2.load_recorded_apps(DataConfig(max_apps=2), run)
+    manifest = json.loads((run.dir / "artifacts" / "splits.json").read_text())
+    assert json.loads(apps.manifest.to_json()) == manifest
+    hashes = run.manifest()["data_hashes"]
+    assert hashes == {f"app:{k}": v for k, v in apps.manifest.content_hashes.items()}
+    assert len(hashes) == 40  # every bundled app, not only the capped sample
