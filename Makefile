@@ -23,6 +23,7 @@ demo: install
 	$(BIN)/python -m cetd_lib run notebooks/phase2.ipynb --params params/smoke.yaml
 
 test: install
+	$(BIN)/lint-imports  # the layer and no-cycle contracts of .importlinter
 	$(BIN)/python -m pytest tests
 	# nbval runs the committed notebooks as stored, on the tiny model (see README: Notebooks).
 	CETD_PARAMS_FILE=$(CURDIR)/params/tiny.yaml $(BIN)/python -m pytest --nbval-lax \
@@ -42,6 +43,7 @@ notebooks: install
 
 lint: install
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 	$(BIN)/ruff format --check .
 
 clean-venv:

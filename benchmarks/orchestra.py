@@ -92,11 +92,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
 
+    from cetd_lib.apps.humaneval import load_humaneval_apps
     from cetd_lib.harness.backends import HFBackend
     from cetd_lib.harness.config import BackendSpec
     from cetd_lib.harness.prompts import build_prompt
     from cetd_lib.harness.reconstruct import reward_pass_rates
-    from cetd_lib.humaneval import load_humaneval_apps
     from cetd_lib.models import load_base
     from cetd_lib.models.generation import resolve_dtype
 

@@ -36,7 +36,7 @@ sys.path.insert(0, str(ROOT))
 
 def per_app(app, config) -> dict:
     """Every measurement of one app."""
-    from cetd_lib.requirements import format_requirements
+    from cetd_lib.apps.requirements import format_requirements
     from cetd_lib.train.guard import check_requirements, fingerprint, max_lcs_share
     from cetd_lib.train.redteam import guard_variants, paraphrase
 
@@ -136,8 +136,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default=str(ROOT / "outputs" / "bench" / "guard.json"))
     args = parser.parse_args(argv)
 
-    from cetd_lib.data import load_apps
-    from cetd_lib.humaneval import load_humaneval_apps
+    from cetd_lib.apps.app import load_apps
+    from cetd_lib.apps.humaneval import load_humaneval_apps
     from cetd_lib.train.config import GuardConfig
 
     bundled = load_apps(None, include_holdout=True)

@@ -189,7 +189,8 @@ def time_stage1_loop(args, apps, out: Path) -> StepClock:
 SMOKE_CHILD = """
 import json, sys, time
 from pathlib import Path
-from cetd_lib import phase2, session
+from cetd_lib.evaluation import phase2
+from cetd_lib import session
 from cetd_lib.train import reward as reward_module
 from cetd_lib.train.pipeline import run_phase2_training
 
@@ -283,7 +284,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import torch
 
-    from cetd_lib.data import load_apps
+    from cetd_lib.apps.app import load_apps
     from cetd_lib.train.stage1 import resolve_mixed_precision
 
     load_before = os.getloadavg()

@@ -1,4 +1,8 @@
-"""`python -m cetd_lib run notebooks/X.ipynb --params params/smoke.yaml [-p key=value ...]`."""
+"""`python -m cetd_lib run notebooks/X.ipynb --params params/smoke.yaml [-p key=value ...]`.
+
+The other commands (`validate-apps`, `multitask-data`, `multitask-train`, `mutation-rl`) are in
+`cetd_lib.cli`.
+"""
 
 from __future__ import annotations
 
@@ -9,9 +13,10 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
+from cetd_lib.cli import COMMANDS, COMMANDS_HELP
 from cetd_lib.params import ParamsError, load_params
-from cetd_lib.progress import HEADLESS_ENV
-from cetd_lib.tracking import RunExistsError, RunRecord, new_run_id
+from cetd_lib.tracking.progress import HEADLESS_ENV
+from cetd_lib.tracking.runs import RunExistsError, RunRecord, new_run_id
 
 
 @contextmanager
@@ -101,6 +106,11 @@ def main(argv: list[str] | None = None) -> int:
     run_p.add_argument(
         "--quiet", action="store_true", help="no cell progress and no streamed cell output"
     )
+    for name, help_text in COMMANDS_HELP.items():  # each parses its own arguments
+        sub.add_parser(name, help=help_text, add_help=False)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv and argv[0] in COMMANDS:
+        return COMMANDS[argv[0]](argv[1:])
     args = parser.parse_args(argv)
     if not args.notebook.is_file():
         parser.error(f"notebook not found: {args.notebook}")

@@ -16,17 +16,17 @@ from typing import Any, Literal
 
 import yaml
 
-from cetd_lib.ablation import AblationConfig
-from cetd_lib.calibration import CalibrationConfig
+from cetd_lib.apps.app import DataConfig
 from cetd_lib.config_field import help_field
-from cetd_lib.dashboard import DashboardConfig
-from cetd_lib.data import DataConfig
+from cetd_lib.evaluation.ablation import AblationConfig
+from cetd_lib.evaluation.calibration import CalibrationConfig
 from cetd_lib.harness.config import HarnessConfig, OrchestraConfig
 from cetd_lib.models.config import ExtractorConfig
 from cetd_lib.multitask.config import MultitaskDataConfig
 from cetd_lib.multitask.rl_config import MutationRLConfig
 from cetd_lib.multitask.train_config import MultitaskTrainConfig
 from cetd_lib.review.config import ReviewConfig
+from cetd_lib.tracking.dashboard import DashboardConfig
 from cetd_lib.train.config import GuardConfig, Stage1Config, Stage2Config
 
 
@@ -79,7 +79,7 @@ class EvalConfig:
     )
 
     def __post_init__(self) -> None:
-        from cetd_lib.degrade import check_extractor_level
+        from cetd_lib.apps.degrade import check_extractor_level
 
         check_extractor_level(self.context_level, "eval.context_level")
         if self.n_resamples < 100 or not 0.5 <= self.confidence < 1:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cetd_lib.params import Params, load_params
-from cetd_lib.tracking import RunRecord, detect_device, set_seed
+from cetd_lib.tracking.runs import RunRecord, detect_device, set_seed
 
 
 @dataclass

@@ -44,10 +44,10 @@ overrides = []
 # %%
 import matplotlib.pyplot as plt
 
-from cetd_lib import ablation, phase2
 from cetd_lib import session as cetd_session
+from cetd_lib.evaluation import ablation, phase2
 from cetd_lib.harness.prompts import PROMPT_VERSION
-from cetd_lib.report import write_report
+from cetd_lib.tracking.report import write_report
 
 s = cetd_session.start(params_file, run_id, overrides, kind="ablation")
 P, A = s.params, s.params.ablation

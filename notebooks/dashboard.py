@@ -35,8 +35,8 @@ overrides = []
 # %%
 from IPython.display import HTML
 
-from cetd_lib import dashboard
 from cetd_lib import session as cetd_session
+from cetd_lib.tracking import dashboard
 
 s = cetd_session.start(params_file, run_id, overrides, kind="dashboard")
 P = s.params

@@ -39,10 +39,10 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 
-from cetd_lib import ablation, phase2
-from cetd_lib import error_analysis as ea
 from cetd_lib import session as cetd_session
-from cetd_lib.report import write_report
+from cetd_lib.evaluation import ablation, phase2
+from cetd_lib.evaluation import error_analysis as ea
+from cetd_lib.tracking.report import write_report
 
 s = cetd_session.start(params_file, run_id, overrides, kind="error_analysis")
 P, A = s.params, s.params.ablation

@@ -41,14 +41,14 @@ import json
 import matplotlib.pyplot as plt
 
 from cetd_lib import session as cetd_session
-from cetd_lib.monitor import LiveMetrics
 from cetd_lib.multitask.train import (
     run_multitask,
     summary_table,
     targets_markdown,
     untargeted_markdown,
 )
-from cetd_lib.report import write_report
+from cetd_lib.tracking.live import LiveMetrics
+from cetd_lib.tracking.report import write_report
 
 s = cetd_session.start(params_file, run_id, overrides, kind="multitask")
 P = s.params
@@ -92,7 +92,7 @@ s.run.finish()
 print("report:", report)
 
 # %%
-from cetd_lib.report import write_training_report
+from cetd_lib.tracking.report import write_training_report
 
 training_report = write_training_report(P.run.outputs_dir, s.run)
 print("training report:", training_report)

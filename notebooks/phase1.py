@@ -17,7 +17,7 @@
 # # CET-D Phase 1: the retrieval baseline
 #
 # The seed's phase-1 row: for each val/test app, the gold requirements of the most similar
-# *training* app (BM25 over code tokens, `cetd_lib.retrieval`). Judged like every source: BLEU
+# *training* app (BM25 over code tokens, `cetd_lib.apps.retrieval`). Judged like every source: BLEU
 # against the app's own gold, and the pass rate of its original tests on what the orchestra
 # rebuilds from those borrowed requirements.
 #
@@ -36,12 +36,12 @@ overrides = []
 # %%
 import matplotlib.pyplot as plt
 
-from cetd_lib import phase2
 from cetd_lib import session as cetd_session
-from cetd_lib.metrics import bootstrap_ci, sentence_bleu
-from cetd_lib.report import write_report
-from cetd_lib.requirements import format_requirements
-from cetd_lib.retrieval import Phase1Retriever
+from cetd_lib.apps.requirements import format_requirements
+from cetd_lib.apps.retrieval import Phase1Retriever
+from cetd_lib.evaluation import phase2
+from cetd_lib.metrics.bleu import bootstrap_ci, sentence_bleu
+from cetd_lib.tracking.report import write_report
 
 s = cetd_session.start(params_file, run_id, overrides, kind="phase1")
 P = s.params

@@ -37,12 +37,13 @@ import json
 
 import matplotlib.pyplot as plt
 
-from cetd_lib import paired_stats, phase2
 from cetd_lib import session as cetd_session
-from cetd_lib.dashboard import metrics_figure
+from cetd_lib.evaluation import phase2
+from cetd_lib.metrics import paired as paired_stats
 from cetd_lib.models import load_extractor
-from cetd_lib.monitor import metric_group, metric_series
-from cetd_lib.report import criteria_table, timings_table, write_report
+from cetd_lib.tracking.figures import metrics_figure
+from cetd_lib.tracking.report import criteria_table, timings_table, write_report
+from cetd_lib.tracking.series import metric_group, metric_series
 from cetd_lib.train.pipeline import run_phase2_training
 
 s = cetd_session.start(params_file, run_id, overrides, kind="phase2")
@@ -279,7 +280,7 @@ print("report:", report)
 # `outputs/reports/training-<UTC time>.md` (the dashboard is rebuilt first).
 
 # %%
-from cetd_lib.report import write_training_report
+from cetd_lib.tracking.report import write_training_report
 
 training_report = write_training_report(P.run.outputs_dir, s.run)
 print("training report:", training_report)

@@ -8,8 +8,9 @@ import math
 
 import pytest
 
-from cetd_lib import ablation
-from cetd_lib.ablation import (
+from cetd_lib.apps.app import App
+from cetd_lib.evaluation import ablation
+from cetd_lib.evaluation.ablation import (
     AblationConfig,
     ContextPromptBackend,
     TrainingAppError,
@@ -24,7 +25,6 @@ from cetd_lib.ablation import (
     sign_test,
     wilcoxon_test,
 )
-from cetd_lib.data import App
 from cetd_lib.harness.config import BackendSpec, HarnessConfig, OrchestraConfig
 from cetd_lib.harness.prompts import build_prompt
 from cetd_lib.params import ParamsError, load_params

@@ -13,13 +13,13 @@ import zlib
 import numpy as np
 import pytest
 
-from cetd_lib import calibration as cal
-from cetd_lib.ablation import ABLATION_SOURCES, AblationConfig, wilcoxon_test
-from cetd_lib.data import App
+from cetd_lib.apps.app import App
+from cetd_lib.evaluation import calibration as cal
+from cetd_lib.evaluation.ablation import ABLATION_SOURCES, AblationConfig, wilcoxon_test
+from cetd_lib.evaluation.phase2 import SourceContext, requirements_from, to_json
 from cetd_lib.harness.backends import oracle_completion, register_backend, registered_backends
 from cetd_lib.harness.config import BackendSpec, HarnessConfig, OrchestraConfig
 from cetd_lib.params import ParamsError, load_params
-from cetd_lib.phase2 import SourceContext, requirements_from, to_json
 
 N_ITEMS = 8  # 25/50/75% dropped keeps exactly 6/4/2 items
 

@@ -9,16 +9,16 @@ from pathlib import Path
 
 import pytest
 
-from cetd_lib.dashboard import (
+from cetd_lib.tracking.dashboard import (
     DashboardConfig,
     ablation_bars,
     build_dashboard,
     error_analysis,
     notebook_html,
 )
-from cetd_lib.report import write_training_report
-from cetd_lib.tracking import RunRecord
-from cetd_lib.training_config import save_training_config
+from cetd_lib.tracking.report import write_training_report
+from cetd_lib.tracking.runs import RunRecord
+from cetd_lib.tracking.training_config import save_training_config
 
 
 def _evaluation(source: str, pass_rates: dict[str, float], failures: dict[str, int]) -> dict:

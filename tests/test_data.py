@@ -2,14 +2,14 @@ from pathlib import Path
 
 import pytest
 
-from cetd_lib.data import (
+from cetd_lib.apps.app import (
     AppFormatError,
     DataConfig,
     bundled_apps_dir,
     load_app,
     load_apps,
-    main,
 )
+from cetd_lib.cli import validate_apps
 
 GOLD = "# Requirements: adder\n" + "".join(f"{i}. Requirement {i}.\n" for i in range(1, 6))
 SOURCE = '"""Adds."""\n\n\ndef add(a, b):\n    return a + b\n'
@@ -159,7 +159,7 @@ def test_data_config_rejects_fractions_that_do_not_sum_to_one():
 
 def test_validate_cli_passes_good_apps(tmp_path, capsys):
     write_app(tmp_path)
-    assert main(["validate", "--apps", str(tmp_path)]) == 0
+    assert validate_apps(["--apps", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert "adder" in out and "1/1" in out
     assert out.strip().splitlines()[-1] == "1/1 apps pass all their own tests; OK"
@@ -168,7 +168,7 @@ def test_validate_cli_passes_good_apps(tmp_path, capsys):
 def test_validate_cli_exits_1_when_an_app_fails_its_tests(tmp_path, capsys):
     write_app(tmp_path)
     write_app(tmp_path, "broken", {"src/adder.py": "def add(a, b):\n    return a - b\n"})
-    assert main(["validate", "--apps", str(tmp_path)]) == 1
+    assert validate_apps(["--apps", str(tmp_path)]) == 1
     out = capsys.readouterr().out
     assert "tests/test_adder.py::test_add" in out
     assert out.strip().splitlines()[-1] == "1/2 apps pass all their own tests; FAILED: broken"
@@ -176,5 +176,5 @@ def test_validate_cli_exits_1_when_an_app_fails_its_tests(tmp_path, capsys):
 
 def test_validate_cli_exits_2_on_an_invalid_app(tmp_path, capsys):
     write_app(tmp_path, files={"src/adder.py": None})
-    assert main(["validate", "--apps", str(tmp_path)]) == 2
+    assert validate_apps(["--apps", str(tmp_path)]) == 2
     assert "app 'adder', src/: missing" in capsys.readouterr().err

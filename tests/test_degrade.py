@@ -4,8 +4,8 @@ import tokenize
 
 import pytest
 
-from cetd_lib.data import App, load_apps
-from cetd_lib.degrade import (
+from cetd_lib.apps.app import App, load_apps
+from cetd_lib.apps.degrade import (
     Level,
     degrade,
     degrade_requirements,
@@ -13,8 +13,8 @@ from cetd_lib.degrade import (
     signatures_only,
     strip_comments_and_docstrings,
 )
+from cetd_lib.apps.humaneval import load_humaneval_apps
 from cetd_lib.harness.runner import run_many
-from cetd_lib.humaneval import load_humaneval_apps
 
 SOURCE = '''\
 """Module docstring."""
@@ -240,8 +240,8 @@ def test_paraphrase_hook_rewrites_every_kept_item():
 
 
 def test_context_level_4_is_refused_for_training_and_evaluating_an_extractor(tmp_path):
+    from cetd_lib.evaluation.phase2 import SourceContext, requirements_from
     from cetd_lib.params import ParamsError, load_params
-    from cetd_lib.phase2 import SourceContext, requirements_from
     from cetd_lib.train.config import Stage1Config, Stage2Config
 
     for key in ("stage1.context_level", "stage2.context_level", "eval.context_level"):

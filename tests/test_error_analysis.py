@@ -8,7 +8,7 @@ from dataclasses import replace
 
 import pytest
 
-from cetd_lib import error_analysis as ea
+from cetd_lib.evaluation import error_analysis as ea
 
 NAN = float("nan")
 

@@ -8,9 +8,9 @@ import functools
 
 import pytest
 
-from cetd_lib.data import load_apps
-from cetd_lib.humaneval import load_humaneval_apps
-from cetd_lib.requirements import format_requirements
+from cetd_lib.apps.app import load_apps
+from cetd_lib.apps.humaneval import load_humaneval_apps
+from cetd_lib.apps.requirements import format_requirements
 from cetd_lib.train.config import GuardConfig
 from cetd_lib.train.guard import check_requirements, fingerprint
 from cetd_lib.train.redteam import FILLER_KS, guard_variants, paraphrase, paraphrase_line

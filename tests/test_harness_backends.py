@@ -8,7 +8,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from cetd_lib.data import App
+from cetd_lib.apps.app import App
 from cetd_lib.harness.backends import (
     BackendError,
     HFBackend,

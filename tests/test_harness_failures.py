@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from cetd_lib.data import App
+from cetd_lib.apps.app import App
 from cetd_lib.harness import runner
 from cetd_lib.harness.config import BackendSpec, HarnessConfig, OrchestraConfig
 from cetd_lib.harness.failures import FailureClass, classify, classify_process_end

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from cetd_lib.data import App
+from cetd_lib.apps.app import App
 from cetd_lib.harness.backends import BackendError, HFBackend, generate_or_none
 from cetd_lib.harness.config import BackendSpec, HarnessConfig, OrchestraConfig
 from cetd_lib.harness.failures import FailureClass

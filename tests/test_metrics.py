@@ -2,7 +2,7 @@ import math
 
 import pytest
 
-from cetd_lib.metrics import (
+from cetd_lib.metrics.bleu import (
     bootstrap_ci,
     corpus_bleu,
     mean_sentence_bleu,

@@ -13,15 +13,15 @@ import numpy as np
 import pytest
 import torch
 
-from cetd_lib.monitor import (
+from cetd_lib.tracking.live import (
     LiveMetrics,
     MetricKeyError,
     hf_logs_to_metrics,
     nanmean,
     reward_metrics,
 )
-from cetd_lib.tracking import RunRecord
-from cetd_lib.training_config import (
+from cetd_lib.tracking.runs import RunRecord
+from cetd_lib.tracking.training_config import (
     TrainingConfigError,
     hash_files,
     load_training_config,
@@ -96,7 +96,8 @@ def test_progress_lines_give_step_of_total_and_an_eta_from_the_pace(run):
 
 
 def test_headless_kernels_print_lines_instead_of_drawing(run, monkeypatch):
-    from cetd_lib import monitor, progress
+    from cetd_lib.tracking import live as monitor
+    from cetd_lib.tracking import progress
 
     monkeypatch.setattr(monitor, "in_notebook", lambda: True)
     monkeypatch.delenv(progress.HEADLESS_ENV, raising=False)
@@ -161,7 +162,7 @@ def test_hf_trainer_logs_map_onto_groups(run):
 def test_trainer_callback_logs_into_live_metrics(run):
     from transformers import TrainerCallback
 
-    from cetd_lib.monitor import LiveMetricsCallback
+    from cetd_lib.tracking.live import LiveMetricsCallback
 
     live, _ = text_live(run, FakeClock())
     callback = LiveMetricsCallback(live)
@@ -269,7 +270,7 @@ def test_notebook_view_redraws_at_most_every_plot_every_s(run, monkeypatch):
 
 
 def test_phases_share_one_record_and_get_their_own_panels(run):
-    from cetd_lib.monitor import grouped, metric_group, split_phase
+    from cetd_lib.tracking.series import grouped, metric_group, split_phase
 
     live, stream = text_live(run, FakeClock(), every_s=0.0)
     live.log(1, phase="stage1", **{"losses/train": 2.0, "charts/tokens_per_s": 100.0})
@@ -289,7 +290,7 @@ def test_phases_share_one_record_and_get_their_own_panels(run):
 
 
 def test_trainer_callback_adds_throughput_by_the_live_clock(run):
-    from cetd_lib.monitor import LiveMetricsCallback
+    from cetd_lib.tracking.live import LiveMetricsCallback
 
     clock = FakeClock()
     live, stream = text_live(run, clock)
@@ -319,7 +320,7 @@ def test_trainer_callback_adds_throughput_by_the_live_clock(run):
 
 
 def _tiny_apps():
-    from cetd_lib.data import App
+    from cetd_lib.apps.app import App
 
     return [
         App(f"app{i}", {f"m{i}.py": f"def f{i}(x):\n    return x + {i}\n"}, {"t.py": "x = 1\n"},
@@ -406,7 +407,7 @@ def test_tiny_stage1_and_stage2_runs_log_grouped_metrics_with_throttled_lines(
 def test_training_report_has_a_row_for_every_phase_that_ran(tmp_path):
     """A Phase-2 run (two phases, wall times recorded by the pipeline) and a mutation-RL run
     (wall time from its rows): the report lists each phase with epochs, steps and throughput."""
-    from cetd_lib.report import write_training_report
+    from cetd_lib.tracking.report import write_training_report
 
     phase2 = RunRecord.open(tmp_path, "phase2-x", kind="phase2")
     live, _ = text_live(phase2, FakeClock())
@@ -445,8 +446,8 @@ def test_training_report_has_a_row_for_every_phase_that_ran(tmp_path):
 def test_live_figure_keeps_scales_apart_and_leaves_bookkeeping_to_the_table(run):
     """A 1e9 FLOP count in the throughput panel would flatten every other line: the live
     figure draws headline metrics, a panel per phase and quantity; the table keeps every key."""
-    from cetd_lib.dashboard import latest_table_html
-    from cetd_lib.monitor import live_panels
+    from cetd_lib.tracking.html import latest_table_html
+    from cetd_lib.tracking.live import live_panels
 
     live, _ = text_live(run, FakeClock())
     live.log(
@@ -477,14 +478,14 @@ def test_live_figure_keeps_scales_apart_and_leaves_bookkeeping_to_the_table(run)
 def test_progress_and_report_doctests():
     import doctest
 
-    from cetd_lib import progress, report
+    from cetd_lib.tracking import progress, report
 
     assert doctest.testmod(progress).attempted >= 1 and doctest.testmod(progress).failed == 0
     assert doctest.testmod(report).attempted >= 1 and doctest.testmod(report).failed == 0
 
 
 def test_headless_progress_bar_is_a_plain_line_on_stderr(monkeypatch, capsys):
-    from cetd_lib import progress
+    from cetd_lib.tracking import progress
 
     monkeypatch.setenv(progress.HEADLESS_ENV, "1")
     assert list(progress.progress_bar(range(3), desc="rebuilds", total=3)) == [0, 1, 2]

@@ -9,7 +9,7 @@ import random
 
 import pytest
 
-from cetd_lib.data import App, load_apps
+from cetd_lib.apps.app import App, load_apps
 from cetd_lib.langpack import Finding, get_language_pack
 from cetd_lib.multitask import clarify, labels, ontology, pairs
 from cetd_lib.multitask.config import MultitaskDataConfig
@@ -117,10 +117,10 @@ def test_each_case_carries_the_module_code_it_needs_and_no_other_test():
 
 def test_every_gold_code_to_test_target_passes_on_its_own_code():
     """The generated-test target (pass@1 on the reference code) is reachable by the gold."""
-    from cetd_lib.data import load_apps
+    from cetd_lib.apps.app import load_apps
+    from cetd_lib.apps.humaneval import load_humaneval_apps
     from cetd_lib.harness.config import HarnessConfig
     from cetd_lib.harness.runner import RunJob, run_many
-    from cetd_lib.humaneval import load_humaneval_apps
 
     jobs, ids = [], []
     for app in [*load_apps(), *load_humaneval_apps()]:
@@ -165,7 +165,7 @@ def test_parametrized_test_folds_simple_asserts_only():
 
 
 def test_parametrized_pairs_pass_on_canonical_solution_in_both_directions():
-    from cetd_lib.humaneval import load_humaneval_apps
+    from cetd_lib.apps.humaneval import load_humaneval_apps
 
     apps = {a.app_id: a for a in load_humaneval_apps()}
     good, one_assert = apps["humaneval_000"], apps["humaneval_002"]

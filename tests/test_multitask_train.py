@@ -532,7 +532,7 @@ def test_tiny_curriculum_passes_every_phase_and_exports_without_overwriting(tiny
     )
     assert any("losses/train_quality" in r for r in rows)
     assert (tmp_path / "mt" / "best" / "multitask_config.json").exists()
-    from cetd_lib.training_config import load_training_config
+    from cetd_lib.tracking.training_config import load_training_config
 
     saved = load_training_config(tmp_path / "mt" / "best", restore_rng=False)
     state = json.loads((tmp_path / "mt" / "best" / "multitask_config.json").read_text())["state"]
@@ -570,7 +570,7 @@ def test_tiny_curriculum_passes_every_phase_and_exports_without_overwriting(tiny
 
 @pytest.mark.slow
 def test_embedded_model_completes_humaneval_with_parseable_code(smollm2_base):
-    from cetd_lib.humaneval import read_problems
+    from cetd_lib.apps.humaneval import read_problems
 
     model = MultitaskModel.create(
         "smollm2-135m-instruct",
@@ -628,7 +628,7 @@ def test_error_analysis_groups_failures_by_class_and_flags_weak_labels():
     assert [(f["kind"], f["name"]) for f in analysis["security"]["flagged"]] == [("CWE", "CWE-78")]
     assert not analysis["clarification"]["underperforming"]
 
-    from cetd_lib.dashboard import task_error_analysis_html
+    from cetd_lib.tracking.dashboard import task_error_analysis_html
 
     page = task_error_analysis_html(analysis)
     assert "SYNTAX_ERROR × 2" in page and "label E501" in page and "underperforming" in page
@@ -636,7 +636,7 @@ def test_error_analysis_groups_failures_by_class_and_flags_weak_labels():
 
 
 def test_clarification_delta_pass_rebuilds_with_and_without_the_answer(tiny_base):
-    from cetd_lib.data import App
+    from cetd_lib.apps.app import App
     from cetd_lib.harness.config import HarnessConfig
     from cetd_lib.multitask import evaluate as ev
 
@@ -685,7 +685,7 @@ class FactRebuilder:
 
 
 def test_clarification_delta_uses_the_models_own_question():
-    from cetd_lib.data import App
+    from cetd_lib.apps.app import App
     from cetd_lib.harness.config import HarnessConfig
     from cetd_lib.multitask import evaluate as ev
 

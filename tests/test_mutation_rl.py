@@ -11,6 +11,7 @@ import pytest
 import torch
 
 import cetd_lib.multitask.rl as rl
+from cetd_lib import cli
 from cetd_lib.harness.config import HarnessConfig
 from cetd_lib.multitask.rl import (
     MutationTarget,
@@ -157,7 +158,7 @@ def test_grpo_run_moves_toward_the_rewarded_output(tiny_base, tmp_path):
         lora_target_modules=("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj",
                              "down_proj"),
     )  # fmt: skip
-    from cetd_lib.tracking import RunRecord
+    from cetd_lib.tracking.runs import RunRecord
 
     run = RunRecord.open(tmp_path, "mrl-train")
     trained, result = train_mutation_rl(
@@ -192,17 +193,17 @@ def test_run_mutation_rl_records_before_after_curves_and_an_honest_verdict(
 ):
     """The driver's bookkeeping, with the TRL run and the generation stubbed (the TRL path is
     tested above): the held-out score goes from the weak file's to the strong file's."""
-    import cetd_lib.data
+    import cetd_lib.apps.app
     import cetd_lib.models
-    from cetd_lib.data import App
+    from cetd_lib.apps.app import App
     from cetd_lib.params import load_params
-    from cetd_lib.tracking import RunRecord
+    from cetd_lib.tracking.runs import RunRecord
 
     apps = [
         App("train_app", dict(SMALL.sources), {"test_m.py": "x = 1\n"}, ("f adds one.",)),
         App("held_app", dict(TARGET.sources), {"test_g.py": "x = 1\n"}, ("grade maps.",)),
     ]
-    monkeypatch.setattr(cetd_lib.data, "load_apps", lambda apps_dir=None: apps)
+    monkeypatch.setattr(cetd_lib.apps.app, "load_apps", lambda apps_dir=None: apps)
     monkeypatch.setattr(cetd_lib.models, "load_base", lambda name: tiny_base)
     files = iter([[WEAK], [STRONG]])
     monkeypatch.setattr(rl, "generate_test_files", lambda *a, **k: next(files))
@@ -244,7 +245,7 @@ def test_cli_writes_the_run_record_and_the_training_report(tmp_path, monkeypatch
 
     monkeypatch.setattr(rl, "run_mutation_rl", fake_run)
     params = str(Path(__file__).resolve().parents[1] / "params" / "tiny.yaml")
-    assert rl.main(["--params", params, "--set", f"run.outputs_dir={tmp_path}"]) == 0
+    assert cli.mutation_rl(["--params", params, "--set", f"run.outputs_dir={tmp_path}"]) == 0
     out = capsys.readouterr().out
     assert "NOT improved" in out
     (run_dir,) = (tmp_path / "runs").iterdir()

@@ -7,7 +7,7 @@ import math
 
 import pytest
 
-from cetd_lib.paired_stats import (
+from cetd_lib.metrics.paired import (
     check_ranking,
     compare,
     compare_all,

@@ -2,10 +2,8 @@ import math
 
 import pytest
 
-from cetd_lib.data import App
-from cetd_lib.harness.config import BackendSpec, HarnessConfig, OrchestraConfig
-from cetd_lib.params import EvalConfig
-from cetd_lib.phase2 import (
+from cetd_lib.apps.app import App
+from cetd_lib.evaluation.phase2 import (
     PAIRS,
     REQUIREMENT_SOURCES,
     SourceContext,
@@ -18,6 +16,8 @@ from cetd_lib.phase2 import (
     success_criteria,
     to_json,
 )
+from cetd_lib.harness.config import BackendSpec, HarnessConfig, OrchestraConfig
+from cetd_lib.params import EvalConfig
 
 CALIBRATION = OrchestraConfig(
     members=(BackendSpec("oracle", "oracle"), BackendSpec("null", "null"))
@@ -49,7 +49,7 @@ def test_splits_are_disjoint_and_the_cap_is_a_seeded_sample_within_each_split():
 
 
 def test_humaneval_only_leaves_out_the_bundled_apps_and_their_holdout():
-    from cetd_lib.data import DataConfig
+    from cetd_lib.apps.app import DataConfig
 
     humaneval_only = DataConfig(include_apps_dir=False, include_humaneval=True)
     only = load_phase2_apps(None, include_humaneval=True, max_apps=None, data_config=humaneval_only)
@@ -61,7 +61,7 @@ def test_humaneval_only_leaves_out_the_bundled_apps_and_their_holdout():
 
 
 def test_holdout_apps_are_their_own_row_set_and_never_in_a_split():
-    from cetd_lib.data import load_apps
+    from cetd_lib.apps.app import load_apps
 
     full = load_phase2_apps(None, include_humaneval=False, max_apps=None)
     bundled_holdout = [a.app_id for a in load_apps(holdout_only=True)]
@@ -166,9 +166,9 @@ def test_the_study_params_evaluate_80_held_out_humaneval_apps_never_trained_on()
 def test_load_recorded_apps_writes_the_split_manifest_and_app_hashes(tmp_path):
     import json
 
-    from cetd_lib import phase2
-    from cetd_lib.data import DataConfig
-    from cetd_lib.tracking import RunRecord
+    from cetd_lib.apps.app import DataConfig
+    from cetd_lib.evaluation import phase2
+    from cetd_lib.tracking.runs import RunRecord
 
     run = RunRecord.open(tmp_path, "apps", kind="phase2")
     apps = phase2.load_recorded_apps(DataConfig(max_apps=2), run)

@@ -2,8 +2,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cetd_lib.data import bundled_apps_dir
-from cetd_lib.requirements import format_requirements, normalize_item, parse_requirements
+from cetd_lib.apps.app import bundled_apps_dir
+from cetd_lib.apps.requirements import format_requirements, normalize_item, parse_requirements
 
 
 def test_numbered_list_with_title_and_both_numbering_styles():

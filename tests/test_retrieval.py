@@ -1,7 +1,7 @@
 import pytest
 
-from cetd_lib.data import App, load_apps
-from cetd_lib.retrieval import Phase1Retriever, code_tokens
+from cetd_lib.apps.app import App, load_apps
+from cetd_lib.apps.retrieval import Phase1Retriever, code_tokens
 
 
 def make_app(app_id: str, source: str) -> App:

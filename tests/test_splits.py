@@ -2,8 +2,8 @@ from dataclasses import replace
 
 import pytest
 
-from cetd_lib.data import App, DataConfig
-from cetd_lib.splits import SPLITS, SplitManifest, make_splits, split_of
+from cetd_lib.apps.app import App, DataConfig
+from cetd_lib.apps.splits import SPLITS, SplitManifest, make_splits, split_of
 
 
 def make_app(app_id: str, origin: str = "bundled") -> App:

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from cetd_lib.tracking import (
+from cetd_lib.tracking.runs import (
     RunExistsError,
     RunNotResumableError,
     RunRecord,
@@ -80,7 +80,7 @@ def test_atomic_write_keeps_old_file_when_the_write_crashes(tmp_path, monkeypatc
     def disk_full(fd):
         raise OSError("disk full")
 
-    monkeypatch.setattr("cetd_lib.tracking.os.fsync", disk_full)
+    monkeypatch.setattr("cetd_lib.tracking.runs.os.fsync", disk_full)
     with pytest.raises(OSError, match="disk full"):
         write_json_atomic(path, {"ok": 2})
     assert json.loads(path.read_text()) == {"ok": 1}

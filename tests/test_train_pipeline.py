@@ -5,10 +5,10 @@ from __future__ import annotations
 import copy
 import json
 
-from cetd_lib.data import App
+from cetd_lib.apps.app import App
 from cetd_lib.harness.backends import make_backend
 from cetd_lib.params import load_params
-from cetd_lib.training_config import FILENAME, load_training_config
+from cetd_lib.tracking.training_config import FILENAME, load_training_config
 
 
 def app(i: int) -> App:
@@ -21,9 +21,9 @@ def app(i: int) -> App:
 
 
 def test_run_phase2_training_on_tiny_params(tiny_base, tmp_path):
-    from cetd_lib.ablation import find_checkpoint
+    from cetd_lib.evaluation.ablation import find_checkpoint
     from cetd_lib.models import load_extractor
-    from cetd_lib.tracking import RunRecord
+    from cetd_lib.tracking.runs import RunRecord
     from cetd_lib.train.pipeline import run_phase2_training
 
     params = load_params(
@@ -64,7 +64,7 @@ def test_run_phase2_training_on_tiny_params(tiny_base, tmp_path):
     assert {f"stage2/{k}" for k in stage2} <= keys, sorted(k for k in keys if "stage2" in k)
     assert run.summary()["phases"]["stage1"]["epochs"] == 1
     # the training report lists every phase that ran, with its steps and throughput
-    from cetd_lib.report import write_training_report
+    from cetd_lib.tracking.report import write_training_report
 
     text = write_training_report(tmp_path, run).read_text()
     assert "**Phases that ran** (stage1, stage2)" in text

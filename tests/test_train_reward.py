@@ -6,8 +6,8 @@ import dataclasses
 
 import pytest
 
-from cetd_lib.data import App, load_apps
-from cetd_lib.requirements import format_requirements
+from cetd_lib.apps.app import App, load_apps
+from cetd_lib.apps.requirements import format_requirements
 from cetd_lib.train.config import GuardConfig
 from cetd_lib.train.reward import (
     RewardLog,
@@ -97,7 +97,7 @@ def test_gold_spec_passes_untouched():
 
 @pytest.mark.parametrize("origin", ["bundled", "holdout", "humaneval"])
 def test_every_gold_list_passes_the_default_guard_untouched(origin):
-    from cetd_lib.humaneval import load_humaneval_apps
+    from cetd_lib.apps.humaneval import load_humaneval_apps
 
     apps = (
         load_humaneval_apps()

@@ -8,7 +8,7 @@ import math
 import pytest
 import torch
 
-from cetd_lib.data import App
+from cetd_lib.apps.app import App
 from cetd_lib.models.extractor import load_extractor, make_extractor
 from cetd_lib.train.config import Stage1Config
 from cetd_lib.train.stage1 import EarlyStopping, linear_schedule, train_stage1, warmup_steps_for
@@ -81,7 +81,7 @@ def test_seed_loop_resume_after_crash_matches_uninterrupted_run(tiny_base, tmp_p
 
 
 def test_lm_variant_with_trl_sft_trainer(tiny_base, tmp_path, capsys):
-    from cetd_lib.tracking import RunRecord
+    from cetd_lib.tracking.runs import RunRecord
 
     model, tokenizer = tiny_base
     extractor = make_extractor(

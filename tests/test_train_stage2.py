@@ -7,9 +7,9 @@ import copy
 import pytest
 import torch
 
-from cetd_lib.data import App
+from cetd_lib.apps.app import App
 from cetd_lib.models.extractor import load_extractor, make_extractor
-from cetd_lib.tracking import RunRecord
+from cetd_lib.tracking.runs import RunRecord
 from cetd_lib.train.config import Stage2Config
 from cetd_lib.train.reward import make_reconstruction_reward
 from cetd_lib.train.seed_loop import (
@@ -131,7 +131,7 @@ def test_trl_rloo_moves_toward_the_rewarded_tokens(tiny_base, tmp_path):
     assert result.steps == 1 and len(seen) == 4
     best, worst = max(seen, key=lambda s: s[1]), min(seen, key=lambda s: s[1])
     assert best[1] > worst[1]
-    from cetd_lib.degrade import render_context
+    from cetd_lib.apps.degrade import render_context
 
     prompt = extractor.prompt_ids(render_context(APPS[0], 1))
     model = extractor.model

@@ -483,3 +483,8 @@ class OpenAIBackend:
 
 
 register_backend("openai")(OpenAIBackend)
+
+
+def build_orchestra(orchestra: Any) -> dict[str, Any]:
+    """One ready backend per member, so several evaluations share loaded models."""
+    return {spec.name: make_backend(spec) for spec in orchestra.members}

@@ -18,8 +18,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from cetd_lib.harness.config import HarnessConfig
-from cetd_lib.harness.runner import HARNESS_VERSION
+from cetd_lib.harness.config import HARNESS_VERSION, HarnessConfig
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS results (

@@ -67,6 +67,10 @@ DEFAULT_PRELOAD = (
 )
 
 
+#: Bump when a change to the runner can change an outcome: it is part of every cache key.
+HARNESS_VERSION = "2"
+
+
 @dataclass(frozen=True)
 class HarnessConfig:
     """The sandboxed test runner and its result cache."""

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from cetd_lib.data import App
+    from cetd_lib.apps.app import App
 
 PROMPT_VERSION = "reconstruct-v1"
 

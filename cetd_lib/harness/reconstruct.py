@@ -15,15 +15,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from cetd_lib.data import App
+from cetd_lib.apps.app import App
 from cetd_lib.harness.backends import Backend, BackendError, generate_or_none, make_backend
 from cetd_lib.harness.cache import open_cache
-from cetd_lib.harness.config import HarnessConfig, OrchestraConfig
+from cetd_lib.harness.config import HARNESS_VERSION, HarnessConfig, OrchestraConfig
 from cetd_lib.harness.failures import FailureClass
 from cetd_lib.harness.parsing import parse_files
 from cetd_lib.harness.prompts import PROMPT_VERSION, Prompt, build_prompt
 from cetd_lib.harness.runner import (
-    HARNESS_VERSION,
     RunJob,
     RunResult,
     TestOutcome,
@@ -347,7 +346,7 @@ def reward_pass_rates(
     `apps[i]` is the app `completions[i]` rebuilds. Unusable output scores 0.0; None means the
     harness failed (not applicable, per TRL's convention), never a made-up number.
 
-    >>> from cetd_lib.data import App
+    >>> from cetd_lib.apps.app import App
     >>> app = App("one", {"m.py": "def f():\\n    return 1\\n"},
     ...           {"test_m.py": "from m import f\\ndef test_f():\\n    assert f() == 1\\n"}, ("f",))
     >>> reward_pass_rates([app, app], ["```python\\ndef f():\\n    return 1\\n```", ""], cache=None)

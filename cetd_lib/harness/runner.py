@@ -43,6 +43,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from cetd_lib.harness.cache import result_key
 from cetd_lib.harness.config import HarnessConfig
 from cetd_lib.harness.failures import (
     EXCLUDED_FROM_SCORES,
@@ -52,9 +53,6 @@ from cetd_lib.harness.failures import (
 )
 
 log = logging.getLogger(__name__)
-
-#: Bump when a change to the runner can change an outcome: it is part of every cache key.
-HARNESS_VERSION = "2"
 
 _WORKER_SCRIPT = Path(__file__).with_name("_worker.py")
 _NAMESPACES_SCRIPT = Path(__file__).with_name("_namespaces.py")
@@ -1032,8 +1030,6 @@ def run_many(
                 expected = job.expected_tests
                 results[i] = result if expected is None else align_to_expected(result, expected)
     if cache is not None and any(r is None for r in results):
-        from cetd_lib.harness.cache import result_key
-
         # The mode actually used is part of the key (auto resolves per machine).
         limits = {**config.sandbox_limits(), "sandbox": resolve_sandbox(config)}
         for i, job in enumerate(prepared):

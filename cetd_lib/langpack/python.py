@@ -19,7 +19,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from cetd_lib.langpack import AnalyzerError, Finding, SourceFileError, register_language_pack
+from cetd_lib.langpack.base import AnalyzerError, Finding, SourceFileError, register_language_pack
 
 # Rule families worth predicting: correctness (F, B, PL), modernisation (UP), idioms (C4, SIM,
 # PERF, RET, PIE), naming (N), complexity (C90). `ALL` also turns on per-project conventions

@@ -109,7 +109,7 @@ def generate_batched(
     batches = _batches(order, lengths, batch_size, max_batch_tokens)
     chunks: Iterable[list[int]] = batches
     if progress and len(batches) > 1:
-        from cetd_lib.progress import progress_bar
+        from cetd_lib.tracking.progress import progress_bar
 
         chunks = progress_bar(batches, desc=progress, total=len(batches))
     for chunk in chunks:

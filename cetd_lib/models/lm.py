@@ -61,7 +61,7 @@ def build_sft_example(
     `tokenizer` and `max_code_tokens` to cut the code exactly as the extractor does.
     """
     if not isinstance(requirements, str):
-        from cetd_lib.requirements import format_requirements
+        from cetd_lib.apps.requirements import format_requirements
 
         requirements = format_requirements(requirements)
     if tokenizer is not None and max_code_tokens is not None:

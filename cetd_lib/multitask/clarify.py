@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from cetd_lib.data import App
+from cetd_lib.apps.app import App
 
 BLANK = "[unspecified]"
 _QUOTED = re.compile(r"`([^`]+)`|\"([^\"]+)\"|'([^']+)'")

@@ -11,7 +11,7 @@ from cetd_lib.langpack.python import DEFAULT_RUFF_SELECT
 
 @dataclass(frozen=True)
 class MultitaskDataConfig:
-    """Tunables of `python -m cetd_lib.multitask.data build`; defaults are the smoke scale."""
+    """Tunables of `python -m cetd_lib multitask-data build`; defaults are the smoke scale."""
 
     version: str = help_field(
         "Dataset version written into the datasheet; bump when the recipe changes.",
@@ -68,7 +68,7 @@ class MultitaskDataConfig:
     test_fraction: float = help_field("Share of source groups hashed into test.", default=0.1)
     split_seed: int = help_field(
         "Salt of the group hash (apps use their app id, so with the same seed and fractions "
-        "an app lands where cetd_lib.splits puts it).",
+        "an app lands where cetd_lib.apps.splits puts it).",
         default=0,
     )
     # -- quality labels -------------------------------------------------------------------

@@ -2,7 +2,7 @@
 deduplicated (exact + MinHash near-duplicates) and split by source group.
 
 The split unit is a *group*: an app (its src and tests together, keyed by app id as in
-`cetd_lib.splits`) or one standard-library file. Every chunk, label, pair and annotation made
+`cetd_lib.apps.splits`) or one standard-library file. Every chunk, label, pair and annotation made
 from a file inherits its group's split, so nothing from one file can sit in two splits.
 """
 
@@ -19,9 +19,9 @@ from pathlib import Path
 
 import numpy as np
 
-from cetd_lib.data import App
+from cetd_lib.apps.app import App
+from cetd_lib.apps.splits import split_of
 from cetd_lib.langpack import LanguagePack, SourceFileError
-from cetd_lib.splits import split_of
 
 
 @dataclass(frozen=True)
@@ -403,6 +403,6 @@ def deduplicate(
 
 
 def split_for_group(group: str, seed: int, fractions: tuple[float, float, float]) -> str:
-    """The split of a source group: `cetd_lib.splits.split_of` on the group key, so an app
+    """The split of a source group: `cetd_lib.apps.splits.split_of` on the group key, so an app
     lands where the Phase-2 split puts it under the same seed and fractions."""
     return split_of(group, seed=seed, fractions=fractions)

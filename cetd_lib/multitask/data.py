@@ -1,6 +1,6 @@
 """Phase-5 multi-task data: build every set into a run record, with a datasheet.
 
-    python -m cetd_lib.multitask.data build --params params/smoke.yaml [--set key=value ...]
+    python -m cetd_lib multitask-data build --params params/smoke.yaml [--set key=value ...]
 
 Sets (each `artifacts/<set>/<split>.jsonl`, every record carrying `group` and `split`):
 - `corpus`: deduplicated code chunks (apps, HumanEval, standard library);
@@ -18,19 +18,17 @@ skipped files with reasons, the dataset version and a content hash of every arti
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import hashlib
 import json
 import random
-import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
-from pathlib import Path
 from typing import Any
 
-from cetd_lib.data import App, load_apps
+from cetd_lib.apps.app import App, load_apps
+from cetd_lib.apps.splits import SPLITS
 from cetd_lib.langpack import LanguagePack, SourceFileError, get_language_pack
 from cetd_lib.multitask import clarify, explain, labels, ontology, pairs
 from cetd_lib.multitask.config import MultitaskDataConfig
@@ -45,8 +43,7 @@ from cetd_lib.multitask.corpus import (
     split_for_group,
 )
 from cetd_lib.multitask.security_variants import generate_variants, label_variants
-from cetd_lib.splits import SPLITS
-from cetd_lib.tracking import RunRecord, write_json_atomic, write_text_atomic
+from cetd_lib.tracking.runs import RunRecord, write_json_atomic, write_text_atomic
 
 SETS = ("corpus", "quality", "security", "pairs", "clarification", "explanation", "ontology")
 
@@ -331,7 +328,7 @@ def build_sets(
     if cfg.include_apps:
         apps += [(a, "apps") for a in load_apps(apps_dir)]
     if cfg.include_humaneval:
-        from cetd_lib.humaneval import load_humaneval_apps
+        from cetd_lib.apps.humaneval import load_humaneval_apps
 
         apps += [(a, "humaneval") for a in load_humaneval_apps()]
     files: list[SourceFile] = []
@@ -581,41 +578,3 @@ def build(params: Any, *, run_id: str | None = None, log: Callable[[str], None] 
             }
         )
     return record, sheet
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    from cetd_lib.params import ParamsError, load_params
-
-    parser = argparse.ArgumentParser(
-        prog="python -m cetd_lib.multitask.data",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    commands = parser.add_subparsers(dest="command", required=True)
-    cmd = commands.add_parser("build", help="build every set into a new run record")
-    cmd.add_argument("--params", type=Path, default=None, help="params YAML (default: defaults)")
-    cmd.add_argument(
-        "--set",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override, e.g. multitask_data.stdlib_max_files=50",
-    )
-    cmd.add_argument("--run-id", default=None, help="run id (default: a fresh one)")
-    args = parser.parse_args(argv)
-    try:
-        params = load_params(args.params, args.set)
-    except ParamsError as exc:
-        print(f"invalid params: {exc}", file=sys.stderr)
-        return 2
-    record, sheet = build(params, run_id=args.run_id)
-    print(f"run {record.run_id}: {record.dir}")
-    print(f"dataset {sheet['version']} content hash {sheet['content_hash'][:16]}")
-    for name, counts in sheet["counts"].items():
-        print(f"  {name:<14} " + "  ".join(f"{s}={counts[s]}" for s in SPLITS))
-    print(f"  skipped {sheet['skipped']['count']} (listed in artifacts/datasheet.json)")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -84,12 +84,12 @@ def grouped_prf(
 
 
 def bleu_chrf(hypotheses: Sequence[str], references: Sequence[str]) -> dict[str, float]:
-    """Corpus BLEU (`cetd_lib.metrics.corpus_bleu`, the project's one BLEU) and chrF (sacrebleu,
+    """Corpus BLEU (`metrics.bleu.corpus_bleu`, the project's one BLEU) and chrF (sacrebleu,
     character n-grams with the same numbering stripped), both on a 0-1 scale like every other
     score here."""
     import sacrebleu
 
-    from cetd_lib.metrics import corpus_bleu, strip_numbering
+    from cetd_lib.metrics.bleu import corpus_bleu, strip_numbering
 
     if not hypotheses:
         return {"bleu": math.nan, "chrf": math.nan}
@@ -352,8 +352,8 @@ def humaneval_pass_at_k(
     (`humaneval_prompt_ids` / `humaneval_program` say how the prompt and the module are made),
     run on the app's tests through the harness. A sample passes when every test passes.
     n == 1 samples greedily."""
+    from cetd_lib.apps.humaneval import MODULE
     from cetd_lib.harness.runner import RunJob, run_many
-    from cetd_lib.humaneval import MODULE
 
     if not problems:
         return {"n_problems": 0, "n_samples": n}
@@ -589,7 +589,7 @@ def answer_from_gold(question: str, gold: Sequence[str]) -> str | None:
 def clarified(description: str, question: str | None, answer: str | None) -> list[str]:
     """The ambiguous description's items plus the clarifying question and its answer (none
     added when there is no answer)."""
-    from cetd_lib.requirements import parse_requirements
+    from cetd_lib.apps.requirements import parse_requirements
 
     items = parse_requirements(description)
     if not question or not answer:

@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from cetd_lib.data import App
+from cetd_lib.apps.app import App
 from cetd_lib.multitask.config import MultitaskDataConfig
 from cetd_lib.multitask.corpus import Skipped, split_for_group
 
@@ -387,7 +387,7 @@ class ParametrizedCandidate:
 
 def parametrized_candidate(app: App, min_rows: int = 2) -> ParametrizedCandidate | str:
     """The candidate, or the reason the app is skipped (fewer than `min_rows` simple asserts)."""
-    from cetd_lib.humaneval import TEST_FILE
+    from cetd_lib.apps.humaneval import TEST_FILE
 
     if TEST_FILE not in app.tests:
         return f"parametrized: no {TEST_FILE}"

@@ -40,7 +40,7 @@ from cetd_lib.mutation import Mutant, MutationConfig, MutationScore, generate_mu
 from cetd_lib.mutation import mutation_scores as _mutation_scores
 
 if TYPE_CHECKING:
-    from cetd_lib.monitor import LiveMetrics
+    from cetd_lib.tracking.live import LiveMetrics
 
 log = logging.getLogger(__name__)
 
@@ -333,7 +333,7 @@ def train_mutation_rl(
     `reward_fn` over `targets`; returns (trained model, result). Every TRL log row goes to
     `live` (or a LiveMetrics on `run`) under `mutation_rl/`, TRL's keys mapped onto groups
     (`rewards/mean`, `losses/kl`, the reward's `kill_rate/*`), with samples/s added."""
-    from cetd_lib.monitor import LiveMetricsCallback, attach, training_metrics
+    from cetd_lib.tracking.live import LiveMetricsCallback, attach, training_metrics
     from cetd_lib.train.trl_rl import (
         drop_reference_adapter,
         policy_gradient_trainer_class,
@@ -450,7 +450,7 @@ def relative_improvement(before: float, after: float) -> float:
 
 
 def _split_targets(apps: Sequence[Any], config: MutationRLConfig, seed: int):
-    from cetd_lib.splits import split_of
+    from cetd_lib.apps.splits import split_of
 
     by_id = {app.app_id: app for app in apps}
     missing = sorted(set(config.train_apps + config.heldout_apps) - set(by_id))
@@ -486,10 +486,10 @@ def run_mutation_rl(params: Any, run: Any) -> dict[str, Any]:
     `mutation_rl/train.json`, and the summary; `summary["improved"]` says plainly whether the
     held-out score rose by more than `improvement_target` (it often does not on CPU budgets).
     """
-    from cetd_lib.data import load_apps
+    from cetd_lib.apps.app import load_apps
     from cetd_lib.models import load_base
-    from cetd_lib.monitor import LiveMetrics
-    from cetd_lib.tracking import set_seed, write_json_atomic
+    from cetd_lib.tracking.live import LiveMetrics
+    from cetd_lib.tracking.runs import set_seed, write_json_atomic
 
     config: MutationRLConfig = params.mutation_rl
     set_seed(config.seed)
@@ -559,32 +559,3 @@ def run_mutation_rl(params: Any, run: Any) -> dict[str, Any]:
     run.write_summary({**run.summary(), **summary})
     log.info("%s", summary["mutation_rl/verdict"])
     return summary
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """`python -m cetd_lib.multitask.rl --params params/smoke.yaml [--run-id ID] [--set k=v]`."""
-    import argparse
-
-    from cetd_lib import session
-
-    parser = argparse.ArgumentParser(
-        prog="python -m cetd_lib.multitask.rl",
-        description="RL on the mutation kill rate; held-out score before/after -> a run record.",
-    )
-    parser.add_argument("--params", required=True, help="a params/*.yaml file")
-    parser.add_argument("--run-id", default="", help="resume or name the run (default: new)")
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
-    args = parser.parse_args(argv)
-    from cetd_lib.report import write_training_report
-
-    s = session.start(args.params, args.run_id, args.set, kind="mutation_rl")
-    with s.run:
-        summary = run_mutation_rl(s.params, s.run)
-    print(summary["mutation_rl/verdict"])
-    print("run record:", s.run.dir)
-    print("training report:", write_training_report(s.params.run.outputs_dir, s.run))
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from cetd_lib.config_field import help_field
-from cetd_lib.mutation import MutationConfig
+from cetd_lib.mutation.config import MutationConfig
 from cetd_lib.train.config import gradient_checkpointing_field, mixed_precision_field
 
 

@@ -1,6 +1,6 @@
 """Train the multi-task model through the curriculum, evaluate it, export the best checkpoint.
 
-    python -m cetd_lib.multitask.train --params params/smoke.yaml [--set key=value ...]
+    python -m cetd_lib multitask-train --params params/smoke.yaml [--set key=value ...]
 
 Reads the sets of a `multitask.data build` run (multitask_train.data_run_id) or builds them into
 this run first; splits are the build's (by source group), never re-drawn here. Writes to the
@@ -12,7 +12,6 @@ the seed targets as met / missed), the best joint-phase checkpoint under
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import math
@@ -20,7 +19,6 @@ import os
 import random
 import shutil
 import statistics
-import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -74,7 +72,7 @@ class MultitaskData:
                 if not path.exists():
                     raise FileNotFoundError(
                         f"{path}: missing; point multitask_train.data_run_id at a finished "
-                        "`python -m cetd_lib.multitask.data build` run"
+                        "`python -m cetd_lib multitask-data build` run"
                     )
                 sets[name][split] = [json.loads(x) for x in path.read_text().splitlines() if x]
         vocabs = []
@@ -374,8 +372,8 @@ class Trainer:
 def apps_for(app_ids: Iterable[str]) -> dict[str, Any]:
     """The apps (bundled or HumanEval) behind data-build records, by id; an id that is neither
     (an app from another apps_dir) is left out and so not reconstructed."""
-    from cetd_lib.data import load_apps
-    from cetd_lib.humaneval import app_id_for, humaneval_app, read_problems
+    from cetd_lib.apps.app import load_apps
+    from cetd_lib.apps.humaneval import app_id_for, humaneval_app, read_problems
 
     wanted = set(app_ids)
     apps = {a.app_id: a for a in load_apps(None) if a.app_id in wanted}
@@ -393,7 +391,7 @@ def heldout_humaneval(data: MultitaskData, limit: int | None, seed: int) -> list
     groups |= {r["group"] for r in data.split("corpus", "test") if r.get("origin") == "humaneval"}
     if not groups:
         return []
-    from cetd_lib.humaneval import app_id_for, humaneval_app, read_problems
+    from cetd_lib.apps.humaneval import app_id_for, humaneval_app, read_problems
 
     problems = [p for p in read_problems().values() if app_id_for(p["task_id"]) in groups]
     problems = sorted(problems, key=lambda p: int(p["task_id"].split("/")[-1]))
@@ -481,7 +479,7 @@ def training_config_writer(
     """`write(directory, step)`: training_config.json for a checkpoint (model config, the
     optimiser's groups, data files and their hashes, seed, random state). The data files are
     hashed once here: they do not change during a run."""
-    from cetd_lib.training_config import hash_files, save_training_config
+    from cetd_lib.tracking.training_config import hash_files, save_training_config
 
     data_hashes = hash_files(sorted(Path(data.source).rglob("*.json*")))
 
@@ -768,7 +766,7 @@ def load_data(params: Any, run: Any) -> MultitaskData:
 
 def run_multitask(params: Any, run: Any, *, live: Any = None) -> dict[str, Any]:
     """Data -> model -> curriculum -> export -> held-out evaluation; writes results.json."""
-    from cetd_lib.tracking import set_seed, write_json_atomic
+    from cetd_lib.tracking.runs import set_seed, write_json_atomic
 
     config: MultitaskTrainConfig = params.multitask_train
     started = time.perf_counter()
@@ -867,40 +865,6 @@ def untargeted_markdown(results: dict[str, Any]) -> str:
     ])  # fmt: skip
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    from cetd_lib.params import ParamsError, load_params
-    from cetd_lib.tracking import RunRecord
-
-    parser = argparse.ArgumentParser(
-        prog="python -m cetd_lib.multitask.train",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    parser.add_argument("--params", type=Path, default=None, help="params YAML")
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                        help="override, e.g. multitask_train.joint_epochs=3")  # fmt: skip
-    parser.add_argument("--run-id", default=None, help="run id (default: a fresh one)")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    try:
-        params = load_params(args.params, args.set)
-    except ParamsError as exc:
-        print(f"invalid params: {exc}", file=sys.stderr)
-        return 2
-    from cetd_lib.monitor import LiveMetrics
-
-    record = RunRecord.open(params.run.outputs_dir, args.run_id, kind="multitask",
-                            params_yaml=params.to_yaml(), seed=params.run.seed)  # fmt: skip
-    with record, LiveMetrics.from_config(record, params.dashboard) as live:
-        results = run_multitask(params, record, live=live)
-    from cetd_lib.report import write_training_report
-
-    print(f"run {record.run_id}: {record.dir}")
-    print("training report:", write_training_report(params.run.outputs_dir, record))
-    print(json.dumps(summary_table(results), indent=2))
-    return 0
-
-
 def summary_table(results: dict[str, Any]) -> dict[str, Any]:
     """The headline numbers of results.json."""
     tests = results["tests"]
@@ -923,7 +887,3 @@ def summary_table(results: dict[str, Any]) -> dict[str, Any]:
         "targets": {k: v["status"] for k, v in results["targets"].items()},
         "wall_time_s": results["wall_time_s"],
     }  # fmt: skip
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -34,7 +34,7 @@ class ReviewConfig:
     source_run: str = help_field(
         "Requirements: run id whose artifacts/evaluation-<source>.json supply the sources; "
         "'latest' = the newest run holding both; '' = no run: sources come from "
-        "cetd_lib.phase2's registry ('gold', 'phase1') or 'degraded-gold'. Falls back, loudly, "
+        "evaluation.phase2's registry ('gold', 'phase1') or 'degraded-gold'. Falls back, loudly, "
         "to gold vs phase1. Explanation: the multitask run whose results.json holds the "
         "explanation samples; 'latest' = the newest multitask run with samples.",
         default="latest",

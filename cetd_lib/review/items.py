@@ -3,7 +3,7 @@
 For a requirements review (the default kind) sources come from a run's
 `artifacts/evaluation-<source>.json` (written by the phase2 notebook), from any mapping
 (`material_from_mappings`), or, without a run, from sources that need no model: `gold`,
-`phase1` (cetd_lib.phase2's registry) and `degraded-gold` (cetd_lib.degrade). Other kinds
+`phase1` (evaluation.phase2's registry) and `degraded-gold` (apps.degrade). Other kinds
 (`cetd_lib.review.kinds`) name their own loader, e.g. explanations of a multi-task run.
 """
 
@@ -100,8 +100,8 @@ def find_source_run(outputs_dir: str | Path, sources: Sequence[str], run_id: str
 def _app_code(params: Params) -> tuple[dict[str, str], list]:
     """Code (README + sources, as the extractor sees it at level 1) for every app, and the
     phase-2 splits (the test split is what a review without a run samples)."""
-    from cetd_lib.degrade import render_context
-    from cetd_lib.phase2 import load_phase2_apps
+    from cetd_lib.apps.degrade import render_context
+    from cetd_lib.evaluation.phase2 import load_phase2_apps
 
     apps = load_phase2_apps(
         params.data.apps_dir,
@@ -115,8 +115,8 @@ def _app_code(params: Params) -> tuple[dict[str, str], list]:
 
 
 def _model_free(name: str, test_apps: list, pool: list, seed: int) -> dict[str, list[str]]:
-    from cetd_lib.degrade import degrade_requirements
-    from cetd_lib.phase2 import SourceContext, requirements_from
+    from cetd_lib.apps.degrade import degrade_requirements
+    from cetd_lib.evaluation.phase2 import SourceContext, requirements_from
 
     if name == "degraded-gold":
         return {a.app_id: degrade_requirements(a.requirements, seed=seed) for a in test_apps}

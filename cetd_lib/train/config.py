@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from cetd_lib.apps.degrade import check_extractor_level
 from cetd_lib.config_field import help_field
-from cetd_lib.degrade import check_extractor_level
 
 
 def mixed_precision_field() -> Any:

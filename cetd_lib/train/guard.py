@@ -45,8 +45,8 @@ import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from cetd_lib.data import App
-from cetd_lib.requirements import format_requirements, parse_requirements
+from cetd_lib.apps.app import App
+from cetd_lib.apps.requirements import format_requirements, parse_requirements
 from cetd_lib.train.config import GuardConfig
 
 log = logging.getLogger(__name__)
@@ -178,7 +178,7 @@ def literals(sources: Mapping[str, str]) -> set[str]:
 def stripped_code(app: App) -> str:
     """Every module of `app` without comments and docstrings, in file-name order (a module that
     does not parse is kept as written)."""
-    from cetd_lib.degrade import strip_comments_and_docstrings
+    from cetd_lib.apps.degrade import strip_comments_and_docstrings
 
     parts = []
     for name in sorted(app.sources):

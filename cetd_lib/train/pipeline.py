@@ -11,7 +11,7 @@ land where the ablation looks for them: `<run>/artifacts/stage1/` and `<run>/art
 Both stages log into one `LiveMetrics` built from `params.dashboard` (a live figure in
 JupyterLab, throttled lines headless), under `stage1/` and `stage2/`; wall time, steps and
 throughput per stage go to `train_summary.json` and the run summary, which the training report
-(`cetd_lib.report.write_training_report`) reads. `train_summary.json["apps"]` records the train
+(`tracking.report.write_training_report`) reads. `train_summary.json["apps"]` records the train
 and val app ids, so the ablation can refuse to evaluate a checkpoint on apps it was fitted to.
 """
 
@@ -42,7 +42,7 @@ def run_phase2_training(
     reconstruction backends by member name (else built from `params.orchestra`). `base`:
     a loaded `(model, tokenizer)` for the extractor (changed in place).
     """
-    from cetd_lib.monitor import LiveMetrics
+    from cetd_lib.tracking.live import LiveMetrics
 
     train_apps, val_apps = list(apps["train"]), list(apps["val"])
     if not train_apps:
@@ -55,9 +55,9 @@ def run_phase2_training(
 
 def _train(params, train_apps, val_apps, run, live, work, device, backends, base):
     """The two stages, both logging into `live` (opened and closed by the caller)."""
+    from cetd_lib.harness.backends import build_orchestra
     from cetd_lib.models import load_extractor, make_extractor
-    from cetd_lib.phase2 import build_orchestra
-    from cetd_lib.tracking import set_seed
+    from cetd_lib.tracking.runs import set_seed
     from cetd_lib.train.reward import make_reconstruction_reward
     from cetd_lib.train.stage1 import train_stage1
     from cetd_lib.train.stage2 import train_stage2

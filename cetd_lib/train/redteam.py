@@ -19,8 +19,8 @@ import keyword
 import re
 from collections.abc import Callable
 
-from cetd_lib.data import App
-from cetd_lib.requirements import format_requirements
+from cetd_lib.apps.app import App
+from cetd_lib.apps.requirements import format_requirements
 from cetd_lib.train.guard import code_tokens, stripped_code
 
 FILLER_KS = (2, 3, 4, 5, 6, 7, 8)

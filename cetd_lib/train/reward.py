@@ -23,9 +23,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from cetd_lib.data import App
-from cetd_lib.metrics import sentence_bleu
-from cetd_lib.requirements import format_requirements
+from cetd_lib.apps.app import App
+from cetd_lib.apps.requirements import format_requirements
+from cetd_lib.metrics.bleu import sentence_bleu
 from cetd_lib.train.config import GuardConfig
 from cetd_lib.train.guard import (  # noqa: F401  (re-exported: the reward's public surface)
     LEAK_RULES,
@@ -218,7 +218,7 @@ def make_reconstruction_reward(
     replaces the orchestra (tests inject a fake). The function's `.log` is a `RewardLog`;
     under TRL the per-call statistics also go to the trainer's logs via `log_metric`.
 
-    >>> from cetd_lib.data import App
+    >>> from cetd_lib.apps.app import App
     >>> app = App("one", {"m.py": "def f(x):\\n    return x * 2 + 1\\n"}, {"t.py": "x = 1"},
     ...           ("f doubles x and adds one.",))
     >>> fake = lambda apps, lists: [1.0 for _ in apps]

@@ -28,11 +28,11 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
-from cetd_lib.data import App
+from cetd_lib.apps.app import App
 from cetd_lib.train.config import Stage2Config
 
 if TYPE_CHECKING:
-    from cetd_lib.monitor import LiveMetrics
+    from cetd_lib.tracking.live import LiveMetrics
 
 log = logging.getLogger(__name__)
 
@@ -192,15 +192,15 @@ def train_seed_loop(
     compression ratio (from the reward's `.log`), KL to the stage-1 extractor, samples/s and the
     share of the step spent reconstructing apps. Saves `<out>/final`.
     """
-    from cetd_lib.monitor import training_metrics
+    from cetd_lib.tracking.live import training_metrics
 
     with training_metrics(run, live) as live:
         return _seed_loop(extractor, train_apps, reward_fn, config, Path(out_dir), live)
 
 
 def _seed_loop(extractor, train_apps, reward_fn, config, out, live) -> Stage2Result:
-    from cetd_lib.degrade import render_context
-    from cetd_lib.requirements import format_requirements
+    from cetd_lib.apps.degrade import render_context
+    from cetd_lib.apps.requirements import format_requirements
     from cetd_lib.train.stage1 import linear_schedule, warmup_steps_for, write_training_config
 
     out.mkdir(parents=True, exist_ok=True)

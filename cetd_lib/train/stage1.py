@@ -33,11 +33,11 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
-from cetd_lib.data import App
+from cetd_lib.apps.app import App
 from cetd_lib.train.config import Stage1Config
 
 if TYPE_CHECKING:
-    from cetd_lib.monitor import LiveMetrics
+    from cetd_lib.tracking.live import LiveMetrics
 
 log = logging.getLogger(__name__)
 
@@ -73,8 +73,8 @@ class Stage1Result:
 
 def gold_pairs(apps: Sequence[App], context_level: int) -> tuple[list[str], list[str]]:
     """(codes the extractor reads, gold requirements texts) of `apps`."""
-    from cetd_lib.degrade import render_context
-    from cetd_lib.requirements import format_requirements
+    from cetd_lib.apps.degrade import render_context
+    from cetd_lib.apps.requirements import format_requirements
 
     codes = [render_context(app, context_level) for app in apps]
     return codes, [format_requirements(app.requirements) for app in apps]
@@ -138,10 +138,10 @@ def write_training_config(
     step: int,
     val_apps: Sequence[App] = (),
 ) -> Path:
-    """`<directory>/training_config.json` (cetd_lib.training_config) beside a checkpoint: the
+    """`<directory>/training_config.json` (tracking.training_config) beside a checkpoint: the
     extractor config, optimizer, schedule, app id -> `App.content_hash()` of the training (and
     validation) apps, the seed and the current RNG states; the whole stage config in `extra`."""
-    from cetd_lib.training_config import save_training_config
+    from cetd_lib.tracking.training_config import save_training_config
 
     data = {app.app_id: app.content_hash() for app in [*apps, *val_apps]}
     extra = {
@@ -157,7 +157,7 @@ def write_training_config(
 
 def validate(extractor: Any, codes: list[str], targets: list[str], max_new_tokens: int):
     """(mean sentence BLEU of greedy extractions vs gold, token-mean loss on gold)."""
-    from cetd_lib.metrics import mean_sentence_bleu
+    from cetd_lib.metrics.bleu import mean_sentence_bleu
 
     if not codes:
         return float("nan"), float("nan")
@@ -243,11 +243,11 @@ def train_stage1(
     `out_dir` if it holds a checkpoint. `on_step(global_step)` runs after each optimizer step
     (progress bars; tests simulate a crash with it).
 
-    Metrics go to `live` (a `cetd_lib.monitor.LiveMetrics`, shared by every phase of a run), or
+    Metrics go to `live` (a `tracking.live.LiveMetrics`, shared by every phase of a run), or
     to a LiveMetrics opened on `run` (a RunRecord) for this call, under `stage1/`: per logging
     step `losses/train`, `charts/learning_rate`, `charts/tokens_per_s`, `charts/samples_per_s`;
     per epoch `eval/bleu`, `losses/val`, `losses/train_epoch`, `charts/epoch`."""
-    from cetd_lib.monitor import training_metrics
+    from cetd_lib.tracking.live import training_metrics
 
     if not train_apps:
         raise ValueError("stage 1 needs at least one training app")
@@ -533,7 +533,7 @@ def _train_trl(extractor, train_apps, val_apps, config, out, live, device, on_st
     from transformers import TrainerCallback
     from trl import SFTTrainer
 
-    from cetd_lib.monitor import LiveMetricsCallback, attach
+    from cetd_lib.tracking.live import LiveMetricsCallback, attach
 
     dataset = sft_dataset(extractor, train_apps, config.context_level)
     val_codes, val_targets = gold_pairs(val_apps, config.context_level)

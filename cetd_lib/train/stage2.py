@@ -13,7 +13,7 @@
 
 The reward function's guard statistics and pass rate reach TRL's logs through its `log_metric`
 hook; every logged row goes to the run's LiveMetrics under `stage2/` (TRL's flat keys mapped
-onto groups by `cetd_lib.monitor.hf_metric_key`: `reward` -> `rewards/mean`, `kl` ->
+onto groups by `cetd_lib.tracking.live.hf_metric_key`: `reward` -> `rewards/mean`, `kl` ->
 `losses/kl`, ...), with samples/s and the share of wall time spent reconstructing apps.
 """
 
@@ -26,12 +26,12 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from cetd_lib.data import App
+from cetd_lib.apps.app import App
 from cetd_lib.train.config import Stage2Config
 from cetd_lib.train.seed_loop import Stage2Result, train_seed_loop
 
 if TYPE_CHECKING:
-    from cetd_lib.monitor import LiveMetrics
+    from cetd_lib.tracking.live import LiveMetrics
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +40,7 @@ def rl_dataset(extractor: Any, apps: Sequence[App], context_level: int = 1):
     """Conversational prompts (the extractor's own prompt) + `app_id`, one row per app."""
     from datasets import Dataset
 
-    from cetd_lib.degrade import render_context
+    from cetd_lib.apps.degrade import render_context
 
     rows = []
     for app in apps:
@@ -120,7 +120,7 @@ def train_stage2(
 ) -> Stage2Result:
     """RL-train `extractor` in place; the final checkpoint is `<out_dir>/final`. Metrics go to
     `live` (a LiveMetrics shared by the run's phases) or a LiveMetrics opened on `run`."""
-    from cetd_lib.monitor import training_metrics
+    from cetd_lib.tracking.live import training_metrics
 
     if not train_apps:
         raise ValueError("stage 2 needs at least one training app")
@@ -159,7 +159,7 @@ def reconstruction_share(reward_fn: Any, clock: Callable[[], float]) -> Callable
 def _train_trl(extractor, train_apps, reward_fn, config, out, live, device) -> Stage2Result:
     import time
 
-    from cetd_lib.monitor import LiveMetricsCallback, attach
+    from cetd_lib.tracking.live import LiveMetricsCallback, attach
     from cetd_lib.train.stage1 import write_training_config
     from cetd_lib.train.trl_rl import (
         drop_reference_adapter,

@@ -4,21 +4,18 @@ An app is `<app_id>/src/*.py`, `<app_id>/tests/test_*.py`, `<app_id>/gold_requir
 (a numbered list, 5-20 items) and an optional `<app_id>/README.md`. Tests import the src
 modules by plain name; the runner puts `src/` on `sys.path`.
 
-`python -m cetd_lib.data validate` runs every app's tests on its own source (see `main`).
+`python -m cetd_lib validate-apps` runs every app's tests on its own source (see `main`).
 """
 
 from __future__ import annotations
 
-import argparse
 import ast
 import hashlib
 import json
-import sys
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from cetd_lib.requirements import parse_requirements
+from cetd_lib.apps.requirements import parse_requirements
 
 MIN_REQUIREMENTS = 5
 MAX_REQUIREMENTS = 20
@@ -133,7 +130,7 @@ class AppFormatError(ValueError):
 
 def bundled_apps_dir() -> Path:
     """The apps shipped inside the package (`cetd_lib/datasets/apps`)."""
-    return Path(__file__).resolve().parent / "datasets" / "apps"
+    return Path(__file__).resolve().parents[1] / "datasets" / "apps"
 
 
 def _read_text(app_id: str, path: Path, rel: str) -> str:
@@ -274,72 +271,5 @@ def load_apps(
 
 
 # ---------------------------------------------------------------------------------------------
-# CLI: python -m cetd_lib.data validate
+# CLI: python -m cetd_lib validate-apps
 # ---------------------------------------------------------------------------------------------
-
-
-def _validate(args: argparse.Namespace) -> int:
-    from cetd_lib.harness.runner import run_many  # the one runner for untrusted code
-
-    try:
-        apps = load_apps(args.apps, include_holdout=args.include_holdout)
-        if args.humaneval:
-            from cetd_lib.humaneval import load_humaneval_apps
-
-            apps += load_humaneval_apps()
-    except AppFormatError as exc:
-        print(f"invalid app: {exc}", file=sys.stderr)
-        return 2
-    if not apps:
-        print(f"no apps found under {args.apps or bundled_apps_dir()}", file=sys.stderr)
-        return 1
-
-    results = run_many([(app.sources, app.tests) for app in apps], workers=args.workers)
-    width = max(len(app.app_id) for app in apps)
-    print(f"{'app':<{width}}  {'origin':<9}  {'passed':>7}  {'rate':>6}  first failure")
-    failing = []
-    for app, result in zip(apps, results, strict=True):
-        outcomes = result.per_test
-        passed = sum(outcome.passed for outcome in outcomes.values())
-        failures = [(name, o.failure_class) for name, o in outcomes.items() if not o.passed]
-        if failures or not outcomes:
-            failing.append(app.app_id)
-        first = f"{failures[0][0]} ({failures[0][1]})" if failures else ""
-        if not outcomes:
-            first = "no test ran"
-        print(
-            f"{app.app_id:<{width}}  {app.origin:<9}  {passed:>3}/{len(outcomes):<3}  "
-            f"{result.pass_rate:>6.1%}  {first}"
-        )
-    verdict = "OK" if not failing else f"FAILED: {', '.join(failing)}"
-    print(f"{len(apps) - len(failing)}/{len(apps)} apps pass all their own tests; {verdict}")
-    return 1 if failing else 0
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m cetd_lib.data", description=__doc__)
-    commands = parser.add_subparsers(dest="command", required=True)
-    validate = commands.add_parser(
-        "validate", help="run every app's tests on its own source; exit 1 if any fail"
-    )
-    validate.add_argument(
-        "--apps", type=Path, default=None, help="apps directory (default: the bundled apps)"
-    )
-    validate.add_argument(
-        "--humaneval", action="store_true", help="also check the 164 HumanEval apps"
-    )
-    validate.add_argument(
-        "--include-holdout", action="store_true", help="also check apps under <apps>/holdout/"
-    )
-    validate.add_argument(
-        "--workers",
-        type=int,
-        default=None,
-        help="parallel runner workers (default: the runner's choice)",
-    )
-    args = parser.parse_args(argv)
-    return _validate(args)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

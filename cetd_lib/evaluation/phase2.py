@@ -16,12 +16,13 @@ from typing import Any
 
 import numpy as np
 
-from cetd_lib.data import App, load_apps
-from cetd_lib.metrics import bootstrap_ci, corpus_bleu, mean_sentence_bleu
-from cetd_lib.paired_stats import PairedComparison, RankingCheck, check_ranking, compare_all
-from cetd_lib.report import Criterion
-from cetd_lib.requirements import format_requirements
-from cetd_lib.splits import SPLITS, SplitManifest, make_splits
+from cetd_lib.apps.app import App, load_apps
+from cetd_lib.apps.requirements import format_requirements
+from cetd_lib.apps.splits import SPLITS, SplitManifest, make_splits
+from cetd_lib.harness.backends import build_orchestra  # noqa: F401 - the notebooks' entry point
+from cetd_lib.metrics.bleu import bootstrap_ci, corpus_bleu, mean_sentence_bleu
+from cetd_lib.metrics.paired import PairedComparison, RankingCheck, check_ranking, compare_all
+from cetd_lib.tracking.criteria import Criterion
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +56,7 @@ def gold_source(apps: Sequence[App], ctx: SourceContext) -> dict[str, list[str]]
 @register_source("phase1")
 def phase1_source(apps: Sequence[App], ctx: SourceContext) -> dict[str, list[str]]:
     """The seed's phase-1 row: gold of the nearest training app by BM25 over code."""
-    from cetd_lib.retrieval import Phase1Retriever
+    from cetd_lib.apps.retrieval import Phase1Retriever
 
     retriever = Phase1Retriever(ctx.train_apps)
     return {app.app_id: retriever.requirements_for(app) for app in apps}
@@ -64,8 +65,8 @@ def phase1_source(apps: Sequence[App], ctx: SourceContext) -> dict[str, list[str
 @register_source("extractor")
 def extractor_source(apps: Sequence[App], ctx: SourceContext) -> dict[str, list[str]]:
     """Requirements written by `ctx.extractor` (greedy) from the app's code at `context_level`."""
-    from cetd_lib.degrade import check_extractor_level, render_context
-    from cetd_lib.requirements import parse_requirements
+    from cetd_lib.apps.degrade import check_extractor_level, render_context
+    from cetd_lib.apps.requirements import parse_requirements
 
     if ctx.extractor is None:
         raise ValueError("the 'extractor' source needs SourceContext.extractor (a loaded model)")
@@ -131,7 +132,7 @@ def load_phase2_apps(
     apps = load_apps(apps_dir) if from_dir else []
     holdout = load_apps(apps_dir, holdout_only=True) if from_dir else []
     if include_humaneval:
-        from cetd_lib.humaneval import load_humaneval_apps
+        from cetd_lib.apps.humaneval import load_humaneval_apps
 
         apps += load_humaneval_apps()
     manifest = make_splits(apps, config=data_config)
@@ -292,7 +293,7 @@ def paired_analysis(
     seed: int = 0,
 ) -> tuple[list[PairedComparison], RankingCheck]:
     """Holm-corrected paired comparisons of the sources on one row set, and the expected
-    ranking decided from them at alpha = 1 - confidence (`cetd_lib.paired_stats`)."""
+    ranking decided from them at alpha = 1 - confidence (`cetd_lib.metrics.paired`)."""
     rates = {name: ev.pass_rates for name, ev in evaluations.items()}
     pairs = [(a, b) for a, b in PAIRS if a in rates and b in rates]
     comparisons = compare_all(
@@ -306,13 +307,6 @@ def paired_analysis(
         means={name: ev.pass_rate for name, ev in evaluations.items()},
     )
     return comparisons, ranking
-
-
-def build_orchestra(orchestra: Any) -> dict[str, Any]:
-    """One ready backend per member, so several evaluations share loaded models."""
-    from cetd_lib.harness.backends import make_backend
-
-    return {spec.name: make_backend(spec) for spec in orchestra.members}
 
 
 def comparison_table(evaluations: dict[str, SourceEvaluation], seed: int = 0) -> str:

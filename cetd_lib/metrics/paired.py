@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from cetd_lib.metrics import bootstrap_ci
+from cetd_lib.metrics.bleu import bootstrap_ci
 
 
 def paired_values(

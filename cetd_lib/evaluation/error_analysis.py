@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cetd_lib.ablation import ABLATION_SOURCES
+from cetd_lib.evaluation.ablation import ABLATION_SOURCES
 from cetd_lib.harness.failures import FailureClass
 
 PASSED = "PASSED"  # a sample with no failing test
@@ -134,7 +134,7 @@ def worst_apps(runs: Mapping[str, SourceRun], n: int = 5) -> list[dict[str, Any]
 
 
 def level_of(source: str) -> int | None:
-    """Degradation level of a condition (cetd_lib.degrade.Level): level1-3 read code, gold is
+    """Degradation level of a condition (cetd_lib.apps.degrade.Level): level1-3 read code, gold is
     level 4 (requirements alone); other sources are not a level."""
     spec = ABLATION_SOURCES.get(source)
     if spec is not None and spec.context_level is not None:
@@ -301,7 +301,7 @@ def plot_failure_classes(table: Mapping[str, Mapping[str, int]], ax: Any) -> Any
 
 
 def runs_from_conditions(results: Mapping[str, Any]) -> dict[str, SourceRun]:
-    """SourceRuns of the measured `cetd_lib.ablation.ConditionResult`s (an evaluation done here)."""
+    """SourceRuns of the measured `ablation.ConditionResult`s (an evaluation done here)."""
     return {
         name: SourceRun.from_dicts(r.evaluation.to_dict(), r.reconstruction.to_dict())
         for name, r in results.items()

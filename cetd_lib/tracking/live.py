@@ -23,20 +23,27 @@ from __future__ import annotations
 import math
 import sys
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, Literal, TextIO
 
-from cetd_lib.progress import format_duration, headless
-from cetd_lib.tracking import RunRecord
+from cetd_lib.tracking.figures import figure_png, lines_figure
+from cetd_lib.tracking.html import latest_table_html
+from cetd_lib.tracking.progress import format_duration, headless
+from cetd_lib.tracking.runs import RunRecord
+from cetd_lib.tracking.series import (
+    GROUP_ORDER,
+    KNOWN_GROUPS,
+    _as_number,
+    _is_missing,
+    grouped,
+    nanmean,
+    nanstd,
+    split_phase,
+)
 
 DisplayMode = Literal["auto", "notebook", "text", "off"]
 TensorBoardMode = Literal["auto", "on", "off"]
-
-# Panels are drawn in this order; any other prefix follows alphabetically.
-GROUP_ORDER = ("losses", "rewards", "completions", "eval", "charts")
-# Groups that are never a phase name: a key `guard/rule/empty` is group `guard`, not phase `guard`.
-KNOWN_GROUPS = (*GROUP_ORDER, "guard", "kill_rate", "advantages", "clip_ratio", "sampling")
 
 
 class MetricKeyError(ValueError):
@@ -46,64 +53,6 @@ class MetricKeyError(ValueError):
 # ---------------------------------------------------------------------------------------------
 # Pure helpers: grouping and NaN-aware averaging
 # ---------------------------------------------------------------------------------------------
-
-
-def split_phase(key: str) -> tuple[str, str]:
-    """(phase, grouped key): `stage1/losses/train` -> ("stage1", "losses/train").
-
-    A key has a phase when it has at least three parts and its first part is not a known group
-    (`rewards/recon/mean` and `guard/rule/empty` have none); "" when it has none.
-
-    >>> split_phase("stage2/rewards/mean"), split_phase("rewards/recon/mean")
-    (('stage2', 'rewards/mean'), ('', 'rewards/recon/mean'))
-    """
-    parts = key.split("/")
-    if len(parts) >= 3 and parts[0] not in KNOWN_GROUPS:
-        return parts[0], "/".join(parts[1:])
-    return "", key
-
-
-def metric_group(key: str) -> str:
-    """The group of a key, phase left out: `rewards/recon/mean` and `stage2/rewards/mean` ->
-    `rewards`; "other" for a key without a group."""
-    rest = split_phase(key)[1]
-    return rest.split("/", 1)[0] if "/" in rest else "other"
-
-
-def metric_panel(key: str) -> str:
-    """The panel a key is drawn in: `<phase>/<group>` (`stage1/losses`), or `<group>`."""
-    phase = split_phase(key)[0]
-    return f"{phase}/{metric_group(key)}" if phase else metric_group(key)
-
-
-def _is_missing(value: Any) -> bool:
-    return value is None or (isinstance(value, float) and math.isnan(value))
-
-
-def _as_number(value: Any) -> float | None:
-    """float for numbers, numpy scalars and one-element arrays/tensors; None for anything else."""
-    if isinstance(value, (bool, int, float)):
-        return float(value)
-    if hasattr(value, "item") and hasattr(value, "shape"):
-        size = value.numel() if hasattr(value, "numel") else getattr(value, "size", None)
-        if size == 1:
-            return float(value.item())
-    return None
-
-
-def nanmean(values: Iterable[Any]) -> float:
-    """Mean of the values that are numbers, NaN and None left out; NaN when none is left."""
-    kept = [v for v in (_as_number(x) for x in values) if v is not None and not math.isnan(v)]
-    return sum(kept) / len(kept) if kept else float("nan")
-
-
-def nanstd(values: Iterable[Any]) -> float:
-    """Population standard deviation (ddof=0, as TRL logs `reward_std`), NaN/None left out."""
-    kept = [v for v in (_as_number(x) for x in values) if v is not None and not math.isnan(v)]
-    if not kept:
-        return float("nan")
-    mean = sum(kept) / len(kept)
-    return math.sqrt(sum((v - mean) ** 2 for v in kept) / len(kept))
 
 
 def reward_metrics(
@@ -134,44 +83,6 @@ def reward_metrics(
                 flags.append(float(max(kept) - min(kept) == 0.0))
         out[f"rewards/{name}/frac_zero_std"] = nanmean(flags)
     return out
-
-
-def metric_series(rows: Iterable[Mapping[str, Any]]) -> dict[str, tuple[list[int], list[float]]]:
-    """key -> (steps, values) over metrics.jsonl rows; non-numeric, None and NaN values skipped."""
-    series: dict[str, tuple[list[int], list[float]]] = {}
-    for row in rows:
-        step = row.get("step")
-        for key, value in row.items():
-            if key in ("step", "time") or isinstance(value, str):
-                continue
-            number = _as_number(value)
-            if number is None or math.isnan(number) or step is None:
-                continue
-            steps, values = series.setdefault(key, ([], []))
-            steps.append(int(step))
-            values.append(number)
-    return series
-
-
-def last_values(rows: Iterable[Mapping[str, Any]]) -> dict[str, float]:
-    """The last finite value logged for every numeric key."""
-    return {key: values[-1] for key, (_, values) in metric_series(rows).items()}
-
-
-def grouped(keys: Iterable[str]) -> dict[str, list[str]]:
-    """panel (`metric_panel`) -> sorted keys: keys without a phase first, then phases in
-    alphabetical order (stage1 before stage2); within each, groups in GROUP_ORDER, then the rest
-    alphabetically."""
-    groups: dict[str, list[str]] = {}
-    for key in sorted(keys):
-        groups.setdefault(metric_panel(key), []).append(key)
-    rank = {name: i for i, name in enumerate(GROUP_ORDER)}
-
-    def order(panel: str) -> tuple[str, int, str]:
-        phase, _, group = panel.rpartition("/")
-        return (phase, rank.get(group, len(rank)), group)
-
-    return {g: groups[g] for g in sorted(groups, key=order)}
 
 
 # What the live figure draws, per phase: (panel, keys or "group/" prefixes). Lines sharing a
@@ -408,14 +319,11 @@ class LiveMetrics:
     def figure(self) -> Any:
         """A matplotlib Figure of the headline metrics (`live_panels`), a panel per phase and
         quantity; the table under it lists every key."""
-        from cetd_lib.dashboard import lines_figure
 
         return lines_figure(live_panels(self.history), title=f"run {self.run.run_id}")
 
     def _draw(self) -> None:
         from IPython.display import HTML, DisplayHandle, Image
-
-        from cetd_lib.dashboard import figure_png, latest_table_html
 
         image = Image(data=figure_png(self.figure()), format="png")
         table = HTML(latest_table_html(self.latest, self.last_step))

@@ -11,7 +11,7 @@ plus two bounds from the harness's calibration backends (`oracle` = the original
 bootstrap), the signal `gold - gold_shuffled` gets a CI and a power analysis (apps needed to
 detect a 5-point difference), and a verdict: "carries signal" or "flat".
 
-The rungs are registered requirement sources (`cetd_lib.phase2.register_source`) and ablation
+The rungs are registered requirement sources (`phase2.register_source`) and ablation
 sources, so `ablation.sources: [gold, gold_drop50, gold_shuffled]` works by name.
 
 This module does not run generated code: every rebuild goes through `harness.reconstruct`.
@@ -31,15 +31,15 @@ from typing import Any, Literal
 
 import numpy as np
 
-from cetd_lib.ablation import (
+from cetd_lib.apps.app import App
+from cetd_lib.config_field import help_field
+from cetd_lib.evaluation.ablation import (
     ABLATION_SOURCES,
     AblationSource,
     register_ablation_source,
     wilcoxon_test,
 )
-from cetd_lib.config_field import help_field
-from cetd_lib.data import App
-from cetd_lib.phase2 import REQUIREMENT_SOURCES, SourceContext, register_source
+from cetd_lib.evaluation.phase2 import REQUIREMENT_SOURCES, SourceContext, register_source
 
 log = logging.getLogger(__name__)
 
@@ -239,7 +239,7 @@ class CalibrationConfig:
         default=("bundled", "humaneval"),
     )
     rungs: tuple[str, ...] = help_field(
-        "Rungs of the ladder (cetd_lib.calibration.RUNGS); 'gold_drop' stands for one rung per "
+        "Rungs of the ladder (calibration.RUNGS); 'gold_drop' stands for one rung per "
         "drop_fractions entry. 'gold' and 'gold_shuffled' are required: the verdict needs them.",
         default=DEFAULT_RUNGS,
     )
@@ -338,12 +338,12 @@ class CalibrationConfig:
 
 def load_family(family: str, apps_dir: str | None, n_apps: int | None, seed: int) -> list[App]:
     """The apps of `family` (a seeded sample of `n_apps`, sorted by id)."""
-    from cetd_lib.data import load_apps
+    from cetd_lib.apps.app import load_apps
 
     if family == "bundled":
         apps = load_apps(None)
     elif family == "humaneval":
-        from cetd_lib.humaneval import load_humaneval_apps
+        from cetd_lib.apps.humaneval import load_humaneval_apps
 
         apps = load_humaneval_apps()
     elif family == "holdout":
@@ -410,9 +410,9 @@ def measure_rung(
 ) -> RungMeasurement:
     """Rebuild `apps` from the rung's requirements (or with the bound's backend) and score them
     on their original tests; nothing here runs generated code but `reconstruct`."""
+    from cetd_lib.evaluation.phase2 import requirements_from
     from cetd_lib.harness.config import BackendSpec
     from cetd_lib.harness.reconstruct import reconstruct
-    from cetd_lib.phase2 import requirements_from
 
     spec = RUNGS[rung]
     start = time.perf_counter()
@@ -648,7 +648,7 @@ def calibrate(
             realised = float(np.mean([m.doses[a] for a in ids]))
             at_k = m.pass_at_k[member]
         else:  # the same bound for every member: its own apps, its own bootstrap
-            from cetd_lib.metrics import bootstrap_ci
+            from cetd_lib.metrics.bleu import bootstrap_ci
 
             bound_rates = next(iter(m.pass_rates.values()))
             ids = sorted(a for a, v in bound_rates.items() if not math.isnan(v))

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from rank_bm25 import BM25Plus
 
-from cetd_lib.data import App
+from cetd_lib.apps.app import App
 
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 # camelCase / PascalCase / ACRONYMWord boundaries: "HTTPServerError" -> HTTP, Server, Error

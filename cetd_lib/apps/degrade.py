@@ -16,8 +16,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import IntEnum
 
-from cetd_lib.data import App
-from cetd_lib.requirements import format_requirements, normalize_item
+from cetd_lib.apps.app import App
+from cetd_lib.apps.requirements import format_requirements, normalize_item
 
 
 class Level(IntEnum):

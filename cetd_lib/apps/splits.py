@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from cetd_lib.data import App, DataConfig
+from cetd_lib.apps.app import App, DataConfig
 
 SPLITS = ("train", "val", "test")
 

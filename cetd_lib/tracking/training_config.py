@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cetd_lib.tracking import utc_now, write_json_atomic
+from cetd_lib.tracking.runs import utc_now, write_json_atomic
 
 FILENAME = "training_config.json"
 FORMAT_VERSION = 1

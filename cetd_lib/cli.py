@@ -1,0 +1,182 @@
+"""Commands of `python -m cetd_lib` besides `run`: the pipeline's entry points.
+
+They live in this top layer because they read params files (`cetd_lib.params` knows every
+section) and start run records; the packages they drive never import params themselves.
+Heavy modules (torch, transformers) are imported inside each command so `run` starts fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from cetd_lib.params import ParamsError, load_params
+from cetd_lib.session import start
+from cetd_lib.tracking.live import LiveMetrics
+from cetd_lib.tracking.report import write_training_report
+from cetd_lib.tracking.runs import RunRecord
+
+COMMANDS_HELP = {
+    "validate-apps": "run every app's tests on its own source; exit 1 if any fail",
+    "multitask-data": "build the multi-task data sets into a new run record",
+    "multitask-train": "train the shared multi-task model by curriculum",
+    "mutation-rl": "RL on the mutation kill rate; held-out score before/after",
+}
+
+
+def validate_apps(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m cetd_lib validate-apps", description=COMMANDS_HELP["validate-apps"]
+    )
+    parser.add_argument(
+        "--apps", type=Path, default=None, help="apps directory (default: the bundled apps)"
+    )
+    parser.add_argument(
+        "--humaneval", action="store_true", help="also check the 164 HumanEval apps"
+    )
+    parser.add_argument(
+        "--include-holdout", action="store_true", help="also check apps under <apps>/holdout/"
+    )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="parallel runner workers (default: the runner's choice)",
+    )
+    return _validate_apps(parser.parse_args(argv))
+
+
+def _validate_apps(args: argparse.Namespace) -> int:
+    from cetd_lib.apps.app import AppFormatError, bundled_apps_dir, load_apps
+    from cetd_lib.harness.runner import run_many  # the one runner for untrusted code
+
+    try:
+        apps = load_apps(args.apps, include_holdout=args.include_holdout)
+        if args.humaneval:
+            from cetd_lib.apps.humaneval import load_humaneval_apps
+
+            apps += load_humaneval_apps()
+    except AppFormatError as exc:
+        print(f"invalid app: {exc}", file=sys.stderr)
+        return 2
+    if not apps:
+        print(f"no apps found under {args.apps or bundled_apps_dir()}", file=sys.stderr)
+        return 1
+
+    results = run_many([(app.sources, app.tests) for app in apps], workers=args.workers)
+    width = max(len(app.app_id) for app in apps)
+    print(f"{'app':<{width}}  {'origin':<9}  {'passed':>7}  {'rate':>6}  first failure")
+    failing = []
+    for app, result in zip(apps, results, strict=True):
+        outcomes = result.per_test
+        passed = sum(outcome.passed for outcome in outcomes.values())
+        failures = [(name, o.failure_class) for name, o in outcomes.items() if not o.passed]
+        if failures or not outcomes:
+            failing.append(app.app_id)
+        first = f"{failures[0][0]} ({failures[0][1]})" if failures else ""
+        if not outcomes:
+            first = "no test ran"
+        print(
+            f"{app.app_id:<{width}}  {app.origin:<9}  {passed:>3}/{len(outcomes):<3}  "
+            f"{result.pass_rate:>6.1%}  {first}"
+        )
+    verdict = "OK" if not failing else f"FAILED: {', '.join(failing)}"
+    print(f"{len(apps) - len(failing)}/{len(apps)} apps pass all their own tests; {verdict}")
+    return 1 if failing else 0
+
+
+def multitask_data(argv: Sequence[str] | None = None) -> int:
+    from cetd_lib.apps.splits import SPLITS
+    from cetd_lib.multitask import data
+
+    parser = argparse.ArgumentParser(
+        prog="python -m cetd_lib multitask-data",
+        description=data.__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    cmd = commands.add_parser("build", help="build every set into a new run record")
+    cmd.add_argument("--params", type=Path, default=None, help="params YAML (default: defaults)")
+    cmd.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override, e.g. multitask_data.stdlib_max_files=50",
+    )
+    cmd.add_argument("--run-id", default=None, help="run id (default: a fresh one)")
+    args = parser.parse_args(argv)
+    try:
+        params = load_params(args.params, args.set)
+    except ParamsError as exc:
+        print(f"invalid params: {exc}", file=sys.stderr)
+        return 2
+    record, sheet = data.build(params, run_id=args.run_id)
+    print(f"run {record.run_id}: {record.dir}")
+    print(f"dataset {sheet['version']} content hash {sheet['content_hash'][:16]}")
+    for name, counts in sheet["counts"].items():
+        print(f"  {name:<14} " + "  ".join(f"{s}={counts[s]}" for s in SPLITS))
+    print(f"  skipped {sheet['skipped']['count']} (listed in artifacts/datasheet.json)")
+    return 0
+
+
+def multitask_train(argv: Sequence[str] | None = None) -> int:
+    from cetd_lib.multitask import train
+
+    parser = argparse.ArgumentParser(
+        prog="python -m cetd_lib multitask-train",
+        description=train.__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--params", type=Path, default=None, help="params YAML")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="override, e.g. multitask_train.joint_epochs=3")  # fmt: skip
+    parser.add_argument("--run-id", default=None, help="run id (default: a fresh one)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        params = load_params(args.params, args.set)
+    except ParamsError as exc:
+        print(f"invalid params: {exc}", file=sys.stderr)
+        return 2
+    record = RunRecord.open(params.run.outputs_dir, args.run_id, kind="multitask",
+                            params_yaml=params.to_yaml(), seed=params.run.seed)  # fmt: skip
+    with record, LiveMetrics.from_config(record, params.dashboard) as live:
+        results = train.run_multitask(params, record, live=live)
+    print(f"run {record.run_id}: {record.dir}")
+    print("training report:", write_training_report(params.run.outputs_dir, record))
+    print(json.dumps(train.summary_table(results), indent=2))
+    return 0
+
+
+def mutation_rl(argv: Sequence[str] | None = None) -> int:
+    """`python -m cetd_lib mutation-rl --params params/smoke.yaml [--run-id ID] [--set k=v]`."""
+    from cetd_lib.multitask import rl
+
+    parser = argparse.ArgumentParser(
+        prog="python -m cetd_lib mutation-rl",
+        description="RL on the mutation kill rate; held-out score before/after -> a run record.",
+    )
+    parser.add_argument("--params", required=True, help="a params/*.yaml file")
+    parser.add_argument("--run-id", default="", help="resume or name the run (default: new)")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    args = parser.parse_args(argv)
+    s = start(args.params, args.run_id, args.set, kind="mutation_rl")
+    with s.run:
+        summary = rl.run_mutation_rl(s.params, s.run)
+    print(summary["mutation_rl/verdict"])
+    print("run record:", s.run.dir)
+    print("training report:", write_training_report(s.params.run.outputs_dir, s.run))
+    return 0
+
+
+COMMANDS = {
+    "validate-apps": validate_apps,
+    "multitask-data": multitask_data,
+    "multitask-train": multitask_train,
+    "mutation-rl": mutation_rl,
+}
