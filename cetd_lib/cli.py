@@ -145,7 +145,10 @@ def multitask_train(argv: Sequence[str] | None = None) -> int:
         return 2
     record = RunRecord.open(params.run.outputs_dir, args.run_id, kind="multitask",
                             params_yaml=params.to_yaml(), seed=params.run.seed)  # fmt: skip
-    with record, LiveMetrics.from_config(record, params.dashboard) as live:
+    with (
+        record,
+        LiveMetrics.from_config(record, params.dashboard, report_to=params.run.report_to) as live,
+    ):
         results = train.run_multitask(params, record, live=live)
     print(f"run {record.run_id}: {record.dir}")
     print("training report:", write_training_report(params.run.outputs_dir, record))

@@ -27,6 +27,7 @@ from cetd_lib.multitask.rl_config import MutationRLConfig
 from cetd_lib.multitask.train_config import MultitaskTrainConfig
 from cetd_lib.review.config import ReviewConfig
 from cetd_lib.tracking.dashboard import DashboardConfig
+from cetd_lib.tracking.trackers import normalise_report_to
 from cetd_lib.train.config import GuardConfig, Stage1Config, Stage2Config
 
 
@@ -43,6 +44,14 @@ class RunConfig:
         "Root of run records (runs/<run_id>/), reports and bench.", default="outputs"
     )
     device: str = help_field("'cpu', 'cuda' or 'auto' (cuda when available).", default="cpu")
+    report_to: tuple[str, ...] = help_field(
+        "Trackers that mirror every live metric and get the TRL trainers' logs, TRL's convention: "
+        "any of tensorboard, mlflow, trackio; [] or [none] = the run record and dashboard only.",
+        default=(),
+    )
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "report_to", normalise_report_to(self.report_to, "run.report_to"))
 
 
 @dataclass(frozen=True)

@@ -40,7 +40,7 @@ overrides = []
 import matplotlib.pyplot as plt
 
 from cetd_lib import session as cetd_session
-from cetd_lib.evaluation import calibration, phase2
+from cetd_lib.evaluation import calibration, calibration_report, phase2
 from cetd_lib.harness.prompts import PROMPT_VERSION
 from cetd_lib.tracking.report import write_report
 
@@ -79,7 +79,7 @@ for step, (family, apps) in enumerate(families.items()):
             **{f"calibration/{member}/{family}/{r}/pass_rate": v.mean for r, v in c.rungs.items()},
         )
         print(f"### {member} on {family} ({len(c.app_ids)} apps)")
-        print(calibration.ladder_table(c))
+        print(calibration_report.ladder_table(c))
 
 # %% [markdown]
 # ## Dose-response
@@ -89,7 +89,7 @@ for step, (family, apps) in enumerate(families.items()):
 # %%
 fig, axes = plt.subplots(1, len(runs), figsize=(5 * len(runs), 3.5), squeeze=False)
 for run, ax in zip(runs, axes[0], strict=True):
-    calibration.plot_dose_response(run, ax)
+    calibration_report.plot_dose_response(run, ax)
 fig.tight_layout()
 fig.savefig(s.run.artifact("calibration_dose_response.png"), dpi=100)
 
@@ -104,10 +104,10 @@ fig.savefig(s.run.artifact("calibration_dose_response.png"), dpi=100)
 # %%
 rows = sum(len(run.calibrations) for run in runs)
 fig, ax = plt.subplots(figsize=(7, 1 + 0.5 * rows))
-calibration.plot_signal(runs, ax)
+calibration_report.plot_signal(runs, ax)
 fig.tight_layout()
 fig.savefig(s.run.artifact("calibration_signal.png"), dpi=100)
-verdicts = calibration.verdict_table(runs)
+verdicts = calibration_report.verdict_table(runs)
 print(verdicts)
 for run in runs:
     for member, c in run.calibrations.items():
@@ -137,7 +137,7 @@ report = write_report(
         f"seconds per family {seconds}",
         "Verdicts": verdicts,
         **{
-            f"Ladder: {m} on {run.family}": calibration.ladder_table(c)
+            f"Ladder: {m} on {run.family}": calibration_report.ladder_table(c)
             for run in runs
             for m, c in run.calibrations.items()
         },

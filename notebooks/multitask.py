@@ -55,7 +55,7 @@ P = s.params
 print(P.multitask_train.base_model, "phases (max epochs):", P.multitask_train.phase_epochs)
 
 # %%
-with LiveMetrics.from_config(s.run, P.dashboard) as live:
+with LiveMetrics.from_config(s.run, P.dashboard, report_to=P.run.report_to) as live:
     results = run_multitask(P, s.run, live=live)
 print(json.dumps(summary_table(results), indent=2))
 

@@ -15,6 +15,7 @@ import pytest
 
 from cetd_lib.apps.app import App
 from cetd_lib.evaluation import calibration as cal
+from cetd_lib.evaluation import ladder
 from cetd_lib.evaluation.ablation import ABLATION_SOURCES, AblationConfig, wilcoxon_test
 from cetd_lib.evaluation.phase2 import SourceContext, requirements_from, to_json
 from cetd_lib.harness.backends import oracle_completion, register_backend, registered_backends
@@ -106,28 +107,31 @@ def _run(kinds: dict[str, str], harness: HarnessConfig, **config):
 def test_drop_items_keeps_order_nests_and_is_seeded_per_app():
     items = [f"item {i}" for i in range(8)]
     kept = {
-        f: cal.drop_items(items, f, cal.app_rng(3, "alpha")) for f in cal.DEFAULT_DROP_FRACTIONS
+        f: ladder.drop_items(items, f, ladder.app_rng(3, "alpha"))
+        for f in ladder.DEFAULT_DROP_FRACTIONS
     }
     assert [len(kept[f]) for f in (0.25, 0.5, 0.75)] == [6, 4, 2]
     for subset in kept.values():
         assert subset == sorted(subset, key=items.index)  # original order
     assert set(kept[0.75]) <= set(kept[0.5]) <= set(kept[0.25])  # nested
-    assert cal.drop_items(items, 0.5, cal.app_rng(3, "alpha")) == kept[0.5]
-    other_seeds = {tuple(cal.drop_items(items, 0.5, cal.app_rng(s, "alpha"))) for s in range(20)}
+    assert ladder.drop_items(items, 0.5, ladder.app_rng(3, "alpha")) == kept[0.5]
+    other_seeds = {
+        tuple(ladder.drop_items(items, 0.5, ladder.app_rng(s, "alpha"))) for s in range(20)
+    }
     assert len(other_seeds) > 1
-    assert cal.keep_count(5, 0.75) == 1 and cal.keep_count(1, 0.75) == 1  # never empty
+    assert ladder.keep_count(5, 0.75) == 1 and ladder.keep_count(1, 0.75) == 1  # never empty
 
 
 def test_derangement_has_no_fixed_point_and_is_seeded():
     for seed in range(50):
-        perm = cal.derangement(2 + seed % 5, np.random.default_rng(seed))
+        perm = ladder.derangement(2 + seed % 5, np.random.default_rng(seed))
         assert sorted(perm) == list(range(len(perm)))
         assert all(i != j for i, j in enumerate(perm))
-    assert cal.derangement(6, np.random.default_rng(1)) == cal.derangement(
+    assert ladder.derangement(6, np.random.default_rng(1)) == ladder.derangement(
         6, np.random.default_rng(1)
     )
     with pytest.raises(ValueError, match="at least 2"):
-        cal.derangement(1, np.random.default_rng(0))
+        ladder.derangement(1, np.random.default_rng(0))
 
 
 def test_rungs_are_registered_requirement_and_ablation_sources():
@@ -137,13 +141,13 @@ def test_rungs_are_registered_requirement_and_ablation_sources():
     for app in APPS:
         assert shuffled[app.app_id] != gold[app.app_id]  # nobody gets its own
         assert shuffled[app.app_id] in gold.values()
-        assert cal.dose(shuffled[app.app_id], app) == 0
-        assert cal.dose(requirements_from("gold_drop25", APPS, ctx)[app.app_id], app) == 0.75
+        assert ladder.dose(shuffled[app.app_id], app) == 0
+        assert ladder.dose(requirements_from("gold_drop25", APPS, ctx)[app.app_id], app) == 0.75
         assert requirements_from("no_items", APPS, ctx)[app.app_id] == [
             f"Implements the module `{app.app_id}.py`."
         ]
-    seeded = requirements_from("gold_drop50", APPS, cal.LadderContext(seed=5))
-    assert seeded == requirements_from("gold_drop50", APPS, cal.LadderContext(seed=5))
+    seeded = requirements_from("gold_drop50", APPS, ladder.LadderContext(seed=5))
+    assert seeded == requirements_from("gold_drop50", APPS, ladder.LadderContext(seed=5))
     # the ablation accepts them by name
     assert {"gold_drop25", "gold_drop50", "gold_drop75", "gold_shuffled", "no_items"} <= set(
         ABLATION_SOURCES
@@ -183,7 +187,7 @@ def _measurement(rung: str, rates: list[float]) -> cal.RungMeasurement:
         "fam",
         {"m": dict(zip(ids, rates, strict=True))},
         {"m": {a: {"pass@1": r} for a, r in zip(ids, rates, strict=True)}},
-        {a: cal.RUNGS[rung].dose for a in ids},
+        {a: ladder.RUNGS[rung].dose for a in ids},
         {},
         0.0,
     )

@@ -129,7 +129,7 @@ def test_open_cache_follows_config(tmp_path: Path, monkeypatch):
 
 
 def test_a_result_without_coverage_is_not_served_to_a_coverage_job(tmp_path: Path):
-    from cetd_lib.harness.runner import RunJob
+    from cetd_lib.harness.results import RunJob
 
     cache = ResultCache(tmp_path / "c.sqlite")
     plain = run_many([GOOD], config=FAST, cache=cache)[0]

@@ -7,17 +7,18 @@ import math
 import pytest
 
 from cetd_lib.apps.app import App
-from cetd_lib.harness import runner
+from cetd_lib.harness import pool as worker_pool
 from cetd_lib.harness.config import BackendSpec, HarnessConfig, OrchestraConfig
 from cetd_lib.harness.failures import FailureClass, classify, classify_process_end
 from cetd_lib.harness.reconstruct import reconstruct
-from cetd_lib.harness.runner import assemble_result, run_app_tests
+from cetd_lib.harness.results import RunResult, TestOutcome, assemble_result
+from cetd_lib.harness.runner import run_app_tests
 
 FAST = HarnessConfig(app_timeout_s=6.0, test_timeout_s=1.0, workers=2, cache=False)
 TEST_F = {"test_m.py": "from m import f\n\ndef test_f():\n    assert f() == 1\n"}
 
 
-def only_outcome(result: runner.RunResult) -> runner.TestOutcome:
+def only_outcome(result: RunResult) -> TestOutcome:
     assert len(result.per_test) == 1, result.per_test
     return next(iter(result.per_test.values()))
 
@@ -137,9 +138,9 @@ def test_no_requirements_and_empty_generation_come_from_reconstruction():
 
 def test_harness_error_is_excluded_from_scores_and_logged(monkeypatch, caplog):
     def broken(self, watchdog_s):
-        raise runner._WorkerDied("simulated crash of the worker")
+        raise worker_pool._WorkerDied("simulated crash of the worker")
 
-    monkeypatch.setattr(runner._WorkerProcess, "receive", broken)
+    monkeypatch.setattr(worker_pool._WorkerProcess, "receive", broken)
     with caplog.at_level("ERROR"):
         result = run_app_tests(
             {"m.py": "def f():\n    return 1\n"},

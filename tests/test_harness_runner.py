@@ -8,17 +8,12 @@ from dataclasses import replace
 
 import pytest
 
-from cetd_lib.harness import runner
+from cetd_lib.harness import pool as worker_pool
 from cetd_lib.harness.config import HarnessConfig
 from cetd_lib.harness.failures import FailureClass
-from cetd_lib.harness.runner import (
-    RunJob,
-    RunResult,
-    SandboxPool,
-    align_to_expected,
-    run_app_tests,
-    run_many,
-)
+from cetd_lib.harness.pool import SandboxPool
+from cetd_lib.harness.results import RunJob, RunResult, TestOutcome, align_to_expected
+from cetd_lib.harness.runner import run_app_tests, run_many
 
 FAST = HarnessConfig(app_timeout_s=6.0, test_timeout_s=1.0, workers=2, cache=False)
 
@@ -160,7 +155,7 @@ def test_align_to_expected_spreads_a_file_error_over_its_tests():
 
 
 def test_align_to_expected_marks_uncollected_tests():
-    result = RunResult(per_test={"tests/t.py::a": runner.TestOutcome(True)})
+    result = RunResult(per_test={"tests/t.py::a": TestOutcome(True)})
     aligned = align_to_expected(result, ["tests/t.py::a", "tests/t.py::b[1]"])
     assert aligned.per_test["tests/t.py::a"].passed
     assert aligned.per_test["tests/t.py::b[1]"].failure_class == FailureClass.COLLECTION_ERROR
@@ -276,17 +271,17 @@ def test_result_round_trips_through_dict():
 
 
 def test_jobs_queued_in_a_dying_worker_are_rerun(monkeypatch):
-    original = runner._WorkerProcess.receive
+    original = worker_pool._WorkerProcess.receive
     calls = {"n": 0}
 
     def dies_once(self, watchdog_s):
         calls["n"] += 1
         if calls["n"] == 1:
             self.proc.kill()  # really dead: the queued jobs must go to a new worker
-            raise runner._WorkerDied("simulated death with jobs queued")
+            raise worker_pool._WorkerDied("simulated death with jobs queued")
         return original(self, watchdog_s)
 
-    monkeypatch.setattr(runner._WorkerProcess, "receive", dies_once)
+    monkeypatch.setattr(worker_pool._WorkerProcess, "receive", dies_once)
     jobs = [RunJob(ROMAN, ROMAN_TESTS)] * 5
     with SandboxPool(FAST, workers=1) as pool:
         results = pool.run(jobs)
@@ -337,3 +332,10 @@ def test_coverage_of_a_timed_out_app_is_not_reported():
     slow_tests_fast_app = HarnessConfig(app_timeout_s=1.5, test_timeout_s=5.0, cache=False)
     result = run_many([RunJob(BRANCHY, tests, coverage=True)], config=slow_tests_fast_app)[0]
     assert result.status == "timeout" and result.coverage is None
+
+
+def test_run_many_progress_bar_counts_every_run(capsys):
+    results = run_many([(ROMAN, ROMAN_TESTS)] * 3, config=FAST, progress="rebuild tests")
+    assert len(results) == 3
+    err = capsys.readouterr().err
+    assert "rebuild tests" in err and "3/3" in err

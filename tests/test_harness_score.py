@@ -8,7 +8,7 @@ from math import comb
 import numpy as np
 import pytest
 
-from cetd_lib.harness.runner import TestOutcome
+from cetd_lib.harness.results import TestOutcome
 from cetd_lib.harness.score import (
     FULL,
     NO,

@@ -10,7 +10,8 @@ from cetd_lib.apps.app import load_apps
 from cetd_lib.apps.humaneval import load_humaneval_apps
 from cetd_lib.harness.config import HarnessConfig
 from cetd_lib.harness.failures import FailureClass
-from cetd_lib.harness.runner import RunJob, run_many
+from cetd_lib.harness.results import RunJob
+from cetd_lib.harness.runner import run_many
 from cetd_lib.harness.screen import screen_job, screen_module
 
 FAST = HarnessConfig(app_timeout_s=6.0, test_timeout_s=1.0, workers=2, cache=False)

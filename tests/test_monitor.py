@@ -7,6 +7,8 @@ import io
 import json
 import math
 import random
+import sys
+import types
 from types import SimpleNamespace
 
 import numpy as np
@@ -44,9 +46,7 @@ def run(tmp_path):
 
 def text_live(run, clock, every_s=30.0):
     stream = io.StringIO()
-    live = LiveMetrics(
-        run, every_s=every_s, display="text", tensorboard="off", clock=clock, stream=stream
-    )
+    live = LiveMetrics(run, every_s=every_s, display="text", clock=clock, stream=stream)
     return live, stream
 
 
@@ -101,9 +101,9 @@ def test_headless_kernels_print_lines_instead_of_drawing(run, monkeypatch):
 
     monkeypatch.setattr(monitor, "in_notebook", lambda: True)
     monkeypatch.delenv(progress.HEADLESS_ENV, raising=False)
-    assert LiveMetrics(run, tensorboard="off").mode == "notebook"
+    assert LiveMetrics(run).mode == "notebook"
     monkeypatch.setenv(progress.HEADLESS_ENV, "1")
-    assert LiveMetrics(run, tensorboard="off").mode == "text"
+    assert LiveMetrics(run).mode == "text"
 
 
 def test_accumulated_values_are_averaged_with_nan_and_none_left_out(run):
@@ -174,18 +174,33 @@ def test_trainer_callback_logs_into_live_metrics(run):
     assert run.metrics()[-1]["charts/grad_norm"] == 1.2
 
 
-def test_tensorboard_on_without_the_package_says_how_to_install(run):
-    try:
-        import torch.utils.tensorboard  # noqa: F401
-    except ImportError:
-        with pytest.raises(ImportError, match="pip install tensorboard"):
-            LiveMetrics(run, display="off", tensorboard="on")
-        assert LiveMetrics(run, display="off", tensorboard="auto").writer is None
-    else:
-        live = LiveMetrics(run, display="off", tensorboard="on")
-        live.log(0, **{"losses/train": 1.0})
-        live.close()
-        assert any((run.dir / "tensorboard").iterdir())
+def test_report_to_tensorboard_mirrors_every_series_readable_by_tensorboard(run):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    live = LiveMetrics(run, display="off", report_to=["tensorboard"])
+    live.log(1, phase="stage1", **{"losses/train": 2.0, "charts/learning_rate": 1e-4})
+    live.log(2, phase="stage1", **{"losses/train": 1.5, "rewards/all": [0.0, 1.0]})
+    live.close()
+    events = EventAccumulator(str(run.dir / "tensorboard"))
+    events.Reload()
+    for row in run.metrics():  # every numeric value of metrics.jsonl, at its step
+        for key, value in row.items():
+            if key in ("step", "time") or value is None:  # the record's own bookkeeping
+                continue
+            by_step = {e.step: e.value for e in events.Scalars(key)}
+            assert by_step[row["step"]] == pytest.approx(value)
+    assert sorted(events.Tags()["scalars"]) == sorted(
+        {k for row in run.metrics() for k in row if k not in ("step", "time")}
+    )
+
+
+def test_report_to_names_the_field_and_the_package_to_install(run, monkeypatch):
+    with pytest.raises(ValueError, match=r"report_to.*expected 'none' or any of"):
+        LiveMetrics(run, display="off", report_to=["wandb"])
+    assert LiveMetrics(run, display="off", report_to="none").trackers == []
+    monkeypatch.setitem(sys.modules, "mlflow", None)  # as if not installed
+    with pytest.raises(ImportError, match=r"pip install 'mlflow'"):
+        LiveMetrics(run, display="off", report_to=["tensorboard", "mlflow"])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -250,7 +265,7 @@ def test_training_config_errors_name_the_file(tmp_path):
 
 def test_notebook_view_redraws_at_most_every_plot_every_s(run, monkeypatch):
     clock = FakeClock()
-    live = LiveMetrics(run, plot_every_s=10.0, display="notebook", tensorboard="off", clock=clock)
+    live = LiveMetrics(run, plot_every_s=10.0, display="notebook", clock=clock)
     draws = []
     monkeypatch.setattr(live, "_draw", lambda: draws.append(live.last_step))
     for step in range(5):
@@ -491,3 +506,34 @@ def test_headless_progress_bar_is_a_plain_line_on_stderr(monkeypatch, capsys):
     assert list(progress.progress_bar(range(3), desc="rebuilds", total=3)) == [0, 1, 2]
     err = capsys.readouterr().err
     assert "rebuilds" in err and "3/3" in err
+
+
+class _FakeTracker(types.ModuleType):
+    """Stands in for mlflow / trackio (not installed here): records the calls LiveMetrics makes."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.calls: list[tuple] = []
+
+    def __getattr__(self, attr: str):
+        if attr.startswith("__"):
+            raise AttributeError(attr)
+
+        def call(*args, **kwargs):
+            self.calls.append((attr, args, kwargs))
+            return SimpleNamespace(info=SimpleNamespace(run_id="r1"))
+
+        return call
+
+
+@pytest.mark.parametrize("name", ["mlflow", "trackio"])
+def test_report_to_mlflow_and_trackio_get_each_row_at_its_step(run, monkeypatch, name):
+    fake = _FakeTracker(name)
+    monkeypatch.setitem(sys.modules, name, fake)
+    live = LiveMetrics(run, display="off", report_to=[name])
+    live.log(3, phase="stage1", **{"losses/train": 2.0})
+    live.close()
+    logged = [(args, kwargs) for attr, args, kwargs in fake.calls if attr.startswith("log")]
+    assert logged == [(({"stage1/losses/train": 2.0},), {"step": 3})]
+    assert {"start_run", "init"} & {attr for attr, _, _ in fake.calls}
+    assert fake.calls[-1][0] in ("end_run", "finish")

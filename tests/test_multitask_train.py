@@ -13,6 +13,7 @@ import torch
 
 from cetd_lib.multitask import evaluate as ev
 from cetd_lib.multitask import objectives as obj
+from cetd_lib.multitask import scores as mt_metrics
 from cetd_lib.multitask.curriculum import Curriculum, Gate, TaskReweighter
 from cetd_lib.multitask.model import TASKS, HeadSpec, MultitaskModel, uncertainty_weighted
 from cetd_lib.multitask.train_config import MultitaskTrainConfig
@@ -350,7 +351,7 @@ def test_reweighter_boosts_a_degrading_task_up_to_the_cap():
 def test_multilabel_prf_macro_and_micro_by_hand():
     truth = [[1, 0, 0], [1, 1, 0], [0, 1, 0]]
     pred = [[1, 1, 0], [0, 1, 0], [0, 1, 1]]
-    out = ev.multilabel_prf(truth, pred, ["a", "b", "c"])
+    out = mt_metrics.multilabel_prf(truth, pred, ["a", "b", "c"])
     assert out["per_label"]["a"] == {"precision": 1.0, "recall": 0.5, "f1": 2 / 3, "support": 2}
     assert out["per_label"]["b"]["precision"] == pytest.approx(2 / 3)
     assert out["per_label"]["b"]["recall"] == 1.0
@@ -359,31 +360,37 @@ def test_multilabel_prf_macro_and_micro_by_hand():
     # micro: tp=3, fp=2, fn=1
     assert out["micro"]["precision"] == pytest.approx(3 / 5)
     assert out["micro"]["recall"] == pytest.approx(3 / 4)
-    grouped = ev.grouped_prf(truth, pred, ["a", "b", "c"], {"a": "X", "b": "X", "c": "Y"})
+    grouped = mt_metrics.grouped_prf(truth, pred, ["a", "b", "c"], {"a": "X", "b": "X", "c": "Y"})
     assert grouped["per_label"]["X"]["recall"] == 1.0
 
 
 def test_pass_at_k_and_targets():
-    out = ev.pass_at_ks([0, 1, 10], n=10)
+    out = mt_metrics.pass_at_ks([0, 1, 10], n=10)
     assert out["pass@1"] == pytest.approx((0 + 0.1 + 1.0) / 3)
     assert out["pass@10"] == pytest.approx((0 + 1 + 1) / 3)
-    assert "pass@10" not in ev.pass_at_ks([1], n=2)
-    assert ev.target_verdict(0.8, 0.7, what="x")["status"] == "met"
-    assert ev.target_verdict(0.7, 0.7, what="x")["status"] == "missed"
-    assert ev.target_verdict(None, 0.7, what="x")["status"] == "not measured"
+    assert "pass@10" not in mt_metrics.pass_at_ks([1], n=2)
+    assert mt_metrics.target_verdict(0.8, 0.7, what="x")["status"] == "met"
+    assert mt_metrics.target_verdict(0.7, 0.7, what="x")["status"] == "missed"
+    assert mt_metrics.target_verdict(None, 0.7, what="x")["status"] == "not measured"
 
 
 def test_bleu_chrf_rank_identical_above_unrelated():
-    same = ev.bleu_chrf(["the rule flags unused imports"], ["the rule flags unused imports"])
-    other = ev.bleu_chrf(["completely different words here"], ["the rule flags unused imports"])
+    same = mt_metrics.bleu_chrf(
+        ["the rule flags unused imports"], ["the rule flags unused imports"]
+    )
+    other = mt_metrics.bleu_chrf(
+        ["completely different words here"], ["the rule flags unused imports"]
+    )
     assert same["bleu"] == pytest.approx(1.0) and same["chrf"] == pytest.approx(1.0)
     assert same["chrf"] > other["chrf"] and 0 <= other["bleu"] < 0.1  # 0-1, like Phase 2
-    numbered = ev.bleu_chrf(["1. the rule flags unused imports"], ["the rule flags unused imports"])
+    numbered = mt_metrics.bleu_chrf(
+        ["1. the rule flags unused imports"], ["the rule flags unused imports"]
+    )
     assert numbered["bleu"] == pytest.approx(1.0)
 
 
 def test_ontology_utilization_counts_generations_using_known_entities():
-    names = ev.entity_names(["function:lexer.tokenize", "class:evaluator.Parser"])
+    names = mt_metrics.entity_names(["function:lexer.tokenize", "class:evaluator.Parser"])
     assert names == {"tokenize", "Parser"}
     gens = [
         "toks = tokenize(src)\np = Parser(toks)\nprint(len(toks))",  # only known names + builtins
@@ -391,7 +398,7 @@ def test_ontology_utilization_counts_generations_using_known_entities():
         "x = 1",  # references nothing
         "def helper(a):\n    return a\nhelper(tokenize('1'))",  # defines helper itself
     ]
-    out = ev.ontology_utilization(gens, [names] * 4)
+    out = mt_metrics.ontology_utilization(gens, [names] * 4)
     assert out["utilization"] == 0.5 and out["referencing_share"] == 0.75
 
 
@@ -441,7 +448,7 @@ def _row(split, group, text, i, **extra):
 
 def synthetic_data():
     """A few records per set and split, in the data build's format."""
-    from cetd_lib.multitask.train import MultitaskData
+    from cetd_lib.multitask.train_data import MultitaskData
 
     sets = {}
     groups = {"train": "g_train", "val": "g_val", "test": "g_test"}
@@ -493,7 +500,9 @@ def synthetic_data():
 
 def test_tiny_curriculum_passes_every_phase_and_exports_without_overwriting(tiny_base, tmp_path):
     from cetd_lib.harness.config import HarnessConfig
-    from cetd_lib.multitask.train import evaluate_model, export_final, run_curriculum
+    from cetd_lib.multitask.checkpoints import export_final
+    from cetd_lib.multitask.heldout import evaluate_model
+    from cetd_lib.multitask.train import run_curriculum
 
     config = MultitaskTrainConfig(
         base_model="tiny-random", max_seq_len=64, batch_size=2, max_train_examples=2,
@@ -585,7 +594,7 @@ def test_embedded_model_completes_humaneval_with_parseable_code(smollm2_base):
 
 
 def test_error_analysis_groups_failures_by_class_and_flags_weak_labels():
-    from cetd_lib.harness.runner import RunResult, TestOutcome
+    from cetd_lib.harness.results import RunResult, TestOutcome
     from cetd_lib.multitask.evaluate import (
         failure_summary,
         sample_failure_class,
@@ -638,21 +647,21 @@ def test_error_analysis_groups_failures_by_class_and_flags_weak_labels():
 def test_clarification_delta_pass_rebuilds_with_and_without_the_answer(tiny_base):
     from cetd_lib.apps.app import App
     from cetd_lib.harness.config import HarnessConfig
-    from cetd_lib.multitask import evaluate as ev
+    from cetd_lib.multitask import clarification_delta as cd
 
     test = "from calc import add\n\n\ndef test_add():\n    assert add(1, 2) == 3\n"
     tests = {"test_calc.py": test}
     app = App("calc_app", {"calc.py": CODE}, tests, ("add(a, b) returns a + b.",))
     record = {"id": "c1", "group": "calc_app", "label": "1", "description": "1. add(a, b) sums.",
               "question": "What does add return?", "answer": "a + b"}  # fmt: skip
-    assert ev.clarified(record["description"], record["question"], record["answer"]) == [
+    assert cd.clarified(record["description"], record["question"], record["answer"]) == [
         "add(a, b) sums.",
         "Clarification: What does add return? Answer: a + b",
     ]
     model = MultitaskModel.create("tiny-random", SPEC, base=copy.deepcopy(tiny_base), seed=0)
     side = model.tokenizer.padding_side
     clear = {**record, "id": "c0", "label": "0"}
-    out = ev.clarification_delta_pass(
+    out = cd.clarification_delta_pass(
         model, [record, clear, {**record, "group": "elsewhere"}], {"calc_app": app},
         model_questions=["What does add return?", "-", "-"],
         max_new_tokens=8, harness=HarnessConfig(cache=False),
@@ -664,7 +673,7 @@ def test_clarification_delta_pass_rebuilds_with_and_without_the_answer(tiny_base
     )
     assert out["samples"][0]["answer"] == "add(a, b) returns a + b."  # answered from gold
     assert model.tokenizer.padding_side == side
-    none = ev.clarification_delta_pass(
+    none = cd.clarification_delta_pass(
         model, [clear], {"calc_app": app}, model_questions=["?"], max_new_tokens=8
     )
     assert none == {"n": 0, "delta_pass@1": None, "delta_pass@1_ceiling": None}
@@ -687,7 +696,7 @@ class FactRebuilder:
 def test_clarification_delta_uses_the_models_own_question():
     from cetd_lib.apps.app import App
     from cetd_lib.harness.config import HarnessConfig
-    from cetd_lib.multitask import evaluate as ev
+    from cetd_lib.multitask import clarification_delta as cd
 
     gold = ("`LIMIT` caps requests per minute at 42.", "Requests are logged to stderr.")
     app = App(
@@ -705,7 +714,7 @@ def test_clarification_delta_uses_the_models_own_question():
     }  # fmt: skip
 
     def run(question):
-        return ev.clarification_delta_pass(
+        return cd.clarification_delta_pass(
             None, [record], {"rate_app": app}, model_questions=[question], max_new_tokens=8,
             harness=HarnessConfig(cache=False), backend=FactRebuilder(),
         )  # fmt: skip
@@ -727,15 +736,15 @@ def test_clarification_delta_uses_the_models_own_question():
 def test_codebleu_rewards_structure_a_token_match_misses():
     same = "def add(a, b):\n    return a + b\n"
     renamed = "def plus(first, second):\n    return first + second\n"
-    assert ev.codebleu([same], [same])["codebleu"] == pytest.approx(1.0)
-    scores = ev.codebleu([renamed], [same])
+    assert mt_metrics.codebleu([same], [same])["codebleu"] == pytest.approx(1.0)
+    scores = mt_metrics.codebleu([renamed], [same])
     # Same tree and same data flow, few shared tokens (Ren et al. 2020's motivating case).
     assert scores["syntax_match_score"] == 1.0 and scores["dataflow_match_score"] == 1.0
     assert scores["ngram_match_score"] < 0.2
     components = [k for k in scores if k != "codebleu"]
     assert scores["codebleu"] == pytest.approx(statistics.fmean(scores[k] for k in components))
     with pytest.raises(ValueError, match="2 hypotheses for 1 references"):
-        ev.codebleu([same, same], [same])
+        mt_metrics.codebleu([same, same], [same])
 
 
 def test_generated_tests_report_coverage_against_the_gold_test(monkeypatch, tiny_base):
@@ -784,7 +793,7 @@ def test_a_generated_test_of_the_source_text_scores_zero_mutation(monkeypatch, t
 
 
 def test_generation_prompts_keep_the_code_when_the_cap_exceeds_the_budget(tiny_base):
-    from cetd_lib.multitask.train import TaskFormats
+    from cetd_lib.multitask.train_data import TaskFormats
 
     tokenizer = copy.deepcopy(tiny_base[1])
     obj.add_task_tokens(tokenizer)

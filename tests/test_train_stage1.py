@@ -10,8 +10,9 @@ import torch
 
 from cetd_lib.apps.app import App
 from cetd_lib.models.extractor import load_extractor, make_extractor
+from cetd_lib.train.common import linear_schedule, warmup_steps_for
 from cetd_lib.train.config import Stage1Config
-from cetd_lib.train.stage1 import EarlyStopping, linear_schedule, train_stage1, warmup_steps_for
+from cetd_lib.train.stage1 import EarlyStopping, train_stage1
 
 
 def tiny_app(i: int) -> App:
@@ -138,16 +139,16 @@ def test_trl_sft_resume_after_crash_matches_uninterrupted_run(tiny_base, tmp_pat
 
 
 def test_auto_precision_is_bf16_only_on_cpus_with_native_bf16(monkeypatch):
-    from cetd_lib.train import stage1
+    from cetd_lib.train import common
 
-    monkeypatch.setattr(stage1, "cpu_has_native_bf16", lambda: True)
-    assert stage1.resolve_mixed_precision("auto", "cpu") == "bf16"
-    assert stage1.resolve_mixed_precision("no", "cpu") == "no"
-    monkeypatch.setattr(stage1, "cpu_has_native_bf16", lambda: False)
-    assert stage1.resolve_mixed_precision("auto", "cpu") == "no"
-    assert stage1.resolve_mixed_precision("bf16", "cpu") == "bf16"  # asked for: emulated
+    monkeypatch.setattr(common, "cpu_has_native_bf16", lambda: True)
+    assert common.resolve_mixed_precision("auto", "cpu") == "bf16"
+    assert common.resolve_mixed_precision("no", "cpu") == "no"
+    monkeypatch.setattr(common, "cpu_has_native_bf16", lambda: False)
+    assert common.resolve_mixed_precision("auto", "cpu") == "no"
+    assert common.resolve_mixed_precision("bf16", "cpu") == "bf16"  # asked for: emulated
     with pytest.raises(ValueError, match="not supported on 'mps'"):
-        stage1.resolve_mixed_precision("bf16", "mps")
+        common.resolve_mixed_precision("bf16", "mps")
 
 
 def test_gradient_checkpointing_in_the_loop_changes_memory_not_the_maths(tiny_base, tmp_path):

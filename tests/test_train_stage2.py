@@ -146,3 +146,11 @@ def test_trl_rloo_moves_toward_the_rewarded_tokens(tiny_base, tmp_path):
     assert (result.final_dir / "adapter").exists()
     assert "ref" not in model.peft_config
     assert any("frac_reward_zero_std" in row for row in result.history)
+
+
+def test_run_report_to_reaches_the_trl_config(tmp_path):
+    from cetd_lib.train.stage2 import trl_config
+
+    config = Stage2Config(max_steps=1)
+    assert trl_config(config, tmp_path, "cpu", ("tensorboard",)).report_to == ["tensorboard"]
+    assert trl_config(config, tmp_path, "cpu").report_to in ([], "none", ["none"])

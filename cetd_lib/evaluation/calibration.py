@@ -12,7 +12,10 @@ bootstrap), the signal `gold - gold_shuffled` gets a CI and a power analysis (ap
 detect a 5-point difference), and a verdict: "carries signal" or "flat".
 
 The rungs are registered requirement sources (`phase2.register_source`) and ablation
-sources, so `ablation.sources: [gold, gold_drop50, gold_shuffled]` works by name.
+sources, so `ablation.sources: [gold, gold_drop50, gold_shuffled]` works by name; they live in
+`ladder` (imported here, so loading the params registers them). This module owns the config,
+measuring a rung through the harness, the statistics and the verdict; `calibration_report`
+shows the results as tables and figures.
 
 This module does not run generated code: every rebuild goes through `harness.reconstruct`.
 """
@@ -33,195 +36,25 @@ import numpy as np
 
 from cetd_lib.apps.app import App
 from cetd_lib.config_field import help_field
-from cetd_lib.evaluation.ablation import (
-    ABLATION_SOURCES,
-    AblationSource,
-    register_ablation_source,
-    wilcoxon_test,
+from cetd_lib.evaluation.ablation import wilcoxon_test
+from cetd_lib.evaluation.ladder import (
+    DEFAULT_DROP_FRACTIONS,
+    DEFAULT_LADDER_SEED,
+    DEFAULT_RUNGS,
+    DROP_PLACEHOLDER,
+    RUNGS,
+    LadderContext,
+    dose,
+    drop_rung_name,
+    register_drop_rung,
 )
-from cetd_lib.evaluation.phase2 import REQUIREMENT_SOURCES, SourceContext, register_source
 
 log = logging.getLogger(__name__)
 
 CARRIES_SIGNAL = "carries signal"
 FLAT = "flat: a reward here would be noise"
-# Seed of the registered rungs when a caller passes a plain SourceContext (ablation, phase 2).
-DEFAULT_LADDER_SEED = 0
 
 Family = Literal["bundled", "humaneval", "holdout", "apps_dir"]
-
-
-# ---------------------------------------------------------------------------------------------
-# Requirement transforms (pure)
-# ---------------------------------------------------------------------------------------------
-
-
-def app_rng(seed: int, app_id: str) -> np.random.Generator:
-    """A generator that depends only on (seed, app id): an app's draws do not change when
-    other apps join or leave the evaluated set."""
-    return np.random.default_rng([seed, zlib.crc32(app_id.encode())])
-
-
-def keep_count(n_items: int, fraction: float) -> int:
-    """Items kept when `fraction` of `n_items` is dropped: round half up, at least one (an
-    empty list is never rebuilt by the harness, which would turn the rung into `null`).
-
-    >>> [keep_count(8, f) for f in (0.25, 0.5, 0.75)], keep_count(5, 0.5), keep_count(2, 0.75)
-    ([6, 4, 2], 2, 1)
-    """
-    if not 0 <= fraction < 1:
-        raise ValueError(f"drop fraction {fraction} must lie in [0, 1)")
-    if n_items == 0:
-        return 0
-    return max(1, n_items - math.floor(n_items * fraction + 0.5))
-
-
-def drop_items(items: Sequence[str], fraction: float, rng: np.random.Generator) -> list[str]:
-    """`items` with `fraction` of them dropped, the rest in their original order.
-
-    The kept items are a prefix of one permutation drawn from `rng`, so with the same generator
-    state the rungs nest: what survives 75% dropped also survives 50% and 25%.
-    """
-    order = rng.permutation(len(items))
-    kept = sorted(order[: keep_count(len(items), fraction)])
-    return [items[i] for i in kept]
-
-
-def derangement(n: int, rng: np.random.Generator) -> list[int]:
-    """A uniformly drawn permutation of range(n) with no fixed point (rejection sampling:
-    about e draws on average, Montmort 1713).
-
-    >>> d = derangement(5, np.random.default_rng(0)); sorted(d) == list(range(5))
-    True
-    >>> any(i == j for i, j in enumerate(d))
-    False
-    """
-    if n < 2:
-        raise ValueError(f"a derangement needs at least 2 apps, got {n}")
-    while True:
-        perm = rng.permutation(n)
-        if not np.any(perm == np.arange(n)):
-            return [int(i) for i in perm]
-
-
-def dose(items: Sequence[str], app: App) -> float:
-    """Share of the app's own gold items present in `items` (1 for gold, 0 for another app's)."""
-    own = set(app.requirements)
-    return sum(item in own for item in set(items)) / len(own) if own else float("nan")
-
-
-def no_item_requirements(app: App) -> list[str]:
-    """One item per module naming it: what the prompt says anyway, nothing about behaviour.
-    Not empty, because the harness never asks a model to rebuild from an empty list."""
-    return [f"Implements the module `{name}`." for name in app.module_names]
-
-
-# ---------------------------------------------------------------------------------------------
-# The ladder: registered requirement sources and the harness bounds
-# ---------------------------------------------------------------------------------------------
-
-
-@dataclass
-class LadderContext(SourceContext):
-    """A SourceContext carrying the seed of the dropped-item and derangement draws."""
-
-    seed: int = DEFAULT_LADDER_SEED
-
-
-def _seed(ctx: SourceContext) -> int:
-    return ctx.seed if isinstance(ctx, LadderContext) else DEFAULT_LADDER_SEED
-
-
-@dataclass(frozen=True)
-class Rung:
-    """One rung. `kind` "source": a registered requirement source rebuilt by each member;
-    "bound": `<kind>_backend`, a harness calibration backend (`oracle`/`null`) on gold, once
-    per family.
-    `dose`: nominal share of the app's own gold items (None for bounds)."""
-
-    name: str
-    kind: Literal["source", "bound"]
-    dose: float | None
-    description: str
-
-
-RUNGS: dict[str, Rung] = {}
-
-
-def _register_rung(rung: Rung) -> Rung:
-    if rung.kind == "source":
-        register_ablation_source(
-            AblationSource(rung.name, "requirements", rung.description, rung.name)
-        )
-    RUNGS[rung.name] = rung
-    return rung
-
-
-def drop_rung_name(fraction: float) -> str:
-    """`gold_drop25` for 0.25; rejects fractions that do not map to a whole percent."""
-    pct = round(fraction * 100)
-    if not 0 < fraction < 1 or abs(pct - fraction * 100) > 1e-9:
-        raise ValueError(f"drop fraction {fraction}: expected a whole percent in (0, 1)")
-    return f"gold_drop{pct}"
-
-
-def register_drop_rung(fraction: float) -> Rung:
-    """Register `gold_drop<pct>` (requirement source, ablation source, rung); idempotent."""
-    name = drop_rung_name(fraction)
-    if name in RUNGS:
-        return RUNGS[name]
-
-    def source(apps: Sequence[App], ctx: SourceContext) -> dict[str, list[str]]:
-        seed = _seed(ctx)
-        return {
-            app.app_id: drop_items(app.requirements, fraction, app_rng(seed, app.app_id))
-            for app in apps
-        }
-
-    source.__doc__ = f"Gold with {fraction:.0%} of its items dropped (seeded per app, nested)."
-    register_source(name)(source)
-    return _register_rung(
-        Rung(name, "source", 1 - fraction, f"gold with {fraction:.0%} of the items dropped")
-    )
-
-
-@register_source("gold_shuffled")
-def shuffled_source(apps: Sequence[App], ctx: SourceContext) -> dict[str, list[str]]:
-    """Gold of another app of the same set (a seeded derangement: no app gets its own)."""
-    ordered = sorted(apps, key=lambda a: a.app_id)
-    perm = derangement(len(ordered), np.random.default_rng([_seed(ctx), 0xD3]))
-    return {app.app_id: list(ordered[j].requirements) for app, j in zip(ordered, perm, strict=True)}
-
-
-@register_source("no_items")
-def no_items_source(apps: Sequence[App], ctx: SourceContext) -> dict[str, list[str]]:
-    """Module names only (`no_item_requirements`)."""
-    return {app.app_id: no_item_requirements(app) for app in apps}
-
-
-DEFAULT_DROP_FRACTIONS = (0.25, 0.5, 0.75)
-RUNGS["gold"] = Rung("gold", "source", 1.0, "gold requirements")  # gold is registered already
-for _fraction in DEFAULT_DROP_FRACTIONS:
-    register_drop_rung(_fraction)
-_register_rung(Rung("gold_shuffled", "source", 0.0, "gold of another app (derangement)"))
-_register_rung(Rung("no_items", "source", 0.0, "no items: module names only"))
-# Bound rungs are named <backend kind>_backend: a bare `null` would read as None in YAML.
-RUNGS["oracle_backend"] = Rung(
-    "oracle_backend", "bound", None, "oracle backend: the original source"
-)
-RUNGS["null_backend"] = Rung("null_backend", "bound", None, "null backend: an empty answer")
-assert all(r.kind == "bound" or r.name in REQUIREMENT_SOURCES for r in RUNGS.values())
-assert all(r.kind == "bound" or r.name in ABLATION_SOURCES for r in RUNGS.values())
-
-DROP_PLACEHOLDER = "gold_drop"  # in `rungs`: one rung per `drop_fractions` entry
-DEFAULT_RUNGS = (
-    "gold",
-    DROP_PLACEHOLDER,
-    "gold_shuffled",
-    "no_items",
-    "oracle_backend",
-    "null_backend",
-)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -239,7 +72,7 @@ class CalibrationConfig:
         default=("bundled", "humaneval"),
     )
     rungs: tuple[str, ...] = help_field(
-        "Rungs of the ladder (calibration.RUNGS); 'gold_drop' stands for one rung per "
+        "Rungs of the ladder (ladder.RUNGS); 'gold_drop' stands for one rung per "
         "drop_fractions entry. 'gold' and 'gold_shuffled' are required: the verdict needs them.",
         default=DEFAULT_RUNGS,
     )
@@ -755,106 +588,3 @@ def results_payload(runs: Sequence[FamilyRun], config: CalibrationConfig) -> dic
         },
         "per_app": {run.family: run.per_app() for run in runs},
     }
-
-
-# ---------------------------------------------------------------------------------------------
-# Tables and figures
-# ---------------------------------------------------------------------------------------------
-
-
-def _fmt(v: float | None, spec: str = ".3f") -> str:
-    return "—" if v is None or (isinstance(v, float) and math.isnan(v)) else format(v, spec)
-
-
-def ladder_table(calibration: Calibration) -> str:
-    ks = sorted(
-        {k for s in calibration.rungs.values() for k in s.pass_at_k}, key=lambda k: int(k[5:])
-    )
-    lines = [
-        "| rung | dose | pass rate | CI | apps | " + " | ".join(ks) + " |",
-        "|---|---|---|---|---|" + "---|" * len(ks),
-    ]
-    for s in calibration.rungs.values():
-        dose_text = _fmt(s.realised_dose, ".2f") if s.kind == "source" else "bound"
-        lines.append(
-            f"| {s.rung} | {dose_text} | {_fmt(s.mean)} | [{_fmt(s.ci_low, '.2f')}, "
-            f"{_fmt(s.ci_high, '.2f')}] | {s.n_apps} | "
-            + " | ".join(_fmt(s.pass_at_k.get(k)) for k in ks)
-            + " |"
-        )
-    return "\n".join(lines)
-
-
-def verdict_table(runs: Sequence[FamilyRun]) -> str:
-    lines = [
-        "| member | family | apps | gold − shuffled | CI | Wilcoxon p | apps for 5 pts | "
-        "monotone | verdict |",
-        "|---|---|---|---|---|---|---|---|---|",
-    ]
-    for run in runs:
-        for member, c in run.calibrations.items():
-            d = c.signal.difference
-            lines.append(
-                f"| {member} | {run.family} | {c.signal.n_apps} | {d.mean:+.3f} | "
-                f"[{d.ci_low:+.3f}, {d.ci_high:+.3f}] | {_fmt(c.signal.p_value, '.3g')} | "
-                f"{c.signal.apps_needed if c.signal.apps_needed is not None else '—'} | "
-                f"{'yes' if c.monotone else 'no'} | **{c.verdict}** |"
-            )
-    return "\n".join(lines)
-
-
-def plot_dose_response(run: FamilyRun, ax: Any) -> Any:
-    """Mean pass rate (paired bootstrap CI) against the realised dose, a line per member; the
-    shuffled rung as a cross, no items as a square, oracle/null as dashed lines."""
-    markers = {"gold_shuffled": "x", "no_items": "s"}
-    for member, c in run.calibrations.items():
-        ladder = [s for s in c.rungs.values() if s.kind == "source"]
-        line = sorted(
-            (s for s in ladder if s.rung not in markers), key=lambda s: s.realised_dose or 0
-        )
-        xs = [s.realised_dose for s in line]
-        ys = [s.mean for s in line]
-        err = [[s.mean - s.ci_low for s in line], [s.ci_high - s.mean for s in line]]
-        handle = ax.errorbar(xs, ys, yerr=err, marker="o", capsize=3, label=member)
-        for s in ladder:
-            if s.rung in markers:
-                ax.errorbar(
-                    [s.realised_dose], [s.mean], yerr=[[s.mean - s.ci_low], [s.ci_high - s.mean]],
-                    marker=markers[s.rung], color=handle[0].get_color(), capsize=3, linestyle="",
-                )  # fmt: skip
-    first = next(iter(run.calibrations.values()))
-    for name, style in (("oracle_backend", "--"), ("null_backend", ":")):
-        if name in first.rungs:
-            ax.axhline(first.rungs[name].mean, color="grey", linestyle=style, label=name)
-    ax.set_xlabel("share of own gold items given (× shuffled, ■ no items)")
-    ax.set_ylabel("pass rate (paired bootstrap CI)")
-    ax.set_xlim(-0.05, 1.05)
-    ax.set_ylim(-0.05, 1.05)
-    ax.set_title(f"{run.family}: {len(first.app_ids)} apps")
-    ax.legend(fontsize=7)
-    return ax
-
-
-def plot_signal(runs: Sequence[FamilyRun], ax: Any) -> Any:
-    """gold − shuffled per (member, family) with its CI; ±effect size as dotted lines; the
-    label says how many apps a 5-point difference needs."""
-    rows = [(m, run.family, c) for run in runs for m, c in run.calibrations.items()]
-    for y, (_member, _family, c) in enumerate(rows):
-        d = c.signal.difference
-        color = "tab:green" if c.verdict == CARRIES_SIGNAL else "tab:red"
-        ax.errorbar([d.mean], [y], xerr=[[d.mean - d.ci_low], [d.ci_high - d.mean]],
-                    marker="o", color=color, capsize=4)  # fmt: skip
-        needed = c.signal.apps_needed
-        ax.annotate(
-            f"n={c.signal.n_apps}, needs {needed if needed is not None else '—'}",
-            (d.ci_high, y), xytext=(6, 0), textcoords="offset points", va="center", fontsize=7,
-        )  # fmt: skip
-    if rows:
-        es = rows[0][2].signal.effect_size
-        for x in (-es, es):
-            ax.axvline(x, color="grey", linestyle=":")
-    ax.axvline(0, color="black", linewidth=0.8)
-    ax.set_yticks(range(len(rows)), [f"{m} / {f}" for m, f, _ in rows])
-    ax.set_xlabel("gold − shuffled pass rate (paired bootstrap CI); green: carries signal")
-    ax.set_xlim(-1.05, 1.3)
-    return ax

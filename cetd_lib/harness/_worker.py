@@ -22,11 +22,9 @@ With cfg["sandbox"] == "namespaces" the worker first enters its own namespaces a
 
 from __future__ import annotations
 
-import errno
 import fnmatch
 import gc
 import hashlib
-import hmac
 import importlib
 import io
 import json
@@ -40,12 +38,18 @@ import signal
 import sys
 import time
 import traceback
-import types
-
-import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _namespaces import SANDBOX_ID, enter_namespaces  # noqa: E402 - a sibling script
+# Sibling scripts, imported before the worker enters its namespaces (noqa: the path above).
+from _events import (  # noqa: E402
+    MESSAGE_CHARS,
+    ResultPlugin,
+    TestTimeout,
+    tail,
+    verify_events,
+)
+from _guard import install_guard  # noqa: E402
+from _namespaces import SANDBOX_ID, enter_namespaces  # noqa: E402
 
 del sys.path[0]
 
@@ -71,238 +75,11 @@ OVERFLOW_EXIT = 75  # child exit code: it produced more result data than allowed
 # FAILED_EXIT_BASE + min(failed, FAILED_EXIT_CAP). The runner cross-checks it with the events.
 FAILED_EXIT_BASE = 1
 FAILED_EXIT_CAP = 63
-MAC_HEX = 32  # hex digits of each event line's keyed BLAKE2b tag
-DETAIL_CHARS = 1500
-MESSAGE_CHARS = 500
-
-
-class TestTimeout(BaseException):  # noqa: N818 - BaseException: `except Exception` can't eat it
-    """Raised by SIGALRM when a test exceeds its budget."""
-
-
-class SandboxViolation(PermissionError):  # noqa: N818 - the name users see in details
-    """Raised by the audit hook when generated code does something the sandbox forbids."""
 
 
 # ---------------------------------------------------------------------------------------------
 # The result plugin (lives in the worker; its state is copied into every child by fork)
 # ---------------------------------------------------------------------------------------------
-
-
-class ResultPlugin:
-    """Streams per-test outcomes to the worker and enforces the per-test budget."""
-
-    def __init__(self) -> None:
-        self.fd: int | None = None  # the events file, set in the child
-        # Each event line carries a keyed BLAKE2b tag chained over the previous one; the key is
-        # made per app by the worker, so a line the tested code writes itself into the events
-        # file (it holds the descriptor) does not verify. See `verify_events`.
-        self.key = b""
-        self.tag = b""
-        self.budget = 0  # bytes of events the child may still write
-        self.overflow = False
-        self.root_dir = ""  # the sandbox directory, with a trailing separator
-        self.src_dir = ""
-        self.test_timeout_s = 5.0
-        self.deadline = 0.0
-
-    def detach(self) -> None:
-        """In a process forked by the tested code: drop the events file."""
-        if self.fd is not None:
-            try:
-                os.close(self.fd)
-            except OSError:
-                pass
-        self.fd, self.key = None, b""
-
-    def emit(self, event: dict) -> None:
-        if self.fd is None:
-            return
-        body = json.dumps(event, default=str).encode("utf-8", "replace")
-        self.tag = _event_tag(self.key, self.tag, body)
-        data = self.tag + b" " + body + b"\n"
-        self.budget -= len(data)
-        try:
-            if self.budget < 0:
-                raise OSError(errno.EFBIG, "result budget exhausted")
-            view = memoryview(data)
-            while view:
-                view = view[os.write(self.fd, view) :]
-        except OSError:  # RLIMIT_FSIZE or our budget: stop reporting, exit with OVERFLOW_EXIT
-            self.overflow = True
-            self.fd = None
-
-    # ---- collection ------------------------------------------------------------------------
-    @pytest.hookimpl(wrapper=True)
-    def pytest_make_collect_report(self, collector):
-        report = yield
-        call = report.__dict__.get("call")  # pytest pops it before pytest_collectreport
-        if report.failed and call is not None and call.excinfo is not None:
-            value = call.excinfo.value
-            # pytest wraps SyntaxError/ImportError of a test module in a CollectError.
-            report._cetd_exc = value.__cause__ or value
-        return report
-
-    def pytest_collectreport(self, report):
-        if report.failed:
-            exc = getattr(report, "_cetd_exc", None)
-            event = {"ev": "collect_error", "nodeid": report.nodeid, "facts": self.facts(exc, None)}
-            if exc is None:
-                event["detail"] = _tail(report.longreprtext, DETAIL_CHARS)
-            self.emit(event)
-
-    def pytest_collection_finish(self, session):
-        self.emit({"ev": "collected", "nodeids": [item.nodeid for item in session.items]})
-
-    # ---- running ---------------------------------------------------------------------------
-    def pytest_runtest_logstart(self, nodeid, location):
-        self.deadline = time.monotonic() + self.test_timeout_s
-        self.emit({"ev": "start", "nodeid": nodeid})
-
-    def _arm(self) -> None:
-        remaining = max(self.deadline - time.monotonic(), 0.001)
-        # The interval re-fires the alarm: code that swallows one TestTimeout gets another.
-        signal.setitimer(signal.ITIMER_REAL, remaining, 0.05)
-
-    def _disarm(self) -> None:
-        signal.setitimer(signal.ITIMER_REAL, 0, 0)
-
-    def _phase(self):
-        self._arm()
-        try:
-            return (yield)
-        finally:
-            self._disarm()
-
-    @pytest.hookimpl(wrapper=True)
-    def pytest_runtest_setup(self, item):
-        return (yield from self._phase())
-
-    @pytest.hookimpl(wrapper=True)
-    def pytest_runtest_call(self, item):
-        return (yield from self._phase())
-
-    @pytest.hookimpl(wrapper=True)
-    def pytest_runtest_teardown(self, item, nextitem):
-        return (yield from self._phase())
-
-    @pytest.hookimpl(wrapper=True)
-    def pytest_runtest_makereport(self, item, call):
-        report = yield
-        if call.excinfo is not None and report.failed:
-            report._cetd_facts = self.facts(call.excinfo.value, call.excinfo.tb)
-        return report
-
-    def pytest_runtest_logreport(self, report):
-        event = {
-            "ev": "report",
-            "nodeid": report.nodeid,
-            "when": report.when,
-            "outcome": report.outcome,
-            "duration": round(report.duration, 6),
-        }
-        if report.failed:
-            facts = getattr(report, "_cetd_facts", None)
-            if facts is None:
-                event["detail"] = _tail(report.longreprtext, DETAIL_CHARS)
-            event["facts"] = facts or {}
-        elif report.skipped and isinstance(report.longrepr, tuple):
-            event["detail"] = _tail(str(report.longrepr[2]), DETAIL_CHARS)
-        self.emit(event)
-
-    # ---- facts about an exception (classified by the parent, see failures.py) --------------
-    def facts(self, exc, tb) -> dict:
-        if exc is None:
-            return {}
-        facts: dict = {"mro": [cls.__name__ for cls in type(exc).__mro__]}
-        try:
-            facts["message"] = str(exc)[:MESSAGE_CHARS]
-        except BaseException:  # noqa: BLE001 - hostile __str__
-            facts["message"] = "<unprintable>"
-        # A denial or a timeout anywhere in the chain decides the class, also when the code (or
-        # a library such as urllib) wrapped it in its own exception.
-        chain = _exception_chain(exc)
-        facts["timeout"] = any(isinstance(e, TestTimeout) for e in chain)
-        facts["sandbox"] = any(isinstance(e, SandboxViolation) for e in chain)
-        if isinstance(exc, OSError):
-            facts["errno"] = exc.errno
-        if isinstance(exc, AttributeError):
-            facts["attr_on_src"] = self._owned_by_src(getattr(exc, "obj", None))
-        if tb is None:
-            tb = exc.__traceback__
-        where = []  # frames in the app's own files (tests/, src/), innermost last
-        last = None
-        while tb is not None:
-            code = tb.tb_frame.f_code
-            if code.co_filename.startswith(self.root_dir):
-                where.append(
-                    f"{code.co_filename[len(self.root_dir) :]}:{tb.tb_lineno} in {code.co_name}"
-                )
-            last = tb
-            tb = tb.tb_next
-        if last is not None:
-            facts["raised_in_src"] = last.tb_frame.f_code.co_filename.startswith(self.src_dir)
-        if isinstance(exc, SyntaxError) and exc.filename:
-            where.append(f"{str(exc.filename).replace(self.root_dir, '')}:{exc.lineno}")
-        head = "\n".join(where[-4:])
-        message = facts["message"].replace(self.root_dir, "")
-        facts["detail"] = _tail(f"{head}\n{facts['mro'][0]}: {message}".strip(), DETAIL_CHARS)
-        return facts
-
-    def _owned_by_src(self, obj) -> bool:
-        """Whether obj is a generated module, or a class/instance defined in one."""
-        try:
-            if obj is None:
-                return False
-            if isinstance(obj, types.ModuleType):
-                module = obj
-            else:
-                cls = obj if isinstance(obj, type) else type(obj)
-                module = sys.modules.get(cls.__module__)
-            filename = getattr(module, "__file__", None) or ""
-            return filename.startswith(self.src_dir)
-        except BaseException:  # noqa: BLE001
-            return False
-
-
-def _event_tag(key: bytes, previous: bytes, body: bytes) -> bytes:
-    return hashlib.blake2b(previous + body, key=key, digest_size=MAC_HEX // 2).hexdigest().encode()
-
-
-def verify_events(data: bytes, key: bytes) -> tuple[list[dict], int, int]:
-    """Parse the events file: (events, malformed lines, forged lines). A line whose tag does
-    not continue the chain was not written by the result plugin; it is dropped and counted."""
-    events, malformed, forged, tag = [], 0, 0, b""
-    for line in data.split(b"\n"):
-        if not line:
-            continue
-        head, _, body = line.partition(b" ")
-        if len(head) != MAC_HEX or not hmac.compare_digest(head, _event_tag(key, tag, body)):
-            forged += 1
-            continue
-        tag = head
-        try:
-            events.append(json.loads(body))
-        except ValueError:
-            malformed += 1
-    return events, malformed, forged
-
-
-def _exception_chain(exc: BaseException, limit: int = 10) -> list[BaseException]:
-    chain, seen = [], set()
-    while exc is not None and id(exc) not in seen and len(chain) < limit:
-        seen.add(id(exc))
-        chain.append(exc)
-        reason = getattr(exc, "reason", None)  # urllib.error.URLError keeps the cause here
-        if isinstance(reason, BaseException) and id(reason) not in seen:
-            chain.append(reason)
-            seen.add(id(reason))
-        exc = exc.__cause__ or exc.__context__
-    return chain
-
-
-def _tail(text: str, limit: int) -> str:
-    return text if len(text) <= limit else "..." + text[-limit:]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -603,7 +380,7 @@ class Worker:
         tracer = self.tracer if job.get("coverage") else None
         if tracer is not None:
             tracer.start()
-        _install_guard(
+        install_guard(
             self,
             allow_subprocess=bool(self.cfg.get("allow_subprocess")),
             deny_read=tuple(self.cfg.get("deny_read", ())),
@@ -619,7 +396,7 @@ class Worker:
                 {
                     "ev": "aborted",
                     "facts": plugin.facts(exc, None),
-                    "detail": _tail(repr(exc), MESSAGE_CHARS),
+                    "detail": tail(repr(exc), MESSAGE_CHARS),
                 }
             )
             exitstatus = 2
@@ -655,7 +432,7 @@ class Worker:
                 _, statements, _, missing, _ = tracer.analysis2(os.path.join(self.src, name))
             except Exception as exc:  # noqa: BLE001 - e.g. NotPython: the module does not parse
                 message = repr(exc).replace(self.root + os.sep, "")
-                files[name] = {"error": _tail(message, MESSAGE_CHARS)}
+                files[name] = {"error": tail(message, MESSAGE_CHARS)}
                 continue
             files[name] = {"statements": len(statements), "missing": len(missing)}
         return {"ev": "coverage", "files": files}
@@ -752,142 +529,6 @@ def _rmtree(path: str) -> None:
 # ---------------------------------------------------------------------------------------------
 # The Python-level guard (audit hook, PEP 578). NOT a security boundary: see docs/harness.md.
 # ---------------------------------------------------------------------------------------------
-
-
-def _install_guard(worker: Worker, *, allow_subprocess: bool, deny_read: tuple[str, ...]) -> None:
-    realpath, join, isabs = os.path.realpath, os.path.join, os.path.isabs
-    fsdecode, getcwd, readlink, getpid, getpgrp = (
-        os.fsdecode,
-        os.getcwd,
-        os.readlink,
-        os.getpid,
-        os.getpgrp,
-    )
-    root = worker.root + os.sep
-    protected_dirs = (worker.src + os.sep, worker.tests + os.sep)
-    protected = frozenset({worker.root, worker.src, worker.tests, worker.ini})
-    write_flags = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
-    af_unix = 1  # socket.AF_UNIX on Linux; no socket import needed
-
-    def resolve(path, dir_fd=None):
-        path = fsdecode(path)
-        if not isabs(path):
-            base = getcwd() if dir_fd in (None, -1) else readlink(f"/proc/self/fd/{dir_fd}")
-            path = join(base, path)
-        return realpath(path)
-
-    def check_write(path, dir_fd=None, what="write to"):
-        if isinstance(path, int) or path is None:
-            return  # an already-open descriptor
-        target = resolve(path, dir_fd)
-        if target == os.devnull:
-            return
-        if not target.startswith(root) or target.startswith(protected_dirs) or target in protected:
-            raise SandboxViolation(f"sandbox: {what} {target} is outside the writable sandbox")
-
-    def on_open(args):
-        path, mode, flags = args
-        if isinstance(path, int):
-            return
-        if isinstance(flags, int) and flags >= 0:
-            writing = bool(flags & write_flags)
-        else:
-            writing = any(c in (mode or "") for c in "wax+")
-        if writing:
-            check_write(path)
-        elif deny_read:
-            target = resolve(path)
-            if target.startswith(deny_read):
-                raise SandboxViolation(f"sandbox: reading {target} is not allowed")
-
-    def path_dirfd(args):  # (path, dir_fd) / (path, mode, dir_fd) / (path, uid, gid, dir_fd)
-        check_write(
-            args[0], args[-1] if len(args) > 1 and isinstance(args[-1], int) else None, "changing"
-        )
-
-    def two_paths(args):  # (src, dst, src_dir_fd, dst_dir_fd)
-        check_write(args[0], args[2] if len(args) > 2 else None, "moving/linking")
-        check_write(args[1], args[3] if len(args) > 3 else None, "moving/linking")
-
-    def symlink(args):  # (src, dst, dir_fd): only where the link is created matters
-        check_write(args[1], args[2] if len(args) > 2 else None, "creating a link at")
-
-    def truncate(args):
-        check_write(args[0], None, "truncating")
-
-    def deny(message):
-        def handler(args):
-            raise SandboxViolation(f"sandbox: {message}")
-
-        return handler
-
-    def kill(args):
-        pid = args[0]
-        if pid not in (0, getpid()):
-            raise SandboxViolation(f"sandbox: sending a signal to process {pid} is not allowed")
-
-    def killpg(args):
-        if args[0] not in (0, getpgrp()):
-            raise SandboxViolation(f"sandbox: signalling process group {args[0]} is not allowed")
-
-    def new_socket(args):
-        if args[1] != af_unix:
-            raise SandboxViolation("sandbox: network access is disabled")
-
-    handlers = {
-        "open": on_open,
-        "os.remove": path_dirfd,
-        "os.rmdir": path_dirfd,
-        "os.mkdir": path_dirfd,
-        "os.chmod": path_dirfd,
-        "os.chown": path_dirfd,
-        "os.utime": path_dirfd,
-        "os.chflags": path_dirfd,
-        "os.lchflags": path_dirfd,
-        "shutil.rmtree": path_dirfd,
-        "os.rename": two_paths,
-        "os.link": two_paths,
-        "os.symlink": symlink,
-        "os.truncate": truncate,
-        "os.kill": kill,
-        "os.killpg": killpg,
-        "socket.__new__": new_socket,
-        "socket.getaddrinfo": deny("network access is disabled"),
-        "socket.gethostbyname": deny("network access is disabled"),
-        "socket.gethostbyaddr": deny("network access is disabled"),
-        "socket.getnameinfo": deny("network access is disabled"),
-        "resource.setrlimit": deny("changing resource limits is not allowed"),
-        "resource.prlimit": deny("changing resource limits is not allowed"),
-        # Walking the heap reaches this hook's handler table and the result plugin's key.
-        "gc.get_objects": deny("walking the heap with gc is not allowed"),
-        "gc.get_referrers": deny("walking the heap with gc is not allowed"),
-        "gc.get_referents": deny("walking the heap with gc is not allowed"),
-        # Native code could undo every check below, so loading it through ctypes is refused.
-        "ctypes.dlopen": deny("loading native libraries with ctypes is not allowed"),
-        "ctypes.dlsym": deny("loading native symbols with ctypes is not allowed"),
-        "ctypes.dlsym/handle": deny("loading native symbols with ctypes is not allowed"),
-    }
-    if not allow_subprocess:
-        no_process = deny("creating processes is not allowed")
-        for event in (
-            "os.fork",
-            "os.forkpty",
-            "os.system",
-            "os.exec",
-            "os.posix_spawn",
-            "os.spawn",
-            "subprocess.Popen",
-            "pty.spawn",
-        ):
-            handlers[event] = no_process
-    get = handlers.get
-
-    def hook(event, args):
-        handler = get(event)
-        if handler is not None:
-            handler(args)
-
-    sys.addaudithook(hook)
 
 
 # ---------------------------------------------------------------------------------------------

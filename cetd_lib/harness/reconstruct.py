@@ -22,13 +22,8 @@ from cetd_lib.harness.config import HARNESS_VERSION, HarnessConfig, OrchestraCon
 from cetd_lib.harness.failures import FailureClass
 from cetd_lib.harness.parsing import parse_files
 from cetd_lib.harness.prompts import PROMPT_VERSION, Prompt, build_prompt
-from cetd_lib.harness.runner import (
-    RunJob,
-    RunResult,
-    TestOutcome,
-    _pool_key,
-    run_many,
-)
+from cetd_lib.harness.results import RunJob, RunResult, TestOutcome
+from cetd_lib.harness.runner import _pool_key, run_many
 from cetd_lib.harness.score import (
     OrchestraScore,
     SampleScore,
@@ -284,7 +279,7 @@ def reconstruct(
                 jobs.append(RunJob(parsed.files, app.tests, expected_tests=tests))
                 pending.append((app, spec.name, sample, text, parsed.files))
 
-    results = run_many(jobs, config=harness, cache=cache) if jobs else []
+    results = run_many(jobs, config=harness, cache=cache, progress="rebuild tests") if jobs else []
     for (app, member, sample, text, files), result in zip(pending, results, strict=True):
         records.append(
             ReconstructionRecord(

@@ -1,143 +1,24 @@
-"""Held-out evaluation of the multi-task model, and the seed's targets as met / missed.
+"""The evaluators of the multi-task model: they generate with it and run code through the
+sandboxed harness (`run_many`, never a subprocess here), plus the failure-class error analysis
+of what they ran.
 
-Pure metric functions first (precision/recall/F1 per label, macro and micro; BLEU and chrF
-through sacrebleu; pass@k from cetd_lib.harness.score), then the evaluators that generate with
-the model and run code through the sandboxed harness (`run_many`, never a subprocess here).
-
-CodeBLEU comes from the `codebleu` package, test coverage from coverage.py inside the sandbox
-(`RunJob(coverage=True)`). The human explanation rating is not measured here: the samples are
-written for the review tool.
+HumanEval pass@k (raw or chat prompting), generated tests (pass@1, line coverage from
+coverage.py inside the sandbox via `RunJob(coverage=True)`, mutation score) and text generation
+scored by BLEU/chrF. The numbers themselves come from `metrics`; Δpass@1 of clarifying
+questions lives in `clarification_delta`. The human explanation rating is not measured here:
+the samples are written for the review tool.
 """
 
 from __future__ import annotations
 
 import ast
-import math
 import re
 import statistics
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from cetd_lib.harness.score import pass_at_k
-
-# ---------------------------------------------------------------------------------------------
-# Pure metrics
-# ---------------------------------------------------------------------------------------------
-
-
-def prf(tp: int, fp: int, fn: int) -> dict[str, float]:
-    """precision = tp/(tp+fp), recall = tp/(tp+fn), F1 = 2pr/(p+r); 0 where undefined.
-
-    >>> {k: round(v, 3) for k, v in prf(2, 1, 1).items()}
-    {'precision': 0.667, 'recall': 0.667, 'f1': 0.667, 'support': 3}
-    """
-    p = tp / (tp + fp) if tp + fp else 0.0
-    r = tp / (tp + fn) if tp + fn else 0.0
-    f1 = 2 * p * r / (p + r) if p + r else 0.0
-    return {"precision": p, "recall": r, "f1": f1, "support": tp + fn}
-
-
-def multilabel_prf(
-    y_true: Sequence[Sequence[int]], y_pred: Sequence[Sequence[int]], labels: Sequence[str]
-) -> dict[str, Any]:
-    """Per label P/R/F1, macro and micro (pooled counts). Macro averages over the labels that
-    occur in y_true only: a label absent from a small test sample has F1 0 by convention
-    (sklearn's zero_division=0), which would measure the sample, not the model."""
-    per: dict[str, dict[str, float]] = {}
-    totals = [0, 0, 0]
-    for j, label in enumerate(labels):
-        tp = sum(t[j] and p[j] for t, p in zip(y_true, y_pred, strict=True))
-        fp = sum((not t[j]) and p[j] for t, p in zip(y_true, y_pred, strict=True))
-        fn = sum(t[j] and not p[j] for t, p in zip(y_true, y_pred, strict=True))
-        per[label] = prf(tp, fp, fn)
-        totals = [totals[0] + tp, totals[1] + fp, totals[2] + fn]
-    present = [m for m in per.values() if m["support"] > 0]
-    macro = {
-        k: statistics.fmean(m[k] for m in present) if present else math.nan
-        for k in ("precision", "recall", "f1")
-    }
-    return {
-        "per_label": per,
-        "macro": macro,
-        "micro": prf(*totals),
-        "labels_with_support": len(present),
-    }
-
-
-def grouped_prf(
-    y_true: Sequence[Sequence[int]],
-    y_pred: Sequence[Sequence[int]],
-    labels: Sequence[str],
-    group_of: Mapping[str, str],
-) -> dict[str, Any]:
-    """P/R/F1 after OR-ing labels into groups (e.g. bandit ids -> CWE categories)."""
-    groups = sorted(set(group_of.values()))
-
-    def regroup(rows: Sequence[Sequence[int]]) -> list[list[int]]:
-        return [
-            [int(any(r[j] for j, x in enumerate(labels) if group_of.get(x) == g)) for g in groups]
-            for r in rows
-        ]
-
-    return multilabel_prf(regroup(y_true), regroup(y_pred), groups)
-
-
-def bleu_chrf(hypotheses: Sequence[str], references: Sequence[str]) -> dict[str, float]:
-    """Corpus BLEU (`metrics.bleu.corpus_bleu`, the project's one BLEU) and chrF (sacrebleu,
-    character n-grams with the same numbering stripped), both on a 0-1 scale like every other
-    score here."""
-    import sacrebleu
-
-    from cetd_lib.metrics.bleu import corpus_bleu, strip_numbering
-
-    if not hypotheses:
-        return {"bleu": math.nan, "chrf": math.nan}
-    hyps = [strip_numbering(h) for h in hypotheses]
-    refs = [[strip_numbering(r) for r in references]]
-    return {
-        "bleu": corpus_bleu(hypotheses, references),
-        "chrf": sacrebleu.corpus_chrf(hyps, refs).score / 100,
-    }
-
-
-def codebleu(
-    hypotheses: Sequence[str], references: Sequence[str], lang: str = "python"
-) -> dict[str, float]:
-    """Corpus CodeBLEU (Ren et al. 2020) = 0.25 * (BLEU + keyword-weighted BLEU + AST subtree
-    match + data-flow match), by the `codebleu` package (tree-sitter parsers, offline).
-
-    When no reference has a data flow the package scores that component as matched (it logs
-    a warning): an empty hypothesis then still gets 0.25, so read the components too.
-    """
-    from codebleu import calc_codebleu
-
-    if len(hypotheses) != len(references):
-        raise ValueError(f"{len(hypotheses)} hypotheses for {len(references)} references")
-    scores = calc_codebleu(list(references), list(hypotheses), lang=lang)
-    return {k: float(v) for k, v in scores.items()}
-
-
-def pass_at_ks(correct: Sequence[int], n: int, ks: Sequence[int] = (1, 10)) -> dict[str, float]:
-    """Mean unbiased pass@k over problems (Chen et al. 2021 eq. 1), only where n >= k."""
-    return {
-        f"pass@{k}": statistics.fmean(pass_at_k(n, c, k) for c in correct)
-        for k in ks
-        if n >= k and correct
-    }
-
-
-def target_verdict(value: float | None, target: float, *, what: str) -> dict[str, Any]:
-    """One seed target as met / missed / not measured."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return {"target": target, "value": None, "status": "not measured", "what": what}
-    return {
-        "target": target,
-        "value": value,
-        "status": "met" if value > target else "missed",
-        "what": what,
-    }
-
+from cetd_lib.multitask.scores import bleu_chrf, codebleu, pass_at_ks
 
 # ---------------------------------------------------------------------------------------------
 # Generation helpers
@@ -353,7 +234,8 @@ def humaneval_pass_at_k(
     run on the app's tests through the harness. A sample passes when every test passes.
     n == 1 samples greedily."""
     from cetd_lib.apps.humaneval import MODULE
-    from cetd_lib.harness.runner import RunJob, run_many
+    from cetd_lib.harness.results import RunJob
+    from cetd_lib.harness.runner import run_many
 
     if not problems:
         return {"n_problems": 0, "n_samples": n}
@@ -423,7 +305,8 @@ def generated_tests(
     (the baseline: same granularity, one test); mutation score (cetd_lib.mutation) of the
     passing ones on their module, 0 for a file that fails on a behaviour-preserving variant of
     the module (source-coupled: it tests the text, not the behaviour)."""
-    from cetd_lib.harness.runner import RunJob, run_many
+    from cetd_lib.harness.results import RunJob
+    from cetd_lib.harness.runner import run_many
     from cetd_lib.multitask.rl import extract_test_code
     from cetd_lib.mutation import MutationConfig, generate_mutants, mutation_scores
 
@@ -499,192 +382,5 @@ def text_generation(
         **bleu_chrf(texts, references),
         "samples": [
             {"generated": t, "reference": r} for t, r in zip(texts, references, strict=True)
-        ],
-    }
-
-
-# ---------------------------------------------------------------------------------------------
-# Ontology utilization (the simple-ontology gate)
-# ---------------------------------------------------------------------------------------------
-
-_CALL = re.compile(r"\b([A-Za-z_][A-Za-z0-9_]*)\s*\(")
-_DEF = re.compile(r"\b(?:def|class)\s+([A-Za-z_][A-Za-z0-9_]*)")
-_BUILTINS = frozenset(dir(__import__("builtins"))) | {
-    "if", "for", "while", "return", "and", "or", "not", "in", "is", "with", "elif", "lambda",
-    "assert", "yield", "print", "super", "self",
-}  # fmt: skip
-
-
-def entity_names(entities: Sequence[str]) -> set[str]:
-    """Short names of ontology entities: 'function:lexer.tokenize' -> 'tokenize'."""
-    return {e.split(":", 1)[-1].rsplit(".", 1)[-1] for e in entities}
-
-
-def referenced_names(generation: str) -> set[str]:
-    """Names a generation calls, minus builtins/keywords and names it defines itself."""
-    return set(_CALL.findall(generation)) - _BUILTINS - set(_DEF.findall(generation))
-
-
-def ontology_utilization(generations: Sequence[str], entity_sets: Sequence[set[str]]) -> dict:
-    """Share of generations that reference at least one name and whose referenced names all
-    exist in the ontology of their file/app (an operational reading of the seed's "ontology
-    utilization": the model uses the entities it was given and does not invent others).
-    Generations that reference nothing count as not utilizing."""
-    utilizing, referencing = 0, 0
-    for text, names in zip(generations, entity_sets, strict=True):
-        refs = referenced_names(text)
-        if refs:
-            referencing += 1
-            utilizing += refs <= names
-    n = len(generations)
-    return {
-        "utilization": utilizing / n if n else math.nan,
-        "referencing_share": referencing / n if n else math.nan,
-        "n": n,
-    }
-
-
-# ---------------------------------------------------------------------------------------------
-# Clarification: does the answer help the code model rebuild the app?
-# ---------------------------------------------------------------------------------------------
-
-
-# The answerer: a stand-in for the user who knows the gold requirements and answers only what
-# is asked. It returns the gold item that shares the most content words with the question
-# (ties: the shorter item, then the earlier one); a question sharing none gets no answer. It is
-# deliberately simple and documented so Δpass@1 measures the question: a vague question draws
-# an irrelevant item, a pointed one draws the item the ambiguous description lost.
-_WORD = re.compile(r"[a-z0-9_]+")
-_STOPWORDS = frozenset(
-    "a an and are as at be by can could do does for from how i in is it its of on or should "
-    "that the their this to was what when where which who why will with would you your "
-    "exactly unspecified clarify clarification please tell".split()
-)
-
-
-def content_words(text: str) -> set[str]:
-    """Lower-cased word tokens of `text` minus stop words (and the `[unspecified]` marker)."""
-    return set(_WORD.findall(text.lower())) - _STOPWORDS
-
-
-def answer_from_gold(question: str, gold: Sequence[str]) -> str | None:
-    """The gold requirement item most relevant to `question` by content-word overlap, or None
-    when no item shares a word with it.
-
-    >>> answer_from_gold("Which port does it serve on?", ["Logs to stderr.", "Serves on port 80."])
-    'Serves on port 80.'
-    >>> answer_from_gold("Anything else?", ["Logs to stderr."]) is None
-    True
-    """
-    asked = content_words(question)
-    best, best_key = None, None
-    for index, item in enumerate(gold):
-        words = content_words(item)
-        key = (len(asked & words), -len(words), -index)
-        if key[0] and (best_key is None or key > best_key):
-            best, best_key = item, key
-    return best
-
-
-def clarified(description: str, question: str | None, answer: str | None) -> list[str]:
-    """The ambiguous description's items plus the clarifying question and its answer (none
-    added when there is no answer)."""
-    from cetd_lib.apps.requirements import parse_requirements
-
-    items = parse_requirements(description)
-    if not question or not answer:
-        return items
-    return [*items, f"Clarification: {normalize_space(question)} Answer: {answer}"]
-
-
-def normalize_space(text: str) -> str:
-    return " ".join(text.split())
-
-
-def clarification_delta_pass(
-    model: Any,
-    records: Sequence[Mapping[str, Any]],
-    apps_by_id: Mapping[str, Any],
-    *,
-    model_questions: Sequence[str],
-    max_new_tokens: int,
-    harness: Any = None,
-    backend: Any = None,
-) -> dict[str, Any]:
-    """Δpass@1 of the model's own clarifying question, with the gold Q/A as its ceiling.
-
-    Per ambiguous record the app is rebuilt three times (greedy, the Phase-2 reconstruction
-    prompt, the app's original tests in the sandboxed harness): from the description alone;
-    plus the model's question (`model_questions`, aligned with `records`) answered from the
-    app's gold requirements by `answer_from_gold`; plus the dataset's question and answer (the
-    ceiling: the question that asks exactly for the missing fact).
-
-        delta_pass@1         = mean(pass(description + model Q/A) - pass(description))
-        delta_pass@1_ceiling = mean(pass(description + gold Q/A)  - pass(description))
-
-    The rebuilder is the model itself (`backend` replaces it, e.g. a fake in tests).
-    """
-    from cetd_lib.harness.config import BackendSpec, OrchestraConfig
-    from cetd_lib.train.reward import orchestra_pass_rates
-
-    if len(model_questions) != len(records):
-        raise ValueError(f"{len(model_questions)} model questions for {len(records)} records")
-
-    def app_id(record: Mapping[str, Any]) -> str:
-        return record.get("app_id", record["group"])
-
-    usable = [
-        (r, q)
-        for r, q in zip(records, model_questions, strict=True)
-        if str(r["label"]) == "1" and app_id(r) in apps_by_id
-    ]
-    if not usable:
-        return {"n": 0, "delta_pass@1": None, "delta_pass@1_ceiling": None}
-    apps = [apps_by_id[app_id(r)] for r, _ in usable]
-    answers = [
-        answer_from_gold(q, app.requirements) for (_, q), app in zip(usable, apps, strict=True)
-    ]
-    lists = [clarified(r["description"], None, None) for r, _ in usable]
-    lists += [clarified(r["description"], q, a) for (r, q), a in zip(usable, answers, strict=True)]
-    lists += [clarified(r["description"], r["question"], r["answer"]) for r, _ in usable]
-    spec = BackendSpec(name="multitask", kind="hf", model="(the multitask model)")
-    orchestra = OrchestraConfig(members=(spec,), max_new_tokens=max_new_tokens)
-    padding_side = model.tokenizer.padding_side if backend is None else None
-    try:
-        if backend is None:
-            from cetd_lib.harness.backends import HFBackend
-
-            backend = HFBackend(spec, model=model.lm, tokenizer=model.tokenizer)
-        rates = orchestra_pass_rates(
-            apps * 3, lists, orchestra=orchestra, backends={spec.name: backend},
-            harness=harness, cache=None,
-        )  # fmt: skip
-    finally:
-        if padding_side is not None:
-            model.tokenizer.padding_side = padding_side  # the HF backend pads on the left
-    n = len(usable)
-    without, with_model, with_gold = rates[:n], rates[n : 2 * n], rates[2 * n :]
-    rows = [
-        (a, b, c)
-        for a, b, c in zip(without, with_model, with_gold, strict=True)
-        if a is not None and b is not None and c is not None
-    ]
-
-    def mean(values: Iterable[float]) -> float | None:
-        values = list(values)
-        return statistics.fmean(values) if values else None
-
-    return {
-        "n": len(rows),
-        "answerer": "gold item with the most content words in common with the question",
-        "answered_share": sum(a is not None for a in answers) / n,
-        "pass@1_without_answer": mean(a for a, _, _ in rows),
-        "pass@1_with_model_question": mean(b for _, b, _ in rows),
-        "pass@1_with_gold_answer": mean(c for _, _, c in rows),
-        "delta_pass@1": mean(b - a for a, b, _ in rows),
-        "delta_pass@1_ceiling": mean(c - a for a, _, c in rows),
-        "samples": [
-            {"id": r.get("id"), "model_question": q, "answer": a, "gold_question": r["question"]}
-            for (r, q), a in zip(usable, answers, strict=True)
         ],
     }

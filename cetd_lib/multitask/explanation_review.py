@@ -18,7 +18,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from cetd_lib.multitask.evaluate import target_verdict
+from cetd_lib.multitask.scores import target_verdict
 from cetd_lib.review.items import ReviewMaterial, ReviewSourceError
 from cetd_lib.review.kinds import EXPLANATION
 

@@ -278,7 +278,7 @@ def rl_dataset(targets: Sequence[MutationTarget]):
     )
 
 
-def trl_args(config: MutationRLConfig, out: Path) -> Any:
+def trl_args(config: MutationRLConfig, out: Path, report_to: Sequence[str] = ()) -> Any:
     """RLOOConfig / GRPOConfig: batch_modules x num_generations completions per generation;
     each generated batch is optimised on `num_iterations` times (ratio + clipping)."""
     from cetd_lib.train.trl_rl import policy_gradient_args
@@ -289,6 +289,7 @@ def trl_args(config: MutationRLConfig, out: Path) -> Any:
         device="cpu",
         mixed_precision=config.mixed_precision,
         gradient_checkpointing=config.gradient_checkpointing,
+        report_to=report_to,
         num_generations=config.num_generations,
         per_device_train_batch_size=config.batch_modules * config.num_generations,
         max_steps=config.max_steps,
@@ -364,7 +365,7 @@ def train_mutation_rl(
         trainer = policy_gradient_trainer_class(config.algorithm)(
             model=model,
             reward_funcs=reward_fn,
-            args=trl_args(config, out),
+            args=trl_args(config, out, live.report_to if live is not None else ()),
             train_dataset=rl_dataset(targets),
             processing_class=tokenizer,
             callbacks=[raw_log_callback(history)],
@@ -504,7 +505,7 @@ def run_mutation_rl(params: Any, run: Any) -> dict[str, Any]:
     train_reward = make_kill_rate_reward(train_targets, config.mutation, harness=params.harness)
     eval_reward = make_kill_rate_reward(heldout_targets, config.mutation, harness=params.harness)
 
-    with LiveMetrics.from_config(run, params.dashboard) as live:
+    with LiveMetrics.from_config(run, params.dashboard, report_to=params.run.report_to) as live:
         before = evaluate_policy(
             model, tokenizer, heldout_targets, eval_reward, config.eval_max_new_tokens
         )

@@ -103,7 +103,8 @@ def mutation_scores(
     pairs, so the warm workers stay busy. A suite failing on a variant scores 0
     (source-coupled); its mutant runs are not counted."""
     from cetd_lib.harness.failures import EXCLUDED_FROM_SCORES, FailureClass
-    from cetd_lib.harness.runner import RunJob, run_many
+    from cetd_lib.harness.results import RunJob
+    from cetd_lib.harness.runner import run_many
 
     config = config or MutationConfig()
     if module not in sources:

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 from cetd_lib.review.config import ReviewConfig
 from cetd_lib.review.kinds import REQUIREMENTS, review_kind
 from cetd_lib.review.store import StoredItem
+from cetd_lib.tracking.progress import progress_bar
 
 if TYPE_CHECKING:
     from cetd_lib.params import Params
@@ -111,7 +112,8 @@ def _app_code(params: Params) -> tuple[dict[str, str], list]:
     )
     every = [app for members in apps.splits.values() for app in members]
     capped = apps["test"][: params.data.max_apps] if params.data.max_apps else apps["test"]
-    return {app.app_id: render_context(app, 1) for app in every}, (capped, apps.retrieval_pool)
+    code = {a.app_id: render_context(a, 1) for a in progress_bar(every, desc="review: apps")}
+    return code, (capped, apps.retrieval_pool)
 
 
 def _model_free(name: str, test_apps: list, pool: list, seed: int) -> dict[str, list[str]]:

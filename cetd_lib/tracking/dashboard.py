@@ -62,11 +62,6 @@ class DashboardConfig:
         "Live view: 'auto' draws a plot in a Jupyter kernel and prints lines elsewhere.",
         default="auto",
     )
-    tensorboard: Literal["auto", "on", "off"] = help_field(
-        "Also write TensorBoard scalars under <run>/tensorboard: 'auto' when tensorboard is "
-        "installed, 'on' fails if it is not.",
-        default="auto",
-    )
     underperforming_below: float = help_field(
         "Error analysis flags an app category whose mean pass rate is below this (default: the "
         "seed's pass-rate target).",

@@ -6,8 +6,8 @@ Each call appends a row to the run record's `metrics.jsonl` and then, throttled 
   values in place, through an IPython display handle (no widget state to lose);
 - headless, prints at most one line per `every_s` seconds (cleanrl prints every step; on CPU runs
   under papermill that floods the executed notebook);
-- when `torch.utils.tensorboard` imports, also writes TensorBoard scalars under
-  `<run>/tensorboard/`.
+- mirrors every row to the trackers of `report_to` (TensorBoard, MLflow, trackio:
+  `cetd_lib.tracking.trackers`; TensorBoard scalars go under `<run>/tensorboard/`).
 
 Metric keys are grouped by prefix, as cleanrl and TRL do: `losses/...`, `rewards/<name>/mean`,
 `completions/...`, `charts/...`, `eval/...`. Several training phases share one run record
@@ -41,9 +41,9 @@ from cetd_lib.tracking.series import (
     nanstd,
     split_phase,
 )
+from cetd_lib.tracking.trackers import normalise_report_to, open_trackers
 
 DisplayMode = Literal["auto", "notebook", "text", "off"]
-TensorBoardMode = Literal["auto", "on", "off"]
 
 
 class MetricKeyError(ValueError):
@@ -162,7 +162,7 @@ class LiveMetrics:
         every_s: float = 30.0,
         plot_every_s: float = 10.0,
         display: DisplayMode = "auto",
-        tensorboard: TensorBoardMode = "auto",
+        report_to: str | Sequence[str] | None = None,
         clock: Callable[[], float] = time.monotonic,
         stream: TextIO | None = None,
     ):
@@ -191,17 +191,18 @@ class LiveMetrics:
         self._handles: tuple[Any, Any] | None = None
         self._started = clock()
         self._expected: dict[str, tuple[int, float, int]] = {}  # phase -> (total, t0, step0)
-        self.writer = _tensorboard_writer(run, tensorboard)
+        self.report_to = normalise_report_to(report_to, "LiveMetrics(report_to=...)")
+        self.trackers = open_trackers(run, self.report_to)
 
     @classmethod
     def from_config(cls, run: RunRecord, config: Any, **kwargs: Any) -> LiveMetrics:
-        """From a `DashboardConfig` (params.dashboard)."""
+        """From a `DashboardConfig` (params.dashboard); pass `report_to=params.run.report_to`
+        to mirror the series to trackers."""
         return cls(
             run,
             every_s=config.print_every_s,
             plot_every_s=config.plot_every_s,
             display=config.display,
-            tensorboard=config.tensorboard,
             **kwargs,
         )
 
@@ -264,24 +265,24 @@ class LiveMetrics:
         self.run.log_metrics(int(step), **row)
         self.last_step = int(step)
         self.last_phase = phase
-        for key, value in row.items():
-            if isinstance(value, float):
-                steps, values = self.history.setdefault(key, ([], []))
-                steps.append(int(step))
-                values.append(value)
-                self.latest[key] = value
-                if self.writer is not None:
-                    self.writer.add_scalar(key, value, int(step))
+        numbers = {key: value for key, value in row.items() if isinstance(value, float)}
+        for key, value in numbers.items():
+            steps, values = self.history.setdefault(key, ([], []))
+            steps.append(int(step))
+            values.append(value)
+            self.latest[key] = value
+        for tracker in self.trackers:
+            tracker.log(numbers, int(step))
         self._unshown = True
         self._refresh(force=new_phase)  # a phase's first row always shows
         return {"step": int(step), **row}
 
     def close(self) -> None:
-        """Show the last row if throttling held it back, and close the TensorBoard writer."""
+        """Show the last row if throttling held it back, and close the trackers."""
         self._refresh(force=True)
-        if self.writer is not None:
-            self.writer.close()
-            self.writer = None
+        trackers, self.trackers = self.trackers, []
+        for tracker in trackers:
+            tracker.close()
 
     def __enter__(self) -> LiveMetrics:
         return self
@@ -379,34 +380,6 @@ def _phased(phase: str, metrics: Mapping[str, Any]) -> dict[str, Any]:
             f"groups: {', '.join(KNOWN_GROUPS)}"
         )
     return {f"{phase}/{key}": value for key, value in metrics.items()}
-
-
-_TENSORBOARD_WARNED = False
-
-
-def _tensorboard_writer(run: RunRecord, mode: TensorBoardMode) -> Any:
-    global _TENSORBOARD_WARNED
-    if mode == "off":
-        return None
-    if mode not in ("auto", "on"):
-        raise ValueError(f"LiveMetrics: tensorboard must be auto|on|off, not {mode!r}")
-    try:
-        from torch.utils.tensorboard import SummaryWriter
-    except ImportError as exc:
-        if mode == "on":
-            raise ImportError(
-                "LiveMetrics(tensorboard='on') needs the tensorboard package: "
-                "pip install tensorboard (or set dashboard.tensorboard=auto)"
-            ) from exc
-        if not _TENSORBOARD_WARNED:  # said once, not per run
-            _TENSORBOARD_WARNED = True
-            import logging
-
-            logging.getLogger(__name__).info(
-                "tensorboard is not installed: metrics go to metrics.jsonl and the dashboard only"
-            )
-        return None
-    return SummaryWriter(log_dir=str(run.dir / "tensorboard"))
 
 
 # ---------------------------------------------------------------------------------------------

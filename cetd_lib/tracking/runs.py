@@ -228,8 +228,8 @@ class RunRecord:
         """`sandbox`: the isolation generated code actually ran under in this run, as the
         harness recorded it ("namespaces", "rlimits-only", both joined by "+"); None while no
         code has run. Sessions of a resumed run are merged."""
-        runner = sys.modules.get("cetd_lib.harness.runner")  # not imported: nothing ran here
-        used = set(runner.sandbox_modes_used()) if runner is not None else set()
+        pool = sys.modules.get("cetd_lib.harness.pool")  # not imported: nothing ran here
+        used = set(pool.sandbox_modes_used()) if pool is not None else set()
         before = self.manifest().get("sandbox")
         if before:
             used |= set(str(before).split("+"))

@@ -49,7 +49,7 @@ def run_phase2_training(
         raise ValueError("phase-2 training needs apps in the train split (data.max_apps > 0)")
     work = run.artifact("train")
     work.mkdir(parents=True, exist_ok=True)
-    with LiveMetrics.from_config(run, params.dashboard) as live:
+    with LiveMetrics.from_config(run, params.dashboard, report_to=params.run.report_to) as live:
         return _train(params, train_apps, val_apps, run, live, work, device, backends, base)
 
 

@@ -201,7 +201,7 @@ def train_seed_loop(
 def _seed_loop(extractor, train_apps, reward_fn, config, out, live) -> Stage2Result:
     from cetd_lib.apps.degrade import render_context
     from cetd_lib.apps.requirements import format_requirements
-    from cetd_lib.train.stage1 import linear_schedule, warmup_steps_for, write_training_config
+    from cetd_lib.train.common import linear_schedule, warmup_steps_for, write_training_config
 
     out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(config.seed)

@@ -34,6 +34,13 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from cetd_lib.apps.app import App
+from cetd_lib.tracking.trackers import trl_report_to
+from cetd_lib.train.common import (
+    linear_schedule,
+    resolve_mixed_precision,
+    warmup_steps_for,
+    write_training_config,
+)
 from cetd_lib.train.config import Stage1Config
 
 if TYPE_CHECKING:
@@ -102,57 +109,8 @@ def cut_target(tokenizer, text: str, max_target_tokens: int) -> str:
 
 
 # ---------------------------------------------------------------------------------------------
-# Schedule and validation (shared)
+# Validation and early stopping (both engines)
 # ---------------------------------------------------------------------------------------------
-
-
-def warmup_steps_for(config: Any, total_steps: int) -> int:
-    """min(warmup_steps, warmup_ratio_cap x total): the seed's 200 warmup steps would never
-    end on a smoke run of 10 steps."""
-    return min(config.warmup_steps, int(config.warmup_ratio_cap * total_steps))
-
-
-def linear_schedule(warmup: int, total: int, kind: str = "linear") -> Callable[[int], float]:
-    """LR multiplier: (s + 1) / warmup during warmup, then linear decay to 0 at `total` (or
-    constant). The +1 makes the very first step train (HF's schedule gives it LR 0)."""
-
-    def factor(step: int) -> float:
-        if step < warmup:
-            return (step + 1) / warmup
-        if kind == "constant":
-            return 1.0
-        return max(0.0, (total - step) / max(1, total - warmup))
-
-    return factor
-
-
-@torch.no_grad()
-def write_training_config(
-    directory: str | Path,
-    extractor: Any,
-    config: Any,
-    apps: Sequence[App],
-    *,
-    optimizer: dict[str, Any],
-    schedule: dict[str, Any],
-    step: int,
-    val_apps: Sequence[App] = (),
-) -> Path:
-    """`<directory>/training_config.json` (tracking.training_config) beside a checkpoint: the
-    extractor config, optimizer, schedule, app id -> `App.content_hash()` of the training (and
-    validation) apps, the seed and the current RNG states; the whole stage config in `extra`."""
-    from cetd_lib.tracking.training_config import save_training_config
-
-    data = {app.app_id: app.content_hash() for app in [*apps, *val_apps]}
-    extra = {
-        "stage_config": asdict(config),
-        "train_apps": [app.app_id for app in apps],
-        "val_apps": [app.app_id for app in val_apps],
-    }
-    return save_training_config(
-        directory, extractor.config.to_dict(), optimizer, schedule, data, config.seed,
-        step=step, extra=extra,
-    )  # fmt: skip
 
 
 def validate(extractor: Any, codes: list[str], targets: list[str], max_new_tokens: int):
@@ -198,28 +156,6 @@ class EarlyStopping:
     @property
     def should_stop(self) -> bool:
         return self.bad_epochs >= self.patience
-
-
-def cpu_has_native_bf16() -> bool:
-    """AMX tiles: bf16 matmuls in hardware (measured 1.5x fp32 training on SmolLM2 here)."""
-    return bool(getattr(torch.cpu, "_is_amx_tile_supported", lambda: False)())
-
-
-def resolve_mixed_precision(setting: str, device: str) -> str:
-    """'bf16' where autocast in bf16 is supported and asked for, else 'no' (fp32).
-
-    'auto' picks bf16 on CUDA with bf16 and on CPUs with AMX; elsewhere CPU bf16 is
-    emulated and slower than fp32, so 'auto' stays in fp32 there.
-    """
-    if setting == "no":
-        return "no"
-    cuda_bf16 = device.startswith("cuda") and torch.cuda.is_available()
-    cuda_bf16 = cuda_bf16 and torch.cuda.is_bf16_supported()
-    if setting == "bf16" and not cuda_bf16 and device != "cpu":
-        raise ValueError(f"mixed_precision 'bf16' is not supported on {device!r}; use 'auto'")
-    if setting == "bf16" or cuda_bf16:
-        return "bf16"
-    return "bf16" if device == "cpu" and cpu_has_native_bf16() else "no"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -497,7 +433,13 @@ def _result(out: Path, stopper: EarlyStopping, history, step: int, stopped: bool
 # ---------------------------------------------------------------------------------------------
 
 
-def sft_config(config: Stage1Config, out: Path, device: str, total_steps: int) -> Any:
+def sft_config(
+    config: Stage1Config,
+    out: Path,
+    device: str,
+    total_steps: int,
+    report_to: Sequence[str] = (),
+) -> Any:
     """The TRL `SFTConfig` matching `config` (completion-only loss, a checkpoint per epoch)."""
     from trl import SFTConfig
 
@@ -523,7 +465,7 @@ def sft_config(config: Stage1Config, out: Path, device: str, total_steps: int) -
         save_strategy="epoch",
         save_only_model=False,
         logging_steps=config.logging_steps,
-        report_to="none",
+        report_to=trl_report_to(report_to),  # run.report_to: the trackers LiveMetrics feeds
         disable_tqdm=True,
         dataloader_num_workers=0,
     )
@@ -547,7 +489,7 @@ def _train_trl(extractor, train_apps, val_apps, config, out, live, device, on_st
     saved = json.loads(state_path.read_text()) if state_path.exists() else {}
     stopper = EarlyStopping(**saved.get("stopper", {"patience": config.patience}))
     history: list[dict[str, float]] = saved.get("history", [])
-    args = sft_config(config, out, device, total)
+    args = sft_config(config, out, device, total, live.report_to if live is not None else ())
 
     def write_config(directory: Path, step: int) -> None:
         write_training_config(

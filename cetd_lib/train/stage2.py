@@ -49,7 +49,7 @@ def rl_dataset(extractor: Any, apps: Sequence[App], context_level: int = 1):
     return Dataset.from_list(rows)
 
 
-def trl_config(config: Stage2Config, out: Path, device: str) -> Any:
+def trl_config(config: Stage2Config, out: Path, device: str, report_to: Sequence[str] = ()) -> Any:
     """RLOOConfig / GRPOConfig for `config`: batch_size apps x num_samples completions a step."""
     from cetd_lib.train.trl_rl import policy_gradient_args
 
@@ -63,6 +63,7 @@ def trl_config(config: Stage2Config, out: Path, device: str) -> Any:
         device=device,
         mixed_precision=config.mixed_precision,
         gradient_checkpointing=config.gradient_checkpointing,
+        report_to=report_to,
         num_generations=config.num_samples,
         per_device_train_batch_size=config.batch_size * config.num_samples,
         num_train_epochs=config.epochs,
@@ -99,7 +100,7 @@ def require_vllm(device: str) -> None:
 def _warmup_capped(config: Stage2Config, n_apps: int) -> Stage2Config:
     import dataclasses
 
-    from cetd_lib.train.stage1 import warmup_steps_for
+    from cetd_lib.train.common import warmup_steps_for
 
     total = config.epochs * math.ceil(n_apps / config.batch_size)
     if config.max_steps:
@@ -160,7 +161,7 @@ def _train_trl(extractor, train_apps, reward_fn, config, out, live, device) -> S
     import time
 
     from cetd_lib.tracking.live import LiveMetricsCallback, attach
-    from cetd_lib.train.stage1 import write_training_config
+    from cetd_lib.train.common import write_training_config
     from cetd_lib.train.trl_rl import (
         drop_reference_adapter,
         policy_gradient_trainer_class,
@@ -174,7 +175,7 @@ def _train_trl(extractor, train_apps, reward_fn, config, out, live, device) -> S
     trainer = policy_gradient_trainer_class(config.algorithm)(
         model=extractor.model,
         reward_funcs=reward_fn,
-        args=trl_config(config, out, device),
+        args=trl_config(config, out, device, live.report_to if live is not None else ()),
         train_dataset=rl_dataset(extractor, train_apps, config.context_level),
         processing_class=extractor.tokenizer,
         callbacks=[raw_log_callback(history)],

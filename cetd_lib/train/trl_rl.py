@@ -7,8 +7,11 @@ and LiveMetrics take their place), and both keep TRL's raw log rows.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+
+from cetd_lib.tracking.trackers import trl_report_to
 
 
 def policy_gradient_args(
@@ -18,6 +21,7 @@ def policy_gradient_args(
     device: str,
     mixed_precision: str,
     gradient_checkpointing: bool,
+    report_to: Sequence[str] = (),
     **fields: Any,
 ) -> Any:
     """`RLOOConfig` for 'rloo', else `GRPOConfig`, with `fields` (batch, lr, beta, ...) on top
@@ -26,7 +30,7 @@ def policy_gradient_args(
     and checkpointing is asked for explicitly."""
     from trl import GRPOConfig, RLOOConfig
 
-    from cetd_lib.train.stage1 import resolve_mixed_precision
+    from cetd_lib.train.common import resolve_mixed_precision
 
     cls = RLOOConfig if algorithm == "rloo" else GRPOConfig
     return cls(
@@ -34,7 +38,7 @@ def policy_gradient_args(
         bf16=resolve_mixed_precision(mixed_precision, device) == "bf16",
         gradient_checkpointing=gradient_checkpointing,
         use_cpu=device == "cpu",
-        report_to="none",
+        report_to=trl_report_to(report_to),  # run.report_to: the same trackers as LiveMetrics
         save_strategy="no",
         disable_tqdm=True,
         dataloader_num_workers=0,
