@@ -2,6 +2,7 @@ from pathlib import Path
 
 import pytest
 
+from cetd_lib.__main__ import main as cetd_main
 from cetd_lib.apps.app import (
     AppFormatError,
     DataConfig,
@@ -163,6 +164,8 @@ def test_validate_cli_passes_good_apps(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "adder" in out and "1/1" in out
     assert out.strip().splitlines()[-1] == "1/1 apps pass all their own tests; OK"
+    assert cetd_main(["validate-apps", "--apps", str(tmp_path)]) == 0  # `python -m cetd_lib ...`
+    assert "1/1 apps pass" in capsys.readouterr().out
 
 
 def test_validate_cli_exits_1_when_an_app_fails_its_tests(tmp_path, capsys):
