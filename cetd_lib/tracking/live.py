@@ -34,9 +34,9 @@ from cetd_lib.tracking.runs import RunRecord
 from cetd_lib.tracking.series import (
     GROUP_ORDER,
     KNOWN_GROUPS,
-    _as_number,
-    _is_missing,
+    as_number,
     grouped,
+    is_missing,
     nanmean,
     nanstd,
     split_phase,
@@ -78,7 +78,7 @@ def reward_metrics(
             )
         flags = []
         for start in range(0, len(rewards), group_size):
-            kept = [r for r in rewards[start : start + group_size] if not _is_missing(r)]
+            kept = [r for r in rewards[start : start + group_size] if not is_missing(r)]
             if kept:
                 flags.append(float(max(kept) - min(kept) == 0.0))
         out[f"rewards/{name}/frac_zero_std"] = nanmean(flags)
@@ -255,7 +255,7 @@ class LiveMetrics:
             if isinstance(value, str) or value is None:
                 row[key] = value
                 continue
-            number = nanmean(value) if _is_sequence(value) else _as_number(value)
+            number = nanmean(value) if _is_sequence(value) else as_number(value)
             if number is None:
                 raise TypeError(
                     f"LiveMetrics.log: {key}={value!r} is not a number, a sequence of numbers "
@@ -422,7 +422,7 @@ def hf_logs_to_metrics(logs: Mapping[str, Any]) -> dict[str, Any]:
     return {
         hf_metric_key(k): v
         for k, v in logs.items()
-        if not isinstance(v, str) and (_as_number(v) is not None or _is_sequence(v))
+        if not isinstance(v, str) and (as_number(v) is not None or _is_sequence(v))
     }
 
 
@@ -489,7 +489,7 @@ def _make_callback_class() -> type:
                 self._mark = (now, step, None)
                 return {}
             since, last_step, last_tokens = self._mark
-            tokens = _as_number(tokens)
+            tokens = as_number(tokens)
             out: dict[str, float] = {}
             elapsed = now - since
             if step <= last_step or elapsed <= 0:  # eval rows and the final summary row

@@ -38,11 +38,11 @@ def metric_panel(key: str) -> str:
     return f"{phase}/{metric_group(key)}" if phase else metric_group(key)
 
 
-def _is_missing(value: Any) -> bool:
+def is_missing(value: Any) -> bool:
     return value is None or (isinstance(value, float) and math.isnan(value))
 
 
-def _as_number(value: Any) -> float | None:
+def as_number(value: Any) -> float | None:
     """float for numbers, numpy scalars and one-element arrays/tensors; None for anything else."""
     if isinstance(value, (bool, int, float)):
         return float(value)
@@ -55,13 +55,13 @@ def _as_number(value: Any) -> float | None:
 
 def nanmean(values: Iterable[Any]) -> float:
     """Mean of the values that are numbers, NaN and None left out; NaN when none is left."""
-    kept = [v for v in (_as_number(x) for x in values) if v is not None and not math.isnan(v)]
+    kept = [v for v in (as_number(x) for x in values) if v is not None and not math.isnan(v)]
     return sum(kept) / len(kept) if kept else float("nan")
 
 
 def nanstd(values: Iterable[Any]) -> float:
     """Population standard deviation (ddof=0, as TRL logs `reward_std`), NaN/None left out."""
-    kept = [v for v in (_as_number(x) for x in values) if v is not None and not math.isnan(v)]
+    kept = [v for v in (as_number(x) for x in values) if v is not None and not math.isnan(v)]
     if not kept:
         return float("nan")
     mean = sum(kept) / len(kept)
@@ -76,7 +76,7 @@ def metric_series(rows: Iterable[Mapping[str, Any]]) -> dict[str, tuple[list[int
         for key, value in row.items():
             if key in ("step", "time") or isinstance(value, str):
                 continue
-            number = _as_number(value)
+            number = as_number(value)
             if number is None or math.isnan(number) or step is None:
                 continue
             steps, values = series.setdefault(key, ([], []))
