@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
+import time
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
@@ -339,3 +343,32 @@ def test_run_many_progress_bar_counts_every_run(capsys):
     assert len(results) == 3
     err = capsys.readouterr().err
     assert "rebuild tests" in err and "3/3" in err
+
+
+def test_a_killed_process_leaves_no_sandbox_directory(tmp_path):
+    """SIGKILL runs no atexit: the pool's janitor still removes the sandbox root."""
+    script = (
+        "import os, signal\n"
+        "from cetd_lib.harness.config import HarnessConfig\n"
+        "from cetd_lib.harness.runner import get_pool, run_many\n"
+        "config = HarnessConfig(workers=1, cache=False)\n"
+        f"run_many([({ROMAN!r}, {ROMAN_TESTS!r})], config=config)\n"
+        "print(get_pool(config).base, flush=True)\n"
+        "os.kill(os.getpid(), signal.SIGKILL)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert done.returncode == -signal.SIGKILL, done.stderr
+    base = Path(done.stdout.strip())
+    assert base.name.startswith("cetd-harness-")
+    deadline = time.monotonic() + 10
+    while base.exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not base.exists()
+
+
+def test_closing_a_pool_removes_its_root_and_stops_its_janitor():
+    pool = SandboxPool(FAST, workers=1)
+    pool.run([RunJob(ROMAN, ROMAN_TESTS)])
+    pool.close()
+    assert not pool.base.exists()
+    assert pool._janitor.poll() is not None

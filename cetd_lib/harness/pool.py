@@ -239,6 +239,7 @@ class SandboxPool:
         count = workers or self.config.workers or os.cpu_count() or 1
         _remove_stale_sandboxes()
         self.base = Path(tempfile.mkdtemp(prefix=f"cetd-harness-{os.getpid()}-"))
+        self._janitor = _start_janitor(self.base)
         worker_cfg = {
             "memory_mb": self.config.memory_mb,
             "file_size_mb": self.config.file_size_mb,
@@ -408,12 +409,29 @@ class SandboxPool:
             for worker in self.workers:
                 worker.close()
             shutil.rmtree(self.base, ignore_errors=True)
+            self._janitor.kill()  # its work is done
+            self._janitor.wait()
 
     def __enter__(self) -> SandboxPool:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _start_janitor(base: Path) -> subprocess.Popen:
+    """A shell that removes `base` once this process is gone, however it ends: it waits for EOF
+    on a pipe only this process holds, which the kernel closes even after SIGKILL (a notebook
+    kernel killed by nbval or papermill never runs atexit). The second pass catches a worker
+    that was writing an app's files at that moment and re-created the directory."""
+    return subprocess.Popen(
+        ["/bin/sh", "-c", 'read -r _; rm -rf -- "$0"; sleep 5; rm -rf -- "$0"', str(base)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,  # a Ctrl-C to our process group must not stop it first
+        close_fds=True,
+    )
 
 
 def _remove_stale_sandboxes() -> None:

@@ -66,7 +66,7 @@ class _MLflow:
         import mlflow
 
         self.mlflow = mlflow
-        self.active = mlflow.start_run(run_name=run.run_id, nested=mlflow.active_run() is not None)
+        mlflow.start_run(run_name=run.run_id, nested=mlflow.active_run() is not None)
 
     def log(self, metrics: Mapping[str, float], step: int) -> None:
         self.mlflow.log_metrics(dict(metrics), step=step)  # into the run started above
