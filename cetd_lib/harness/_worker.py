@@ -22,6 +22,7 @@ With cfg["sandbox"] == "namespaces" the worker first enters its own namespaces a
 
 from __future__ import annotations
 
+import base64
 import fnmatch
 import gc
 import hashlib
@@ -181,7 +182,12 @@ class Worker:
     # -----------------------------------------------------------------------------------------
     # One job
     # -----------------------------------------------------------------------------------------
-    def write_files(self, job: dict) -> None:
+    def write_files(self, job: dict) -> dict[str, str]:
+        """Write the app; returns the rewritten bytecode (base64) of each test file the runner
+        did not send bytecode for, so that it can send it with later jobs (bytecode.py)."""
+        rewrite = self.cfg.get("assert_rewrite", True)
+        supplied = job.get("pyc") or {}
+        rewritten: dict[str, str] = {}
         for folder in (self.src, self.tests, self.tmp):
             os.makedirs(folder, exist_ok=True)
         if self.namespaces:  # `clean` left these 0700; the child runs as SANDBOX_ID
@@ -198,29 +204,32 @@ class Worker:
                 os.makedirs(os.path.dirname(path), exist_ok=True)
                 with open(path, "w", encoding="utf-8") as fh:
                     fh.write(text)
-                if folder == self.tests and self.cfg.get("assert_rewrite", True):
-                    self.precompile_test(path)
+                if folder == self.tests and rewrite and _rewritten_by_pytest(name):
+                    fresh = self.precompile_test(path, supplied.get(name))
+                    if fresh is not None:
+                        rewritten[name] = base64.b64encode(fresh).decode("ascii")
+        return rewritten
 
-    def precompile_test(self, path: str) -> None:
+    def precompile_test(self, path: str, supplied: str | None = None) -> bytes | None:
         """Write pytest's assertion-rewritten bytecode for a test file next to it.
 
-        The same app's tests are run for every reconstruction, so the worker rewrites each test
-        file once (parse + compile, never executed here) and keeps the bytes; pytest's import
-        hook in the child then loads them (pytest pycs are checked against the source hash). The
-        bytes come from the worker, never from a child, so one app cannot poison another.
+        The same app's tests are run for every reconstruction, so the file is rewritten once
+        (parse + compile, never executed here): the runner sends the bytes with later jobs
+        (`supplied`, base64) and this worker keeps them too; pytest's import hook in the child
+        then loads them (pytest pycs are checked against the source hash). The bytes come from
+        a worker or the runner, never from a child, so one app cannot poison another. Returns
+        the bytes when the runner did not supply valid ones, else None.
         """
-        name = os.path.basename(path)
-        if not (
-            name == "conftest.py"
-            or fnmatch.fnmatch(name, "test_*.py")
-            or fnmatch.fnmatch(name, "*_test.py")
-        ):
-            return
         from _pytest.assertion.rewrite import PYC_TAIL, _rewrite_test, _write_pyc_fp
 
         with open(path, "rb") as fh:
-            key = (path, hashlib.sha256(fh.read()).digest())
-        pyc = self.pyc_cache.get(key)
+            source = fh.read()
+        key = (path, hashlib.sha256(source).digest())
+        pyc = base64.b64decode(supplied) if supplied else None
+        if pyc is not None and _pyc_matches(pyc, source):
+            fresh = False
+        else:
+            pyc, fresh = self.pyc_cache.get(key), True
         if pyc is None:
             try:
                 source_hash, code = _rewrite_test(pathlib.Path(path), self.config)
@@ -229,20 +238,23 @@ class Worker:
             buffer = io.BytesIO()
             _write_pyc_fp(buffer, source_hash, code)
             pyc = buffer.getvalue()
+        if key not in self.pyc_cache:
             if len(self.pyc_cache) >= 1024:
                 self.pyc_cache.clear()
             self.pyc_cache[key] = pyc
         cache_dir = os.path.join(os.path.dirname(path), "__pycache__")
         os.makedirs(cache_dir, mode=0o755, exist_ok=True)
         os.chmod(cache_dir, 0o755)
+        name = os.path.basename(path)
         with open(os.path.join(cache_dir, name[:-3] + PYC_TAIL), "wb") as fh:
             fh.write(pyc)
+        return pyc if fresh else None
 
     def run_job(self, job: dict, send) -> dict:
         started = time.monotonic()
         try:
             self.clean()
-            self.write_files(job)
+            rewritten = self.write_files(job)
         except Exception as exc:  # noqa: BLE001
             self.clean()
             return {"ev": "result", "harness_error": f"could not write files: {exc!r}"}
@@ -321,6 +333,7 @@ class Worker:
             "log_tail": log_tail,
             "duration_s": time.monotonic() - started,
             "cpu_s": rusage.ru_utime + rusage.ru_stime if rusage else None,
+            "rewritten": rewritten,
         }
 
     def supervise(self, pid: int, timeout_s: float) -> bool:
@@ -466,6 +479,29 @@ class Worker:
             resource.setrlimit(which, (value, value))
 
 
+def _rewritten_by_pytest(name: str) -> bool:
+    """Test modules pytest rewrites by default (python_files, and conftest.py); the runner's
+    `bytecode.rewritten_by_pytest` is the same rule."""
+    base = os.path.basename(name)
+    return (
+        base == "conftest.py"
+        or fnmatch.fnmatch(base, "test_*.py")
+        or fnmatch.fnmatch(base, "*_test.py")
+    )
+
+
+def _pyc_matches(pyc: bytes, source: bytes) -> bool:
+    """A pytest pyc (checked source hash) of this interpreter for exactly `source`."""
+    import importlib.util
+
+    return (
+        len(pyc) > 16
+        and pyc[:4] == importlib.util.MAGIC_NUMBER
+        and pyc[4:8] == b"\x03\x00\x00\x00"
+        and pyc[8:16] == importlib.util.source_hash(source)[:8]
+    )
+
+
 def _on_alarm(signum, frame):
     raise TestTimeout("test exceeded its time budget")
 
@@ -574,6 +610,7 @@ def main() -> None:
             "python": sys.version.split()[0],
             "pytest": sys.modules["pytest"].__version__,
             "sandbox": "namespaces" if worker.namespaces else "rlimits-only",
+            "tests_dir": worker.tests,  # where test files live: bytecode keys include it
         }
     )
     for line in proto_in:

@@ -137,6 +137,13 @@ class HarnessConfig:
         "~/.cache/cetd/harness.sqlite. Shared across runs and processes.",
         default=None,
     )
+    bytecode_cache_path: str | None = help_field(
+        "Where pytest's assertion-rewritten bytecode of original test files is kept across "
+        "processes, as pytest's own __pycache__ would be (harness/bytecode.py); None = "
+        "$CETD_CACHE/rewritten-tests or ~/.cache/cetd/rewritten-tests, '' = within the pool "
+        "only. Never changes an outcome: it only saves the rewrite.",
+        default=None,
+    )
 
     def __post_init__(self) -> None:
         if self.workers < 0:

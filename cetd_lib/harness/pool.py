@@ -7,6 +7,7 @@ supports (`namespaces` or `rlimits-only`) is probed here once.
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import os
@@ -26,6 +27,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from cetd_lib.harness.bytecode import (
+    RewrittenTestStore,
+    default_bytecode_dir,
+    rewritten_by_pytest,
+)
 from cetd_lib.harness.config import HarnessConfig
 from cetd_lib.harness.results import (
     RunJob,
@@ -88,6 +94,7 @@ class _WorkerProcess:
         self.proc: subprocess.Popen | None = None
         self.child_pid: int | None = None  # only set when it is a pid of our pid namespace
         self.sandbox = ""  # what the running worker reported
+        self.tests_dir = ""  # where it writes test files (reported at start)
         self._buffer = b""
 
     def set_sandbox(self, worker_cfg: dict[str, Any]) -> None:
@@ -122,6 +129,7 @@ class _WorkerProcess:
                 f"(python: {sys.executable}; is pytest installed in this environment?)"
             )
         self.sandbox = str(message.get("sandbox") or "rlimits-only")
+        self.tests_dir = str(message.get("tests_dir") or "")
 
     def send(self, payload: dict[str, Any]) -> None:
         """Queue a job; the worker runs its jobs in order."""
@@ -240,6 +248,16 @@ class SandboxPool:
         _remove_stale_sandboxes()
         self.base = Path(tempfile.mkdtemp(prefix=f"cetd-harness-{os.getpid()}-"))
         self._janitor = _start_janitor(self.base)
+        self.bytecode = RewrittenTestStore(
+            None
+            if self.config.bytecode_cache_path == "" or not self.config.assert_rewrite
+            else Path(self.config.bytecode_cache_path or default_bytecode_dir())
+        )
+        # The store holds other apps' tests: not for the code to read (rlimits-only; under
+        # namespaces it is not mounted at all).
+        store = []
+        if self.bytecode.directory is not None:
+            store = [os.path.realpath(self.bytecode.directory.parent) + os.sep]
         worker_cfg = {
             "memory_mb": self.config.memory_mb,
             "file_size_mb": self.config.file_size_mb,
@@ -249,11 +267,11 @@ class SandboxPool:
             "assert_rewrite": self.config.assert_rewrite,
             "max_output_mb": self.config.max_output_mb,
             "preload": list(self.config.preload_modules),
-            "deny_read": _deny_read_roots(),
+            "deny_read": _deny_read_roots() + store,
             "sandbox": resolve_sandbox(self.config),
             "outer_id": self.config.sandbox_outer_id,
             "work_dir_mb": self.config.work_dir_mb,
-            "hide": _hidden_data_dirs(),
+            "hide": _hidden_data_dirs() + [p.rstrip(os.sep) for p in store],
         }
         self._worker_cfg = worker_cfg
         self.workers = [_WorkerProcess(i, self.base, worker_cfg) for i in range(count)]
@@ -314,7 +332,7 @@ class SandboxPool:
                 "timeout_s": timeout_s,
                 "test_timeout_s": self.config.test_timeout_s,
                 "coverage": job.coverage,
-            }
+            }  # + "pyc", per worker (`_with_bytecode`)
             todo.put(_Item(index, job, payload, timeout_s))
         results: list[RunResult | None] = [None] * len(jobs)
         threads = min(len(self.workers), len(jobs))
@@ -346,7 +364,7 @@ class SandboxPool:
                     try:
                         if not worker.alive:
                             worker.start()
-                        worker.send(item.payload)
+                        worker.send(self._with_bytecode(worker, item))
                     except _WorkerDied as exc:
                         self._recover(worker, list(inflight), results, exc, on_result)
                         inflight.clear()
@@ -360,12 +378,35 @@ class SandboxPool:
                     inflight.clear()
                     continue
                 inflight.popleft()
+                self._keep_bytecode(worker, item, message)
                 result = assemble_result(message, item.timeout_s, worker.sandbox)
                 results[item.index] = _finish(item, result)
                 if on_result is not None:
                     on_result()
         finally:
             self._idle.put(worker)
+
+    def _with_bytecode(self, worker: _WorkerProcess, item: _Item) -> dict[str, Any]:
+        """The job plus the rewritten bytecode this worker's test paths have in the store."""
+        if not worker.tests_dir or not self.config.assert_rewrite:
+            return item.payload
+        pyc = {}
+        for name, text in item.job.tests.items():
+            if rewritten_by_pytest(name):
+                data = self.bytecode.get(f"{worker.tests_dir}/{name}", text)
+                if data is not None:
+                    pyc[name] = base64.b64encode(data).decode("ascii")
+        return {**item.payload, "pyc": pyc} if pyc else item.payload
+
+    def _keep_bytecode(self, worker: _WorkerProcess, item: _Item, message: dict) -> None:
+        # Only namespaced workers see the same path in every process (/sandbox/tests), and
+        # generated tests are seldom seen twice: the rest stays in memory.
+        persist = worker.sandbox == "namespaces" and not item.job.generated_tests
+        for name, data in (message.pop("rewritten", None) or {}).items():
+            text = item.job.tests.get(name)
+            if text is not None and worker.tests_dir:
+                path = f"{worker.tests_dir}/{name}"
+                self.bytecode.put(path, text, base64.b64decode(data), persist=persist)
 
     def _recover(
         self,
@@ -386,7 +427,9 @@ class SandboxPool:
                 try:
                     if not worker.alive:
                         worker.start()
-                    message = worker.run(item.payload, item.timeout_s + _WATCHDOG_GRACE_S)
+                    payload = self._with_bytecode(worker, item)
+                    message = worker.run(payload, item.timeout_s + _WATCHDOG_GRACE_S)
+                    self._keep_bytecode(worker, item, message)
                     result = assemble_result(message, item.timeout_s, worker.sandbox)
                     break
                 except _WorkerDied as exc:

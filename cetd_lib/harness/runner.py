@@ -79,7 +79,7 @@ def get_pool(config: HarnessConfig | None = None, workers: int | None = None) ->
 
 def _pool_key(config: HarnessConfig) -> tuple:
     limits = {k: v for k, v in config.sandbox_limits().items() if k != "screen"}
-    return (tuple(sorted(limits.items())), config.preload_modules)
+    return (tuple(sorted(limits.items())), config.preload_modules, config.bytecode_cache_path)
 
 
 def close_pools() -> None:
