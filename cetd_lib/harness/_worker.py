@@ -51,6 +51,7 @@ from _events import (  # noqa: E402
 )
 from _guard import install_guard  # noqa: E402
 from _namespaces import SANDBOX_ID, enter_namespaces  # noqa: E402
+from _pyc import pyc_matches, rewritten_by_pytest  # noqa: E402
 
 del sys.path[0]
 
@@ -204,7 +205,7 @@ class Worker:
                 os.makedirs(os.path.dirname(path), exist_ok=True)
                 with open(path, "w", encoding="utf-8") as fh:
                     fh.write(text)
-                if folder == self.tests and rewrite and _rewritten_by_pytest(name):
+                if folder == self.tests and rewrite and rewritten_by_pytest(name):
                     fresh = self.precompile_test(path, supplied.get(name))
                     if fresh is not None:
                         rewritten[name] = base64.b64encode(fresh).decode("ascii")
@@ -226,7 +227,7 @@ class Worker:
             source = fh.read()
         key = (path, hashlib.sha256(source).digest())
         pyc = base64.b64decode(supplied) if supplied else None
-        if pyc is not None and _pyc_matches(pyc, source):
+        if pyc is not None and pyc_matches(pyc, source):
             fresh = False
         else:
             pyc, fresh = self.pyc_cache.get(key), True
@@ -477,29 +478,6 @@ class Worker:
             if hard != resource.RLIM_INFINITY:
                 value = min(value, hard)
             resource.setrlimit(which, (value, value))
-
-
-def _rewritten_by_pytest(name: str) -> bool:
-    """Test modules pytest rewrites by default (python_files, and conftest.py); the runner's
-    `bytecode.rewritten_by_pytest` is the same rule."""
-    base = os.path.basename(name)
-    return (
-        base == "conftest.py"
-        or fnmatch.fnmatch(base, "test_*.py")
-        or fnmatch.fnmatch(base, "*_test.py")
-    )
-
-
-def _pyc_matches(pyc: bytes, source: bytes) -> bool:
-    """A pytest pyc (checked source hash) of this interpreter for exactly `source`."""
-    import importlib.util
-
-    return (
-        len(pyc) > 16
-        and pyc[:4] == importlib.util.MAGIC_NUMBER
-        and pyc[4:8] == b"\x03\x00\x00\x00"
-        and pyc[8:16] == importlib.util.source_hash(source)[:8]
-    )
 
 
 def _on_alarm(signum, frame):

@@ -12,27 +12,23 @@ Trust: entries come from workers, which rewrite a file before forking the child 
 sandboxed code never writes here (under namespaces it cannot even see the directory). Keys
 include the path the workers import the file from, because code objects carry their file name;
 under namespaces that path is the same in every worker and process (/sandbox/tests/...), under
-rlimits-only it is a fresh temporary directory per pool, hence memory only there. pytest checks each
-pyc against the source hash when it imports it, and so does `valid_for` before one is sent.
+rlimits-only it is a fresh temporary directory per pool, hence memory only there. pytest checks
+each pyc against the source hash when it imports it, and so does `valid_for` before one is sent.
 """
 
 from __future__ import annotations
 
-import fnmatch
 import hashlib
-import importlib.util
 import os
 import sys
 import tempfile
 import threading
 from pathlib import Path
 
+from cetd_lib.harness._pyc import pyc_matches, rewritten_by_pytest
 from cetd_lib.harness.config import HARNESS_VERSION
 
-# pytest's pyc layout (rewrite._write_pyc_fp): magic, flags 0b11 (checked source hash),
-# 8 bytes of importlib.util.source_hash(source), marshalled code.
-_PYC_FLAGS = b"\x03\x00\x00\x00"
-_HEADER = 16
+__all__ = ["RewrittenTestStore", "default_bytecode_dir", "rewritten_by_pytest", "valid_for"]
 
 
 def default_bytecode_dir() -> Path:
@@ -41,25 +37,9 @@ def default_bytecode_dir() -> Path:
     return (Path(root) if root else Path.home() / ".cache" / "cetd") / "rewritten-tests"
 
 
-def rewritten_by_pytest(name: str) -> bool:
-    """Test modules pytest rewrites by default (python_files, and conftest.py); the worker's
-    `_rewritten_by_pytest` is the same rule."""
-    base = name.rsplit("/", 1)[-1]
-    return (
-        base == "conftest.py"
-        or fnmatch.fnmatch(base, "test_*.py")
-        or fnmatch.fnmatch(base, "*_test.py")
-    )
-
-
 def valid_for(pyc: bytes, source: str) -> bool:
     """True if `pyc` is a pytest pyc of this interpreter for exactly this source text."""
-    return (
-        len(pyc) > _HEADER
-        and pyc[:4] == importlib.util.MAGIC_NUMBER
-        and pyc[4:8] == _PYC_FLAGS
-        and pyc[8:16] == importlib.util.source_hash(source.encode("utf-8"))[:8]
-    )
+    return pyc_matches(pyc, source.encode("utf-8"))
 
 
 class RewrittenTestStore:
