@@ -33,8 +33,9 @@ __all__ = ["RewrittenTestStore", "default_bytecode_dir", "rewritten_by_pytest", 
 
 def default_bytecode_dir() -> Path:
     """$CETD_CACHE/rewritten-tests, else ~/.cache/cetd/rewritten-tests."""
-    root = os.environ.get("CETD_CACHE")
-    return (Path(root) if root else Path.home() / ".cache" / "cetd") / "rewritten-tests"
+    from cetd_lib.models.base import cache_root  # lazily: the pool needs no model code
+
+    return cache_root() / "rewritten-tests"
 
 
 def valid_for(pyc: bytes, source: str) -> bool:

@@ -37,9 +37,9 @@ class CacheUnavailableWarning(RuntimeWarning):
 
 def default_cache_path() -> Path:
     """$CETD_CACHE/harness.sqlite, else ~/.cache/cetd/harness.sqlite."""
-    root = os.environ.get("CETD_CACHE")
-    base = Path(root) if root else Path.home() / ".cache" / "cetd"
-    return base / "harness.sqlite"
+    from cetd_lib.models.base import cache_root  # lazily: the runner needs no model code
+
+    return cache_root() / "harness.sqlite"
 
 
 def result_key(
