@@ -225,24 +225,23 @@ class Worker:
 
         with open(path, "rb") as fh:
             source = fh.read()
-        key = (path, hashlib.sha256(source).digest())
         pyc = base64.b64decode(supplied) if supplied else None
-        if pyc is not None and pyc_matches(pyc, source):
-            fresh = False
-        else:
-            pyc, fresh = self.pyc_cache.get(key), True
-        if pyc is None:
-            try:
-                source_hash, code = _rewrite_test(pathlib.Path(path), self.config)
-            except Exception:  # noqa: BLE001 - e.g. a SyntaxError: pytest reports it in the child
-                return
-            buffer = io.BytesIO()
-            _write_pyc_fp(buffer, source_hash, code)
-            pyc = buffer.getvalue()
-        if key not in self.pyc_cache:
-            if len(self.pyc_cache) >= 1024:
-                self.pyc_cache.clear()
-            self.pyc_cache[key] = pyc
+        fresh = pyc is None or not pyc_matches(pyc, source)
+        if fresh:
+            # Our own copy covers the jobs queued before the runner has learnt the bytes.
+            key = (path, hashlib.sha256(source).digest())
+            pyc = self.pyc_cache.get(key)
+            if pyc is None:
+                try:
+                    source_hash, code = _rewrite_test(pathlib.Path(path), self.config)
+                except Exception:  # noqa: BLE001 - e.g. a SyntaxError: pytest reports it
+                    return None
+                buffer = io.BytesIO()
+                _write_pyc_fp(buffer, source_hash, code)
+                pyc = buffer.getvalue()
+                if len(self.pyc_cache) >= 1024:
+                    self.pyc_cache.clear()
+                self.pyc_cache[key] = pyc
         cache_dir = os.path.join(os.path.dirname(path), "__pycache__")
         os.makedirs(cache_dir, mode=0o755, exist_ok=True)
         os.chmod(cache_dir, 0o755)
