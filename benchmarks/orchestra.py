@@ -69,6 +69,126 @@ def timed(backend, prompts, max_new_tokens: int) -> tuple[float, list[str], floa
     return time.perf_counter() - started, [c[0] for c in completions], load
 
 
+def _previous(path: Path) -> dict:
+    """The SmolLM2 keys of an earlier run, kept when only the coder section is re-run."""
+    try:
+        old = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return {k: v for k, v in old.items() if not k.startswith("coder_")}
+
+
+def host_cpu() -> dict:
+    from cetd_lib.models.generation import cpu_flags
+
+    shown = ("avx2", "avx512f", "avx512_vnni", "avx512_bf16", "amx_bf16", "amx_int8")
+    return {
+        "cpus": os.cpu_count(),
+        "processor": platform.processor() or platform.machine(),
+        "cpu_flags": sorted(set(shown) & cpu_flags()),
+    }
+
+
+CODER_MODEL = "qwen2.5-coder-0.5b-instruct"
+
+
+def coder_section(args) -> dict:
+    """Qwen2.5-Coder-0.5B on the same gold prompts: the kept path (`llamacpp`) against the `hf`
+    path in float32 (today's path for this model on an AVX2 host), same run, one heavy job at a
+    time; plus `hf` with dtype auto where it differs; plus teacher-forced scoring speed."""
+    from cetd_lib.apps.humaneval import load_humaneval_apps
+    from cetd_lib.harness.backends import HFBackend, LlamaCppBackend, make_backend
+    from cetd_lib.harness.config import BackendSpec
+    from cetd_lib.harness.prompts import build_prompt
+    from cetd_lib.harness.reconstruct import reward_pass_rates
+    from cetd_lib.models import load_base
+    from cetd_lib.models.generation import resolve_dtype
+    from cetd_lib.models.scoring import AnswerScorer, code_without_docstrings
+
+    apps = load_humaneval_apps()[: args.apps]
+    prompts = [build_prompt(app, list(app.requirements)) for app in apps]
+    kept_spec = BackendSpec(name="llamacpp", kind="llamacpp", model=CODER_MODEL)
+    if args.coder_concurrency:
+        kept_spec = dataclasses.replace(kept_spec, concurrency=args.coder_concurrency)
+    paths = {"hf_float32": BackendSpec(name="hf_float32", model=CODER_MODEL, dtype="float32")}
+    auto = resolve_dtype("auto", "cpu")
+    if auto != "float32":
+        paths[f"hf_{auto}"] = BackendSpec(name=f"hf_{auto}", model=CODER_MODEL, dtype=auto)
+
+    seconds, loads, completions = {}, {}, {}
+    kept = make_backend(kept_spec)
+    assert isinstance(kept, LlamaCppBackend), "llama-server missing: run make install"
+    try:
+        for name, backend in [("llamacpp", kept)]:
+            seconds[name], completions[name], loads[name] = timed(
+                backend, prompts, args.max_new_tokens
+            )
+            print(f"coder {name}: {seconds[name] / len(prompts):.2f} s/rebuild", flush=True)
+    finally:
+        kept.close()
+    scorer = None
+    for name, spec in paths.items():
+        model, tokenizer = load_base(CODER_MODEL, dtype=spec.dtype)
+        backend = HFBackend(spec, model=model, tokenizer=tokenizer)
+        seconds[name], completions[name], loads[name] = timed(backend, prompts, args.max_new_tokens)
+        print(f"coder {name}: {seconds[name] / len(prompts):.2f} s/rebuild", flush=True)
+        if spec.dtype == auto:
+            scorer = AnswerScorer(model, tokenizer)
+        del backend, model
+
+    # Teacher-forced scoring of each app's own code (docstrings and comments stripped) under
+    # its gold prompt: what the dense reward computes, twice per sample.
+    answers = [
+        f"```python\n# file: {app.module_names[0]}\n"
+        f"{code_without_docstrings(app.sources[app.module_names[0]])}\n```"
+        for app in apps
+    ]
+    score_load = os.getloadavg()[0]
+    started = time.perf_counter()
+    scored = scorer.score(prompts, answers)
+    score_seconds = time.perf_counter() - started
+    print(f"coder scoring: {len(answers) / score_seconds:.2f} answers/s", flush=True)
+
+    pass_rates = {}
+    for name, texts in completions.items():
+        rewards = reward_pass_rates(apps, texts, cache=None)
+        measured = [r for r in rewards if r is not None]
+        assert len(measured) == len(apps), f"{name}: the harness failed on some apps"
+        pass_rates[name] = sum(measured) / len(measured)
+    per_rebuild = {k: v / len(prompts) for k, v in seconds.items()}
+    speedup = per_rebuild["hf_float32"] / per_rebuild["llamacpp"]
+    delta = 100 * (pass_rates["llamacpp"] - pass_rates["hf_float32"])
+    print(
+        f"coder_speedup_vs_hf_fp32 {speedup:.2f}x (goal 2.5x); pass rate hf_float32 "
+        f"{pass_rates['hf_float32']:.3f} llamacpp {pass_rates['llamacpp']:.3f} ({delta:+.1f})"
+    )
+    return {
+        "coder_what": f"{CODER_MODEL}, {len(apps)} HumanEval gold prompts (first {len(apps)}), "
+        f"greedy, max_new_tokens {args.max_new_tokens}, one timed pass per path",
+        "coder_kept_spec": dataclasses.asdict(kept_spec),
+        "coder_seconds_per_rebuild": per_rebuild,
+        "coder_speedup_vs_hf_fp32": speedup,
+        "coder_speedup_goal": 2.5,
+        "coder_speedup_goal_met": speedup >= 2.5,
+        "coder_pass_rate": pass_rates,
+        "coder_pass_rate_delta_points": delta,
+        "coder_pass_rate_within_2_points": delta >= -2.0,
+        "coder_identical_completions": sum(
+            a == b for a, b in zip(completions["llamacpp"], completions["hf_float32"], strict=True)
+        ),
+        "coder_load_avg_1m": loads,
+        "coder_scored_answers_per_s": len(answers) / score_seconds,
+        "coder_scoring": {
+            "dtype": auto,
+            "answers": len(answers),
+            "seconds": score_seconds,
+            "load_avg_1m": score_load,
+            "mean_logprob_per_token": sum(scored) / len(scored),
+        },
+        "coder_host": host_cpu(),
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=ROOT / "outputs" / "bench" / "orchestra.json")
@@ -81,6 +201,11 @@ def main(argv: list[str] | None = None) -> int:
         help="generation cap (384 = orchestra.max_new_tokens of params/smoke.yaml)",
     )
     parser.add_argument("--no-contended", action="store_true", help="skip the contended timing")
+    parser.add_argument("--skip-smollm2", action="store_true", help="only the coder section")
+    parser.add_argument("--skip-coder", action="store_true", help="only the SmolLM2 section")
+    parser.add_argument(
+        "--coder-concurrency", type=int, default=0, help="llamacpp slots (0 = BackendSpec default)"
+    )
     parser.add_argument(
         "--contended-apps", type=int, default=8, help="prompts timed with and without contention"
     )
@@ -99,6 +224,13 @@ def main(argv: list[str] | None = None) -> int:
     from cetd_lib.harness.reconstruct import reward_pass_rates
     from cetd_lib.models import load_base
     from cetd_lib.models.generation import resolve_dtype
+
+    if not args.skip_coder:
+        coder = coder_section(args)
+    if args.skip_smollm2:
+        atomic_write_json(args.out, {**_previous(args.out), **coder})
+        print(f"wrote {args.out}")
+        return 0
 
     apps = load_humaneval_apps()[: args.apps]
     assert len(apps) == args.apps, f"HumanEval has fewer than {args.apps} problems"
@@ -193,12 +325,10 @@ def main(argv: list[str] | None = None) -> int:
             a == b for a, b in zip(outputs["baseline"], outputs["new"], strict=True)
         ),
         "contended": contended,
-        "machine": {
-            "cpus": os.cpu_count(),
-            "processor": platform.processor() or platform.machine(),
-            "python": platform.python_version(),
-        },
+        "machine": {**host_cpu(), "python": platform.python_version()},
     }
+    if not args.skip_coder:
+        report.update(coder)
     atomic_write_json(args.out, report)
     print(
         f"speedup_vs_hf_generate {speedup:.2f}x (goal 3x); pass rate baseline "

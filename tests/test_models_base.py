@@ -90,3 +90,78 @@ def test_incomplete_cache_is_rebuilt_not_trusted(monkeypatch, tmp_path):
     assert converted == [target] and not (target / "config.json").exists()
     packaged_model_dir("smollm2-135m-instruct")  # complete now: reused, not converted again
     assert converted == [target]
+
+
+def _parts(tmp_path, chunks: list[bytes]):
+    paths = []
+    for index, chunk in enumerate(chunks, start=1):
+        path = tmp_path / f"part{index:02d}.bin"
+        path.write_bytes(chunk)
+        paths.append(path)
+    return paths
+
+
+def test_split_gguf_parts_are_joined_in_order_and_checked(tmp_path):
+    import hashlib
+
+    from cetd_lib.models.base import assemble_parts
+
+    chunks = [b"GGUF" + bytes(range(200)), bytes(range(255, 0, -1)), b"tail"]
+    whole = b"".join(chunks)
+    target = tmp_path / "out" / "model.gguf"
+    assemble_parts(
+        _parts(tmp_path, chunks), target, sha256=hashlib.sha256(whole).hexdigest(), size=len(whole)
+    )
+    assert target.read_bytes() == whole
+
+
+def test_a_corrupted_part_names_both_hashes_and_leaves_nothing(tmp_path):
+    import hashlib
+
+    from cetd_lib.models.base import ModelIntegrityError, assemble_parts
+
+    chunks = [b"GGUF" + bytes(range(200)), bytes(range(255, 0, -1))]
+    pinned = hashlib.sha256(b"".join(chunks)).hexdigest()
+    chunks[1] = chunks[1][:-1] + b"\x00"  # one flipped byte, same size
+    corrupted = hashlib.sha256(b"".join(chunks)).hexdigest()
+    target = tmp_path / "out" / "model.gguf"
+    with pytest.raises(ModelIntegrityError) as error:
+        assemble_parts(_parts(tmp_path, chunks), target, sha256=pinned, size=256 + 3)
+    assert pinned in str(error.value) and corrupted in str(error.value)
+    assert "reinstall" in str(error.value)
+    assert list(target.parent.iterdir()) == []  # no partial file, no staging file
+
+
+def test_missing_split_parts_are_named_with_the_install_command():
+    from cetd_lib.models.base import SplitGGUF
+
+    ghost = SplitGGUF(
+        name="ghost",
+        stem="ghost_split_part",
+        parts=2,
+        size=1,
+        sha256="0" * 64,
+        install_command="make install",
+    )
+    with pytest.raises(ModelNotInstalledError, match=r"ghost-split-part1.*make install"):
+        ghost.assemble()
+
+
+def test_qwen_coder_assembles_to_the_pinned_file(monkeypatch, tmp_path):
+    """make install installs the six part wheels; the joined file is the pinned GGUF."""
+    import hashlib
+
+    import gguf
+
+    from cetd_lib.models.base import QWEN_CODER_05B
+
+    monkeypatch.setenv("CETD_CACHE", str(tmp_path))  # assemble afresh, hash checked
+    path = QWEN_CODER_05B.assemble()
+    assert path.stat().st_size == QWEN_CODER_05B.size == 491_400_064
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(1 << 22):
+            digest.update(chunk)
+    assert digest.hexdigest() == QWEN_CODER_05B.sha256
+    field = gguf.GGUFReader(str(path)).fields["general.name"]
+    assert bytes(field.parts[field.data[0]]).decode().startswith("Qwen2.5 Coder 0.5B Instruct")

@@ -9,6 +9,8 @@ prompts and batch size). Registered kinds:
 - `hf`: a local transformers model from `cetd_lib.models.load_base` - batched, left-padded,
   chat template, greedy or seeded sampling, stops once every expected module's code block is
   closed;
+- `llamacpp`: a private llama.cpp server over the model's GGUF (continuous batching, quantised
+  kernels), started and stopped with the backend; built by `make install`;
 - `openai`: any OpenAI-compatible chat-completions server (vLLM, llama.cpp, TGI, ...), with
   timeouts, retries with exponential backoff and bounded concurrency (stdlib urllib);
 - `oracle` / `null`: calibration. `oracle` answers with the app's original source (must score
@@ -23,6 +25,7 @@ import difflib
 import json
 import logging
 import os
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -30,6 +33,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol
 
+from cetd_lib.harness import llama_server
 from cetd_lib.harness.config import BackendSpec
 from cetd_lib.harness.prompts import Prompt
 
@@ -61,7 +65,7 @@ _REGISTRY: dict[str, Callable[[BackendSpec], Backend]] = {}
 def is_generation_failure(exc: BaseException) -> bool:
     """True for errors that say the generator failed (server gone or broken, out of memory),
     not that the caller's code is wrong: those are measured as HARNESS_ERROR, never as 0."""
-    if isinstance(exc, (BackendError, MemoryError)):
+    if isinstance(exc, (BackendError, llama_server.LlamaServerError, MemoryError)):
         return True
     if type(exc).__name__ == "OutOfMemoryError":  # torch.OutOfMemoryError (CUDA/MPS)
         return True
@@ -298,6 +302,12 @@ class HFBackend:
             outputs.append(samples if sampling else samples * n)
         return outputs
 
+    def score(self, prompts: Sequence[Prompt], answers: Sequence[str]) -> list[float]:
+        """Mean log-prob per answer token under this model (teacher-forced, models.scoring)."""
+        from cetd_lib.models.scoring import AnswerScorer
+
+        return AnswerScorer(self.model, self.tokenizer).score(prompts, answers)
+
     def _generate_transformers(
         self,
         prompts: Sequence[Prompt],
@@ -369,6 +379,125 @@ class HFBackend:
 @register_backend("hf")
 def _make_hf(spec: BackendSpec) -> Backend:
     return HFBackend(spec)
+
+
+# ---------------------------------------------------------------------------------------------
+# llamacpp: a private llama-server (continuous batching over the GGUF)
+# ---------------------------------------------------------------------------------------------
+
+
+class LlamaCppBackend:
+    """Orchestra member served by a private `llama-server` over the model's GGUF
+    (harness.llama_server): continuous batching across `concurrency` slots, prompts rendered
+    and tokenised by the model's own tokenizer, as `hf` renders them."""
+
+    def __init__(self, spec: BackendSpec, tokenizer: Any = None) -> None:
+        from cetd_lib.models import load_tokenizer
+
+        binary = llama_server.require_binary()  # before any loading: the fallback decides on it
+        self.name = spec.name
+        self.spec = spec
+        gguf = llama_server.gguf_for(spec.model)
+        if tokenizer is None:
+            if spec.model.endswith(".gguf"):
+                from transformers import AutoTokenizer
+
+                tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+            else:
+                tokenizer = load_tokenizer(spec.model)
+        self.tokenizer = tokenizer
+        self.threads = spec.threads or os.cpu_count() or 1
+        self.parallel = max(1, spec.concurrency)
+        self.server = llama_server.LlamaServer(
+            gguf,
+            parallel=self.parallel,
+            slot_context=spec.slot_context_tokens,
+            threads=self.threads,
+            binary=binary,
+        )
+        self._scorer = None
+        self._lock = threading.Lock()
+
+    def prompt_ids(self, prompt: Prompt) -> list[int]:
+        """The chat-templated prompt as token ids: the same input the `hf` backend decodes."""
+        ids = self.tokenizer.apply_chat_template(
+            list(prompt.messages), tokenize=True, add_generation_prompt=True
+        )
+        return list(ids["input_ids"] if isinstance(ids, dict) or hasattr(ids, "keys") else ids)
+
+    def generate(
+        self,
+        prompts: Sequence[Prompt],
+        n: int,
+        temperature: float,
+        max_new_tokens: int,
+        seed: int,
+        *,
+        top_p: float = 1.0,
+    ) -> list[list[str]]:
+        sampling = temperature > 0
+        copies = n if sampling else 1  # greedy samples are identical: decode once
+        tasks = [(i, s) for i in range(len(prompts)) for s in range(copies)]
+        encoded = [self.prompt_ids(p) for p in prompts]
+
+        def run(task: tuple[int, int]) -> str:
+            i, s = task
+            blocks = max(1, len(prompts[i].module_names))
+            body = {
+                "prompt": encoded[i],
+                "n_predict": max_new_tokens,
+                "temperature": temperature,
+                "seed": seed + s,  # sample i uses seed + i, as the other backends
+                "cache_prompt": True,
+                # hf semantics: greedy is argmax; sampling is temperature + nucleus only.
+                "top_k": 0,
+                "min_p": 0.0,
+                "top_p": top_p if sampling else 1.0,
+                "repeat_penalty": 1.0,
+            }
+            return self.server.stream_completion(
+                body,
+                timeout=self.spec.request_timeout_s,
+                stop_when=lambda text: _closed_blocks(text) >= blocks,
+            )
+
+        if self.server.process.poll() is not None:
+            raise BackendError(f"{self.name}: llama-server has exited: {self.server.log_tail()}")
+        with ThreadPoolExecutor(self.parallel) as executor:
+            texts = list(executor.map(run, tasks))  # map keeps the callers' order
+        outputs = []
+        for i in range(len(prompts)):
+            samples = texts[i * copies : (i + 1) * copies]
+            outputs.append(samples if sampling else samples * n)
+        return outputs
+
+    def score(self, prompts: Sequence[Prompt], answers: Sequence[str]) -> list[float]:
+        """Mean log-prob per answer token, through the same weights in torch."""
+        with self._lock:
+            if self._scorer is None:
+                from cetd_lib.models.scoring import AnswerScorer
+
+                self._scorer = AnswerScorer.load(self.spec.model, dtype=self.spec.dtype)
+        return self._scorer.score(prompts, answers)
+
+    def close(self) -> None:
+        self.server.close()
+
+
+@register_backend("llamacpp")
+def _make_llamacpp(spec: BackendSpec) -> Backend:
+    """llama-server where it is built; otherwise, loudly, the `hf` backend on the same model."""
+    try:
+        return LlamaCppBackend(spec)
+    except llama_server.ServerNotInstalledError as exc:
+        log.error(
+            "member %r: %s. FALLING BACK to the hf backend for %s (same model, slower; its "
+            "completions are not token-identical to llama.cpp's).",
+            spec.name,
+            exc,
+            spec.model,
+        )
+        return HFBackend(spec)
 
 
 # ---------------------------------------------------------------------------------------------

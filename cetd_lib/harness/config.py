@@ -198,13 +198,16 @@ class BackendSpec:
         "Label of this member in results (unique within an orchestra).", default="smollm2"
     )
     kind: str = help_field(
-        "Registered backend: 'hf' (local transformers model), 'openai' (OpenAI-compatible "
-        "HTTP server), 'oracle' (original source: must score 100%), 'null' (empty: 0%).",
+        "Registered backend: 'hf' (local transformers model), 'llamacpp' (a private "
+        "llama-server over the packaged GGUF, built by make install; docs/serving.md), 'openai' "
+        "(OpenAI-compatible HTTP server), 'oracle' (original source: must score 100%), 'null' "
+        "(empty: 0%).",
         default="hf",
     )
     model: str = help_field(
-        "hf: a name for cetd_lib.models.load_base ('smollm2-135m-instruct', 'tiny-random', a "
-        "directory); openai: the model id the server expects.",
+        "hf: a name for cetd_lib.models.load_base ('smollm2-135m-instruct', "
+        "'qwen2.5-coder-0.5b-instruct', 'tiny-random', a directory); llamacpp: a packaged "
+        "model name or a .gguf file; openai: the model id the server expects.",
         default="smollm2-135m-instruct",
     )
     base_url: str = help_field("openai: server root, e.g. http://127.0.0.1:8000/v1.", default="")
@@ -219,13 +222,24 @@ class BackendSpec:
         "itself never goes into configs or run records.",
         default="",
     )
-    request_timeout_s: float = help_field("openai: timeout of one HTTP request.", default=120.0)
+    request_timeout_s: float = help_field(
+        "openai, llamacpp: timeout of one HTTP request.", default=120.0
+    )
     max_retries: int = help_field(
         "openai: retries on connection errors, 429 and 5xx, with exponential backoff.",
         default=4,
     )
     backoff_s: float = help_field("openai: first backoff delay; doubles per retry.", default=1.0)
-    concurrency: int = help_field("openai: requests in flight at once.", default=4)
+    concurrency: int = help_field(
+        "openai: requests in flight at once; llamacpp: the server's parallel slots (sequences "
+        "decoded together by continuous batching).",
+        default=4,
+    )
+    slot_context_tokens: int = help_field(
+        "llamacpp: context of one slot (prompt + completion tokens); the server allocates "
+        "concurrency x this.",
+        default=4096,
+    )
     batch_size: int = help_field(
         "hf: rows decoded together (prompts x samples). On 2 CPU cores, SmolLM2, 40 HumanEval "
         "prompts: 2.42 s/rebuild at 40, 2.69 at 64, 3.04 at 24 (benchmarks/orchestra.py "
@@ -249,7 +263,7 @@ class BackendSpec:
         default="pruned",
     )
     threads: int = help_field(
-        "hf: torch intra-op threads; 0 = torch's default (one per core).", default=0
+        "hf: torch intra-op threads; llamacpp: server threads; 0 = one per core.", default=0
     )
     device: str = help_field("hf: 'cpu', 'cuda' or 'auto'.", default="cpu")
     dtype: str = help_field(
@@ -267,6 +281,11 @@ class BackendSpec:
             raise ValueError(
                 f"member {self.name!r}: max_batch_tokens must be >= 0 (0 = no cap), "
                 f"got {self.max_batch_tokens}"
+            )
+        if self.slot_context_tokens < 256:
+            raise ValueError(
+                f"member {self.name!r}: slot_context_tokens must be >= 256, "
+                f"got {self.slot_context_tokens}"
             )
         if self.threads < 0:
             raise ValueError(f"member {self.name!r}: threads must be >= 0, got {self.threads}")

@@ -33,6 +33,7 @@ from cetd_lib.harness.bytecode import (
     rewritten_by_pytest,
 )
 from cetd_lib.harness.config import HarnessConfig
+from cetd_lib.harness.janitor import start_janitor
 from cetd_lib.harness.results import (
     RunJob,
     RunResult,
@@ -463,18 +464,9 @@ class SandboxPool:
 
 
 def _start_janitor(base: Path) -> subprocess.Popen:
-    """A shell that removes `base` once this process is gone, however it ends: it waits for EOF
-    on a pipe only this process holds, which the kernel closes even after SIGKILL (a notebook
-    kernel killed by nbval or papermill never runs atexit). The second pass catches a worker
-    that was writing an app's files at that moment and re-created the directory."""
-    return subprocess.Popen(
-        ["/bin/sh", "-c", 'read -r _; rm -rf -- "$0"; sleep 5; rm -rf -- "$0"', str(base)],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,  # a Ctrl-C to our process group must not stop it first
-        close_fds=True,
-    )
+    """Removes `base` once this process is gone (harness.janitor). The second pass catches a
+    worker that was writing an app's files at that moment and re-created the directory."""
+    return start_janitor('rm -rf -- "$0"; sleep 5; rm -rf -- "$0"', str(base))
 
 
 def _remove_stale_sandboxes() -> None:

