@@ -173,3 +173,11 @@ def test_real_server_does_not_outlive_a_killed_owner(tmp_path):
     assert owner.returncode == -signal.SIGKILL, owner.stderr[-500:]
     pid = int(owner.stdout.split()[0])
     assert _wait_gone(pid, 15), "llama-server orphaned after its owner was killed"
+
+
+def test_local_kind_is_the_measured_winner_per_host():
+    from cetd_lib.harness.backends import local_backend_kind
+
+    assert local_backend_kind(frozenset({"avx2", "avx512f", "avx512_bf16"})) == "hf"
+    assert local_backend_kind(frozenset({"avx2", "amx_bf16"})) == "hf"
+    assert local_backend_kind(frozenset({"avx2", "fma", "f16c"})) == "llamacpp"

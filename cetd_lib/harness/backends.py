@@ -9,6 +9,7 @@ prompts and batch size). Registered kinds:
 - `hf`: a local transformers model from `cetd_lib.models.load_base` - batched, left-padded,
   chat template, greedy or seeded sampling, stops once every expected module's code block is
   closed;
+- `local`: the fastest of those two on this host (`local_backend_kind`);
 - `llamacpp`: a private llama.cpp server over the model's GGUF (continuous batching, quantised
   kernels), started and stopped with the backend; built by `make install`;
 - `openai`: any OpenAI-compatible chat-completions server (vLLM, llama.cpp, TGI, ...), with
@@ -21,6 +22,7 @@ Add a backend with `@register_backend("name")` on a factory `(BackendSpec) -> Ba
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import json
 import logging
@@ -304,9 +306,9 @@ class HFBackend:
 
     def score(self, prompts: Sequence[Prompt], answers: Sequence[str]) -> list[float]:
         """Mean log-prob per answer token under this model (teacher-forced, models.scoring)."""
-        from cetd_lib.models.scoring import AnswerScorer
+        from cetd_lib.models.scoring import TeacherForcedScorer
 
-        return AnswerScorer(self.model, self.tokenizer).score(prompts, answers)
+        return TeacherForcedScorer(self.model, self.tokenizer).score(prompts, answers)
 
     def _generate_transformers(
         self,
@@ -475,9 +477,9 @@ class LlamaCppBackend:
         """Mean log-prob per answer token, through the same weights in torch."""
         with self._lock:
             if self._scorer is None:
-                from cetd_lib.models.scoring import AnswerScorer
+                from cetd_lib.models.scoring import TeacherForcedScorer
 
-                self._scorer = AnswerScorer.load(self.spec.model, dtype=self.spec.dtype)
+                self._scorer = TeacherForcedScorer.load(self.spec.model, dtype=self.spec.dtype)
         return self._scorer.score(prompts, answers)
 
     def close(self) -> None:
@@ -498,6 +500,22 @@ def _make_llamacpp(spec: BackendSpec) -> Backend:
             spec.model,
         )
         return HFBackend(spec)
+
+
+def local_backend_kind(flags: frozenset[str] | None = None) -> str:
+    """The fastest local CPU path for this host, as `benchmarks/orchestra.py` measured it for
+    Qwen2.5-Coder-0.5B: `hf` in bfloat16 where the CPU has native bf16 (2.6x its float32 on an
+    avx512_bf16 host, where llama.cpp's AVX2 build was 1.1x), `llamacpp` elsewhere."""
+    from cetd_lib.models.generation import resolve_dtype
+
+    return "hf" if resolve_dtype("auto", "cpu", flags) == "bfloat16" else "llamacpp"
+
+
+@register_backend("local")
+def _make_local(spec: BackendSpec) -> Backend:
+    kind = local_backend_kind()
+    log.info("member %r: kind 'local' resolves to %r on this host", spec.name, kind)
+    return make_backend(dataclasses.replace(spec, kind=kind))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -199,7 +199,8 @@ class BackendSpec:
     )
     kind: str = help_field(
         "Registered backend: 'hf' (local transformers model), 'llamacpp' (a private "
-        "llama-server over the packaged GGUF, built by make install; docs/serving.md), 'openai' "
+        "llama-server over the packaged GGUF, built by make install; docs/serving.md), 'local' "
+        "(hf in bfloat16 on CPUs with native bf16, else llamacpp: the measured winner), 'openai' "
         "(OpenAI-compatible HTTP server), 'oracle' (original source: must score 100%), 'null' "
         "(empty: 0%).",
         default="hf",

@@ -1,6 +1,6 @@
 """Teacher-forced scoring: how likely a model finds a given answer to a given chat prompt.
 
-    scorer = AnswerScorer.load("qwen2.5-coder-0.5b-instruct")
+    scorer = TeacherForcedScorer.load("qwen2.5-coder-0.5b-instruct")
     scorer.score(prompts, answers)  # -> mean log p(answer token | prompt, earlier tokens)
 
 One forward pass per (prompt, answer) pair, no sampling: the dense reward of [content]
@@ -16,7 +16,6 @@ have produced it; the end-of-turn token is not scored.
 
 from __future__ import annotations
 
-import ast
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -94,10 +93,10 @@ def answer_logprobs(
     return [r for r in results if r is not None]
 
 
-class AnswerScorer:
+class TeacherForcedScorer:
     """`score(prompts, answers)` -> mean log-prob per answer token, through a local model.
 
-    The `AnswerScorer` protocol of the dense reward: any object with this `score` will do."""
+    What the dense reward needs of an orchestra member (harness.likelihood)."""
 
     def __init__(self, model: Any, tokenizer: Any, *, batch_size: int = 8) -> None:
         self.model = model.eval()
@@ -105,7 +104,7 @@ class AnswerScorer:
         self.batch_size = batch_size
 
     @classmethod
-    def load(cls, name: str, *, dtype: str = "auto", batch_size: int = 8) -> AnswerScorer:
+    def load(cls, name: str, *, dtype: str = "auto", batch_size: int = 8) -> TeacherForcedScorer:
         from cetd_lib.models import load_base
 
         model, tokenizer = load_base(name, dtype=resolve_dtype(dtype, "cpu"))
@@ -124,20 +123,3 @@ class AnswerScorer:
 
     def score(self, prompts: Sequence[Any], answers: Sequence[str]) -> list[float]:
         return [r.mean for r in self.logprobs(prompts, answers)]
-
-
-def code_without_docstrings(source: str) -> str:
-    """`source` with every docstring and comment removed (ast round trip): what a likelihood
-    reward should score, since gold requirements paraphrase HumanEval's docstrings."""
-    tree = ast.parse(source)
-    for node in ast.walk(tree):
-        body = getattr(node, "body", None)
-        if (
-            isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
-            and body
-            and isinstance(body[0], ast.Expr)
-            and isinstance(body[0].value, ast.Constant)
-            and isinstance(body[0].value.value, str)
-        ):
-            node.body = body[1:] or [ast.Pass()]
-    return ast.unparse(tree)
