@@ -113,3 +113,55 @@ def test_test_direction_is_recorded():
     assert wilcoxon_test([0, 0, 0], [1, 2, 3]).favours == "b"
     c = compare("gold", "x", {"gold": {"a": 1.0}, "x": {"a": 1.0}})
     assert c.decision(0.05) == "not resolved"  # one tie: nothing tested
+
+
+def test_wilcoxon_with_ties_is_exact_not_the_normal_approximation():
+    # the regression of issue 29: 4 equal wins and 10 ties. scipy's normal approximation gave
+    # p = 0.046 ("significant"); the exact sign-flip distribution of 4 equal ranks puts
+    # P(all four positive) + P(all four negative) = 2 / 16
+    test = wilcoxon_test([1.0] * 4 + [0.5] * 10, [0.0] * 4 + [0.5] * 10)
+    assert (test.wins, test.losses, test.ties) == (4, 0, 10)
+    assert test.p_value == 0.125
+    # the same without the ties: the ties change nothing
+    assert wilcoxon_test([1.0] * 4, [0.0] * 4).p_value == 0.125
+
+
+def _brute_force_p(diffs):
+    """Two-sided p by enumerating all 2**n sign patterns of the non-zero |d| (midranks)."""
+    import itertools
+
+    from scipy.stats import rankdata
+
+    nonzero = [d for d in diffs if d != 0]
+    ranks = rankdata([abs(d) for d in nonzero])
+    observed = sum(r for r, d in zip(ranks, nonzero, strict=True) if d > 0)
+    sums = [
+        sum(r for r, s in zip(ranks, signs, strict=True) if s)
+        for signs in itertools.product([0, 1], repeat=len(nonzero))
+    ]
+    lower = sum(w <= observed + 1e-9 for w in sums) / len(sums)
+    upper = sum(w >= observed - 1e-9 for w in sums) / len(sums)
+    return min(1.0, 2 * min(lower, upper))
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_wilcoxon_matches_enumeration_of_sign_patterns_with_tied_ranks(seed):
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    # pass rates in quarters: many zero differences and many tied |d|, as in real runs
+    a = rng.integers(0, 5, size=16) / 4
+    b = rng.integers(0, 5, size=16) / 4
+    test = wilcoxon_test(a, b)
+    assert test.p_value == pytest.approx(_brute_force_p(list(a - b)), abs=1e-12)
+
+
+def test_wilcoxon_agrees_with_scipy_where_scipy_is_exact():
+    from scipy.stats import wilcoxon
+
+    a = [0.9, 0.2, 0.75, 0.6, 0.33, 0.81, 0.47, 0.12, 0.97, 0.58]  # distinct |d|, no zero
+    b = [0.1, 0.25, 0.3, 0.0, 0.5, 0.2, 0.05, 0.6, 0.15, 0.22]
+    ours = wilcoxon_test(a, b)
+    theirs = wilcoxon(a, b, method="exact")
+    assert ours.statistic == theirs.statistic
+    assert ours.p_value == pytest.approx(theirs.pvalue, rel=1e-9)
