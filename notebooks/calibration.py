@@ -18,11 +18,13 @@
 #
 # Before a reconstruction pass rate becomes a reward or a metric: does it move with the quality of
 # the requirements? Each orchestra member rebuilds the same apps from a ladder of requirement
-# sources whose quality is known by construction (gold, gold with 25/50/75% of the items dropped,
-# the gold of another app, module names only) and the harness bounds (`oracle`: the original
-# source, `null`: nothing). Per member and app family: pass rate per rung with a paired bootstrap
-# CI, pass@k, a dose-response plot, the signal gold − shuffled with the number of apps a 5-point
-# difference needs, and a verdict (docs/calibration.md).
+# sources whose quality is known by construction (gold, gold with 25/50/75% of the items beyond
+# the signature dropped, the gold of another app, module names only), the control
+# `signature_only` (the app's public signatures and nothing else) and the harness bounds
+# (`oracle`: the original source, `null`: nothing). Per member and app family: pass rate per rung
+# with a paired bootstrap CI, pass@k, a dose-response plot, gold − signature_only and
+# gold − shuffled with the number of apps a 5-point content difference needs, and a verdict
+# (docs/calibration.md).
 #
 # Run headless: `python -m cetd_lib run notebooks/calibration.ipynb --params params/smoke.yaml`.
 
@@ -95,11 +97,12 @@ fig.savefig(s.run.artifact("calibration_dose_response.png"), dpi=100)
 
 # %% [markdown]
 # ## Signal and verdict
-# gold − shuffled per app (paired bootstrap CI) and the apps a paired t-test needs to detect a
-# `calibration.effect_size` difference at `calibration.power`, from the measured SD of the
-# per-app differences. "carries signal": the CI lies above 0, a Wilcoxon signed-rank test of the
-# same differences has p < 1 − `confidence`, and no step of the ladder inverts (a lower dose
-# significantly above the next higher one); otherwise "flat".
+# gold − signature_only and gold − shuffled per app (paired bootstrap CIs, exact Wilcoxon p,
+# Holm over the two) and the apps a paired t-test needs to detect a `calibration.effect_size`
+# content difference at `calibration.power`. "carries content signal": both CIs above 0, both
+# Holm p < 1 − `confidence`, and no step of the ladder inverts; "names only": gold − shuffled
+# holds but gold − signature_only does not (the pass rate pays for the signature); otherwise
+# "flat".
 
 # %%
 rows = sum(len(run.calibrations) for run in runs)

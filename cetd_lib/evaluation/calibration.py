@@ -4,12 +4,17 @@ Before a reconstruction pass rate is used as a reward or a metric, measure wheth
 with the quality of the requirements at all. On the same apps, each orchestra member rebuilds
 the code from a *ladder* of requirement sources whose quality is known by construction:
 
-    gold > gold with 25/50/75% of the items dropped > gold of another app / no items
+    gold > gold with 25/50/75% of the items beyond the signature dropped > another app's gold
 
-plus two bounds from the harness's calibration backends (`oracle` = the original source,
-`null` = nothing). Per member and app family the pass rates are compared per app (paired
-bootstrap), the signal `gold - gold_shuffled` gets a CI and a power analysis (apps needed to
-detect a 5-point difference), and a verdict: "carries signal" or "flat".
+beside a control outside that chain, `signature_only` (the app's public signatures and
+nothing else), plus two bounds from the harness's calibration backends (`oracle` = the
+original source, `null` = nothing). Per member and app family the pass rates are compared per
+app (paired bootstrap). Two differences decide the verdict: gold - gold_shuffled (are the
+requirements read at all?) and gold - signature_only (does the *content* beyond the names
+move the pass rate?), each with a CI and a Holm-corrected exact Wilcoxon p; the power analysis
+(apps needed to detect a 5-point difference) is for gold - signature_only. Verdict: "carries
+content signal", "names only" or "flat" (issue 29: a member that passes exactly when the
+signature is present used to get "carries signal").
 
 The rungs are registered requirement sources (`phase2.register_source`) and ablation
 sources, so `ablation.sources: [gold, gold_drop50, gold_shuffled]` works by name; they live in
@@ -48,11 +53,14 @@ from cetd_lib.evaluation.ladder import (
     drop_rung_name,
     register_drop_rung,
 )
+from cetd_lib.metrics.paired import holm
 
 log = logging.getLogger(__name__)
 
-CARRIES_SIGNAL = "carries signal"
-FLAT = "flat: a reward here would be noise"
+CARRIES_CONTENT_SIGNAL = "carries content signal"
+NAMES_ONLY = "names only"
+FLAT = "flat"
+CONTROL = "signature_only"  # gold must beat it for the pass rate to pay for content
 
 Family = Literal["bundled", "humaneval", "holdout", "apps_dir"]
 
@@ -73,7 +81,8 @@ class CalibrationConfig:
     )
     rungs: tuple[str, ...] = help_field(
         "Rungs of the ladder (ladder.RUNGS); 'gold_drop' stands for one rung per "
-        "drop_fractions entry. 'gold' and 'gold_shuffled' are required: the verdict needs them.",
+        "drop_fractions entry. 'gold', 'signature_only' and 'gold_shuffled' are required: the "
+        "verdict needs gold - signature_only and gold - gold_shuffled.",
         default=DEFAULT_RUNGS,
     )
     drop_fractions: tuple[float, ...] = help_field(
@@ -106,8 +115,8 @@ class CalibrationConfig:
         "Seeds the app sample, the dropped items, the derangement and the bootstrap.", default=0
     )
     effect_size: float = help_field(
-        "Difference in mean pass rate (gold - shuffled) the power analysis is for: 0.05 = 5 "
-        "points.",
+        "Difference in mean pass rate (gold - signature_only) the power analysis is for: "
+        "0.05 = 5 points.",
         default=0.05,
     )
     power: float = help_field("Power wanted for that difference (paired t-test).", default=0.8)
@@ -123,10 +132,11 @@ class CalibrationConfig:
                     f"calibration.rungs: unknown rung {name!r}{hint}; known: "
                     f"{[*RUNGS, DROP_PLACEHOLDER]}"
                 )
-        for needed in ("gold", "gold_shuffled"):
+        for needed in ("gold", CONTROL, "gold_shuffled"):
             if needed not in self.rungs:
                 raise ValueError(
-                    f"calibration.rungs lacks {needed!r}: the signal is gold - gold_shuffled"
+                    f"calibration.rungs lacks {needed!r}: the verdict needs gold - "
+                    f"{CONTROL} and gold - gold_shuffled (add it to calibration.rungs)"
                 )
         for fraction in self.drop_fractions:
             drop_rung_name(fraction)  # raises with the expected form
@@ -368,33 +378,42 @@ class Difference:
 
 @dataclass(frozen=True)
 class Signal:
-    difference: Difference  # gold - gold_shuffled
-    p_value: float  # Wilcoxon signed-rank, two-sided, zero differences dropped; NaN: all tied
+    """One verdict difference (gold - signature_only or gold - gold_shuffled) with its test."""
+
+    difference: Difference
+    p_value: float  # exact Wilcoxon signed-rank, two-sided, zeros dropped; NaN: all tied
+    p_holm: float  # Holm over the verdict's two differences
     n_apps: int
     effect_size: float
     power: float
     apps_needed: int | None
     apps_needed_note: str
 
+    def holds(self, alpha: float) -> bool:
+        """CI above 0 and Holm p < alpha (NaN, every app tied, is not significant)."""
+        return self.difference.ci_low > 0 and self.p_holm < alpha
+
 
 @dataclass(frozen=True)
 class Calibration:
-    """One member on one family: the ladder, the signal and the verdict."""
+    """One member on one family: the ladder, the two signals and the verdict."""
 
     member: str
     family: str
     app_ids: tuple[str, ...]  # apps scored under every source rung (the paired set)
     dropped_apps: tuple[str, ...]  # scored by the harness but NaN under some rung
     rungs: dict[str, RungSummary]
-    steps: tuple[Difference, ...]  # adjacent dose levels, higher dose first
-    signal: Signal
+    steps: tuple[Difference, ...]  # adjacent dose levels of the chain, higher dose first
+    signal: Signal  # gold - signature_only: what the requirements' content adds
+    names_signal: Signal  # gold - gold_shuffled: whether the requirements are read at all
     monotone: bool
     verdict: str
     reason: str
 
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
-        data["signal"]["difference"]["excludes_zero"] = self.signal.difference.excludes_zero
+        for key, sig in (("signal", self.signal), ("names_signal", self.names_signal)):
+            data[key]["difference"]["excludes_zero"] = sig.difference.excludes_zero
         for step, raw in zip(self.steps, data["steps"], strict=True):
             raw["reversed"] = step.reversed
         return data
@@ -418,32 +437,47 @@ def dose_steps(rungs: Mapping[str, float]) -> list[tuple[str, str]]:
 
 
 def verdict_for(
-    signal: Difference, p_value: float, steps: Sequence[Difference], alpha: float = 0.05
+    content: Signal, names: Signal, steps: Sequence[Difference], alpha: float = 0.05
 ) -> tuple[str, bool, str]:
-    """(verdict, monotone, reason). "carries signal" iff the paired bootstrap CI of
-    gold - shuffled lies above 0, the Wilcoxon signed-rank test of the same differences has
-    p < alpha (the percentile bootstrap is too narrow on a handful of apps: 3 of 5 apps better
-    and 2 tied gives a CI above 0 but p = 0.25), AND the ladder is monotone-ish: no step from a
-    higher to the next lower dose is reversed with its CI entirely below 0 (noise may tie
-    neighbours; it may not invert them)."""
+    """(verdict, monotone, reason).
+
+    - "carries content signal": gold - signature_only AND gold - gold_shuffled each have a
+      paired bootstrap CI above 0 and a Holm-corrected Wilcoxon p < alpha, and no step of the
+      dose chain is reversed (CI entirely below 0: noise may tie neighbours, not invert them);
+    - "names only": gold - gold_shuffled holds but gold - signature_only does not: the pass
+      rate moves with the names the tests import, not with what the requirements say;
+    - "flat": otherwise (the requirements are not read, or the ladder inverts).
+
+    A CI alone is too narrow on a handful of apps (3 of 5 better and 2 tied gives a CI above 0
+    but p = 0.25), hence the test beside it.
+    """
     reversed_steps = [s for s in steps if s.reversed]
     monotone = not reversed_steps
-    ci = f"[{signal.ci_low:+.3f}, {signal.ci_high:+.3f}]"
-    if not signal.ci_low > 0:
-        return FLAT, monotone, f"CI of gold - shuffled {ci} does not lie above 0"
-    if not p_value < alpha:  # NaN (every app tied) is not significant either
+
+    def describe(sig: Signal) -> str:
+        d = sig.difference
         return (
-            FLAT,
+            f"{d.a} - {d.b} {d.mean:+.3f} [{d.ci_low:+.3f}, {d.ci_high:+.3f}], "
+            f"Holm p = {sig.p_holm:.3g}"
+        )
+
+    if not names.holds(alpha):
+        return FLAT, monotone, f"{describe(names)}: not above 0 at alpha {alpha:g}"
+    if not content.holds(alpha):
+        return (
+            NAMES_ONLY,
             monotone,
-            (
-                f"CI of gold - shuffled {ci} > 0, but the Wilcoxon p = {p_value:.3g} is not below "
-                f"{alpha:g} (too few apps with a difference)"
-            ),
+            f"{describe(names)} holds, but {describe(content)} does not: the signature alone "
+            "rebuilds as well as gold",
         )
     if not monotone:
-        names = ", ".join(f"{s.b} > {s.a}" for s in reversed_steps)
-        return FLAT, monotone, f"gold - shuffled {ci} > 0, but the ladder inverts: {names}"
-    return CARRIES_SIGNAL, monotone, f"CI of gold - shuffled {ci} > 0 and no step inverts"
+        inverted = ", ".join(f"{s.b} > {s.a}" for s in reversed_steps)
+        return FLAT, monotone, f"both differences hold, but the ladder inverts: {inverted}"
+    return (
+        CARRIES_CONTENT_SIGNAL,
+        monotone,
+        f"{describe(content)} and {describe(names)} hold and no step inverts",
+    )
 
 
 def calibrate(
@@ -455,7 +489,7 @@ def calibrate(
 ) -> Calibration:
     """Summarise one member's ladder on one family (paired over apps scored on every rung)."""
     sources = [r for r in measurements if RUNGS[r].kind == "source"]
-    for needed in ("gold", "gold_shuffled"):
+    for needed in ("gold", CONTROL, "gold_shuffled"):
         if needed not in measurements:
             raise ValueError(f"calibrate: rung {needed!r} was not measured")
     rates = {r: measurements[r].pass_rates[member] for r in sources}
@@ -505,24 +539,25 @@ def calibrate(
         sd = float(np.std(diffs, ddof=1)) if len(diffs) > 1 else float("nan")
         return Difference(a, b, float(diffs.mean()), low, high, sd)
 
-    steps = tuple(difference(a, b) for a, b in dose_steps({r: RUNGS[r].dose for r in sources}))
-    gold_vs_shuffled = difference("gold", "gold_shuffled")
-    needed, note = apps_needed(
-        gold_vs_shuffled.sd, config.effect_size, alpha=1 - config.confidence, power=config.power
-    )
-    test = wilcoxon_test(
-        matrix[:, column["gold"]].tolist(), matrix[:, column["gold_shuffled"]].tolist()
-    )
-    signal = Signal(
-        gold_vs_shuffled, test.p_value, len(app_ids), config.effect_size, config.power, needed,
-        note,
-    )  # fmt: skip
-    verdict, monotone, reason = verdict_for(
-        gold_vs_shuffled, signal.p_value, steps, alpha=1 - config.confidence
-    )
+    chain = {r: RUNGS[r].dose for r in sources if RUNGS[r].in_chain}
+    steps = tuple(difference(a, b) for a, b in dose_steps(chain))
+    alpha = 1 - config.confidence
+    pairs = [difference("gold", CONTROL), difference("gold", "gold_shuffled")]
+    p_raw = [
+        wilcoxon_test(matrix[:, column[d.a]].tolist(), matrix[:, column[d.b]].tolist()).p_value
+        for d in pairs
+    ]
+    signals = []
+    for d, p, p_holm in zip(pairs, p_raw, holm(p_raw), strict=True):
+        needed, note = apps_needed(d.sd, config.effect_size, alpha=alpha, power=config.power)
+        signals.append(
+            Signal(d, p, p_holm, len(app_ids), config.effect_size, config.power, needed, note)
+        )
+    content, names_signal = signals
+    verdict, monotone, reason = verdict_for(content, names_signal, steps, alpha=alpha)
     return Calibration(
-        member, family, tuple(app_ids), dropped, summaries, steps, signal, monotone, verdict,
-        reason,
+        member, family, tuple(app_ids), dropped, summaries, steps, content, names_signal,
+        monotone, verdict, reason,
     )  # fmt: skip
 
 
