@@ -237,17 +237,29 @@ class Stage2Config:
     max_grad_norm: float = help_field("Gradient clipping norm (0 = off).", default=1.0)
     mixed_precision: Literal["auto", "bf16", "no"] = mixed_precision_field()
     gradient_checkpointing: bool = gradient_checkpointing_field()
-    baseline: Literal["leave_one_out", "constant"] = help_field(
-        "Advantage baseline: 'leave_one_out' (mean reward of the other K-1 samples, RLOO) or "
-        "'constant' (the seed's fixed constant_baseline).",
-        default="leave_one_out",
+    baseline: Literal["leave_one_out", "constant"] | None = help_field(
+        "Advantage baseline of the hand-written loop: 'leave_one_out' (mean reward of the other "
+        "K-1 samples, RLOO; what null means there) or 'constant' (the seed's fixed "
+        "constant_baseline). The TRL trainers have their own (RLOO: leave-one-out; GRPO: the "
+        "group mean over the group std): there it must stay null, else an error.",
+        default=None,
     )
     constant_baseline: float = help_field(
         "The seed's baseline when baseline='constant'.", default=0.5
     )
-    ce_weight: float = help_field(
-        "lambda of the auxiliary cross-entropy on gold requirements (keeps the text readable).",
-        default=0.1,
+    ce_weight: float | None = help_field(
+        "lambda of the auxiliary cross-entropy on gold requirements in the hand-written loop "
+        "(keeps the text readable; null means 0.1 there). TRL's trainers have no such term: "
+        "there it must stay null or 0, else an error (it used to be dropped silently).",
+        default=None,
+    )
+    disable_dropout: bool = help_field(
+        "TRL trainers: switch dropout off in the policy and the reference (TRL's "
+        "`disable_dropout`). With LoRA dropout on, policy and reference log-probs of the same "
+        "text differ by noise, so the KL term is non-zero at step 1 and in a group whose task "
+        "reward has zero spread the advantage is -beta x that noise (issue 29). The loop "
+        "scores in eval mode always.",
+        default=True,
     )
     beta: float = help_field(
         "KL coefficient to the stage-1 reference (TRL trainers; 0 = no reference model). "
@@ -281,7 +293,7 @@ class Stage2Config:
                 "Stage2Config.use_vllm needs a TRL trainer (algorithm 'rloo' or 'grpo'); the "
                 "hand-written 'loop' generates with the extractor itself"
             )
-        if self.num_samples < 2 and self.baseline == "leave_one_out":
+        if self.num_samples < 2 and self.loop_baseline == "leave_one_out":
             raise ValueError(
                 "Stage2Config: the leave-one-out baseline needs num_samples >= 2 (the other "
                 f"samples of the app are the baseline), got {self.num_samples}; raise "
@@ -292,6 +304,32 @@ class Stage2Config:
                 raise ValueError(f"Stage2Config.{name} must be >= 1, got {getattr(self, name)}")
         if self.learning_rate <= 0 or self.temperature <= 0 or not 0 < self.top_p <= 1:
             raise ValueError("Stage2Config: learning_rate > 0, temperature > 0, top_p in (0, 1]")
-        if self.beta < 0 or self.ce_weight < 0 or self.max_steps < 0:
+        if self.beta < 0 or (self.ce_weight or 0) < 0 or self.max_steps < 0:
             raise ValueError("Stage2Config: beta, ce_weight and max_steps must be >= 0")
         check_extractor_level(self.context_level, "stage2.context_level")
+
+    @property
+    def loop_baseline(self) -> str:
+        """The hand-written loop's advantage baseline (null -> leave-one-out)."""
+        return self.baseline or "leave_one_out"
+
+    @property
+    def loop_ce_weight(self) -> float:
+        """The hand-written loop's cross-entropy weight (null -> 0.1, the seed's lambda)."""
+        return 0.1 if self.ce_weight is None else self.ce_weight
+
+    def check_trl(self) -> None:
+        """Raise for options the TRL trainers would ignore: a setting that silently does
+        nothing makes a run that is not the run its params say."""
+        ignored = []
+        if self.ce_weight:
+            ignored.append(f"ce_weight={self.ce_weight} (TRL's trainers have no auxiliary CE)")
+        if self.baseline is not None:
+            own = "leave-one-out" if self.algorithm == "rloo" else "the group mean / std"
+            ignored.append(f"baseline={self.baseline!r} (TRL {self.algorithm} uses {own})")
+        if ignored:
+            raise ValueError(
+                f"stage2.algorithm={self.algorithm!r} runs TRL, which would ignore "
+                f"{'; '.join(ignored)}: leave these null, or set stage2.algorithm: loop to use "
+                "them"
+            )
