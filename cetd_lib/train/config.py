@@ -122,8 +122,25 @@ class GuardConfig:
         "of the app's cases (apps with one or two hidden cases); > 1 turns this off.",
         default=0.5,
     )
+    # --- (c) saying one thing many times (not a leak: a list the reward over-pays)
+    repeat_similarity: float = help_field(
+        "Two items are the same statement when 2 x LCS / (len a + len b) of their lower-cased "
+        "token sequences (prose punctuation left out) is at least this.",
+        default=0.9,
+    )
+    max_repeated_items: int = help_field(
+        "Reject (`repeated_items`) when more than this many items repeat an earlier one "
+        "(issue 29: 'the signature x 10' rebuilt as well as gold for SmolLM2). Gold, every "
+        "bundled and HumanEval list: at most 3 (humaneval_126's near-identical examples).",
+        default=3,
+    )
 
     def __post_init__(self) -> None:
+        if not 0 < self.repeat_similarity <= 1 or self.max_repeated_items < 0:
+            raise ValueError(
+                "GuardConfig: need 0 < repeat_similarity <= 1 and max_repeated_items >= 0, got "
+                f"{self.repeat_similarity}, {self.max_repeated_items}"
+            )
         if self.min_items < 0 or self.max_items < max(1, self.min_items):
             raise ValueError(
                 f"GuardConfig: need 0 <= min_items <= max_items and max_items >= 1, got "
