@@ -46,7 +46,6 @@ import matplotlib.pyplot as plt
 
 from cetd_lib import session as cetd_session
 from cetd_lib.evaluation import ablation, phase2
-from cetd_lib.harness.prompts import PROMPT_VERSION
 from cetd_lib.tracking.report import write_report
 
 s = cetd_session.start(params_file, run_id, overrides, kind="ablation")
@@ -162,7 +161,10 @@ payload = {
     "by_row_set": by_row_set,
     "checkpoints": {n: r.checkpoint for n, r in results[A.split].items() if r.checkpoint},
     "confidence": A.confidence,
-    "prompt_versions": {"requirements": PROMPT_VERSION, "context": ablation.CONTEXT_PROMPT_VERSION},
+    "prompt_versions": {
+        "requirements": P.orchestra.prompt_version,
+        "context": ablation.CONTEXT_PROMPT_VERSION,
+    },
 }
 s.run.write_summary(
     {

@@ -43,7 +43,6 @@ import matplotlib.pyplot as plt
 
 from cetd_lib import session as cetd_session
 from cetd_lib.evaluation import calibration, calibration_report, phase2
-from cetd_lib.harness.prompts import PROMPT_VERSION
 from cetd_lib.tracking.report import write_report
 
 s = cetd_session.start(params_file, run_id, overrides, kind="calibration")
@@ -124,7 +123,7 @@ payload = {
         "max_new_tokens": P.orchestra.max_new_tokens,
         "seed": P.orchestra.seed,
     },
-    "prompt_version": PROMPT_VERSION,
+    "prompt_version": P.orchestra.prompt_version,
 }
 (s.run.dir / "results.json").write_text(phase2.to_json(payload))
 seconds = {r.family: round(sum(m.seconds for m in r.measurements.values())) for r in runs}

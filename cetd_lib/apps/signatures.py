@@ -114,6 +114,31 @@ def rendered_public_definitions(app: App) -> list[str]:
     return items
 
 
+def public_api(app: App) -> dict[str, str]:
+    """module file name -> the level-3 skeleton of what the tests import from it: the module's
+    imports, then each imported definition with `...` bodies (private methods left out).
+    What the `reconstruct-v2` prompt shows the orchestra for every sample alike."""
+    out = {}
+    for file, names in sorted(imported_names(app).items()):
+        skeleton = ast.parse(signatures_only(app.sources[file], file))
+        kept: list[ast.stmt] = []
+        for node in skeleton.body:
+            if isinstance(node, ast.Import | ast.ImportFrom):
+                kept.append(node)
+                continue
+            defined = _defined_names(node)
+            public = [n for n in defined if not n.startswith("_")]
+            if (names is None and public) or (names is not None and set(defined) & set(names)):
+                if isinstance(node, ast.ClassDef):
+                    node.body = [s for s in node.body if not _private(s)] or [
+                        ast.Expr(ast.Constant(...))
+                    ]
+                kept.append(node)
+        if any(not isinstance(n, ast.Import | ast.ImportFrom) for n in kept):
+            out[file] = ast.unparse(ast.Module(body=kept, type_ignores=[])) + "\n"
+    return out
+
+
 def signature_items(app: App) -> list[str]:
     """The app's signature-only requirement list (see the module docstring): gold's signature
     items when it has them (HumanEval), else the rendered public definitions its tests import.

@@ -172,7 +172,8 @@ def orchestra_pass_rates(
     orchestra = orchestra or OrchestraConfig()
     harness = harness or HarnessConfig()
     prompts = [
-        build_prompt(app, list(items)) for app, items in zip(apps, requirement_lists, strict=True)
+        build_prompt(app, list(items), orchestra.prompt_version)
+        for app, items in zip(apps, requirement_lists, strict=True)
     ]
     per_app: list[list[float]] = [[] for _ in apps]
     if not prompts:
