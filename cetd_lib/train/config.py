@@ -292,6 +292,18 @@ class Stage2Config:
     seed: int = help_field("Seeds sampling and data order of this stage.", default=42)
     max_steps: int = help_field("Stop after this many steps (0 = no cap; smoke runs).", default=0)
     logging_steps: int = help_field("Log every this many steps (TRL trainers).", default=1)
+    app_selection: Literal["all", "calibrated"] = help_field(
+        "Stage-2 training apps: 'all' of the train split, or 'calibrated': only those where "
+        "the calibration run `calibration_run_id` measured gold above signature_only "
+        "(train/selection.py; zero-spread groups elsewhere teach nothing). Recorded in "
+        "train_summary.json.",
+        default="all",
+    )
+    calibration_run_id: str = help_field(
+        "Run id (under run.outputs_dir/runs/) of the calibration that app_selection: "
+        "calibrated reads.",
+        default="",
+    )
     use_vllm: bool = help_field(
         "TRL trainers on a CUDA machine: generate the policy's samples with vLLM (TRL's "
         "`use_vllm`; needs `pip install 'trl[vllm]==1.16.0'`). Off on CPU, where vLLM does "
@@ -305,6 +317,11 @@ class Stage2Config:
     )
 
     def __post_init__(self) -> None:
+        if self.app_selection == "calibrated" and not self.calibration_run_id:
+            raise ValueError(
+                "stage2.app_selection: calibrated needs stage2.calibration_run_id (the run id "
+                "of a calibration notebook run)"
+            )
         if self.use_vllm and self.algorithm == "loop":
             raise ValueError(
                 "Stage2Config.use_vllm needs a TRL trainer (algorithm 'rloo' or 'grpo'); the "

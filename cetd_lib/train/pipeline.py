@@ -74,19 +74,29 @@ def _train(params, train_apps, val_apps, run, live, work, device, backends, base
     del extractor
 
     started = time.perf_counter()
+    stage2_apps, selection = list(train_apps), None
+    if params.stage2.app_selection == "calibrated":
+        from cetd_lib.train.selection import load_calibration_results, select_content_apps
+
+        run_id = params.stage2.calibration_run_id
+        results = load_calibration_results(params.run.outputs_dir, run_id)
+        selection = select_content_apps(results, train_apps, run_id=run_id)
+        stage2_apps = list(selection.apps)
+        log.info("stage 2: %d of %d train apps kept by %s", len(stage2_apps), len(train_apps),
+                 selection.rule)  # fmt: skip
     set_seed(params.stage2.seed)
     extractor = load_extractor(stage1_dir)
     if backends is None:
         backends = build_orchestra(params.orchestra)
     reward = make_reconstruction_reward(
-        {app.app_id: app for app in train_apps},
+        {app.app_id: app for app in stage2_apps},
         backends,
         params.harness,
         params.guard,
         orchestra=params.orchestra,
     )
     stage2 = train_stage2(
-        extractor, train_apps, reward, params.stage2, work / "stage2", live=live, device=device
+        extractor, stage2_apps, reward, params.stage2, work / "stage2", live=live, device=device
     )
     stage2_dir = _publish(stage2.final_dir, run.artifact("stage2"))
     timings["stage2_s"] = time.perf_counter() - started
@@ -99,6 +109,8 @@ def _train(params, train_apps, val_apps, run, live, work, device, backends, base
         },
         "stage1": stage1.to_dict(),
         "stage2": {"steps": stage2.steps, "final_dir": str(stage2_dir)},
+        # which train apps stage 2 used and why (null: all of them, app_selection: all)
+        "stage2_app_selection": selection.to_dict() if selection is not None else None,
         "guard_pass_share": reward.log.guard_pass_share(),
         "within_group_reward_std": [
             reward.log.stats(i)["rewards/reconstruction/within_group_std"]
