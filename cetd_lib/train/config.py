@@ -292,6 +292,18 @@ class Stage2Config:
     seed: int = help_field("Seeds sampling and data order of this stage.", default=42)
     max_steps: int = help_field("Stop after this many steps (0 = no cap; smoke runs).", default=0)
     logging_steps: int = help_field("Log every this many steps (TRL trainers).", default=1)
+    reward: Literal["pass_rate", "likelihood", "both"] = help_field(
+        "'pass_rate': the guarded reconstruction pass rate (reward.py); 'likelihood': the "
+        "orchestra's teacher-forced log-prob per token of the app's stripped code given the "
+        "list minus given the signature-only list (likelihood.py, VR-CLI's reward with a frozen "
+        "judge; needs an AnswerScorer); 'both': their sum. The guard runs first for each.",
+        default="pass_rate",
+    )
+    likelihood_cap: Literal["gold", "none"] = help_field(
+        "The likelihood reward stops at gold's own gain ('gold'): above it a list is more "
+        "code-like than gold (a line-by-line paraphrase), not better. 'none' lifts the cap.",
+        default="gold",
+    )
     app_selection: Literal["all", "calibrated"] = help_field(
         "Stage-2 training apps: 'all' of the train split, or 'calibrated': only those where "
         "the calibration run `calibration_run_id` measured gold above signature_only "

@@ -35,12 +35,14 @@ def run_phase2_training(
     device: str = "cpu",
     backends: dict[str, Any] | None = None,
     base: tuple[Any, Any] | None = None,
+    scorer: Any = None,
 ) -> tuple[Path, Path]:
     """Stage 1 then stage 2; returns (stage-1 best, stage-2 final) checkpoint directories.
 
     `apps`: a `Phase2Apps` (its "train" and "val" splits are used). `backends`: ready
     reconstruction backends by member name (else built from `params.orchestra`). `base`:
-    a loaded `(model, tokenizer)` for the extractor (changed in place).
+    a loaded `(model, tokenizer)` for the extractor (changed in place). `scorer`: the
+    `likelihood.AnswerScorer` that `stage2.reward: likelihood | both` needs.
     """
     from cetd_lib.tracking.live import LiveMetrics
 
@@ -50,14 +52,15 @@ def run_phase2_training(
     work = run.artifact("train")
     work.mkdir(parents=True, exist_ok=True)
     with LiveMetrics.from_config(run, params.dashboard, report_to=params.run.report_to) as live:
-        return _train(params, train_apps, val_apps, run, live, work, device, backends, base)
+        return _train(params, train_apps, val_apps, run, live, work, device, backends, base, scorer)
 
 
-def _train(params, train_apps, val_apps, run, live, work, device, backends, base):
+def _train(params, train_apps, val_apps, run, live, work, device, backends, base, scorer):
     """The two stages, both logging into `live` (opened and closed by the caller)."""
     from cetd_lib.harness.backends import build_orchestra
     from cetd_lib.models import load_extractor, make_extractor
     from cetd_lib.tracking.runs import set_seed
+    from cetd_lib.train.likelihood import make_stage2_reward
     from cetd_lib.train.reward import make_reconstruction_reward
     from cetd_lib.train.stage1 import train_stage1
     from cetd_lib.train.stage2 import train_stage2
@@ -86,14 +89,19 @@ def _train(params, train_apps, val_apps, run, live, work, device, backends, base
                  selection.rule)  # fmt: skip
     set_seed(params.stage2.seed)
     extractor = load_extractor(stage1_dir)
-    if backends is None:
+    if backends is None and params.stage2.reward != "likelihood":
         backends = build_orchestra(params.orchestra)
-    reward = make_reconstruction_reward(
-        {app.app_id: app for app in stage2_apps},
-        backends,
-        params.harness,
-        params.guard,
-        orchestra=params.orchestra,
+    by_id = {app.app_id: app for app in stage2_apps}
+    reward = make_stage2_reward(
+        params.stage2.reward,
+        by_id,
+        pass_rate=lambda: make_reconstruction_reward(
+            by_id, backends, params.harness, params.guard, orchestra=params.orchestra
+        ),
+        scorer=scorer,
+        guard_config=params.guard,
+        prompt_version=params.orchestra.prompt_version,
+        cap=params.stage2.likelihood_cap,
     )
     stage2 = train_stage2(
         extractor, stage2_apps, reward, params.stage2, work / "stage2", live=live, device=device
