@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 
 from cetd_lib.metrics.paired import (
@@ -165,3 +166,42 @@ def test_wilcoxon_agrees_with_scipy_where_scipy_is_exact():
     theirs = wilcoxon(a, b, method="exact")
     assert ours.statistic == theirs.statistic
     assert ours.p_value == pytest.approx(theirs.pvalue, rel=1e-9)
+
+
+def test_paired_ratio_interval_keeps_the_pairing():
+    from cetd_lib.metrics.paired import paired_ratio
+
+    gold = [0.2, 0.4, 0.6, 0.8, 1.0, 0.5]
+    half = [g / 2 for g in gold]  # exactly half of gold on every app
+    assert paired_ratio(half, gold, n_resamples=500) == pytest.approx((0.5, 0.5, 0.5))
+    noisy = [0.0, 0.4, 0.1, 0.8, 0.2, 0.5]
+    ratio, low, high = paired_ratio(noisy, gold, n_resamples=2000, seed=3)
+    assert ratio == pytest.approx(sum(noisy) / sum(gold))
+    assert low < ratio < high  # a point ratio of means hides this interval
+    assert all(math.isnan(v) for v in paired_ratio([1.0], [0.0]))
+
+
+def test_apps_needed_per_pair_is_at_holms_strictest_level():
+    from cetd_lib.metrics.paired import apps_needed
+
+    rates = _rates(
+        gold=[1.0, 0.75, 0.5, 1.0, 0.25, 0.75, 0.5, 1.0],
+        phase2_stage2=[0.5, 0.75, 0.25, 0.75, 0.25, 0.25, 0.5, 0.5],
+        phase1=[0.0, 0.5, 0.0, 0.25, 0.0, 0.0, 0.25, 0.0],
+    )
+    cs = compare_all([("gold", "phase2_stage2"), ("gold", "phase1")], rates)
+    first = cs[0]
+    assert first.family_size == 2
+    gold, stage2 = rates["gold"].values(), rates["phase2_stage2"].values()
+    diffs = [g - s for g, s in zip(gold, stage2, strict=True)]
+    assert first.sd_difference == pytest.approx(float(np.std(diffs, ddof=1)))
+    expected = apps_needed(first.sd_difference, abs(first.mean_difference), alpha=0.05 / 2)
+    assert first.apps_needed(0.05) == expected
+    # a larger family asks more of each pair
+    assert first.apps_needed(0.05)[0] > apps_needed(first.sd_difference, 0.25, alpha=0.05)[0]
+    table = comparisons_table(cs)
+    assert "apps needed (alpha 0.05/2, power 0.8)" in table
+    assert f"| {expected[0]} |" in table
+    check = check_ranking(cs, ["gold", "phase2_stage2"], measured=list(rates))
+    assert check.pairs[0].apps_needed == expected[0]
+    assert f"apps needed {expected[0]}" in check.lines()[2]

@@ -53,7 +53,7 @@ from cetd_lib.evaluation.ladder import (
     drop_rung_name,
     register_drop_rung,
 )
-from cetd_lib.metrics.paired import holm
+from cetd_lib.metrics.paired import apps_needed, holm
 
 log = logging.getLogger(__name__)
 
@@ -309,37 +309,6 @@ def paired_bootstrap_means(
 def percentile_ci(resampled: np.ndarray, confidence: float) -> tuple[float, float]:
     alpha = (1 - confidence) / 2
     return float(np.quantile(resampled, alpha)), float(np.quantile(resampled, 1 - alpha))
-
-
-def apps_needed(
-    sd_difference: float, effect_size: float, *, alpha: float = 0.05, power: float = 0.8
-) -> tuple[int | None, str]:
-    """Apps for a two-sided paired t-test to detect `effect_size` at `power`, given the SD of
-    the per-app differences (Cohen's d = effect_size / sd; statsmodels TTestPower).
-
-    Small n (2-10) are scanned first: statsmodels' noncentral t returns NaN at extreme effects,
-    and such n are skipped, so a huge effect may be reported an app or two above its true need.
-    (None, why) when the SD is 0 or undefined, or the solver fails.
-
-    >>> apps_needed(0.25, 0.05)[0]  # d = 0.2: the textbook 199
-    199
-    """
-    from statsmodels.stats.power import TTestPower
-
-    if not math.isfinite(sd_difference):
-        return None, "the SD of the per-app differences is not defined (fewer than 2 apps)"
-    if sd_difference == 0:
-        return None, "every app has the same difference (SD 0): the t-test power is undefined"
-    d = effect_size / sd_difference
-    analysis = TTestPower()
-    note = f"d = {d:.3f} (paired t-test, two-sided, alpha {alpha:g}, power {power:g})"
-    for n in range(2, 11):
-        if analysis.power(effect_size=d, nobs=n, alpha=alpha, alternative="two-sided") >= power:
-            return n, note
-    n = analysis.solve_power(effect_size=d, alpha=alpha, power=power, alternative="two-sided")
-    if n is None or not math.isfinite(float(n)):
-        return None, f"d = {d:.3g}: the power solver did not converge"
-    return int(math.ceil(float(n))), note
 
 
 @dataclass(frozen=True)

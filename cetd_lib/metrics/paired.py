@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import warnings
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -54,6 +55,73 @@ def paired_bootstrap(
         return (float("nan"), float("nan"), float("nan"))
     low, high = bootstrap_ci(diffs, n_resamples=n_resamples, confidence=confidence, seed=seed)
     return (float(diffs.mean()), low, high)
+
+
+def apps_needed(
+    sd_difference: float, effect_size: float, *, alpha: float = 0.05, power: float = 0.8
+) -> tuple[int | None, str]:
+    """Apps for a two-sided paired t-test to detect `effect_size` at `power`, given the SD of
+    the per-app differences (Cohen's d = effect_size / sd; statsmodels TTestPower).
+
+    Small n (2-10) are scanned first: statsmodels' noncentral t returns NaN at extreme effects,
+    and such n are skipped, so a huge effect may be reported an app or two above its true need.
+    (None, why) when the SD is 0 or undefined, or the solver fails.
+
+    >>> apps_needed(0.25, 0.05)[0]  # d = 0.2: the textbook 199
+    199
+    """
+    from statsmodels.stats.power import TTestPower
+
+    if not math.isfinite(sd_difference):
+        return None, "the SD of the per-app differences is not defined (fewer than 2 apps)"
+    if sd_difference == 0:
+        return None, "every app has the same difference (SD 0): the t-test power is undefined"
+    d = effect_size / sd_difference
+    analysis = TTestPower()
+    note = f"d = {d:.3f} (paired t-test, two-sided, alpha {alpha:g}, power {power:g})"
+    for n in range(2, 11):
+        if analysis.power(effect_size=d, nobs=n, alpha=alpha, alternative="two-sided") >= power:
+            return n, note
+    with warnings.catch_warnings():  # a failed solve returns NaN, reported below
+        warnings.simplefilter("ignore")
+        n = analysis.solve_power(effect_size=d, alpha=alpha, power=power, alternative="two-sided")
+    if n is None or not math.isfinite(float(n)):
+        return None, f"d = {d:.3g}: the power solver did not converge"
+    return int(math.ceil(float(n))), note
+
+
+def paired_ratio(
+    a: Sequence[float],
+    b: Sequence[float],
+    *,
+    n_resamples: int = 2000,
+    confidence: float = 0.95,
+    seed: int = 0,
+) -> tuple[float, float, float]:
+    """(mean(a) / mean(b), low, high): percentile bootstrap of the ratio of means, apps
+    resampled jointly (Efron & Tibshirani 1993, ch. 13). "Stage 2 reaches 84 % of gold" is
+    this ratio; a ratio of rounded means without its interval hides that on 80 apps it can
+    span 40-130 % (issue 29). Resamples whose mean(b) is 0 are left out; NaNs when every one
+    is (or there are no pairs).
+
+    >>> paired_ratio([1, 1, 0, 0], [1, 1, 1, 1])[0]
+    0.5
+    """
+    va, vb = np.asarray(a, float), np.asarray(b, float)
+    if va.size == 0 or vb.mean() == 0:
+        return (float("nan"), float("nan"), float("nan"))
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, va.size, size=(n_resamples, va.size))
+    num, den = va[idx].mean(axis=1), vb[idx].mean(axis=1)
+    ratios = num[den > 0] / den[den > 0]
+    if ratios.size == 0:
+        return (float(va.mean() / vb.mean()), float("nan"), float("nan"))
+    tail = (1 - confidence) / 2
+    return (
+        float(va.mean() / vb.mean()),
+        float(np.quantile(ratios, tail)),
+        float(np.quantile(ratios, 1 - tail)),
+    )
 
 
 @dataclass(frozen=True)
@@ -170,6 +238,18 @@ class PairedComparison:
     ci_high: float = float("nan")
     test: PairedTest | None = None
     p_holm: float = float("nan")  # the test's p after Holm's correction over its family
+    sd_difference: float = float("nan")  # SD (ddof 1) of the per-app differences
+    family_size: int = 0  # measured comparisons in the Holm family (set by with_holm)
+
+    def apps_needed(self, alpha: float, power: float = 0.8) -> tuple[int | None, str]:
+        """Apps a paired t-test needs to detect the observed mean difference at Holm's
+        strictest level alpha / m (the first step of the family of m) with `power`."""
+        if self.test is None or math.isnan(self.mean_difference) or self.mean_difference == 0:
+            return None, "no difference measured"
+        m = max(1, self.family_size)
+        return apps_needed(
+            self.sd_difference, abs(self.mean_difference), alpha=alpha / m, power=power
+        )
 
     @property
     def p_value(self) -> float:
@@ -214,9 +294,11 @@ def compare(
     mean, low, high = paired_bootstrap(
         va, vb, n_resamples=n_resamples, confidence=confidence, seed=seed
     )
+    sd = float(np.std(va - vb, ddof=1)) if len(ids) > 1 else float("nan")
     return PairedComparison(
-        name_a, name_b, "measured", tuple(ids), mean, low, high, PAIRED_TESTS[test](va, vb)
-    )
+        name_a, name_b, "measured", tuple(ids), mean, low, high, PAIRED_TESTS[test](va, vb),
+        sd_difference=sd,
+    )  # fmt: skip
 
 
 def _favours(lean: float) -> str:
@@ -251,7 +333,11 @@ def holm(p_values: Sequence[float]) -> list[float]:
 def with_holm(comparisons: Sequence[PairedComparison]) -> list[PairedComparison]:
     """The comparisons with `p_holm` set, the family being every measured one in the list."""
     adjusted = holm([c.p_value for c in comparisons])
-    return [dataclasses.replace(c, p_holm=p) for c, p in zip(comparisons, adjusted, strict=True)]
+    m = sum(not math.isnan(p) for p in adjusted)
+    return [
+        dataclasses.replace(c, p_holm=p, family_size=m)
+        for c, p in zip(comparisons, adjusted, strict=True)
+    ]
 
 
 def compare_all(
@@ -287,14 +373,16 @@ class RankedPair:
     p_value: float
     p_holm: float
     n_apps: int
+    apps_needed: int | None = None  # to detect this difference at Holm's alpha / m, power 0.8
 
     def line(self) -> str:
         p = "—" if math.isnan(self.p_value) else f"{self.p_value:.3g}"
         ph = "—" if math.isnan(self.p_holm) else f"{self.p_holm:.3g}"
+        needed = "—" if self.apps_needed is None else str(self.apps_needed)
         return (
             f"{self.higher} > {self.lower}: {self.verdict} (mean difference "
             f"{self.mean_difference:+.3f} [{self.ci_low:+.2f}, {self.ci_high:+.2f}] over "
-            f"{self.n_apps} apps; {self.test} p = {p}, Holm p = {ph})"
+            f"{self.n_apps} apps; {self.test} p = {p}, Holm p = {ph}; apps needed {needed})"
         )
 
 
@@ -399,6 +487,7 @@ def check_ranking(
                 c.p_value,
                 c.p_holm,
                 len(c.app_ids),
+                c.apps_needed(alpha)[0],
             )
         )
     verdicts = {p.verdict for p in pairs}
@@ -423,22 +512,25 @@ def check_ranking(
 
 
 def comparisons_table(comparisons: Sequence[PairedComparison], alpha: float = 0.05) -> str:
-    """Markdown: one row per comparison with raw and Holm-corrected p and the decision."""
+    """Markdown: one row per comparison with raw and Holm-corrected p, the decision, and the
+    apps a paired t-test needs to detect the observed difference at Holm's alpha / m."""
+    m = max((c.family_size for c in comparisons), default=0)
     lines = [
         "| a vs b | apps | mean(a - b) | CI | wins/losses/ties | test | p (raw) | p (Holm) | "
-        f"decision (Holm p < {alpha:g}) |",
-        "|---|---|---|---|---|---|---|---|---|",
+        f"decision (Holm p < {alpha:g}) | apps needed (alpha {alpha:g}/{max(m, 1)}, power 0.8) |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for c in comparisons:
         if c.test is None:
-            lines.append(f"| {c.a} vs {c.b} | {c.status} | | | | | | | |")
+            lines.append(f"| {c.a} vs {c.b} | {c.status} | | | | | | | | |")
             continue
         t = c.test
         p = "—" if math.isnan(t.p_value) else f"{t.p_value:.3g}"
         ph = "—" if math.isnan(c.p_holm) else f"{c.p_holm:.3g}"
+        needed = c.apps_needed(alpha)[0]
         lines.append(
             f"| {c.a} vs {c.b} | {len(c.app_ids)} | {c.mean_difference:+.3f} | "
             f"[{c.ci_low:+.2f}, {c.ci_high:+.2f}] | {t.wins}/{t.losses}/{t.ties} | {t.name} | "
-            f"{p} | {ph} | {c.decision(alpha)} |"
+            f"{p} | {ph} | {c.decision(alpha)} | {needed if needed is not None else '—'} |"
         )
     return "\n".join(lines)

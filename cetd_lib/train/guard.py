@@ -524,3 +524,19 @@ def check_requirements(text: str, app: AppFingerprint, config: GuardConfig) -> G
         payloads=len(payloads),
         repeated_items=repeats,
     )
+
+
+def guard_screen(config: GuardConfig):  # -> evaluation.phase2.RequirementsScreen
+    """The guard as the evaluation applies it: `screen(app, items)` -> the rules that reject
+    the list (() when accepted; penalising rules do not reject). Fingerprints are cached per
+    app content."""
+    fingerprints: dict[str, AppFingerprint] = {}
+
+    def screen(app: App, requirements: Sequence[str]) -> tuple[str, ...]:
+        key = app.content_hash()
+        if key not in fingerprints:
+            fingerprints[key] = fingerprint(app, config)
+        verdict = check_requirements(format_requirements(requirements), fingerprints[key], config)
+        return () if verdict.accepted else verdict.rules
+
+    return screen
