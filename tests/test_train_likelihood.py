@@ -11,10 +11,10 @@ from cetd_lib.apps.app import App, load_apps
 from cetd_lib.apps.humaneval import load_humaneval_apps
 from cetd_lib.apps.requirements import format_requirements
 from cetd_lib.apps.signatures import signature_items
+from cetd_lib.harness.likelihood import code_answer
 from cetd_lib.train.config import GuardConfig, Stage2Config
 from cetd_lib.train.guard import code_tokens
 from cetd_lib.train.likelihood import (
-    code_answer,
     make_likelihood_reward,
     make_stage2_reward,
     sum_rewards,

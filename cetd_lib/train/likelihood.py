@@ -23,8 +23,9 @@ while passing the guard on short programs (docs/training.md measures the guard's
 gold the reward stops growing. `likelihood_cap: none` lifts it. The gold gain is scored once
 per app too.
 
-This module defines the scorer protocol and the reward; the scorer itself (a model's forward
-pass) lives with the models. `pass_rate`, `likelihood` or `both` (their sum) is chosen by
+The scorer protocol and the scored answer live in `harness.likelihood` (the calibration uses
+them too); this module is the reward. The scorer itself (a model's forward pass) lives with
+the models. `pass_rate`, `likelihood` or `both` (their sum) is chosen by
 `stage2.reward` (`make_stage2_reward`).
 """
 
@@ -34,12 +35,12 @@ import logging
 import math
 import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Protocol
+from typing import Any
 
 from cetd_lib.apps.app import App
-from cetd_lib.apps.degrade import strip_comments_and_docstrings
 from cetd_lib.apps.requirements import format_requirements
 from cetd_lib.apps.signatures import signature_items
+from cetd_lib.harness.likelihood import AnswerScorer, code_answer, likelihood_gain
 from cetd_lib.harness.prompts import PROMPT_VERSION, Prompt, build_prompt
 from cetd_lib.metrics.bleu import sentence_bleu
 from cetd_lib.train.config import GuardConfig
@@ -47,33 +48,6 @@ from cetd_lib.train.guard import AppFingerprint, check_requirements, fingerprint
 from cetd_lib.train.reward import RewardLog, RewardRecord, completion_text, summarize
 
 log = logging.getLogger(__name__)
-
-
-class AnswerScorer(Protocol):
-    """The frozen judge: per (prompt, answer) pair, the mean log-probability per answer token
-    of `answer` as the assistant reply to `prompt` (teacher forcing, one forward pass)."""
-
-    def score(self, prompts: Sequence[Prompt], answers: Sequence[str]) -> list[float]: ...
-
-
-def code_answer(app: App) -> str:
-    """The app's code as the reconstruction prompt asks for it (one ```python block per module,
-    first line `# file: <name>`), comments and docstrings stripped."""
-    blocks = []
-    for name in app.module_names:
-        code = strip_comments_and_docstrings(app.sources[name], name).rstrip()
-        blocks.append(f"```python\n# file: {name}\n{code}\n```")
-    return "\n\n".join(blocks) + "\n"
-
-
-def likelihood_gain(score: float, baseline: float, ceiling: float | None = None) -> float:
-    """score - baseline, capped at `ceiling` (gold's gain) when given.
-
-    >>> likelihood_gain(-0.4, -0.7), likelihood_gain(-0.1, -0.7, ceiling=0.3)
-    (0.29999999999999993, 0.3)
-    """
-    gain = score - baseline
-    return gain if ceiling is None else min(gain, ceiling)
 
 
 def make_likelihood_reward(
