@@ -454,3 +454,73 @@ def test_families_load_as_seeded_samples_and_fail_clearly(tmp_path):
     assert all(a.origin == "holdout" for a in cal.load_family("holdout", None, None, 0))
     with pytest.raises(ValueError, match="data.apps_dir is empty"):
         cal.load_family("apps_dir", None, None, 0)
+
+
+# ---------------------------------------------------------------- the likelihood reward's ladder
+
+
+class ContentLikelihoodScorer:
+    """A fake judge: mean log-prob per code token = -2 + weight[app] x the share of the app's
+    non-signature gold items in the prompt."""
+
+    def __init__(self, weight: dict[str, float]) -> None:
+        self.weight = weight
+
+    def score(self, prompts, answers):
+        out = []
+        for p in prompts:
+            app = p.reference_app
+            content = set(app.requirements) - set(signature_items(app))
+            share = len(_items_in(p) & content) / len(content)
+            out.append(-2.0 + self.weight[app.app_id] * share)
+        return out
+
+
+def _likelihood_family(pass_weight: dict[str, float]) -> cal.FamilyRun:
+    """A family whose member's pass rate is weight x (1 for gold, 3/7 for drop50, 0 else)."""
+    ids = [a.app_id for a in SIGNATURE_APPS]
+    kept = {"gold": 1.0, "gold_drop50": 3 / 7, "signature_only": 0.0, "gold_shuffled": 0.0}
+    measurements = {
+        rung: cal.RungMeasurement(
+            rung,
+            "synthetic",
+            {"m": {a: pass_weight[a] * share for a in ids}},
+            {"m": {a: {"pass@1": pass_weight[a] * share} for a in ids}},
+            {a: share for a in ids},
+            {},
+            0.0,
+        )  # fmt: skip
+        for rung, share in kept.items()
+    }
+    config = cal.CalibrationConfig(n_resamples=500)
+    calibration = cal.calibrate("m", "synthetic", measurements, config=config)
+    return cal.FamilyRun("synthetic", ids, measurements, {"m": calibration})
+
+
+def test_likelihood_ladder_uses_the_reward_only_where_it_ranks_apps_as_the_rebuilds_do():
+    ids = [a.app_id for a in SIGNATURE_APPS]
+    weight = {a: 0.3 + 0.1 * i for i, a in enumerate(ids)}
+    reverse = {a: weight[b] for a, b in zip(ids, reversed(ids), strict=True)}
+    config = cal.CalibrationConfig(n_resamples=500)
+    run = _likelihood_family(weight)
+    agree = cal.likelihood_ladder(
+        run, SIGNATURE_APPS, "m", ContentLikelihoodScorer(weight), config=config,
+        prompt_version="reconstruct-v2",
+    )  # fmt: skip
+    gold = agree.rungs["gold"]
+    assert gold.mean_gain == pytest.approx(float(np.mean(list(weight.values()))))
+    assert agree.rungs["signature_only"].mean_gain == 0.0
+    assert agree.rungs["gold_shuffled"].mean_gain == 0.0  # another app's items: no content
+    assert agree.rungs["gold_drop50"].mean_gain == pytest.approx(3 / 7 * gold.mean_gain)
+    assert gold.spearman == pytest.approx(1.0) and agree.monotone
+    assert agree.verdict == cal.USE_LIKELIHOOD
+    # the same ladder, but the judge ranks the apps the other way round from the rebuilds
+    disagree = cal.likelihood_ladder(
+        run, SIGNATURE_APPS, "m", ContentLikelihoodScorer(reverse), config=config,
+        prompt_version="reconstruct-v2",
+    )  # fmt: skip
+    assert disagree.rungs["gold"].spearman == pytest.approx(-1.0)
+    assert disagree.verdict == cal.SKIP_LIKELIHOOD and "rank correlation" in disagree.reason
+    run.likelihood["m"] = disagree
+    payload = json.loads(to_json(cal.results_payload([run], cal.CalibrationConfig())))
+    assert payload["likelihood"]["synthetic"]["m"]["verdict"] == cal.SKIP_LIKELIHOOD

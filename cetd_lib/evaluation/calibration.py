@@ -541,6 +541,7 @@ class FamilyRun:
     app_ids: list[str]
     measurements: dict[str, RungMeasurement]
     calibrations: dict[str, Calibration]  # member -> calibration
+    likelihood: dict[str, LikelihoodCalibration] = field(default_factory=dict)  # member ->
 
     def per_app(self) -> dict[str, dict[str, dict[str, float]]]:
         """rung -> member -> app_id -> pass rate: the paired data."""
@@ -591,4 +592,145 @@ def results_payload(runs: Sequence[FamilyRun], config: CalibrationConfig) -> dic
             m: {run.family: run.calibrations[m].to_dict() for run in runs} for m in members
         },
         "per_app": {run.family: run.per_app() for run in runs},
+        # the likelihood reward's ladder, per member and family, where a scorer was given
+        "likelihood": {
+            run.family: {m: lc.to_dict() for m, lc in run.likelihood.items()}
+            for run in runs
+            if run.likelihood
+        },
     }
+
+
+# ---------------------------------------------------------------------------------------------
+# The likelihood reward on the same ladder (issue 29 item 5)
+# ---------------------------------------------------------------------------------------------
+
+USE_LIKELIHOOD = "use"
+SKIP_LIKELIHOOD = "do not use"
+
+
+@dataclass(frozen=True)
+class LikelihoodRung:
+    """One source rung under the likelihood reward: the mean gain over signature_only
+    (paired bootstrap CI) and its per-app Spearman rank correlation with the pass-rate gain."""
+
+    rung: str
+    mean_gain: float
+    ci_low: float
+    ci_high: float
+    n_apps: int
+    spearman: float  # NaN when either gain is constant over the apps
+    spearman_p: float
+
+
+@dataclass(frozen=True)
+class LikelihoodCalibration:
+    """Does the likelihood gain order the ladder as the pass rate does, and agree with it?"""
+
+    member: str
+    family: str
+    rungs: dict[str, LikelihoodRung]
+    steps: tuple[Difference, ...]  # the dose chain on the likelihood gain
+    monotone: bool
+    verdict: str  # USE_LIKELIHOOD or SKIP_LIKELIHOOD
+    reason: str
+    per_app: dict[str, dict[str, float]]  # rung -> app_id -> mean log-prob per code token
+
+    def to_dict(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        for step, raw in zip(self.steps, data["steps"], strict=True):
+            raw["reversed"] = step.reversed
+        return data
+
+
+def _spearman(x: Sequence[float], y: Sequence[float]) -> tuple[float, float]:
+    from scipy.stats import spearmanr
+
+    if len(x) < 3 or len(set(x)) < 2 or len(set(y)) < 2:
+        return float("nan"), float("nan")
+    result = spearmanr(x, y)
+    return float(result.statistic), float(result.pvalue)
+
+
+def likelihood_ladder(
+    run: FamilyRun,
+    apps: Sequence[App],
+    member: str,
+    scorer: Any,
+    *,
+    config: CalibrationConfig,
+    prompt_version: str,
+) -> LikelihoodCalibration:
+    """Score every source rung of `run` with `scorer` (a `harness.likelihood.AnswerScorer`):
+    lp(rung, app) = mean log-prob per token of the app's stripped code given the rung's list.
+    Gain = lp(rung) - lp(signature_only), as the stage-2 reward pays it. Per rung: the mean
+    gain with a paired bootstrap CI and the per-app Spearman correlation with the pass-rate
+    gain of `member` (pass_rate(rung) - pass_rate(signature_only)).
+
+    Verdict "use" iff gold's gain has a CI above 0, no step of the dose chain is reversed,
+    and gold's per-app Spearman rho > 0 with p < alpha: the reward then ranks lists as the
+    rebuilds do. Issue 29's hand measurement (12 apps) had rho = -0.20: "do not use".
+    """
+    from cetd_lib.evaluation.phase2 import requirements_from
+    from cetd_lib.harness.likelihood import code_answer
+    from cetd_lib.harness.prompts import build_prompt
+
+    sources = [r for r in run.measurements if RUNGS[r].kind == "source"]
+    if CONTROL not in sources or "gold" not in sources:
+        raise ValueError(f"likelihood_ladder needs the gold and {CONTROL} rungs measured")
+    ids = [a for a in run.calibrations[member].app_ids]
+    by_id = {a.app_id: a for a in apps if a.app_id in ids}
+    answers = {a: code_answer(by_id[a]) for a in ids}
+    pairs = []
+    for rung in sources:
+        lists = requirements_from(rung, list(by_id.values()), LadderContext(seed=config.seed))
+        pairs += [(rung, a, build_prompt(by_id[a], lists[a], prompt_version)) for a in ids]
+    scores = scorer.score([p for _, _, p in pairs], [answers[a] for _, a, _ in pairs])
+    lp: dict[str, dict[str, float]] = {}
+    for (rung, app_id, _), value in zip(pairs, scores, strict=True):
+        lp.setdefault(rung, {})[app_id] = float(value)
+
+    gains = np.array([[lp[r][a] - lp[CONTROL][a] for r in sources] for a in ids])
+    boot = paired_bootstrap_means(gains, n_resamples=config.n_resamples, seed=config.seed)
+    column = {r: i for i, r in enumerate(sources)}
+    rates = run.measurements
+    rungs = {}
+    for rung in sources:
+        pass_gain = [
+            rates[rung].pass_rates[member][a] - rates[CONTROL].pass_rates[member][a] for a in ids
+        ]
+        rho, p = _spearman(list(gains[:, column[rung]]), pass_gain)
+        low, high = percentile_ci(boot[:, column[rung]], config.confidence)
+        rungs[rung] = LikelihoodRung(
+            rung, float(gains[:, column[rung]].mean()), low, high, len(ids), rho, p
+        )
+
+    def difference(a: str, b: str) -> Difference:
+        diffs = gains[:, column[a]] - gains[:, column[b]]
+        low, high = percentile_ci(boot[:, column[a]] - boot[:, column[b]], config.confidence)
+        sd = float(np.std(diffs, ddof=1)) if len(diffs) > 1 else float("nan")
+        return Difference(a, b, float(diffs.mean()), low, high, sd)
+
+    chain = {r: RUNGS[r].dose for r in sources if RUNGS[r].in_chain}
+    steps = tuple(difference(a, b) for a, b in dose_steps(chain))
+    monotone = not any(s.reversed for s in steps)
+    alpha, gold = 1 - config.confidence, rungs["gold"]
+    if not gold.ci_low > 0:
+        ci = f"[{gold.ci_low:+.3f}, {gold.ci_high:+.3f}]"
+        verdict, reason = SKIP_LIKELIHOOD, f"gold's gain CI {ci} does not lie above 0"
+    elif not monotone:
+        inverted = ", ".join(f"{s.b} > {s.a}" for s in steps if s.reversed)
+        verdict, reason = SKIP_LIKELIHOOD, f"the likelihood ladder inverts: {inverted}"
+    elif not (gold.spearman > 0 and gold.spearman_p < alpha):
+        verdict, reason = (
+            SKIP_LIKELIHOOD,
+            f"per-app rank correlation with the pass-rate gain rho = {gold.spearman:+.2f} "
+            f"(p = {gold.spearman_p:.3g}): it does not rank lists as the rebuilds do",
+        )
+    else:
+        verdict, reason = (
+            USE_LIKELIHOOD,
+            f"gold's gain {gold.mean_gain:+.3f} > 0, monotone, rho = {gold.spearman:+.2f} "
+            f"(p = {gold.spearman_p:.3g})",
+        )
+    return LikelihoodCalibration(member, run.family, rungs, steps, monotone, verdict, reason, lp)
