@@ -115,6 +115,20 @@ for run in runs:
     for member, c in run.calibrations.items():
         print(f"{member} / {run.family}: {c.verdict} ({c.reason}); {c.signal.apps_needed_note}")
 
+# %% [markdown]
+# ## The likelihood reward on the same ladder
+# With `calibration.likelihood_scorer` (a registered judge), every source rung is also scored by
+# the stage-2 likelihood reward (the orchestra's mean log-prob per token of the stripped code,
+# minus that given signature_only): mean gain per rung with a CI, its per-app rank correlation
+# with the pass-rate gain, and whether stage 2 should use it (docs/calibration.md).
+
+# %%
+calibration.calibrate_likelihood(
+    runs, families, backends, config=C, prompt_version=P.orchestra.prompt_version
+)
+if C.likelihood_scorer:
+    print(calibration_report.likelihood_table(runs))
+
 # %%
 payload = {
     **calibration.results_payload(runs, C),
@@ -138,6 +152,11 @@ report = write_report(
         f"{C.temperature}; orchestra {[m.name for m in P.orchestra.members]}; "
         f"seconds per family {seconds}",
         "Verdicts": verdicts,
+        **(
+            {"Likelihood reward": calibration_report.likelihood_table(runs)}
+            if C.likelihood_scorer
+            else {}
+        ),
         **{
             f"Ladder: {m} on {run.family}": calibration_report.ladder_table(c)
             for run in runs

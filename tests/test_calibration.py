@@ -524,3 +524,27 @@ def test_likelihood_ladder_uses_the_reward_only_where_it_ranks_apps_as_the_rebui
     run.likelihood["m"] = disagree
     payload = json.loads(to_json(cal.results_payload([run], cal.CalibrationConfig())))
     assert payload["likelihood"]["synthetic"]["m"]["verdict"] == cal.SKIP_LIKELIHOOD
+
+
+def test_a_registered_judge_scores_every_member_and_family():
+    from cetd_lib.evaluation.calibration_report import likelihood_table
+    from cetd_lib.harness.likelihood import SCORERS, make_scorer, register_scorer
+
+    ids = [a.app_id for a in SIGNATURE_APPS]
+    weight = {a: 0.3 + 0.1 * i for i, a in enumerate(ids)}
+    if "test-content" not in SCORERS:
+        register_scorer("test-content")(lambda backend: ContentLikelihoodScorer(backend))
+    run = _likelihood_family(weight)
+    config = cal.CalibrationConfig(n_resamples=500, likelihood_scorer="test-content")
+    cal.calibrate_likelihood(
+        [run], {"synthetic": SIGNATURE_APPS}, {"m": weight}, config=config,
+        prompt_version="reconstruct-v2",
+    )  # fmt: skip
+    assert run.likelihood["m"].verdict == cal.USE_LIKELIHOOD
+    table = likelihood_table([run])
+    assert "| m | synthetic | gold |" in table and "**use**" in table
+    with pytest.raises(KeyError, match="not registered"):
+        make_scorer("no-such-judge", None)
+    off = _likelihood_family(weight)
+    cal.calibrate_likelihood([off], {}, {}, config=cal.CalibrationConfig(), prompt_version="x")
+    assert off.likelihood == {}  # no judge named: nothing scored

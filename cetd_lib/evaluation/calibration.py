@@ -120,6 +120,12 @@ class CalibrationConfig:
         default=0.05,
     )
     power: float = help_field("Power wanted for that difference (paired t-test).", default=0.8)
+    likelihood_scorer: str = help_field(
+        "Name of a registered likelihood judge (harness.likelihood.register_scorer) to score "
+        "every source rung with the likelihood reward as well (likelihood_ladder); empty = "
+        "off. Built per orchestra member from its loaded backend.",
+        default="",
+    )
 
     def __post_init__(self) -> None:
         if not self.families or len(set(self.families)) != len(self.families):
@@ -734,3 +740,26 @@ def likelihood_ladder(
             f"(p = {gold.spearman_p:.3g})",
         )
     return LikelihoodCalibration(member, run.family, rungs, steps, monotone, verdict, reason, lp)
+
+
+def calibrate_likelihood(
+    runs: Sequence[FamilyRun],
+    families: Mapping[str, Sequence[App]],
+    backends: Mapping[str, Any],
+    *,
+    config: CalibrationConfig,
+    prompt_version: str,
+) -> None:
+    """`likelihood_ladder` for every member and family with the judge
+    `config.likelihood_scorer` built on each member's backend; stored in `run.likelihood`."""
+    from cetd_lib.harness.likelihood import make_scorer
+
+    if not config.likelihood_scorer:
+        return
+    for run in runs:
+        for member in run.calibrations:
+            scorer = make_scorer(config.likelihood_scorer, backends[member])
+            run.likelihood[member] = likelihood_ladder(
+                run, families[run.family], member, scorer, config=config,
+                prompt_version=prompt_version,
+            )  # fmt: skip

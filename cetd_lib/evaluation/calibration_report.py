@@ -119,3 +119,23 @@ def plot_signal(runs: Sequence[FamilyRun], ax: Any) -> Any:
     )
     ax.set_xlim(-1.05, 1.3)
     return ax
+
+
+def likelihood_table(runs: Sequence[FamilyRun]) -> str:
+    """Markdown: per member, family and source rung, the likelihood gain over signature_only
+    (CI) and its per-app Spearman rho with the pass-rate gain; then the verdict."""
+    lines = [
+        "| member | family | rung | likelihood gain | CI | Spearman rho vs pass-rate gain | p |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    verdicts = []
+    for run in runs:
+        for member, lc in run.likelihood.items():
+            for r in lc.rungs.values():
+                lines.append(
+                    f"| {member} | {run.family} | {r.rung} | {r.mean_gain:+.3f} | "
+                    f"[{r.ci_low:+.3f}, {r.ci_high:+.3f}] | {_fmt(r.spearman, '+.2f')} | "
+                    f"{_fmt(r.spearman_p, '.3g')} |"
+                )
+            verdicts.append(f"- {member} / {run.family}: **{lc.verdict}** ({lc.reason})")
+    return "\n".join(lines + [""] + verdicts)

@@ -11,8 +11,8 @@ here loads a model or runs code.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Protocol
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
 
 from cetd_lib.apps.app import App
 from cetd_lib.apps.degrade import strip_comments_and_docstrings
@@ -44,3 +44,28 @@ def likelihood_gain(score: float, baseline: float, ceiling: float | None = None)
     """
     gain = score - baseline
     return gain if ceiling is None else min(gain, ceiling)
+
+
+# A judge is built per orchestra member from that member's loaded backend (the model it
+# already holds), by name: `register_scorer("hf")(factory)`; `calibration.likelihood_scorer`
+# and the notebooks pick one by that name.
+ScorerFactory = Callable[[Any], AnswerScorer]
+SCORERS: dict[str, ScorerFactory] = {}
+
+
+def register_scorer(name: str) -> Callable[[ScorerFactory], ScorerFactory]:
+    def decorate(factory: ScorerFactory) -> ScorerFactory:
+        SCORERS[name] = factory
+        return factory
+
+    return decorate
+
+
+def make_scorer(name: str, backend: Any) -> AnswerScorer:
+    """The registered judge `name` on a member's loaded `backend`."""
+    if name not in SCORERS:
+        raise KeyError(
+            f"likelihood scorer {name!r} is not registered (known: {sorted(SCORERS)}); a judge "
+            "registers itself with harness.likelihood.register_scorer"
+        )
+    return SCORERS[name](backend)
