@@ -143,3 +143,14 @@ def test_stage2_reward_choice():
     likelihood_part = both.parts[1].ceilings["scale"]  # gold's gain
     assert value == pytest.approx(0.5 + likelihood_part)
     assert sum_rewards(pass_rate(), lambda p, c, **k: [None])(None, ["x"]) == [None]
+
+
+def test_an_over_long_list_keeps_only_its_share_of_a_positive_gain():
+    reward, _ = _reward()
+    gold_items = list(APPS["scale"].requirements)
+    padded = gold_items + [f"Filler sentence number {i} says nothing new." for i in range(30)]
+    full, over = reward(None, [format_requirements(gold_items), format_requirements(padded)],
+                        app_id=["scale", "scale"])  # fmt: skip
+    verdict = reward.log.steps[-1][1].verdict
+    assert "too_many_items" in verdict.rules and verdict.multiplier < 1
+    assert over == pytest.approx(full * verdict.multiplier)

@@ -15,7 +15,8 @@ forward pass per sample, no sampling, no tests. The baseline (signature-only) is
 per app. Then
 
     reward(L) = reject_reward                   if the guard rejects L (never scored)
-              = min(gain(L), gain(gold_a))      else (cap: "gold", default)
+              = min(gain(L), gain(gold_a))      else (cap: "gold", default),
+                times the guard's length-budget multiplier when positive
 
 The cap is the red team's answer: teacher forcing pays for any text that contains the code's
 tokens in order, so a list that paraphrases the code line by line can score far above gold
@@ -126,6 +127,8 @@ def make_likelihood_reward(
         for i, (aid, text, verdict) in enumerate(zip(app_id, texts, verdicts, strict=True)):
             if i in scored:
                 reward = likelihood_gain(scored[i], baselines[aid], ceilings.get(aid))
+                if reward > 0:  # the length budget, as for the pass rate: a gain shrinks
+                    reward *= verdict.multiplier
             else:
                 reward = guard.reject_reward
             gold = format_requirements(apps_by_id[aid].requirements)
@@ -139,10 +142,9 @@ def make_likelihood_reward(
             for name in ("guard/pass_share", "guard/leak_rate"):
                 if not math.isnan(stats[name]):
                     log_metric(name, stats[name])
-            log_metric(
-                "rewards/likelihood/within_group_std",
-                stats["rewards/reconstruction/within_group_std"],
-            )
+            spread = stats["rewards/reconstruction/within_group_std"]
+            if not math.isnan(spread):
+                log_metric("rewards/likelihood/within_group_std", spread)
         return [r.reward for r in records]
 
     likelihood.log = reward_log  # type: ignore[attr-defined]
