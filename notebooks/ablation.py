@@ -47,6 +47,7 @@ import matplotlib.pyplot as plt
 from cetd_lib import session as cetd_session
 from cetd_lib.evaluation import ablation, phase2
 from cetd_lib.tracking.report import write_report
+from cetd_lib.train.guard import guard_screen
 
 s = cetd_session.start(params_file, run_id, overrides, kind="ablation")
 P, A = s.params, s.params.ablation
@@ -76,6 +77,7 @@ for row_set, members in rows.items():
         phase2_run_id=A.phase2_run_id,
         extractor_context_level=P.eval.context_level,
         max_new_tokens=P.eval.max_new_tokens,
+        screen=guard_screen(P.guard),  # requirement lists pass the stage-2 guard first
     )
     where = "" if row_set == A.split else f"{row_set}/"
     for step, (name, result) in enumerate(results[row_set].items()):
