@@ -8,6 +8,9 @@ Over every bundled app (holdout included) and every HumanEval app, default `Guar
   over all apps x `cetd_lib.train.redteam.guard_variants` (verbatim joined, filler every
   k = 2..8 tokens, renamed identifiers, "Then ..." prefixes, listed test values, base64, hex),
   with the rate per variant and the apps a variant slipped through on;
+- `repeated_signature_reject_rate`: share of apps whose "signature said ten times" list
+  (`redteam.repeated_signature`) the `repeated_items` rule rejects (gold's own repeats are in
+  `guard_gold_accept_rate`);
 - `paraphrase_accept_rate`: the out-of-scope case, a mechanical English paraphrase line by line
   (`redteam.paraphrase`): measured, not required;
 - `margin`: per LCS stream, the smallest (threshold - gold share) over apps and the largest gold
@@ -38,7 +41,7 @@ def per_app(app, config) -> dict:
     """Every measurement of one app."""
     from cetd_lib.apps.requirements import format_requirements
     from cetd_lib.train.guard import check_requirements, fingerprint, max_lcs_share
-    from cetd_lib.train.redteam import guard_variants, paraphrase
+    from cetd_lib.train.redteam import guard_variants, paraphrase, repeated_signature
 
     fp = fingerprint(app, config)
     seconds, texts = 0.0, 0
@@ -74,6 +77,7 @@ def per_app(app, config) -> dict:
         },
         "variants": variants,
         "paraphrase_accepted": check(paraphrase(app)).accepted,
+        "repeated_signature_rejected": "repeated_items" in check(repeated_signature(app)).rules,
         "seconds": seconds,
         "texts": texts,
     }
@@ -100,6 +104,9 @@ def summarize(rows: list[dict]) -> dict:
         "per_variant_apps": {k: len(v) for k, v in caught.items()},
         "slipped_through": dict(slipped),
         "paraphrase_accept_rate": sum(r["paraphrase_accepted"] for r in rows) / len(rows),
+        "repeated_signature_reject_rate": (
+            sum(r["repeated_signature_rejected"] for r in rows) / len(rows)
+        ),
         "margin": {
             stream: {
                 "min_threshold_minus_gold": round(min(r["margin"][stream][0] for r in rows), 4),
@@ -157,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
         "load_average": os.getloadavg(),
     }
     keys = ("guard_gold_accept_rate", "guard_redteam_reject_rate", "paraphrase_accept_rate",
-            "guard_ms_per_text")  # fmt: skip
+            "repeated_signature_reject_rate", "guard_ms_per_text")  # fmt: skip
     for key in keys:
         result[key] = result["all"][key]
     out = Path(args.out)

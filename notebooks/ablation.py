@@ -46,8 +46,8 @@ import matplotlib.pyplot as plt
 
 from cetd_lib import session as cetd_session
 from cetd_lib.evaluation import ablation, phase2
-from cetd_lib.harness.prompts import PROMPT_VERSION
 from cetd_lib.tracking.report import write_report
+from cetd_lib.train.guard import guard_screen
 
 s = cetd_session.start(params_file, run_id, overrides, kind="ablation")
 P, A = s.params, s.params.ablation
@@ -77,6 +77,7 @@ for row_set, members in rows.items():
         phase2_run_id=A.phase2_run_id,
         extractor_context_level=P.eval.context_level,
         max_new_tokens=P.eval.max_new_tokens,
+        screen=guard_screen(P.guard),  # requirement lists pass the stage-2 guard first
     )
     where = "" if row_set == A.split else f"{row_set}/"
     for step, (name, result) in enumerate(results[row_set].items()):
@@ -162,7 +163,10 @@ payload = {
     "by_row_set": by_row_set,
     "checkpoints": {n: r.checkpoint for n, r in results[A.split].items() if r.checkpoint},
     "confidence": A.confidence,
-    "prompt_versions": {"requirements": PROMPT_VERSION, "context": ablation.CONTEXT_PROMPT_VERSION},
+    "prompt_versions": {
+        "requirements": P.orchestra.prompt_version,
+        "context": ablation.CONTEXT_PROMPT_VERSION,
+    },
 }
 s.run.write_summary(
     {

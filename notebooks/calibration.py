@@ -18,11 +18,13 @@
 #
 # Before a reconstruction pass rate becomes a reward or a metric: does it move with the quality of
 # the requirements? Each orchestra member rebuilds the same apps from a ladder of requirement
-# sources whose quality is known by construction (gold, gold with 25/50/75% of the items dropped,
-# the gold of another app, module names only) and the harness bounds (`oracle`: the original
-# source, `null`: nothing). Per member and app family: pass rate per rung with a paired bootstrap
-# CI, pass@k, a dose-response plot, the signal gold − shuffled with the number of apps a 5-point
-# difference needs, and a verdict (docs/calibration.md).
+# sources whose quality is known by construction (gold, gold with 25/50/75% of the items beyond
+# the signature dropped, the gold of another app, module names only), the control
+# `signature_only` (the app's public signatures and nothing else) and the harness bounds
+# (`oracle`: the original source, `null`: nothing). Per member and app family: pass rate per rung
+# with a paired bootstrap CI, pass@k, a dose-response plot, gold − signature_only and
+# gold − shuffled with the number of apps a 5-point content difference needs, and a verdict
+# (docs/calibration.md).
 #
 # Run headless: `python -m cetd_lib run notebooks/calibration.ipynb --params params/smoke.yaml`.
 
@@ -41,7 +43,6 @@ import matplotlib.pyplot as plt
 
 from cetd_lib import session as cetd_session
 from cetd_lib.evaluation import calibration, calibration_report, phase2
-from cetd_lib.harness.prompts import PROMPT_VERSION
 from cetd_lib.tracking.report import write_report
 
 s = cetd_session.start(params_file, run_id, overrides, kind="calibration")
@@ -95,11 +96,12 @@ fig.savefig(s.run.artifact("calibration_dose_response.png"), dpi=100)
 
 # %% [markdown]
 # ## Signal and verdict
-# gold − shuffled per app (paired bootstrap CI) and the apps a paired t-test needs to detect a
-# `calibration.effect_size` difference at `calibration.power`, from the measured SD of the
-# per-app differences. "carries signal": the CI lies above 0, a Wilcoxon signed-rank test of the
-# same differences has p < 1 − `confidence`, and no step of the ladder inverts (a lower dose
-# significantly above the next higher one); otherwise "flat".
+# gold − signature_only and gold − shuffled per app (paired bootstrap CIs, exact Wilcoxon p,
+# Holm over the two) and the apps a paired t-test needs to detect a `calibration.effect_size`
+# content difference at `calibration.power`. "carries content signal": both CIs above 0, both
+# Holm p < 1 − `confidence`, and no step of the ladder inverts; "names only": gold − shuffled
+# holds but gold − signature_only does not (the pass rate pays for the signature); otherwise
+# "flat".
 
 # %%
 rows = sum(len(run.calibrations) for run in runs)
@@ -113,6 +115,20 @@ for run in runs:
     for member, c in run.calibrations.items():
         print(f"{member} / {run.family}: {c.verdict} ({c.reason}); {c.signal.apps_needed_note}")
 
+# %% [markdown]
+# ## The likelihood reward on the same ladder
+# With `calibration.likelihood_scorer` (a registered judge), every source rung is also scored by
+# the stage-2 likelihood reward (the orchestra's mean log-prob per token of the stripped code,
+# minus that given signature_only): mean gain per rung with a CI, its per-app rank correlation
+# with the pass-rate gain, and whether stage 2 should use it (docs/calibration.md).
+
+# %%
+calibration.calibrate_likelihood(
+    runs, families, backends, config=C, prompt_version=P.orchestra.prompt_version
+)
+if C.likelihood_scorer:
+    print(calibration_report.likelihood_table(runs))
+
 # %%
 payload = {
     **calibration.results_payload(runs, C),
@@ -121,7 +137,7 @@ payload = {
         "max_new_tokens": P.orchestra.max_new_tokens,
         "seed": P.orchestra.seed,
     },
-    "prompt_version": PROMPT_VERSION,
+    "prompt_version": P.orchestra.prompt_version,
 }
 (s.run.dir / "results.json").write_text(phase2.to_json(payload))
 seconds = {r.family: round(sum(m.seconds for m in r.measurements.values())) for r in runs}
@@ -136,6 +152,11 @@ report = write_report(
         f"{C.temperature}; orchestra {[m.name for m in P.orchestra.members]}; "
         f"seconds per family {seconds}",
         "Verdicts": verdicts,
+        **(
+            {"Likelihood reward": calibration_report.likelihood_table(runs)}
+            if C.likelihood_scorer
+            else {}
+        ),
         **{
             f"Ladder: {m} on {run.family}": calibration_report.ladder_table(c)
             for run in runs

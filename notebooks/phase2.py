@@ -33,6 +33,7 @@ run_id = ""
 overrides = []
 
 # %%
+import dataclasses
 import json
 
 import matplotlib.pyplot as plt
@@ -44,6 +45,7 @@ from cetd_lib.models import load_extractor
 from cetd_lib.tracking.figures import metrics_figure
 from cetd_lib.tracking.report import criteria_table, timings_table, write_report
 from cetd_lib.tracking.series import metric_group, metric_series
+from cetd_lib.train.guard import guard_screen
 from cetd_lib.train.pipeline import run_phase2_training
 
 s = cetd_session.start(params_file, run_id, overrides, kind="phase2")
@@ -126,17 +128,25 @@ print("\n".join(requirements["test"]["phase2_stage2"][first][:10]))
 
 # %% [markdown]
 # ## Reconstruction by the orchestra, and BLEU against gold
-# BLEU is sacrebleu's (sentence and corpus, numbering stripped, 0-1). Holdout artifacts go to
-# `artifacts/holdout/`.
+# BLEU is sacrebleu's (sentence and corpus, numbering stripped, 0-1). Every list goes through the
+# stage-2 leak guard first, as in training: a rejected list scores 0 and is counted. Holdout
+# artifacts go to `artifacts/holdout/`.
 
 # %%
+screen = guard_screen(P.guard)
 evaluations = {}  # row set -> source -> SourceEvaluation
 for row_set, members in rows.items():
     where = "" if row_set == "test" else f"{row_set}/"
     evaluations[row_set] = {}
     for row, reqs in requirements[row_set].items():
         ev, rebuilt = phase2.evaluate_with_records(
-            row, members, reqs, orchestra=P.orchestra, harness=P.harness, backends=backends
+            row,
+            members,
+            reqs,
+            orchestra=P.orchestra,
+            harness=P.harness,
+            backends=backends,
+            screen=screen,
         )
         evaluations[row_set][row] = ev
         s.run.log_metrics(
@@ -145,6 +155,7 @@ for row_set, members in rows.items():
                 f"eval/{where}{row}/bleu": ev.bleu,
                 f"eval/{where}{row}/pass_rate": ev.pass_rate,
                 f"eval/{where}{row}/share_apps_above_75": ev.share_apps_above_75,
+                f"eval/{where}{row}/guard_pass_share": ev.guard_pass_share,
             },
         )
         s.run.artifact(f"{where}evaluation-{row}.json").write_text(phase2.to_json(ev.to_dict()))
@@ -154,8 +165,15 @@ for row_set, members in rows.items():
 tables = {
     row_set: phase2.comparison_table(evs, seed=P.run.seed) for row_set, evs in evaluations.items()
 }
+ratios = {
+    row_set: phase2.ratios_to_gold(
+        evs, n_resamples=P.eval.n_resamples, confidence=P.eval.confidence, seed=P.run.seed
+    )
+    for row_set, evs in evaluations.items()
+}
 for row_set, table in tables.items():
     print(f"{row_set} ({len(rows[row_set])} apps)", table, sep="\n", end="\n\n")
+    print(phase2.ratio_table(ratios[row_set], P.eval.confidence), end="\n\n")
 
 # %% [markdown]
 # ## Paired comparisons and the expected ranking
@@ -216,6 +234,8 @@ by_row_set = {
         "by_source": {row: ev.to_dict() for row, ev in evs.items()},
         "comparisons": [c.to_dict() for c in analysis[row_set][0]],
         "ranking": analysis[row_set][1].to_dict(),
+        "ratios_to_gold": [dataclasses.asdict(r) for r in ratios[row_set]],
+        "apps_needed": {f"{c.a} vs {c.b}": c.apps_needed(alpha)[0] for c in analysis[row_set][0]},
     }
     for row_set, evs in evaluations.items()
 }
@@ -251,6 +271,9 @@ sections = {
 }
 for row_set, (comparisons, ranking) in analysis.items():
     sections[f"Sources ({row_set})"] = tables[row_set]
+    sections[f"Share of gold's pass rate ({row_set})"] = phase2.ratio_table(
+        ratios[row_set], P.eval.confidence
+    )
     sections[f"Paired comparisons ({row_set})"] = paired_stats.comparisons_table(comparisons, alpha)
     sections[f"Expected ranking ({row_set})"] = "\n".join(f"- {line}" for line in ranking.lines())
 sections["Seed targets (stage 2, test)"] = criteria_table(criteria)

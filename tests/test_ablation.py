@@ -287,3 +287,18 @@ def test_ablation_refuses_apps_the_checkpoint_run_trained_on(tmp_path):
         _run("phase2_stage2", ["null"], tmp_path, phase2_run_id="r7")
     # conditions without a checkpoint never consult the run
     assert _run("gold", ["null"], tmp_path, phase2_run_id="r7").measured
+
+
+def test_requirement_conditions_pass_the_guard_context_conditions_do_not(tmp_path):
+    calls = []
+
+    def reject_everything(app, requirements):
+        calls.append(app.app_id)
+        return ("test_rule",)
+
+    gold = _run("gold", ["oracle"], tmp_path, screen=reject_everything)
+    assert gold.evaluation.pass_rates == {"one": 0.0, "two": 0.0}  # the oracle would give 1
+    assert gold.evaluation.guard_rejected == {"one": ["test_rule"], "two": ["test_rule"]}
+    calls.clear()
+    level2 = _run("level2", ["oracle"], tmp_path, screen=reject_everything)
+    assert calls == [] and level2.evaluation.pass_rate == 1.0  # code shown on purpose

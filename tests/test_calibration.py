@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from cetd_lib.apps.app import App
+from cetd_lib.apps.signatures import signature_items
 from cetd_lib.evaluation import calibration as cal
 from cetd_lib.evaluation import ladder
 from cetd_lib.evaluation.ablation import ABLATION_SOURCES, AblationConfig, wilcoxon_test
@@ -37,10 +38,36 @@ def _app(name: str, value: int) -> App:
     )
 
 
-# six apps: a Wilcoxon test cannot reject at 0.05 on fewer (6 of 6 better: p = 2/64)
-NAMES = ("alpha", "beta", "gamma", "delta", "epsilon", "zeta")
+def _signature_app(name: str, value: int) -> App:
+    """HumanEval-shaped: the first gold item states the signature the tests import."""
+    items = (f"`{name}.py` defines the function `{name}_value()`.",) + tuple(
+        f"`{name}_value` detail number {i}." for i in range(2, N_ITEMS + 1)
+    )
+    return App(
+        name,
+        {f"{name}.py": f"def {name}_value():\n    return {value}\n"},
+        {
+            f"test_{name}.py": f"from {name} import {name}_value\n\n"
+            f"def test_f():\n    assert {name}_value() == {value}\n"
+        },
+        items,
+    )
+
+
+# seven apps: both verdict differences are Holm-corrected over 2, and 7 of 7 better gives
+# p = 2/128, 2 x that < 0.05 (on 6, 2 x 2/64 = 0.0625 could not reject)
+NAMES = ("alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta")
 APPS = [_app(name, value) for value, name in enumerate(NAMES, 1)]
-SOURCE_RUNGS = ("gold", "gold_drop25", "gold_drop50", "gold_drop75", "gold_shuffled", "no_items")
+SIGNATURE_APPS = [_signature_app(name, value) for value, name in enumerate(NAMES, 1)]
+SOURCE_RUNGS = (
+    "gold",
+    "signature_only",
+    "gold_drop25",
+    "gold_drop50",
+    "gold_drop75",
+    "gold_shuffled",
+    "no_items",
+)
 
 
 # ---------------------------------------------------------------- fake orchestra members
@@ -79,7 +106,46 @@ class DeafBackend:
         ]
 
 
-for _kind, _factory in (("test-kept-share", KeptShareBackend), ("test-deaf", DeafBackend)):
+class SignatureReaderBackend:
+    """Rebuilds the app exactly when its signature items are in the prompt, whatever else is
+    there: the orchestra of the SmolLM2 study (issue 29)."""
+
+    def __init__(self, spec: BackendSpec) -> None:
+        self.name = spec.name
+
+    def generate(self, prompts, n, temperature, max_new_tokens, seed, *, top_p=1.0):
+        out = []
+        for p in prompts:
+            has_signature = set(signature_items(p.reference_app)) <= _items_in(p)
+            out.append([oracle_completion(p) if has_signature else ""] * n)
+        return out
+
+
+class ContentReaderBackend:
+    """Needs the signature, then passes in round(share * n) samples, share being the share of
+    the app's non-signature gold items in the prompt: it reads what the items say."""
+
+    def __init__(self, spec: BackendSpec) -> None:
+        self.name = spec.name
+
+    def generate(self, prompts, n, temperature, max_new_tokens, seed, *, top_p=1.0):
+        out = []
+        for p in prompts:
+            app, given = p.reference_app, _items_in(p)
+            signature = set(signature_items(app))
+            content = set(app.requirements) - signature
+            share = len(given & content) / len(content) if signature <= given else 0.0
+            good = round(share * n)
+            out.append([oracle_completion(p) if s < good else "" for s in range(n)])
+        return out
+
+
+for _kind, _factory in (
+    ("test-kept-share", KeptShareBackend),
+    ("test-deaf", DeafBackend),
+    ("test-signature-reader", SignatureReaderBackend),
+    ("test-content-reader", ContentReaderBackend),
+):
     if _kind not in registered_backends():
         register_backend(_kind)(_factory)
 
@@ -91,14 +157,14 @@ def harness(tmp_path):
     )
 
 
-def _run(kinds: dict[str, str], harness: HarnessConfig, **config):
+def _run(kinds: dict[str, str], harness: HarnessConfig, apps=APPS, **config):
     orchestra = OrchestraConfig(
         members=tuple(BackendSpec(name=n, kind=k) for n, k in kinds.items())
     )
     cfg = cal.CalibrationConfig(
         families=("bundled",), n_samples=4, temperature=0.8, k_values=(1, 4), **config
     )
-    return cal.calibrate_family("synthetic", APPS, config=cfg, orchestra=orchestra, harness=harness)
+    return cal.calibrate_family("synthetic", apps, config=cfg, orchestra=orchestra, harness=harness)
 
 
 # ---------------------------------------------------------------- requirement transforms
@@ -187,43 +253,58 @@ def _measurement(rung: str, rates: list[float]) -> cal.RungMeasurement:
         "fam",
         {"m": dict(zip(ids, rates, strict=True))},
         {"m": {a: {"pass@1": r} for a, r in zip(ids, rates, strict=True)}},
-        {a: ladder.RUNGS[rung].dose for a in ids},
+        {a: ladder.RUNGS[rung].dose or 0.0 for a in ids},
         {},
         0.0,
     )
 
 
-def test_calibrate_hand_computed_signal_and_inverted_ladder():
+def test_calibrate_hand_computed_signals_and_inverted_ladder():
     gold = [1.0, 0.5, 1.0, 0.75, 0.5, 1.0, 0.25, 0.75]
     drop50 = [1.0, 0.5, 0.75, 0.5, 0.5, 0.75, 0.25, 0.5]
     shuffled = [0.0, 0.5, 0.25, 0.0, 0.0, 0.25, 0.0, 0.25]
+    signature = [0.25, 0.5, 0.25, 0.0, 0.25, 0.5, 0.0, 0.5]
 
-    def ladder(n_apps: int, drop=drop50) -> dict[str, cal.RungMeasurement]:
-        rates = {"gold": gold, "gold_drop50": drop, "gold_shuffled": shuffled}
+    def ladder(n_apps: int, drop=drop50, sig=signature) -> dict[str, cal.RungMeasurement]:
+        rates = {
+            "gold": gold,
+            "signature_only": sig,
+            "gold_drop50": drop,
+            "gold_shuffled": shuffled,
+        }
         return {r: _measurement(r, v[:n_apps]) for r, v in rates.items()}
 
     config = cal.CalibrationConfig(n_resamples=1000, seed=2)
     c = cal.calibrate("m", "fam", ladder(8), config=config)
-    diffs = np.subtract(gold, shuffled)  # 1, 0, .75, .75, .5, .75, .25, .5
-    d = c.signal.difference
-    assert d.mean == pytest.approx(4.5 / 8)
-    assert d.sd == pytest.approx(np.std(diffs, ddof=1))
-    assert c.signal.apps_needed == cal.apps_needed(d.sd, 0.05)[0]
-    assert c.signal.p_value == pytest.approx(wilcoxon_test(gold, shuffled).p_value)
-    assert c.signal.p_value < 0.05  # 7 of 7 untied apps better
+    names = c.names_signal.difference  # 1, 0, .75, .75, .5, .75, .25, .5: 7 of 7 untied better
+    assert (names.a, names.b) == ("gold", "gold_shuffled")
+    assert names.mean == pytest.approx(4.5 / 8)
+    assert c.names_signal.p_value == pytest.approx(2 / 2**7)
+    content = c.signal.difference  # .75, 0, .75, .75, .25, .5, .25, .25: 7 of 7 better
+    assert (content.a, content.b) == ("gold", "signature_only")
+    assert content.sd == pytest.approx(np.std(np.subtract(gold, signature), ddof=1))
+    assert c.signal.apps_needed == cal.apps_needed(content.sd, 0.05)[0]  # for the content
+    assert c.signal.p_value == pytest.approx(wilcoxon_test(gold, signature).p_value)
+    # Holm over the two: both 2/128, so each becomes 2 x 2/128
+    assert c.signal.p_holm == c.names_signal.p_holm == pytest.approx(4 / 2**7)
     assert c.rungs["gold"].mean == pytest.approx(5.75 / 8)
     assert c.rungs["gold"].pass_at_k == {"pass@1": pytest.approx(5.75 / 8)}
+    # signature_only is a control outside the dose chain: no step goes through it
     assert [(s.a, s.b) for s in c.steps] == [
         ("gold", "gold_drop50"),
         ("gold_drop50", "gold_shuffled"),
     ]
-    assert d.ci_low > 0 and c.verdict == cal.CARRIES_SIGNAL and c.monotone
-    # on the first five apps the bootstrap CI still lies above 0 (4 of 5 better), but an exact
-    # Wilcoxon p is 2/16: a handful of apps is not enough for the verdict
+    assert c.verdict == cal.CARRIES_CONTENT_SIGNAL and c.monotone
+    # the signature alone rebuilds as well as gold: names only, whatever gold - shuffled says
+    same = cal.calibrate("m", "fam", ladder(8, sig=gold), config=config)
+    assert math.isnan(same.signal.p_value) and same.names_signal.p_holm == pytest.approx(2 / 128)
+    assert same.verdict == cal.NAMES_ONLY and "signature_only" in same.reason
+    # on the first five apps both CIs still lie above 0 (4 of 5 better), but exact p = 2/16,
+    # Holm 0.25: a handful of apps is not enough for the verdict
     few = cal.calibrate("m", "fam", ladder(5), config=config)
-    assert few.signal.difference.ci_low > 0
-    assert few.signal.p_value == pytest.approx(2 / 16)
-    assert few.verdict == cal.FLAT and "Wilcoxon" in few.reason
+    assert few.names_signal.difference.ci_low > 0
+    assert few.names_signal.p_value == pytest.approx(2 / 16)
+    assert few.verdict == cal.FLAT and "Holm p = 0.25" in few.reason
     # drop50 clearly above gold on every app: the ladder inverts
     inverted = cal.calibrate("m", "fam", ladder(8, [g + 0.25 for g in gold]), config=config)
     assert not inverted.monotone and inverted.verdict == cal.FLAT
@@ -254,17 +335,53 @@ def test_a_member_that_follows_the_gold_items_carries_signal(harness):
     means = {r: c.rungs[r].mean for r in SOURCE_RUNGS}
     assert means == {
         "gold": 1.0,
+        "signature_only": 0.0,  # the rendered definitions are none of gold's items
         "gold_drop25": 0.75,
         "gold_drop50": 0.5,
         "gold_drop75": 0.25,
         "gold_shuffled": 0.0,
         "no_items": 0.0,
     }
-    assert [c.rungs[r].realised_dose for r in SOURCE_RUNGS] == [1.0, 0.75, 0.5, 0.25, 0.0, 0.0]
+    assert [c.rungs[r].realised_dose for r in SOURCE_RUNGS] == [1.0, 0, 0.75, 0.5, 0.25, 0, 0]
     assert c.rungs["gold_drop50"].pass_at_k == {"pass@1": 0.5, "pass@4": 1.0}
     assert c.monotone and not any(s.reversed for s in c.steps)
     assert c.signal.difference.mean == 1.0 and c.signal.difference.ci_low == 1.0
-    assert c.verdict == cal.CARRIES_SIGNAL
+    assert c.verdict == cal.CARRIES_CONTENT_SIGNAL
+
+
+def test_a_member_that_reads_only_the_signature_is_names_only(harness):
+    # the negative control of issue 29: passes exactly when the signature is present, so
+    # gold - shuffled is large, the drop rungs (which keep the signature) stay at gold, and
+    # gold - signature_only is 0 on every app
+    run = _run({"names": "test-signature-reader"}, harness, apps=SIGNATURE_APPS)
+    c = run.calibrations["names"]
+    assert {r: c.rungs[r].mean for r in SOURCE_RUNGS} == {
+        "gold": 1.0,
+        "signature_only": 1.0,
+        "gold_drop25": 1.0,
+        "gold_drop50": 1.0,
+        "gold_drop75": 1.0,
+        "gold_shuffled": 0.0,
+        "no_items": 0.0,
+    }
+    assert c.names_signal.difference.ci_low == 1.0 and c.names_signal.p_holm < 0.05
+    assert c.signal.difference.mean == 0.0 and math.isnan(c.signal.p_value)
+    assert c.signal.apps_needed is None  # SD 0
+    assert c.verdict == cal.NAMES_ONLY
+
+
+def test_a_member_that_reads_the_content_carries_content_signal(harness):
+    run = _run({"reader": "test-content-reader"}, harness, apps=SIGNATURE_APPS)
+    c = run.calibrations["reader"]
+    means = {r: c.rungs[r].mean for r in SOURCE_RUNGS}
+    assert means["gold"] == 1.0 and means["signature_only"] == 0.0
+    assert means["gold_shuffled"] == means["no_items"] == 0.0
+    assert 1.0 > means["gold_drop25"] > means["gold_drop50"] > means["gold_drop75"] > 0.0
+    # every drop rung kept the signature item, so only the content made them fall
+    drops = requirements_from("gold_drop75", SIGNATURE_APPS, ladder.LadderContext(seed=0))
+    assert all(app.requirements[0] in drops[app.app_id] for app in SIGNATURE_APPS)
+    assert c.signal.difference.ci_low == 1.0 and c.signal.p_holm == pytest.approx(4 / 2**7)
+    assert c.verdict == cal.CARRIES_CONTENT_SIGNAL
 
 
 def test_a_member_that_ignores_the_requirements_is_flat(harness):
@@ -274,7 +391,7 @@ def test_a_member_that_ignores_the_requirements_is_flat(harness):
     assert 0 < c.rungs["gold"].mean < 1
     d = c.signal.difference
     assert (d.mean, d.ci_low, d.ci_high) == (0.0, 0.0, 0.0)
-    assert c.verdict == cal.FLAT and "does not lie above 0" in c.reason
+    assert c.verdict == cal.FLAT and "gold - gold_shuffled +0.000" in c.reason
     payload = json.loads(to_json(cal.results_payload([run], run_config := _config())))
     assert payload["verdicts"] == {"deaf": {"synthetic": cal.FLAT}}
     assert (
@@ -305,19 +422,27 @@ def test_calibration_params_are_checked(tmp_path):
         path.write_text(body)
         return load_params(path)
 
-    assert load("calibration: {}").calibration.ladder[:2] == ("gold", "gold_drop25")
+    assert load("calibration: {}").calibration.ladder[:3] == (
+        "gold",
+        "signature_only",
+        "gold_drop25",
+    )
+    with pytest.raises(ParamsError, match="signature_only"):
+        load("calibration: {rungs: [gold, gold_drop, gold_shuffled]}")
     with pytest.raises(ParamsError, match="gold_shuffled"):
-        load("calibration: {rungs: [gold, gold_drop]}")
-    assert load("calibration: {rungs: [gold, gold_shuffled, null_backend]}").calibration.ladder
+        load("calibration: {rungs: [gold, signature_only, gold_drop]}")
+    assert load(
+        "calibration: {rungs: [gold, signature_only, gold_shuffled, null_backend]}"
+    ).calibration.ladder
     with pytest.raises(ParamsError, match="did you mean 'no_items'"):
-        load("calibration: {rungs: [gold, gold_shuffled, no_item]}")
+        load("calibration: {rungs: [gold, signature_only, gold_shuffled, no_item]}")
     with pytest.raises(ParamsError, match="k_values"):
         load("calibration: {n_samples: 2, k_values: [1, 4]}")
     with pytest.raises(ParamsError, match="calibration.families"):
         load("calibration: {families: [bundled, everything]}")
     with pytest.raises(ParamsError, match="whole percent"):
         load("calibration: {drop_fractions: [0.333]}")
-    assert load("calibration: {drop_fractions: [0.9]}").calibration.ladder[1] == "gold_drop90"
+    assert load("calibration: {drop_fractions: [0.9]}").calibration.ladder[2] == "gold_drop90"
     assert "gold_drop90" in ABLATION_SOURCES
 
 
@@ -329,3 +454,97 @@ def test_families_load_as_seeded_samples_and_fail_clearly(tmp_path):
     assert all(a.origin == "holdout" for a in cal.load_family("holdout", None, None, 0))
     with pytest.raises(ValueError, match="data.apps_dir is empty"):
         cal.load_family("apps_dir", None, None, 0)
+
+
+# ---------------------------------------------------------------- the likelihood reward's ladder
+
+
+class ContentLikelihoodScorer:
+    """A fake judge: mean log-prob per code token = -2 + weight[app] x the share of the app's
+    non-signature gold items in the prompt."""
+
+    def __init__(self, weight: dict[str, float]) -> None:
+        self.weight = weight
+
+    def score(self, prompts, answers):
+        out = []
+        for p in prompts:
+            app = p.reference_app
+            content = set(app.requirements) - set(signature_items(app))
+            share = len(_items_in(p) & content) / len(content)
+            out.append(-2.0 + self.weight[app.app_id] * share)
+        return out
+
+
+def _likelihood_family(pass_weight: dict[str, float]) -> cal.FamilyRun:
+    """A family whose member's pass rate is weight x (1 for gold, 3/7 for drop50, 0 else)."""
+    ids = [a.app_id for a in SIGNATURE_APPS]
+    kept = {"gold": 1.0, "gold_drop50": 3 / 7, "signature_only": 0.0, "gold_shuffled": 0.0}
+    measurements = {
+        rung: cal.RungMeasurement(
+            rung,
+            "synthetic",
+            {"m": {a: pass_weight[a] * share for a in ids}},
+            {"m": {a: {"pass@1": pass_weight[a] * share} for a in ids}},
+            {a: share for a in ids},
+            {},
+            0.0,
+        )  # fmt: skip
+        for rung, share in kept.items()
+    }
+    config = cal.CalibrationConfig(n_resamples=500)
+    calibration = cal.calibrate("m", "synthetic", measurements, config=config)
+    return cal.FamilyRun("synthetic", ids, measurements, {"m": calibration})
+
+
+def test_likelihood_ladder_uses_the_reward_only_where_it_ranks_apps_as_the_rebuilds_do():
+    ids = [a.app_id for a in SIGNATURE_APPS]
+    weight = {a: 0.3 + 0.1 * i for i, a in enumerate(ids)}
+    reverse = {a: weight[b] for a, b in zip(ids, reversed(ids), strict=True)}
+    config = cal.CalibrationConfig(n_resamples=500)
+    run = _likelihood_family(weight)
+    agree = cal.likelihood_ladder(
+        run, SIGNATURE_APPS, "m", ContentLikelihoodScorer(weight), config=config,
+        prompt_version="reconstruct-v2",
+    )  # fmt: skip
+    gold = agree.rungs["gold"]
+    assert gold.mean_gain == pytest.approx(float(np.mean(list(weight.values()))))
+    assert agree.rungs["signature_only"].mean_gain == 0.0
+    assert agree.rungs["gold_shuffled"].mean_gain == 0.0  # another app's items: no content
+    assert agree.rungs["gold_drop50"].mean_gain == pytest.approx(3 / 7 * gold.mean_gain)
+    assert gold.spearman == pytest.approx(1.0) and agree.monotone
+    assert agree.verdict == cal.USE_LIKELIHOOD
+    # the same ladder, but the judge ranks the apps the other way round from the rebuilds
+    disagree = cal.likelihood_ladder(
+        run, SIGNATURE_APPS, "m", ContentLikelihoodScorer(reverse), config=config,
+        prompt_version="reconstruct-v2",
+    )  # fmt: skip
+    assert disagree.rungs["gold"].spearman == pytest.approx(-1.0)
+    assert disagree.verdict == cal.SKIP_LIKELIHOOD and "rank correlation" in disagree.reason
+    run.likelihood["m"] = disagree
+    payload = json.loads(to_json(cal.results_payload([run], cal.CalibrationConfig())))
+    assert payload["likelihood"]["synthetic"]["m"]["verdict"] == cal.SKIP_LIKELIHOOD
+
+
+def test_a_registered_judge_scores_every_member_and_family():
+    from cetd_lib.evaluation.calibration_report import likelihood_table
+    from cetd_lib.harness.likelihood import SCORERS, make_scorer, register_scorer
+
+    ids = [a.app_id for a in SIGNATURE_APPS]
+    weight = {a: 0.3 + 0.1 * i for i, a in enumerate(ids)}
+    if "test-content" not in SCORERS:
+        register_scorer("test-content")(lambda backend: ContentLikelihoodScorer(backend))
+    run = _likelihood_family(weight)
+    config = cal.CalibrationConfig(n_resamples=500, likelihood_scorer="test-content")
+    cal.calibrate_likelihood(
+        [run], {"synthetic": SIGNATURE_APPS}, {"m": weight}, config=config,
+        prompt_version="reconstruct-v2",
+    )  # fmt: skip
+    assert run.likelihood["m"].verdict == cal.USE_LIKELIHOOD
+    table = likelihood_table([run])
+    assert "| m | synthetic | gold |" in table and "**use**" in table
+    with pytest.raises(KeyError, match="not registered"):
+        make_scorer("no-such-judge", None)
+    off = _likelihood_family(weight)
+    cal.calibrate_likelihood([off], {}, {}, config=cal.CalibrationConfig(), prompt_version="x")
+    assert off.likelihood == {}  # no judge named: nothing scored

@@ -12,8 +12,14 @@ from cetd_lib.apps.app import load_apps
 from cetd_lib.apps.humaneval import load_humaneval_apps
 from cetd_lib.apps.requirements import format_requirements
 from cetd_lib.train.config import GuardConfig
-from cetd_lib.train.guard import check_requirements, fingerprint
-from cetd_lib.train.redteam import FILLER_KS, guard_variants, paraphrase, paraphrase_line
+from cetd_lib.train.guard import check_requirements, fingerprint, repeated_items
+from cetd_lib.train.redteam import (
+    FILLER_KS,
+    guard_variants,
+    paraphrase,
+    paraphrase_line,
+    repeated_signature,
+)
 from cetd_lib.train.reward import make_reconstruction_reward
 
 BUNDLED = {app.app_id: app for app in load_apps(None, include_holdout=True)}
@@ -74,3 +80,33 @@ def test_the_paraphrase_generator_writes_english_not_operators():
     assert paraphrase_line("total += price * qty") == "Total is increased by price times qty."
     text = paraphrase(BUNDLED["roman_numerals"])
     assert "+=" not in text and " = " not in text and text.startswith("1. ")
+
+
+def test_repeated_items_never_fires_on_any_gold_list():
+    # the calibration of the rule: every bundled (holdout too) and every HumanEval gold list
+    config = GuardConfig()
+    every = [*BUNDLED.values(), *load_humaneval_apps()]
+    worst = max(repeated_items(app.requirements, config.repeat_similarity) for app in every)
+    assert worst <= config.max_repeated_items
+
+
+@pytest.mark.parametrize("app_id", ["roman_numerals", "arith_expr_evaluator", *HUMANEVAL])
+def test_a_list_that_says_the_signature_ten_times_is_rejected(app_id):
+    text = repeated_signature(APPS[app_id])
+    verdict = check_requirements(text, _fingerprint(app_id), GuardConfig())
+    assert not verdict.accepted and "repeated_items" in verdict.rules
+    assert verdict.repeated_items >= 9 and not verdict.leak  # over-paid, not a leak
+    # the same items once each pass this rule: only the repetition is rejected
+    once = format_requirements(dict.fromkeys(verdict.items))
+    assert (
+        "repeated_items" not in check_requirements(once, _fingerprint(app_id), GuardConfig()).rules
+    )
+
+
+def test_repeated_items_survive_small_edits_but_not_new_content():
+    base = "`solution.py` defines the function `make_palindrome(string: str) -> str`."
+    edited = [base, base.upper(), base + " Really.", base.replace("defines", "has")]
+    assert repeated_items(edited) == 3
+    distinct = [base, "It returns the shortest palindrome that begins with the string.",
+                "An empty string gives an empty string."]  # fmt: skip
+    assert repeated_items(distinct) == 0

@@ -158,3 +158,33 @@ def test_prompt_uses_given_requirements_and_lists_every_module():
     app = App("x", {"a.py": ""}, {}, ("gold item",))
     assert "degraded item" in build_prompt(app, ["degraded item"]).messages[1]["content"]
     assert "gold item" not in build_prompt(app, ["degraded item"]).messages[1]["content"]
+
+
+def test_v2_prompt_gives_every_sample_the_public_api_and_no_body():
+    from cetd_lib.harness.prompts import PROMPT_V1, PROMPT_V2
+
+    app = App(
+        "roman",
+        {
+            "roman.py": 'import re\n\nSECRET_TABLE = [("M", 1000)]\n\n'
+            "def to_roman(n: int) -> str:\n"
+            '    """SECRET docstring."""\n    return SECRET_BODY(n)\n\n'
+            "def _helper():\n    return 'SECRET helper'\n"
+        },
+        {"test_roman.py": "from roman import to_roman\n\ndef test_one():\n    assert 1\n"},
+        ("Convert integers to numerals.", "Reject zero."),
+    )
+    gold, other = build_prompt(app), build_prompt(app, ["Something else entirely."])
+    assert gold.prompt_version == PROMPT_V2 == PROMPT_VERSION
+    text = gold.messages[1]["content"]
+    assert "# file: roman.py\nimport re\n\ndef to_roman(n: int) -> str:\n    ..." in text
+    assert "SECRET" not in text  # no body, docstring, un-imported constant or private helper
+    assert "1. Convert integers to numerals." in text
+    # the API block is the same whatever the requirements: only the list moves the reward
+    head = text.split("Rules:")[0].split("The tests import this API.")[1]
+    assert head in other.messages[1]["content"]
+    old = build_prompt(app, prompt_version=PROMPT_V1)
+    assert "The tests import this API" not in old.messages[1]["content"]
+    assert old.prompt_version == PROMPT_V1
+    with pytest.raises(ValueError, match="reconstruct-v1"):
+        build_prompt(app, prompt_version="reconstruct-v9")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 
 from cetd_lib.metrics.paired import (
@@ -113,3 +114,94 @@ def test_test_direction_is_recorded():
     assert wilcoxon_test([0, 0, 0], [1, 2, 3]).favours == "b"
     c = compare("gold", "x", {"gold": {"a": 1.0}, "x": {"a": 1.0}})
     assert c.decision(0.05) == "not resolved"  # one tie: nothing tested
+
+
+def test_wilcoxon_with_ties_is_exact_not_the_normal_approximation():
+    # the regression of issue 29: 4 equal wins and 10 ties. scipy's normal approximation gave
+    # p = 0.046 ("significant"); the exact sign-flip distribution of 4 equal ranks puts
+    # P(all four positive) + P(all four negative) = 2 / 16
+    test = wilcoxon_test([1.0] * 4 + [0.5] * 10, [0.0] * 4 + [0.5] * 10)
+    assert (test.wins, test.losses, test.ties) == (4, 0, 10)
+    assert test.p_value == 0.125
+    # the same without the ties: the ties change nothing
+    assert wilcoxon_test([1.0] * 4, [0.0] * 4).p_value == 0.125
+
+
+def _brute_force_p(diffs):
+    """Two-sided p by enumerating all 2**n sign patterns of the non-zero |d| (midranks)."""
+    import itertools
+
+    from scipy.stats import rankdata
+
+    nonzero = [d for d in diffs if d != 0]
+    ranks = rankdata([abs(d) for d in nonzero])
+    observed = sum(r for r, d in zip(ranks, nonzero, strict=True) if d > 0)
+    sums = [
+        sum(r for r, s in zip(ranks, signs, strict=True) if s)
+        for signs in itertools.product([0, 1], repeat=len(nonzero))
+    ]
+    lower = sum(w <= observed + 1e-9 for w in sums) / len(sums)
+    upper = sum(w >= observed - 1e-9 for w in sums) / len(sums)
+    return min(1.0, 2 * min(lower, upper))
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_wilcoxon_matches_enumeration_of_sign_patterns_with_tied_ranks(seed):
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    # pass rates in quarters: many zero differences and many tied |d|, as in real runs
+    a = rng.integers(0, 5, size=16) / 4
+    b = rng.integers(0, 5, size=16) / 4
+    test = wilcoxon_test(a, b)
+    assert test.p_value == pytest.approx(_brute_force_p(list(a - b)), abs=1e-12)
+
+
+def test_wilcoxon_agrees_with_scipy_where_scipy_is_exact():
+    from scipy.stats import wilcoxon
+
+    a = [0.9, 0.2, 0.75, 0.6, 0.33, 0.81, 0.47, 0.12, 0.97, 0.58]  # distinct |d|, no zero
+    b = [0.1, 0.25, 0.3, 0.0, 0.5, 0.2, 0.05, 0.6, 0.15, 0.22]
+    ours = wilcoxon_test(a, b)
+    theirs = wilcoxon(a, b, method="exact")
+    assert ours.statistic == theirs.statistic
+    assert ours.p_value == pytest.approx(theirs.pvalue, rel=1e-9)
+
+
+def test_paired_ratio_interval_keeps_the_pairing():
+    from cetd_lib.metrics.paired import paired_ratio
+
+    gold = [0.2, 0.4, 0.6, 0.8, 1.0, 0.5]
+    half = [g / 2 for g in gold]  # exactly half of gold on every app
+    assert paired_ratio(half, gold, n_resamples=500) == pytest.approx((0.5, 0.5, 0.5))
+    noisy = [0.0, 0.4, 0.1, 0.8, 0.2, 0.5]
+    ratio, low, high = paired_ratio(noisy, gold, n_resamples=2000, seed=3)
+    assert ratio == pytest.approx(sum(noisy) / sum(gold))
+    assert low < ratio < high  # a point ratio of means hides this interval
+    assert all(math.isnan(v) for v in paired_ratio([1.0], [0.0]))
+
+
+def test_apps_needed_per_pair_is_at_holms_strictest_level():
+    from cetd_lib.metrics.paired import apps_needed
+
+    rates = _rates(
+        gold=[1.0, 0.75, 0.5, 1.0, 0.25, 0.75, 0.5, 1.0],
+        phase2_stage2=[0.5, 0.75, 0.25, 0.75, 0.25, 0.25, 0.5, 0.5],
+        phase1=[0.0, 0.5, 0.0, 0.25, 0.0, 0.0, 0.25, 0.0],
+    )
+    cs = compare_all([("gold", "phase2_stage2"), ("gold", "phase1")], rates)
+    first = cs[0]
+    assert first.family_size == 2
+    gold, stage2 = rates["gold"].values(), rates["phase2_stage2"].values()
+    diffs = [g - s for g, s in zip(gold, stage2, strict=True)]
+    assert first.sd_difference == pytest.approx(float(np.std(diffs, ddof=1)))
+    expected = apps_needed(first.sd_difference, abs(first.mean_difference), alpha=0.05 / 2)
+    assert first.apps_needed(0.05) == expected
+    # a larger family asks more of each pair
+    assert first.apps_needed(0.05)[0] > apps_needed(first.sd_difference, 0.25, alpha=0.05)[0]
+    table = comparisons_table(cs)
+    assert "apps needed (alpha 0.05/2, power 0.8)" in table
+    assert f"| {expected[0]} |" in table
+    check = check_ranking(cs, ["gold", "phase2_stage2"], measured=list(rates))
+    assert check.pairs[0].apps_needed == expected[0]
+    assert f"apps needed {expected[0]}" in check.lines()[2]

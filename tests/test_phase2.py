@@ -177,3 +177,42 @@ def test_load_recorded_apps_writes_the_split_manifest_and_app_hashes(tmp_path):
     hashes = run.manifest()["data_hashes"]
     assert hashes == {f"app:{k}": v for k, v in apps.manifest.content_hashes.items()}
     assert len(hashes) == 40  # every bundled app, not only the capped sample
+
+
+def test_evaluation_applies_the_guard_rejects_score_zero_and_are_counted():
+    from cetd_lib.train.config import GuardConfig
+    from cetd_lib.train.guard import guard_screen
+
+    apps = [app("a", 1), app("b", 2), app("c", 3)]
+    oracle = OrchestraConfig(members=(BackendSpec("oracle", "oracle"),))  # always rebuilds
+    pasted = ["Here it is:", "```python\ndef f():\n    return 2\n```"]
+    requirements = {"a": list(apps[0].requirements), "b": pasted, "c": list(apps[2].requirements)}
+    screen = guard_screen(GuardConfig())
+    ev = evaluate_source(
+        "leaky", apps, requirements, orchestra=oracle, harness=HarnessConfig(), screen=screen
+    )
+    assert ev.pass_rates == {"a": 1.0, "b": 0.0, "c": 1.0}  # b would pass 1.0 unguarded
+    assert list(ev.guard_rejected) == ["b"] and "source_lcs" in ev.guard_rejected["b"]
+    assert ev.guard_pass_share == pytest.approx(2 / 3)
+    assert ev.to_dict()["guard_rejected"] == {"b": list(ev.guard_rejected["b"])}
+    assert "| 1/3 |" in comparison_table({"leaky": ev})
+    unguarded = evaluate_source("leaky", apps, requirements, orchestra=oracle,
+                                harness=HarnessConfig())  # fmt: skip
+    assert unguarded.pass_rates["b"] == 1.0 and math.isnan(unguarded.guard_pass_share)
+
+
+def test_ratios_to_gold_carry_a_paired_bootstrap_interval():
+    from cetd_lib.evaluation.phase2 import ratio_table, ratios_to_gold
+
+    ids = [f"x{i}" for i in range(8)]
+
+    def ev(name, values):
+        return SourceEvaluation(name, ids, {}, 0.0, 0.0, dict(zip(ids, values, strict=True)))
+
+    gold = [1.0, 0.5, 0.75, 0.25, 1.0, 0.5, 0.25, 0.75]
+    stage2 = [0.5, 0.5, 0.25, 0.25, 1.0, 0.0, 0.0, 0.75]
+    (r,) = ratios_to_gold({"gold": ev("gold", gold), "phase2_stage2": ev("s", stage2)})
+    assert r.ratio == pytest.approx(sum(stage2) / sum(gold)) and r.n_apps == 8
+    assert r.ci_low < r.ratio < r.ci_high
+    assert f"| phase2_stage2 | {r.ratio:.1%} |" in ratio_table([r])
+    assert ratios_to_gold({"phase1": ev("p", gold)}) == []

@@ -60,6 +60,8 @@ def test_run_phase2_training_on_tiny_params(tiny_base, tmp_path):
     stage2 = {
         "rewards/mean", "rewards/std", "rewards/frac_zero_std", "guard/leak_rate",
         "guard/compression_ratio", "charts/samples_per_s", "charts/reconstruction_time_share",
+        # the task reward's own spread and the guard's pass share, at every step (issue 29)
+        "rewards/reconstruction/within_group_std", "guard/pass_share",
     }  # fmt: skip
     assert {f"stage2/{k}" for k in stage2} <= keys, sorted(k for k in keys if "stage2" in k)
     assert run.summary()["phases"]["stage1"]["epochs"] == 1

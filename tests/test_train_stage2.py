@@ -95,7 +95,8 @@ def test_seed_loop_logs_rl_health_and_guard_stats(tiny_base, tmp_path):
     for key in (
         "losses/total", "losses/ce_gold", "rewards/mean", "rewards/std", "rewards/frac_zero_std",
         "rewards/pass_rate", "eval/bleu", "guard/leak_rate", "guard/compression_ratio", "losses/kl",
-        "charts/samples_per_s", "charts/reconstruction_time_share",
+        "charts/samples_per_s", "charts/reconstruction_time_share", "guard/pass_share",
+        "rewards/reconstruction/within_group_std",
     ):  # fmt: skip
         assert f"stage2/{key}" in row, key
     assert row["stage2/losses/kl"] == pytest.approx(0.0, abs=1e-6)  # policy == reference
@@ -154,3 +155,72 @@ def test_run_report_to_reaches_the_trl_config(tmp_path):
     config = Stage2Config(max_steps=1)
     assert trl_config(config, tmp_path, "cpu", ("tensorboard",)).report_to == ["tensorboard"]
     assert trl_config(config, tmp_path, "cpu").report_to in ([], "none", ["none"])
+
+
+def test_trl_config_disables_dropout_and_ignored_options_raise(tiny_base, tmp_path):
+    from cetd_lib.train.stage2 import trl_config
+
+    for algorithm in ("rloo", "grpo"):
+        args = trl_config(Stage2Config(algorithm=algorithm, max_steps=1), tmp_path, "cpu")
+        assert args.disable_dropout is True
+    assert trl_config(Stage2Config(disable_dropout=False), tmp_path, "cpu").disable_dropout is False
+    # options only the hand-written loop has: an error naming them, before any training
+    extractor = lm_extractor(tiny_base)
+    reward = make_reconstruction_reward(
+        {app.app_id: app for app in APPS}, reconstruct_fn=lambda apps, lists: [0.5] * len(apps)
+    )
+    for bad, named in (
+        (dict(ce_weight=0.1), "ce_weight=0.1"),
+        (dict(baseline="constant"), "baseline='constant'"),
+        (dict(algorithm="grpo", baseline="leave_one_out"), "group mean"),
+    ):
+        with pytest.raises(ValueError, match=named):
+            train_stage2(extractor, APPS, reward, Stage2Config(max_steps=1, **bad), tmp_path / "x")
+    Stage2Config(ce_weight=0.0).check_trl()  # 0 is what TRL does: allowed
+    loop = Stage2Config(algorithm="loop")
+    assert (loop.loop_ce_weight, loop.loop_baseline) == (0.1, "leave_one_out")  # the seed's
+
+
+def _perturbed_adapter(tiny_base):
+    """An extractor whose LoRA B is non-zero, as after stage 1 (B = 0 hides dropout noise)."""
+    extractor = lm_extractor(tiny_base, lora_target_modules=ALL_LINEAR)
+    generator = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for name, param in extractor.model.named_parameters():
+            if "lora_B" in name:
+                param.copy_(0.05 * torch.randn(param.shape, generator=generator))
+    return extractor
+
+
+@pytest.mark.parametrize("disable_dropout", [True, False])
+def test_trl_zero_spread_group_makes_no_update_at_step_one(tiny_base, tmp_path, disable_dropout):
+    """Every sample gets the same task reward. RLOO's task advantage is then 0, and with
+    dropout off the KL to the (identical) reference is 0 too: nothing moves. With dropout on,
+    the KL is noise and the adapter moves on it (the study's 11 zero-spread groups)."""
+    extractor = _perturbed_adapter(tiny_base)
+    before = {
+        n: p.detach().clone() for n, p in extractor.model.named_parameters() if p.requires_grad
+    }
+    reward = make_reconstruction_reward(
+        {app.app_id: app for app in APPS}, reconstruct_fn=lambda apps, lists: [0.5] * len(apps)
+    )
+    config = Stage2Config(
+        batch_size=1, num_samples=4, max_new_tokens=8, learning_rate=5e-2, warmup_steps=0,
+        max_steps=1, beta=0.5, disable_dropout=disable_dropout,
+    )  # fmt: skip
+    result = train_stage2(extractor, APPS[:1], reward, config, tmp_path / "zero")
+    (row,) = [r for r in result.history if "kl" in r]
+    # the task reward's own spread and the guard's pass share reach the logs at every step
+    assert row["rewards/reconstruction/within_group_std"] == 0.0
+    assert row["guard/pass_share"] == pytest.approx(1.0 - row["guard/reject_rate"])
+    moved = max(
+        float((p.detach() - before[n]).abs().max())
+        for n, p in extractor.model.named_parameters()
+        if n in before
+    )
+    if disable_dropout:
+        assert row["kl"] == pytest.approx(0.0, abs=1e-6)
+        assert moved < 1e-6
+    else:
+        assert abs(row["kl"]) > 1e-4
+        assert moved > 1e-4

@@ -366,8 +366,12 @@ def run_condition(
     phase2_run_id: str = "",
     extractor_context_level: int = 1,
     max_new_tokens: int = 256,
+    screen: Any = None,
 ) -> ConditionResult:
-    """Build the condition's requirements (or contexts) for `apps` and evaluate them."""
+    """Build the condition's requirements (or contexts) for `apps` and evaluate them.
+
+    `screen` (a `phase2.RequirementsScreen`, the stage-2 leak guard) screens every requirement
+    list as in training; context conditions show the code on purpose and are not screened."""
     from cetd_lib.apps.degrade import render_context
     from cetd_lib.evaluation import phase2
 
@@ -401,8 +405,9 @@ def run_condition(
     else:
         requirements = phase2.requirements_from(source.requirement_source, apps, ctx)
     evaluation, result = evaluate_with_records(
-        name, apps, requirements, orchestra=orchestra, harness=harness, backends=backends
-    )
+        name, apps, requirements, orchestra=orchestra, harness=harness, backends=backends,
+        screen=None if source.kind == "context" else screen,
+    )  # fmt: skip
     if source.kind == "context":  # BLEU of code against gold requirements means nothing
         evaluation = dataclasses.replace(evaluation, bleu=float("nan"), corpus_bleu=float("nan"))
     return ConditionResult(source, evaluation, result, checkpoint=checkpoint)

@@ -4,12 +4,17 @@ Before a reconstruction pass rate is used as a reward or a metric, measure wheth
 with the quality of the requirements at all. On the same apps, each orchestra member rebuilds
 the code from a *ladder* of requirement sources whose quality is known by construction:
 
-    gold > gold with 25/50/75% of the items dropped > gold of another app / no items
+    gold > gold with 25/50/75% of the items beyond the signature dropped > another app's gold
 
-plus two bounds from the harness's calibration backends (`oracle` = the original source,
-`null` = nothing). Per member and app family the pass rates are compared per app (paired
-bootstrap), the signal `gold - gold_shuffled` gets a CI and a power analysis (apps needed to
-detect a 5-point difference), and a verdict: "carries signal" or "flat".
+beside a control outside that chain, `signature_only` (the app's public signatures and
+nothing else), plus two bounds from the harness's calibration backends (`oracle` = the
+original source, `null` = nothing). Per member and app family the pass rates are compared per
+app (paired bootstrap). Two differences decide the verdict: gold - gold_shuffled (are the
+requirements read at all?) and gold - signature_only (does the *content* beyond the names
+move the pass rate?), each with a CI and a Holm-corrected exact Wilcoxon p; the power analysis
+(apps needed to detect a 5-point difference) is for gold - signature_only. Verdict: "carries
+content signal", "names only" or "flat" (issue 29: a member that passes exactly when the
+signature is present used to get "carries signal").
 
 The rungs are registered requirement sources (`phase2.register_source`) and ablation
 sources, so `ablation.sources: [gold, gold_drop50, gold_shuffled]` works by name; they live in
@@ -48,11 +53,14 @@ from cetd_lib.evaluation.ladder import (
     drop_rung_name,
     register_drop_rung,
 )
+from cetd_lib.metrics.paired import apps_needed, holm
 
 log = logging.getLogger(__name__)
 
-CARRIES_SIGNAL = "carries signal"
-FLAT = "flat: a reward here would be noise"
+CARRIES_CONTENT_SIGNAL = "carries content signal"
+NAMES_ONLY = "names only"
+FLAT = "flat"
+CONTROL = "signature_only"  # gold must beat it for the pass rate to pay for content
 
 Family = Literal["bundled", "humaneval", "holdout", "apps_dir"]
 
@@ -73,7 +81,8 @@ class CalibrationConfig:
     )
     rungs: tuple[str, ...] = help_field(
         "Rungs of the ladder (ladder.RUNGS); 'gold_drop' stands for one rung per "
-        "drop_fractions entry. 'gold' and 'gold_shuffled' are required: the verdict needs them.",
+        "drop_fractions entry. 'gold', 'signature_only' and 'gold_shuffled' are required: the "
+        "verdict needs gold - signature_only and gold - gold_shuffled.",
         default=DEFAULT_RUNGS,
     )
     drop_fractions: tuple[float, ...] = help_field(
@@ -106,11 +115,17 @@ class CalibrationConfig:
         "Seeds the app sample, the dropped items, the derangement and the bootstrap.", default=0
     )
     effect_size: float = help_field(
-        "Difference in mean pass rate (gold - shuffled) the power analysis is for: 0.05 = 5 "
-        "points.",
+        "Difference in mean pass rate (gold - signature_only) the power analysis is for: "
+        "0.05 = 5 points.",
         default=0.05,
     )
     power: float = help_field("Power wanted for that difference (paired t-test).", default=0.8)
+    likelihood_scorer: str = help_field(
+        "Name of a registered likelihood judge (harness.likelihood.register_scorer) to score "
+        "every source rung with the likelihood reward as well (likelihood_ladder); empty = "
+        "off. Built per orchestra member from its loaded backend.",
+        default="",
+    )
 
     def __post_init__(self) -> None:
         if not self.families or len(set(self.families)) != len(self.families):
@@ -123,10 +138,11 @@ class CalibrationConfig:
                     f"calibration.rungs: unknown rung {name!r}{hint}; known: "
                     f"{[*RUNGS, DROP_PLACEHOLDER]}"
                 )
-        for needed in ("gold", "gold_shuffled"):
+        for needed in ("gold", CONTROL, "gold_shuffled"):
             if needed not in self.rungs:
                 raise ValueError(
-                    f"calibration.rungs lacks {needed!r}: the signal is gold - gold_shuffled"
+                    f"calibration.rungs lacks {needed!r}: the verdict needs gold - "
+                    f"{CONTROL} and gold - gold_shuffled (add it to calibration.rungs)"
                 )
         for fraction in self.drop_fractions:
             drop_rung_name(fraction)  # raises with the expected form
@@ -301,37 +317,6 @@ def percentile_ci(resampled: np.ndarray, confidence: float) -> tuple[float, floa
     return float(np.quantile(resampled, alpha)), float(np.quantile(resampled, 1 - alpha))
 
 
-def apps_needed(
-    sd_difference: float, effect_size: float, *, alpha: float = 0.05, power: float = 0.8
-) -> tuple[int | None, str]:
-    """Apps for a two-sided paired t-test to detect `effect_size` at `power`, given the SD of
-    the per-app differences (Cohen's d = effect_size / sd; statsmodels TTestPower).
-
-    Small n (2-10) are scanned first: statsmodels' noncentral t returns NaN at extreme effects,
-    and such n are skipped, so a huge effect may be reported an app or two above its true need.
-    (None, why) when the SD is 0 or undefined, or the solver fails.
-
-    >>> apps_needed(0.25, 0.05)[0]  # d = 0.2: the textbook 199
-    199
-    """
-    from statsmodels.stats.power import TTestPower
-
-    if not math.isfinite(sd_difference):
-        return None, "the SD of the per-app differences is not defined (fewer than 2 apps)"
-    if sd_difference == 0:
-        return None, "every app has the same difference (SD 0): the t-test power is undefined"
-    d = effect_size / sd_difference
-    analysis = TTestPower()
-    note = f"d = {d:.3f} (paired t-test, two-sided, alpha {alpha:g}, power {power:g})"
-    for n in range(2, 11):
-        if analysis.power(effect_size=d, nobs=n, alpha=alpha, alternative="two-sided") >= power:
-            return n, note
-    n = analysis.solve_power(effect_size=d, alpha=alpha, power=power, alternative="two-sided")
-    if n is None or not math.isfinite(float(n)):
-        return None, f"d = {d:.3g}: the power solver did not converge"
-    return int(math.ceil(float(n))), note
-
-
 @dataclass(frozen=True)
 class RungSummary:
     rung: str
@@ -368,33 +353,42 @@ class Difference:
 
 @dataclass(frozen=True)
 class Signal:
-    difference: Difference  # gold - gold_shuffled
-    p_value: float  # Wilcoxon signed-rank, two-sided, zero differences dropped; NaN: all tied
+    """One verdict difference (gold - signature_only or gold - gold_shuffled) with its test."""
+
+    difference: Difference
+    p_value: float  # exact Wilcoxon signed-rank, two-sided, zeros dropped; NaN: all tied
+    p_holm: float  # Holm over the verdict's two differences
     n_apps: int
     effect_size: float
     power: float
     apps_needed: int | None
     apps_needed_note: str
 
+    def holds(self, alpha: float) -> bool:
+        """CI above 0 and Holm p < alpha (NaN, every app tied, is not significant)."""
+        return self.difference.ci_low > 0 and self.p_holm < alpha
+
 
 @dataclass(frozen=True)
 class Calibration:
-    """One member on one family: the ladder, the signal and the verdict."""
+    """One member on one family: the ladder, the two signals and the verdict."""
 
     member: str
     family: str
     app_ids: tuple[str, ...]  # apps scored under every source rung (the paired set)
     dropped_apps: tuple[str, ...]  # scored by the harness but NaN under some rung
     rungs: dict[str, RungSummary]
-    steps: tuple[Difference, ...]  # adjacent dose levels, higher dose first
-    signal: Signal
+    steps: tuple[Difference, ...]  # adjacent dose levels of the chain, higher dose first
+    signal: Signal  # gold - signature_only: what the requirements' content adds
+    names_signal: Signal  # gold - gold_shuffled: whether the requirements are read at all
     monotone: bool
     verdict: str
     reason: str
 
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
-        data["signal"]["difference"]["excludes_zero"] = self.signal.difference.excludes_zero
+        for key, sig in (("signal", self.signal), ("names_signal", self.names_signal)):
+            data[key]["difference"]["excludes_zero"] = sig.difference.excludes_zero
         for step, raw in zip(self.steps, data["steps"], strict=True):
             raw["reversed"] = step.reversed
         return data
@@ -418,32 +412,47 @@ def dose_steps(rungs: Mapping[str, float]) -> list[tuple[str, str]]:
 
 
 def verdict_for(
-    signal: Difference, p_value: float, steps: Sequence[Difference], alpha: float = 0.05
+    content: Signal, names: Signal, steps: Sequence[Difference], alpha: float = 0.05
 ) -> tuple[str, bool, str]:
-    """(verdict, monotone, reason). "carries signal" iff the paired bootstrap CI of
-    gold - shuffled lies above 0, the Wilcoxon signed-rank test of the same differences has
-    p < alpha (the percentile bootstrap is too narrow on a handful of apps: 3 of 5 apps better
-    and 2 tied gives a CI above 0 but p = 0.25), AND the ladder is monotone-ish: no step from a
-    higher to the next lower dose is reversed with its CI entirely below 0 (noise may tie
-    neighbours; it may not invert them)."""
+    """(verdict, monotone, reason).
+
+    - "carries content signal": gold - signature_only AND gold - gold_shuffled each have a
+      paired bootstrap CI above 0 and a Holm-corrected Wilcoxon p < alpha, and no step of the
+      dose chain is reversed (CI entirely below 0: noise may tie neighbours, not invert them);
+    - "names only": gold - gold_shuffled holds but gold - signature_only does not: the pass
+      rate moves with the names the tests import, not with what the requirements say;
+    - "flat": otherwise (the requirements are not read, or the ladder inverts).
+
+    A CI alone is too narrow on a handful of apps (3 of 5 better and 2 tied gives a CI above 0
+    but p = 0.25), hence the test beside it.
+    """
     reversed_steps = [s for s in steps if s.reversed]
     monotone = not reversed_steps
-    ci = f"[{signal.ci_low:+.3f}, {signal.ci_high:+.3f}]"
-    if not signal.ci_low > 0:
-        return FLAT, monotone, f"CI of gold - shuffled {ci} does not lie above 0"
-    if not p_value < alpha:  # NaN (every app tied) is not significant either
+
+    def describe(sig: Signal) -> str:
+        d = sig.difference
         return (
-            FLAT,
+            f"{d.a} - {d.b} {d.mean:+.3f} [{d.ci_low:+.3f}, {d.ci_high:+.3f}], "
+            f"Holm p = {sig.p_holm:.3g}"
+        )
+
+    if not names.holds(alpha):
+        return FLAT, monotone, f"{describe(names)}: not above 0 at alpha {alpha:g}"
+    if not content.holds(alpha):
+        return (
+            NAMES_ONLY,
             monotone,
-            (
-                f"CI of gold - shuffled {ci} > 0, but the Wilcoxon p = {p_value:.3g} is not below "
-                f"{alpha:g} (too few apps with a difference)"
-            ),
+            f"{describe(names)} holds, but {describe(content)} does not: the signature alone "
+            "rebuilds as well as gold",
         )
     if not monotone:
-        names = ", ".join(f"{s.b} > {s.a}" for s in reversed_steps)
-        return FLAT, monotone, f"gold - shuffled {ci} > 0, but the ladder inverts: {names}"
-    return CARRIES_SIGNAL, monotone, f"CI of gold - shuffled {ci} > 0 and no step inverts"
+        inverted = ", ".join(f"{s.b} > {s.a}" for s in reversed_steps)
+        return FLAT, monotone, f"both differences hold, but the ladder inverts: {inverted}"
+    return (
+        CARRIES_CONTENT_SIGNAL,
+        monotone,
+        f"{describe(content)} and {describe(names)} hold and no step inverts",
+    )
 
 
 def calibrate(
@@ -455,7 +464,7 @@ def calibrate(
 ) -> Calibration:
     """Summarise one member's ladder on one family (paired over apps scored on every rung)."""
     sources = [r for r in measurements if RUNGS[r].kind == "source"]
-    for needed in ("gold", "gold_shuffled"):
+    for needed in ("gold", CONTROL, "gold_shuffled"):
         if needed not in measurements:
             raise ValueError(f"calibrate: rung {needed!r} was not measured")
     rates = {r: measurements[r].pass_rates[member] for r in sources}
@@ -505,24 +514,25 @@ def calibrate(
         sd = float(np.std(diffs, ddof=1)) if len(diffs) > 1 else float("nan")
         return Difference(a, b, float(diffs.mean()), low, high, sd)
 
-    steps = tuple(difference(a, b) for a, b in dose_steps({r: RUNGS[r].dose for r in sources}))
-    gold_vs_shuffled = difference("gold", "gold_shuffled")
-    needed, note = apps_needed(
-        gold_vs_shuffled.sd, config.effect_size, alpha=1 - config.confidence, power=config.power
-    )
-    test = wilcoxon_test(
-        matrix[:, column["gold"]].tolist(), matrix[:, column["gold_shuffled"]].tolist()
-    )
-    signal = Signal(
-        gold_vs_shuffled, test.p_value, len(app_ids), config.effect_size, config.power, needed,
-        note,
-    )  # fmt: skip
-    verdict, monotone, reason = verdict_for(
-        gold_vs_shuffled, signal.p_value, steps, alpha=1 - config.confidence
-    )
+    chain = {r: RUNGS[r].dose for r in sources if RUNGS[r].in_chain}
+    steps = tuple(difference(a, b) for a, b in dose_steps(chain))
+    alpha = 1 - config.confidence
+    pairs = [difference("gold", CONTROL), difference("gold", "gold_shuffled")]
+    p_raw = [
+        wilcoxon_test(matrix[:, column[d.a]].tolist(), matrix[:, column[d.b]].tolist()).p_value
+        for d in pairs
+    ]
+    signals = []
+    for d, p, p_holm in zip(pairs, p_raw, holm(p_raw), strict=True):
+        needed, note = apps_needed(d.sd, config.effect_size, alpha=alpha, power=config.power)
+        signals.append(
+            Signal(d, p, p_holm, len(app_ids), config.effect_size, config.power, needed, note)
+        )
+    content, names_signal = signals
+    verdict, monotone, reason = verdict_for(content, names_signal, steps, alpha=alpha)
     return Calibration(
-        member, family, tuple(app_ids), dropped, summaries, steps, signal, monotone, verdict,
-        reason,
+        member, family, tuple(app_ids), dropped, summaries, steps, content, names_signal,
+        monotone, verdict, reason,
     )  # fmt: skip
 
 
@@ -537,6 +547,7 @@ class FamilyRun:
     app_ids: list[str]
     measurements: dict[str, RungMeasurement]
     calibrations: dict[str, Calibration]  # member -> calibration
+    likelihood: dict[str, LikelihoodCalibration] = field(default_factory=dict)  # member ->
 
     def per_app(self) -> dict[str, dict[str, dict[str, float]]]:
         """rung -> member -> app_id -> pass rate: the paired data."""
@@ -587,4 +598,168 @@ def results_payload(runs: Sequence[FamilyRun], config: CalibrationConfig) -> dic
             m: {run.family: run.calibrations[m].to_dict() for run in runs} for m in members
         },
         "per_app": {run.family: run.per_app() for run in runs},
+        # the likelihood reward's ladder, per member and family, where a scorer was given
+        "likelihood": {
+            run.family: {m: lc.to_dict() for m, lc in run.likelihood.items()}
+            for run in runs
+            if run.likelihood
+        },
     }
+
+
+# ---------------------------------------------------------------------------------------------
+# The likelihood reward on the same ladder (issue 29 item 5)
+# ---------------------------------------------------------------------------------------------
+
+USE_LIKELIHOOD = "use"
+SKIP_LIKELIHOOD = "do not use"
+
+
+@dataclass(frozen=True)
+class LikelihoodRung:
+    """One source rung under the likelihood reward: the mean gain over signature_only
+    (paired bootstrap CI) and its per-app Spearman rank correlation with the pass-rate gain."""
+
+    rung: str
+    mean_gain: float
+    ci_low: float
+    ci_high: float
+    n_apps: int
+    spearman: float  # NaN when either gain is constant over the apps
+    spearman_p: float
+
+
+@dataclass(frozen=True)
+class LikelihoodCalibration:
+    """Does the likelihood gain order the ladder as the pass rate does, and agree with it?"""
+
+    member: str
+    family: str
+    rungs: dict[str, LikelihoodRung]
+    steps: tuple[Difference, ...]  # the dose chain on the likelihood gain
+    monotone: bool
+    verdict: str  # USE_LIKELIHOOD or SKIP_LIKELIHOOD
+    reason: str
+    per_app: dict[str, dict[str, float]]  # rung -> app_id -> mean log-prob per code token
+
+    def to_dict(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        for step, raw in zip(self.steps, data["steps"], strict=True):
+            raw["reversed"] = step.reversed
+        return data
+
+
+def _spearman(x: Sequence[float], y: Sequence[float]) -> tuple[float, float]:
+    from scipy.stats import spearmanr
+
+    if len(x) < 3 or len(set(x)) < 2 or len(set(y)) < 2:
+        return float("nan"), float("nan")
+    result = spearmanr(x, y)
+    return float(result.statistic), float(result.pvalue)
+
+
+def likelihood_ladder(
+    run: FamilyRun,
+    apps: Sequence[App],
+    member: str,
+    scorer: Any,
+    *,
+    config: CalibrationConfig,
+    prompt_version: str,
+) -> LikelihoodCalibration:
+    """Score every source rung of `run` with `scorer` (a `harness.likelihood.AnswerScorer`):
+    lp(rung, app) = mean log-prob per token of the app's stripped code given the rung's list.
+    Gain = lp(rung) - lp(signature_only), as the stage-2 reward pays it. Per rung: the mean
+    gain with a paired bootstrap CI and the per-app Spearman correlation with the pass-rate
+    gain of `member` (pass_rate(rung) - pass_rate(signature_only)).
+
+    Verdict "use" iff gold's gain has a CI above 0, no step of the dose chain is reversed,
+    and gold's per-app Spearman rho > 0 with p < alpha: the reward then ranks lists as the
+    rebuilds do. Issue 29's hand measurement (12 apps) had rho = -0.20: "do not use".
+    """
+    from cetd_lib.evaluation.phase2 import requirements_from
+    from cetd_lib.harness.likelihood import code_answer
+    from cetd_lib.harness.prompts import build_prompt
+
+    sources = [r for r in run.measurements if RUNGS[r].kind == "source"]
+    if CONTROL not in sources or "gold" not in sources:
+        raise ValueError(f"likelihood_ladder needs the gold and {CONTROL} rungs measured")
+    ids = [a for a in run.calibrations[member].app_ids]
+    by_id = {a.app_id: a for a in apps if a.app_id in ids}
+    answers = {a: code_answer(by_id[a]) for a in ids}
+    pairs = []
+    for rung in sources:
+        lists = requirements_from(rung, list(by_id.values()), LadderContext(seed=config.seed))
+        pairs += [(rung, a, build_prompt(by_id[a], lists[a], prompt_version)) for a in ids]
+    scores = scorer.score([p for _, _, p in pairs], [answers[a] for _, a, _ in pairs])
+    lp: dict[str, dict[str, float]] = {}
+    for (rung, app_id, _), value in zip(pairs, scores, strict=True):
+        lp.setdefault(rung, {})[app_id] = float(value)
+
+    gains = np.array([[lp[r][a] - lp[CONTROL][a] for r in sources] for a in ids])
+    boot = paired_bootstrap_means(gains, n_resamples=config.n_resamples, seed=config.seed)
+    column = {r: i for i, r in enumerate(sources)}
+    rates = run.measurements
+    rungs = {}
+    for rung in sources:
+        pass_gain = [
+            rates[rung].pass_rates[member][a] - rates[CONTROL].pass_rates[member][a] for a in ids
+        ]
+        rho, p = _spearman(list(gains[:, column[rung]]), pass_gain)
+        low, high = percentile_ci(boot[:, column[rung]], config.confidence)
+        rungs[rung] = LikelihoodRung(
+            rung, float(gains[:, column[rung]].mean()), low, high, len(ids), rho, p
+        )
+
+    def difference(a: str, b: str) -> Difference:
+        diffs = gains[:, column[a]] - gains[:, column[b]]
+        low, high = percentile_ci(boot[:, column[a]] - boot[:, column[b]], config.confidence)
+        sd = float(np.std(diffs, ddof=1)) if len(diffs) > 1 else float("nan")
+        return Difference(a, b, float(diffs.mean()), low, high, sd)
+
+    chain = {r: RUNGS[r].dose for r in sources if RUNGS[r].in_chain}
+    steps = tuple(difference(a, b) for a, b in dose_steps(chain))
+    monotone = not any(s.reversed for s in steps)
+    alpha, gold = 1 - config.confidence, rungs["gold"]
+    if not gold.ci_low > 0:
+        ci = f"[{gold.ci_low:+.3f}, {gold.ci_high:+.3f}]"
+        verdict, reason = SKIP_LIKELIHOOD, f"gold's gain CI {ci} does not lie above 0"
+    elif not monotone:
+        inverted = ", ".join(f"{s.b} > {s.a}" for s in steps if s.reversed)
+        verdict, reason = SKIP_LIKELIHOOD, f"the likelihood ladder inverts: {inverted}"
+    elif not (gold.spearman > 0 and gold.spearman_p < alpha):
+        verdict, reason = (
+            SKIP_LIKELIHOOD,
+            f"per-app rank correlation with the pass-rate gain rho = {gold.spearman:+.2f} "
+            f"(p = {gold.spearman_p:.3g}): it does not rank lists as the rebuilds do",
+        )
+    else:
+        verdict, reason = (
+            USE_LIKELIHOOD,
+            f"gold's gain {gold.mean_gain:+.3f} > 0, monotone, rho = {gold.spearman:+.2f} "
+            f"(p = {gold.spearman_p:.3g})",
+        )
+    return LikelihoodCalibration(member, run.family, rungs, steps, monotone, verdict, reason, lp)
+
+
+def calibrate_likelihood(
+    runs: Sequence[FamilyRun],
+    families: Mapping[str, Sequence[App]],
+    backends: Mapping[str, Any],
+    *,
+    config: CalibrationConfig,
+    prompt_version: str,
+) -> None:
+    """`likelihood_ladder` for every member and family with the judge
+    `config.likelihood_scorer` built on each member's backend; stored in `run.likelihood`."""
+    from cetd_lib.harness.likelihood import make_scorer
+
+    if not config.likelihood_scorer:
+        return
+    for run in runs:
+        for member in run.calibrations:
+            scorer = make_scorer(config.likelihood_scorer, backends[member])
+            run.likelihood[member] = likelihood_ladder(
+                run, families[run.family], member, scorer, config=config,
+                prompt_version=prompt_version,
+            )  # fmt: skip

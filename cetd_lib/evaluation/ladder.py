@@ -18,6 +18,7 @@ from typing import Literal
 import numpy as np
 
 from cetd_lib.apps.app import App
+from cetd_lib.apps.signatures import signature_items, split_signature_items
 from cetd_lib.evaluation.ablation import (
     ABLATION_SOURCES,
     AblationSource,
@@ -63,6 +64,23 @@ def drop_items(items: Sequence[str], fraction: float, rng: np.random.Generator) 
     order = rng.permutation(len(items))
     kept = sorted(order[: keep_count(len(items), fraction)])
     return [items[i] for i in kept]
+
+
+def drop_content_items(
+    app: App, fraction: float, rng: np.random.Generator, items: Sequence[str] | None = None
+) -> list[str]:
+    """`items` (default: the app's gold) with `fraction` of the items *beyond the signature*
+    dropped (`drop_items`), every signature item kept, all in their original order.
+
+    A drop rung that could drop the signature measured "were the names given" again: a member
+    that passes exactly when the signature is present fell with the dose and looked like it
+    read the content (issue 29). Gold without signature items (the bundled apps, whose items
+    name the API inside prose) drops from all items.
+    """
+    items = list(app.requirements if items is None else items)
+    signature, content = split_signature_items(items, app)
+    kept = set(signature) | set(drop_items(content, fraction, rng)) if content else set(items)
+    return [item for item in items if item in kept]
 
 
 def derangement(n: int, rng: np.random.Generator) -> list[int]:
@@ -115,12 +133,15 @@ class Rung:
     """One rung. `kind` "source": a registered requirement source rebuilt by each member;
     "bound": `<kind>_backend`, a harness calibration backend (`oracle`/`null`) on gold, once
     per family.
-    `dose`: nominal share of the app's own gold items (None for bounds)."""
+    `dose`: nominal share of the app's own gold items (None for bounds).
+    `in_chain`: whether the rung is a step of the dose chain (gold > drops > shuffled); the
+    `signature_only` control is not: its dose is neither 0 nor a share of the content."""
 
     name: str
     kind: Literal["source", "bound"]
     dose: float | None
     description: str
+    in_chain: bool = True
 
 
 RUNGS: dict[str, Rung] = {}
@@ -152,14 +173,20 @@ def register_drop_rung(fraction: float) -> Rung:
     def source(apps: Sequence[App], ctx: SourceContext) -> dict[str, list[str]]:
         seed = _seed(ctx)
         return {
-            app.app_id: drop_items(app.requirements, fraction, app_rng(seed, app.app_id))
-            for app in apps
+            app.app_id: drop_content_items(app, fraction, app_rng(seed, app.app_id)) for app in apps
         }
 
-    source.__doc__ = f"Gold with {fraction:.0%} of its items dropped (seeded per app, nested)."
+    source.__doc__ = (
+        f"Gold with {fraction:.0%} of its non-signature items dropped (seeded per app, nested)."
+    )
     register_source(name)(source)
     return _register_rung(
-        Rung(name, "source", 1 - fraction, f"gold with {fraction:.0%} of the items dropped")
+        Rung(
+            name,
+            "source",
+            1 - fraction,
+            f"gold with {fraction:.0%} of the items beyond the signature dropped",
+        )
     )
 
 
@@ -177,12 +204,29 @@ def no_items_source(apps: Sequence[App], ctx: SourceContext) -> dict[str, list[s
     return {app.app_id: no_item_requirements(app) for app in apps}
 
 
+@register_source("signature_only")
+def signature_only_source(apps: Sequence[App], ctx: SourceContext) -> dict[str, list[str]]:
+    """The app's public signatures only (`apps.signatures.signature_items`): the control that
+    gold must beat for the reward to pay for content rather than names."""
+    return {app.app_id: signature_items(app) for app in apps}
+
+
 DEFAULT_DROP_FRACTIONS = (0.25, 0.5, 0.75)
 RUNGS["gold"] = Rung("gold", "source", 1.0, "gold requirements")  # gold is registered already
 for _fraction in DEFAULT_DROP_FRACTIONS:
     register_drop_rung(_fraction)
 _register_rung(Rung("gold_shuffled", "source", 0.0, "gold of another app (derangement)"))
 _register_rung(Rung("no_items", "source", 0.0, "no items: module names only"))
+_register_rung(
+    Rung(
+        "signature_only",
+        "source",
+        None,
+        "the public signatures only (HumanEval: the signature and helper items; other apps: "
+        "the definitions the tests import, as at context level 3)",
+        in_chain=False,
+    )
+)
 # Bound rungs are named <backend kind>_backend: a bare `null` would read as None in YAML.
 RUNGS["oracle_backend"] = Rung(
     "oracle_backend", "bound", None, "oracle backend: the original source"
@@ -194,6 +238,7 @@ assert all(r.kind == "bound" or r.name in ABLATION_SOURCES for r in RUNGS.values
 DROP_PLACEHOLDER = "gold_drop"  # in `rungs`: one rung per `drop_fractions` entry
 DEFAULT_RUNGS = (
     "gold",
+    "signature_only",
     DROP_PLACEHOLDER,
     "gold_shuffled",
     "no_items",

@@ -12,7 +12,7 @@ import random
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -21,7 +21,14 @@ from cetd_lib.apps.requirements import format_requirements
 from cetd_lib.apps.splits import SPLITS, SplitManifest, make_splits
 from cetd_lib.harness.backends import build_orchestra  # noqa: F401 - the notebooks' entry point
 from cetd_lib.metrics.bleu import bootstrap_ci, corpus_bleu, mean_sentence_bleu
-from cetd_lib.metrics.paired import PairedComparison, RankingCheck, check_ranking, compare_all
+from cetd_lib.metrics.paired import (
+    PairedComparison,
+    RankingCheck,
+    check_ranking,
+    compare_all,
+    paired_ratio,
+    paired_values,
+)
 from cetd_lib.tracking.criteria import Criterion
 
 log = logging.getLogger(__name__)
@@ -185,6 +192,9 @@ class SourceEvaluation:
     reconstruction: dict[str, Any] = field(default_factory=dict)  # OrchestraScore.to_dict()
     failure_counts: dict[str, int] = field(default_factory=dict)
     failure_counts_by_app: dict[str, dict[str, int]] = field(default_factory=dict)
+    # app_id -> rules of the leak guard that rejected its list: scored 0, never rebuilt
+    guard_rejected: dict[str, list[str]] = field(default_factory=dict)
+    guard_applied: bool = False
 
     @property
     def pass_rate(self) -> float:
@@ -200,10 +210,29 @@ class SourceEvaluation:
         values = [v for v in self.pass_rates.values() if not np.isnan(v)]
         return bootstrap_ci(values, seed=seed)
 
+    @property
+    def guard_pass_share(self) -> float:
+        """Share of the apps' lists the guard accepted (NaN when no guard was applied)."""
+        if not self.guard_applied or not self.app_ids:
+            return float("nan")
+        return 1 - len(self.guard_rejected) / len(self.app_ids)
+
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
-        data.update(pass_rate=self.pass_rate, share_apps_above_75=self.share_apps_above_75)
+        data.update(
+            pass_rate=self.pass_rate,
+            share_apps_above_75=self.share_apps_above_75,
+            guard_pass_share=self.guard_pass_share,
+        )
         return data
+
+
+class RequirementsScreen(Protocol):
+    """The stage-2 leak guard as the evaluation applies it (`train.guard.guard_screen`): the
+    rules that reject `requirements` for `app`, () when accepted. Evaluation and training are
+    separate layers, so the guard is passed in, not imported."""
+
+    def __call__(self, app: App, requirements: Sequence[str]) -> tuple[str, ...]: ...
 
 
 def evaluate_source(
@@ -214,11 +243,13 @@ def evaluate_source(
     orchestra: Any,
     harness: Any,
     backends: dict[str, Any] | None = None,
+    screen: RequirementsScreen | None = None,
 ) -> SourceEvaluation:
     """BLEU of `requirements` vs gold, and the orchestra's rebuild pass rate per app."""
     evaluation, _ = evaluate_with_records(
-        source, apps, requirements, orchestra=orchestra, harness=harness, backends=backends
-    )
+        source, apps, requirements, orchestra=orchestra, harness=harness, backends=backends,
+        screen=screen,
+    )  # fmt: skip
     return evaluation
 
 
@@ -230,18 +261,33 @@ def evaluate_with_records(
     orchestra: Any,
     harness: Any,
     backends: dict[str, Any] | None = None,
+    screen: RequirementsScreen | None = None,
 ) -> tuple[SourceEvaluation, Any]:
     """`evaluate_source` plus the harness ReconstructionResult (completions, files and test
-    outcomes per sample: what error analysis reads from `reconstruction-<source>.json`)."""
+    outcomes per sample: what error analysis reads from `reconstruction-<source>.json`).
+
+    With `screen` (the stage-2 leak guard) every list goes through it first, as in training: a
+    rejected list is never rebuilt, scores 0 and is counted in `guard_rejected`. Without it a
+    list that copies the code would be paid in the evaluation what the reward refuses."""
     from cetd_lib.harness.reconstruct import reconstruct
 
     ids = [app.app_id for app in apps]
     hyps = [format_requirements(requirements.get(i, [])) for i in ids]
     refs = [format_requirements(app.requirements) for app in apps]
-    result = reconstruct(apps, orchestra, harness, requirements=requirements, backends=backends)
+    rejected: dict[str, list[str]] = {}
+    if screen is not None:
+        for app in apps:
+            rules = screen(app, requirements.get(app.app_id, []))
+            if rules:
+                rejected[app.app_id] = list(rules)
+    to_rebuild = {i: ([] if i in rejected else list(v)) for i, v in requirements.items()}
+    result = reconstruct(apps, orchestra, harness, requirements=to_rebuild, backends=backends)
     pass_rates = {app.app_id: float("nan") for app in apps}  # NaN: app not scoreable
     for app_score in result.score.apps:
         pass_rates[app_score.app_id] = app_score.pass_rate
+    for app_id in rejected:
+        if app_id in {a.app_id for a in result.score.apps}:
+            pass_rates[app_id] = 0.0  # scored 0, as the reward scores it
     by_app: dict[str, Counter[str]] = {}
     for record in result.records:
         by_app.setdefault(record.app_id, Counter()).update(record.score.failure_counts)
@@ -255,6 +301,8 @@ def evaluate_with_records(
         reconstruction=result.score.to_dict(),
         failure_counts=dict(sum(by_app.values(), Counter())),
         failure_counts_by_app={app_id: dict(counts) for app_id, counts in by_app.items()},
+        guard_rejected=rejected,
+        guard_applied=screen is not None,
     )
     return evaluation, result
 
@@ -309,17 +357,65 @@ def paired_analysis(
     return comparisons, ranking
 
 
+@dataclass(frozen=True)
+class RatioToGold:
+    """mean pass rate of `source` / that of gold on the apps both scored, with a paired
+    percentile bootstrap CI (`metrics.paired.paired_ratio`)."""
+
+    source: str
+    ratio: float
+    ci_low: float
+    ci_high: float
+    n_apps: int
+
+
+def ratios_to_gold(
+    evaluations: dict[str, SourceEvaluation],
+    *,
+    n_resamples: int = 2000,
+    confidence: float = 0.95,
+    seed: int = 0,
+) -> list[RatioToGold]:
+    """Each source's pass rate as a share of gold's, with its CI; [] without a gold row."""
+    if "gold" not in evaluations:
+        return []
+    out = []
+    for name, ev in evaluations.items():
+        if name == "gold":
+            continue
+        ids, va, vb = paired_values(ev.pass_rates, evaluations["gold"].pass_rates)
+        ratio, low, high = paired_ratio(
+            va, vb, n_resamples=n_resamples, confidence=confidence, seed=seed
+        )
+        out.append(RatioToGold(name, ratio, low, high, len(ids)))
+    return out
+
+
+def ratio_table(ratios: Sequence[RatioToGold], confidence: float = 0.95) -> str:
+    """Markdown: one row per source, its pass rate as a share of gold's with the CI."""
+    lines = [
+        f"| source | share of gold's pass rate | {confidence:.0%} CI (paired bootstrap) | apps |",
+        "|---|---|---|---|",
+    ]
+    for r in ratios:
+        lines.append(
+            f"| {r.source} | {r.ratio:.1%} | [{r.ci_low:.1%}, {r.ci_high:.1%}] | {r.n_apps} |"
+        )
+    return "\n".join(lines)
+
+
 def comparison_table(evaluations: dict[str, SourceEvaluation], seed: int = 0) -> str:
     """Markdown table: one row per source with BLEU, pass rate (95% bootstrap CI), share > 75%."""
     lines = [
-        "| source | BLEU | corpus BLEU | pass rate | 95% CI | apps > 75% |",
-        "|---|---|---|---|---|---|",
+        "| source | BLEU | corpus BLEU | pass rate | 95% CI | apps > 75% | guard rejected |",
+        "|---|---|---|---|---|---|---|",
     ]
     for name, ev in evaluations.items():
         low, high = ev.pass_rate_ci(seed)
+        rejected = f"{len(ev.guard_rejected)}/{len(ev.app_ids)}" if ev.guard_applied else "—"
         lines.append(
             f"| {name} | {ev.bleu:.3f} | {ev.corpus_bleu:.3f} | {ev.pass_rate:.3f} | "
-            f"[{low:.2f}, {high:.2f}] | {ev.share_apps_above_75:.2f} |"
+            f"[{low:.2f}, {high:.2f}] | {ev.share_apps_above_75:.2f} | {rejected} |"
         )
     return "\n".join(lines)
 

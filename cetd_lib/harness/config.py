@@ -319,6 +319,13 @@ class OrchestraConfig:
         "'original_passing': only tests that pass on the app's original code count.",
         default="original_passing",
     )
+    prompt_version: Literal["reconstruct-v1", "reconstruct-v2"] = help_field(
+        "Reconstruction prompt (harness/prompts.py): 'reconstruct-v2' also shows the app's "
+        "public API as signatures only (what its tests import), the same for every sample, so "
+        "the pass rate moves with what the requirements add; 'reconstruct-v1' shows the "
+        "requirements and module names only (the prompt of study v1, docs/study.md).",
+        default="reconstruct-v2",
+    )
 
     def __post_init__(self) -> None:
         if not self.members:

@@ -202,7 +202,7 @@ def reconstruct(
     prompts: list[Prompt] = []
     for app in scoreable:
         items = app.requirements if requirements is None else requirements.get(app.app_id, ())
-        prompts.append(build_prompt(app, list(items)))
+        prompts.append(build_prompt(app, list(items), orchestra.prompt_version))
     with_items = [p for p in prompts if _has_items(p, requirements)]
 
     records: list[ReconstructionRecord] = []
@@ -307,6 +307,7 @@ def reconstruct(
         score=score_orchestra(app_scores, members),
         gold=gold,
         excluded_apps=excluded,
+        prompt_version=orchestra.prompt_version,
     )
 
 

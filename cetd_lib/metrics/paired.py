@@ -2,7 +2,8 @@
 
 Every condition (a requirement source, a code context, a checkpoint) is scored per app by the
 same orchestra, so conditions are compared per app: a paired bootstrap interval of the mean
-difference and a paired test (Wilcoxon signed-rank or the sign test). When several pairs are
+difference and a paired test (Wilcoxon signed-rank or the sign test, both exact for every n
+and with ties: zero differences are dropped, tied |d| get midranks). When several pairs are
 tested together their p-values are Holm-corrected (Holm 1979; statsmodels `multipletests`),
 raw ones kept beside.
 
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import warnings
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -55,6 +57,73 @@ def paired_bootstrap(
     return (float(diffs.mean()), low, high)
 
 
+def apps_needed(
+    sd_difference: float, effect_size: float, *, alpha: float = 0.05, power: float = 0.8
+) -> tuple[int | None, str]:
+    """Apps for a two-sided paired t-test to detect `effect_size` at `power`, given the SD of
+    the per-app differences (Cohen's d = effect_size / sd; statsmodels TTestPower).
+
+    Small n (2-10) are scanned first: statsmodels' noncentral t returns NaN at extreme effects,
+    and such n are skipped, so a huge effect may be reported an app or two above its true need.
+    (None, why) when the SD is 0 or undefined, or the solver fails.
+
+    >>> apps_needed(0.25, 0.05)[0]  # d = 0.2: the textbook 199
+    199
+    """
+    from statsmodels.stats.power import TTestPower
+
+    if not math.isfinite(sd_difference):
+        return None, "the SD of the per-app differences is not defined (fewer than 2 apps)"
+    if sd_difference == 0:
+        return None, "every app has the same difference (SD 0): the t-test power is undefined"
+    d = effect_size / sd_difference
+    analysis = TTestPower()
+    note = f"d = {d:.3f} (paired t-test, two-sided, alpha {alpha:g}, power {power:g})"
+    for n in range(2, 11):
+        if analysis.power(effect_size=d, nobs=n, alpha=alpha, alternative="two-sided") >= power:
+            return n, note
+    with warnings.catch_warnings():  # a failed solve returns NaN, reported below
+        warnings.simplefilter("ignore")
+        n = analysis.solve_power(effect_size=d, alpha=alpha, power=power, alternative="two-sided")
+    if n is None or not math.isfinite(float(n)):
+        return None, f"d = {d:.3g}: the power solver did not converge"
+    return int(math.ceil(float(n))), note
+
+
+def paired_ratio(
+    a: Sequence[float],
+    b: Sequence[float],
+    *,
+    n_resamples: int = 2000,
+    confidence: float = 0.95,
+    seed: int = 0,
+) -> tuple[float, float, float]:
+    """(mean(a) / mean(b), low, high): percentile bootstrap of the ratio of means, apps
+    resampled jointly (Efron & Tibshirani 1993, ch. 13). "Stage 2 reaches 84 % of gold" is
+    this ratio; a ratio of rounded means without its interval hides that on 80 apps it can
+    span 40-130 % (issue 29). Resamples whose mean(b) is 0 are left out; NaNs when every one
+    is (or there are no pairs).
+
+    >>> paired_ratio([1, 1, 0, 0], [1, 1, 1, 1])[0]
+    0.5
+    """
+    va, vb = np.asarray(a, float), np.asarray(b, float)
+    if va.size == 0 or vb.mean() == 0:
+        return (float("nan"), float("nan"), float("nan"))
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, va.size, size=(n_resamples, va.size))
+    num, den = va[idx].mean(axis=1), vb[idx].mean(axis=1)
+    ratios = num[den > 0] / den[den > 0]
+    if ratios.size == 0:
+        return (float(va.mean() / vb.mean()), float("nan"), float("nan"))
+    tail = (1 - confidence) / 2
+    return (
+        float(va.mean() / vb.mean()),
+        float(np.quantile(ratios, tail)),
+        float(np.quantile(ratios, 1 - tail)),
+    )
+
+
 @dataclass(frozen=True)
 class PairedTest:
     """A two-sided paired test on per-app differences a - b; ties (a == b) are dropped."""
@@ -70,7 +139,8 @@ class PairedTest:
 
 
 def _counts(a: Sequence[float], b: Sequence[float]) -> tuple[np.ndarray, int, int, int]:
-    diffs = np.asarray(a, float) - np.asarray(b, float)
+    # rounded: pass rates are fractions, and 0.3 - 0.1 != 0.2 in floats would split a tie
+    diffs = np.round(np.asarray(a, float) - np.asarray(b, float), 12)
     wins, losses = int((diffs > 0).sum()), int((diffs < 0).sum())
     return diffs, wins, losses, int(diffs.size - wins - losses)
 
@@ -92,33 +162,61 @@ def sign_test(a: Sequence[float], b: Sequence[float]) -> PairedTest:
 
 
 def wilcoxon_test(a: Sequence[float], b: Sequence[float]) -> PairedTest:
-    """Two-sided Wilcoxon signed-rank test (scipy, zero differences dropped: Wilcoxon 1945).
+    """Two-sided Wilcoxon signed-rank test, exact for every n, zero differences dropped
+    (Wilcoxon 1945) and tied |d| given midranks.
 
-    Exact for small samples without tied ranks, else the normal approximation scipy picks.
+    The p-value comes from the exact sign-flip distribution of W+ given the observed ranks
+    (`_signed_rank_null`), never a normal approximation: scipy switches to one whenever a zero
+    or a tied rank is present and n > 13, which made 4 equal wins + 10 ties p = 0.046 where
+    the exact answer is 2 / 2**4 = 0.125. p = min(1, 2 min(P(W+ <= w+), P(W+ >= w+))).
 
     >>> t = wilcoxon_test([1, 0, 3, 4, 5], [0, 2, 0, 0, 0])  # ranks 1..5, W- = 2
     >>> t.statistic, round(t.p_value, 4)  # 6 of 32 sign patterns have min(W+, W-) <= 2
     (2.0, 0.1875)
+    >>> wilcoxon_test([1] * 4 + [0] * 10, [0] * 14).p_value  # 4 tied wins, 10 zeros
+    0.125
     """
-    from scipy.stats import rankdata, wilcoxon
+    from scipy.stats import rankdata
 
     diffs, wins, losses, ties = _counts(a, b)
     if wins + losses == 0:
         return PairedTest("wilcoxon", float("nan"), float("nan"), int(diffs.size), 0, 0, ties)
-    result = wilcoxon(diffs, zero_method="wilcox", alternative="two-sided")
     nonzero = diffs[diffs != 0]
-    ranks = rankdata(np.abs(nonzero))
-    w_plus, w_minus = ranks[nonzero > 0].sum(), ranks[nonzero < 0].sum()
+    doubled = np.rint(2 * rankdata(np.abs(nonzero))).astype(int)  # midranks are k / 2
+    w_plus2 = int(doubled[nonzero > 0].sum())
+    w_minus2 = int(doubled.sum()) - w_plus2
+    null = _signed_rank_null(doubled)
+    lower, upper = float(null[: w_plus2 + 1].sum()), float(null[w_plus2:].sum())
+    p = min(1.0, 2 * min(lower, upper))
     return PairedTest(
         "wilcoxon",
-        float(result.statistic),
-        float(result.pvalue),
+        min(w_plus2, w_minus2) / 2,
+        round(p, 12),  # float noise off: hand-computed p-values compare exactly
         int(diffs.size),
         wins,
         losses,
         ties,
-        _favours(w_plus - w_minus),
+        _favours(w_plus2 - w_minus2),
     )
+
+
+def _signed_rank_null(doubled_ranks: np.ndarray) -> np.ndarray:
+    """P(2 W+ = s) for s = 0 .. sum(doubled_ranks) when each rank's sign is an independent fair
+    coin: the exact permutation (sign-flip) distribution of the signed-rank statistic given the
+    observed ranks, midranks of tied |d| included (doubled so they are integers).
+
+    One convolution per rank: p_{k}(s) = (p_{k-1}(s) + p_{k-1}(s - r_k)) / 2. O(n^3) for n
+    differences: 164 apps take milliseconds, 1,000 about a second.
+    """
+    dist = np.zeros(int(doubled_ranks.sum()) + 1)
+    dist[0] = 1.0
+    top = 0
+    for r in (int(x) for x in doubled_ranks):
+        shifted = dist[: top + 1].copy()
+        dist[: top + 1] *= 0.5
+        dist[r : r + top + 1] += 0.5 * shifted
+        top += r
+    return dist
 
 
 PAIRED_TESTS: dict[str, Callable[[Sequence[float], Sequence[float]], PairedTest]] = {
@@ -140,6 +238,18 @@ class PairedComparison:
     ci_high: float = float("nan")
     test: PairedTest | None = None
     p_holm: float = float("nan")  # the test's p after Holm's correction over its family
+    sd_difference: float = float("nan")  # SD (ddof 1) of the per-app differences
+    family_size: int = 0  # measured comparisons in the Holm family (set by with_holm)
+
+    def apps_needed(self, alpha: float, power: float = 0.8) -> tuple[int | None, str]:
+        """Apps a paired t-test needs to detect the observed mean difference at Holm's
+        strictest level alpha / m (the first step of the family of m) with `power`."""
+        if self.test is None or math.isnan(self.mean_difference) or self.mean_difference == 0:
+            return None, "no difference measured"
+        m = max(1, self.family_size)
+        return apps_needed(
+            self.sd_difference, abs(self.mean_difference), alpha=alpha / m, power=power
+        )
 
     @property
     def p_value(self) -> float:
@@ -184,9 +294,11 @@ def compare(
     mean, low, high = paired_bootstrap(
         va, vb, n_resamples=n_resamples, confidence=confidence, seed=seed
     )
+    sd = float(np.std(va - vb, ddof=1)) if len(ids) > 1 else float("nan")
     return PairedComparison(
-        name_a, name_b, "measured", tuple(ids), mean, low, high, PAIRED_TESTS[test](va, vb)
-    )
+        name_a, name_b, "measured", tuple(ids), mean, low, high, PAIRED_TESTS[test](va, vb),
+        sd_difference=sd,
+    )  # fmt: skip
 
 
 def _favours(lean: float) -> str:
@@ -221,7 +333,11 @@ def holm(p_values: Sequence[float]) -> list[float]:
 def with_holm(comparisons: Sequence[PairedComparison]) -> list[PairedComparison]:
     """The comparisons with `p_holm` set, the family being every measured one in the list."""
     adjusted = holm([c.p_value for c in comparisons])
-    return [dataclasses.replace(c, p_holm=p) for c, p in zip(comparisons, adjusted, strict=True)]
+    m = sum(not math.isnan(p) for p in adjusted)
+    return [
+        dataclasses.replace(c, p_holm=p, family_size=m)
+        for c, p in zip(comparisons, adjusted, strict=True)
+    ]
 
 
 def compare_all(
@@ -257,14 +373,16 @@ class RankedPair:
     p_value: float
     p_holm: float
     n_apps: int
+    apps_needed: int | None = None  # to detect this difference at Holm's alpha / m, power 0.8
 
     def line(self) -> str:
         p = "—" if math.isnan(self.p_value) else f"{self.p_value:.3g}"
         ph = "—" if math.isnan(self.p_holm) else f"{self.p_holm:.3g}"
+        needed = "—" if self.apps_needed is None else str(self.apps_needed)
         return (
             f"{self.higher} > {self.lower}: {self.verdict} (mean difference "
             f"{self.mean_difference:+.3f} [{self.ci_low:+.2f}, {self.ci_high:+.2f}] over "
-            f"{self.n_apps} apps; {self.test} p = {p}, Holm p = {ph})"
+            f"{self.n_apps} apps; {self.test} p = {p}, Holm p = {ph}; apps needed {needed})"
         )
 
 
@@ -369,6 +487,7 @@ def check_ranking(
                 c.p_value,
                 c.p_holm,
                 len(c.app_ids),
+                c.apps_needed(alpha)[0],
             )
         )
     verdicts = {p.verdict for p in pairs}
@@ -393,22 +512,25 @@ def check_ranking(
 
 
 def comparisons_table(comparisons: Sequence[PairedComparison], alpha: float = 0.05) -> str:
-    """Markdown: one row per comparison with raw and Holm-corrected p and the decision."""
+    """Markdown: one row per comparison with raw and Holm-corrected p, the decision, and the
+    apps a paired t-test needs to detect the observed difference at Holm's alpha / m."""
+    m = max((c.family_size for c in comparisons), default=0)
     lines = [
         "| a vs b | apps | mean(a - b) | CI | wins/losses/ties | test | p (raw) | p (Holm) | "
-        f"decision (Holm p < {alpha:g}) |",
-        "|---|---|---|---|---|---|---|---|---|",
+        f"decision (Holm p < {alpha:g}) | apps needed (alpha {alpha:g}/{max(m, 1)}, power 0.8) |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for c in comparisons:
         if c.test is None:
-            lines.append(f"| {c.a} vs {c.b} | {c.status} | | | | | | | |")
+            lines.append(f"| {c.a} vs {c.b} | {c.status} | | | | | | | | |")
             continue
         t = c.test
         p = "—" if math.isnan(t.p_value) else f"{t.p_value:.3g}"
         ph = "—" if math.isnan(c.p_holm) else f"{c.p_holm:.3g}"
+        needed = c.apps_needed(alpha)[0]
         lines.append(
             f"| {c.a} vs {c.b} | {len(c.app_ids)} | {c.mean_difference:+.3f} | "
             f"[{c.ci_low:+.2f}, {c.ci_high:+.2f}] | {t.wins}/{t.losses}/{t.ties} | {t.name} | "
-            f"{p} | {ph} | {c.decision(alpha)} |"
+            f"{p} | {ph} | {c.decision(alpha)} | {needed if needed is not None else '—'} |"
         )
     return "\n".join(lines)

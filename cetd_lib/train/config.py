@@ -122,8 +122,25 @@ class GuardConfig:
         "of the app's cases (apps with one or two hidden cases); > 1 turns this off.",
         default=0.5,
     )
+    # --- (c) saying one thing many times (not a leak: a list the reward over-pays)
+    repeat_similarity: float = help_field(
+        "Two items are the same statement when 2 x LCS / (len a + len b) of their lower-cased "
+        "token sequences (prose punctuation left out) is at least this.",
+        default=0.9,
+    )
+    max_repeated_items: int = help_field(
+        "Reject (`repeated_items`) when more than this many items repeat an earlier one "
+        "(issue 29: 'the signature x 10' rebuilt as well as gold for SmolLM2). Gold, every "
+        "bundled and HumanEval list: at most 3 (humaneval_126's near-identical examples).",
+        default=3,
+    )
 
     def __post_init__(self) -> None:
+        if not 0 < self.repeat_similarity <= 1 or self.max_repeated_items < 0:
+            raise ValueError(
+                "GuardConfig: need 0 < repeat_similarity <= 1 and max_repeated_items >= 0, got "
+                f"{self.repeat_similarity}, {self.max_repeated_items}"
+            )
         if self.min_items < 0 or self.max_items < max(1, self.min_items):
             raise ValueError(
                 f"GuardConfig: need 0 <= min_items <= max_items and max_items >= 1, got "
@@ -237,17 +254,29 @@ class Stage2Config:
     max_grad_norm: float = help_field("Gradient clipping norm (0 = off).", default=1.0)
     mixed_precision: Literal["auto", "bf16", "no"] = mixed_precision_field()
     gradient_checkpointing: bool = gradient_checkpointing_field()
-    baseline: Literal["leave_one_out", "constant"] = help_field(
-        "Advantage baseline: 'leave_one_out' (mean reward of the other K-1 samples, RLOO) or "
-        "'constant' (the seed's fixed constant_baseline).",
-        default="leave_one_out",
+    baseline: Literal["leave_one_out", "constant"] | None = help_field(
+        "Advantage baseline of the hand-written loop: 'leave_one_out' (mean reward of the other "
+        "K-1 samples, RLOO; what null means there) or 'constant' (the seed's fixed "
+        "constant_baseline). The TRL trainers have their own (RLOO: leave-one-out; GRPO: the "
+        "group mean over the group std): there it must stay null, else an error.",
+        default=None,
     )
     constant_baseline: float = help_field(
         "The seed's baseline when baseline='constant'.", default=0.5
     )
-    ce_weight: float = help_field(
-        "lambda of the auxiliary cross-entropy on gold requirements (keeps the text readable).",
-        default=0.1,
+    ce_weight: float | None = help_field(
+        "lambda of the auxiliary cross-entropy on gold requirements in the hand-written loop "
+        "(keeps the text readable; null means 0.1 there). TRL's trainers have no such term: "
+        "there it must stay null or 0, else an error (it used to be dropped silently).",
+        default=None,
+    )
+    disable_dropout: bool = help_field(
+        "TRL trainers: switch dropout off in the policy and the reference (TRL's "
+        "`disable_dropout`). With LoRA dropout on, policy and reference log-probs of the same "
+        "text differ by noise, so the KL term is non-zero at step 1 and in a group whose task "
+        "reward has zero spread the advantage is -beta x that noise (issue 29). The loop "
+        "scores in eval mode always.",
+        default=True,
     )
     beta: float = help_field(
         "KL coefficient to the stage-1 reference (TRL trainers; 0 = no reference model). "
@@ -263,6 +292,30 @@ class Stage2Config:
     seed: int = help_field("Seeds sampling and data order of this stage.", default=42)
     max_steps: int = help_field("Stop after this many steps (0 = no cap; smoke runs).", default=0)
     logging_steps: int = help_field("Log every this many steps (TRL trainers).", default=1)
+    reward: Literal["pass_rate", "likelihood", "both"] = help_field(
+        "'pass_rate': the guarded reconstruction pass rate (reward.py); 'likelihood': the "
+        "orchestra's teacher-forced log-prob per token of the app's stripped code given the "
+        "list minus given the signature-only list (likelihood.py, VR-CLI's reward with a frozen "
+        "judge; needs an AnswerScorer); 'both': their sum. The guard runs first for each.",
+        default="pass_rate",
+    )
+    likelihood_cap: Literal["gold", "none"] = help_field(
+        "The likelihood reward stops at gold's own gain ('gold'): above it a list is more "
+        "code-like than gold (a line-by-line paraphrase), not better. 'none' lifts the cap.",
+        default="gold",
+    )
+    app_selection: Literal["all", "calibrated"] = help_field(
+        "Stage-2 training apps: 'all' of the train split, or 'calibrated': only those where "
+        "the calibration run `calibration_run_id` measured gold above signature_only "
+        "(train/selection.py; zero-spread groups elsewhere teach nothing). Recorded in "
+        "train_summary.json.",
+        default="all",
+    )
+    calibration_run_id: str = help_field(
+        "Run id (under run.outputs_dir/runs/) of the calibration that app_selection: "
+        "calibrated reads.",
+        default="",
+    )
     use_vllm: bool = help_field(
         "TRL trainers on a CUDA machine: generate the policy's samples with vLLM (TRL's "
         "`use_vllm`; needs `pip install 'trl[vllm]==1.16.0'`). Off on CPU, where vLLM does "
@@ -276,12 +329,17 @@ class Stage2Config:
     )
 
     def __post_init__(self) -> None:
+        if self.app_selection == "calibrated" and not self.calibration_run_id:
+            raise ValueError(
+                "stage2.app_selection: calibrated needs stage2.calibration_run_id (the run id "
+                "of a calibration notebook run)"
+            )
         if self.use_vllm and self.algorithm == "loop":
             raise ValueError(
                 "Stage2Config.use_vllm needs a TRL trainer (algorithm 'rloo' or 'grpo'); the "
                 "hand-written 'loop' generates with the extractor itself"
             )
-        if self.num_samples < 2 and self.baseline == "leave_one_out":
+        if self.num_samples < 2 and self.loop_baseline == "leave_one_out":
             raise ValueError(
                 "Stage2Config: the leave-one-out baseline needs num_samples >= 2 (the other "
                 f"samples of the app are the baseline), got {self.num_samples}; raise "
@@ -292,6 +350,32 @@ class Stage2Config:
                 raise ValueError(f"Stage2Config.{name} must be >= 1, got {getattr(self, name)}")
         if self.learning_rate <= 0 or self.temperature <= 0 or not 0 < self.top_p <= 1:
             raise ValueError("Stage2Config: learning_rate > 0, temperature > 0, top_p in (0, 1]")
-        if self.beta < 0 or self.ce_weight < 0 or self.max_steps < 0:
+        if self.beta < 0 or (self.ce_weight or 0) < 0 or self.max_steps < 0:
             raise ValueError("Stage2Config: beta, ce_weight and max_steps must be >= 0")
         check_extractor_level(self.context_level, "stage2.context_level")
+
+    @property
+    def loop_baseline(self) -> str:
+        """The hand-written loop's advantage baseline (null -> leave-one-out)."""
+        return self.baseline or "leave_one_out"
+
+    @property
+    def loop_ce_weight(self) -> float:
+        """The hand-written loop's cross-entropy weight (null -> 0.1, the seed's lambda)."""
+        return 0.1 if self.ce_weight is None else self.ce_weight
+
+    def check_trl(self) -> None:
+        """Raise for options the TRL trainers would ignore: a setting that silently does
+        nothing makes a run that is not the run its params say."""
+        ignored = []
+        if self.ce_weight:
+            ignored.append(f"ce_weight={self.ce_weight} (TRL's trainers have no auxiliary CE)")
+        if self.baseline is not None:
+            own = "leave-one-out" if self.algorithm == "rloo" else "the group mean / std"
+            ignored.append(f"baseline={self.baseline!r} (TRL {self.algorithm} uses {own})")
+        if ignored:
+            raise ValueError(
+                f"stage2.algorithm={self.algorithm!r} runs TRL, which would ignore "
+                f"{'; '.join(ignored)}: leave these null, or set stage2.algorithm: loop to use "
+                "them"
+            )

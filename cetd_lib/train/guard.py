@@ -26,6 +26,9 @@ comments and docstrings stripped (restating the code's own prose is not a leak):
 - `test_literals` / `test_cases`: literals only the tests hold (expected outputs), or the
   literal sequence of a test's assertion restated inside one item.
 - the length budget against the stripped code, and `fenced_code`.
+- `repeated_items` (not a leak): more than `max_repeated_items` items that restate an earlier
+  one (token LCS similarity >= `repeat_similarity`). A list that says the signature ten times
+  rebuilt as well as gold for a names-only orchestra (issue 29); gold repeats at most 3.
 
 What it does not stop: a plain-English paraphrase of the code line by line (measured, see
 docs/training.md), other encodings (rot13, reversed text), or values the tests share with the
@@ -62,6 +65,7 @@ RULES = (
     "test_cases",
     "over_length",
     "too_many_items",
+    "repeated_items",
 )
 LEAK_RULES = (
     "fenced_code",
@@ -411,6 +415,24 @@ def copied_test_cases(items: Sequence[str], cases: Sequence[tuple[str, ...]]) ->
     return sum(any(is_subsequence(case, s) for s in streams) for case in cases)
 
 
+def repeated_items(items: Sequence[str], similarity: float = 0.9) -> int:
+    """How many items restate an earlier one: 2 x LCS(a, b) / (|a| + |b|) >= `similarity` on
+    their lower-cased lexical token sequences (Dice coefficient of the LCS).
+
+    >>> repeated_items(["f(x) returns x.", "F(x) returns x", "g adds one.", "f(x) returns x."])
+    2
+    """
+    streams = [[t.lower() for t in lexical_stream(item)] for item in items]
+    repeats = 0
+    for j, later in enumerate(streams):
+        for earlier in streams[:j]:
+            total = len(later) + len(earlier)
+            if total == 0 or 2 * lcs_length(earlier, later) / total >= similarity:
+                repeats += 1
+                break
+    return repeats
+
+
 # ---------------------------------------------------------------------------------------------
 # The verdict
 # ---------------------------------------------------------------------------------------------
@@ -433,6 +455,7 @@ class GuardVerdict:
     copied_literals: tuple[str, ...]
     copied_cases: int = 0  # hidden test cases restated inside one item
     payloads: int = 0  # decoded base64/hex texts
+    repeated_items: int = 0  # items restating an earlier item
 
     @property
     def leak(self) -> bool:
@@ -450,6 +473,7 @@ def check_requirements(text: str, app: AppFingerprint, config: GuardConfig) -> G
     payloads = decoded_payloads(text)
     copied = copied_literals(text, app.test_only_literals)
     cases = copied_test_cases(items, app.test_cases)
+    repeats = repeated_items(items, config.repeat_similarity)
 
     rejecting: list[str] = []
     penalising: list[str] = []
@@ -467,6 +491,8 @@ def check_requirements(text: str, app: AppFingerprint, config: GuardConfig) -> G
             rejecting.append("code_fragments")
         if payloads:
             rejecting.append("encoded_payload")
+        if repeats > config.max_repeated_items:
+            rejecting.append("repeated_items")
         if len(copied) > config.max_test_literals:
             rejecting.append("test_literals")
         hidden = len(app.test_cases)
@@ -496,4 +522,21 @@ def check_requirements(text: str, app: AppFingerprint, config: GuardConfig) -> G
         copied_literals=copied,
         copied_cases=cases,
         payloads=len(payloads),
+        repeated_items=repeats,
     )
+
+
+def guard_screen(config: GuardConfig):  # -> evaluation.phase2.RequirementsScreen
+    """The guard as the evaluation applies it: `screen(app, items)` -> the rules that reject
+    the list (() when accepted; penalising rules do not reject). Fingerprints are cached per
+    app content."""
+    fingerprints: dict[str, AppFingerprint] = {}
+
+    def screen(app: App, requirements: Sequence[str]) -> tuple[str, ...]:
+        key = app.content_hash()
+        if key not in fingerprints:
+            fingerprints[key] = fingerprint(app, config)
+        verdict = check_requirements(format_requirements(requirements), fingerprints[key], config)
+        return () if verdict.accepted else verdict.rules
+
+    return screen

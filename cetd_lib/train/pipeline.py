@@ -35,12 +35,14 @@ def run_phase2_training(
     device: str = "cpu",
     backends: dict[str, Any] | None = None,
     base: tuple[Any, Any] | None = None,
+    scorer: Any = None,
 ) -> tuple[Path, Path]:
     """Stage 1 then stage 2; returns (stage-1 best, stage-2 final) checkpoint directories.
 
     `apps`: a `Phase2Apps` (its "train" and "val" splits are used). `backends`: ready
     reconstruction backends by member name (else built from `params.orchestra`). `base`:
-    a loaded `(model, tokenizer)` for the extractor (changed in place).
+    a loaded `(model, tokenizer)` for the extractor (changed in place). `scorer`: the
+    `likelihood.AnswerScorer` that `stage2.reward: likelihood | both` needs.
     """
     from cetd_lib.tracking.live import LiveMetrics
 
@@ -50,14 +52,15 @@ def run_phase2_training(
     work = run.artifact("train")
     work.mkdir(parents=True, exist_ok=True)
     with LiveMetrics.from_config(run, params.dashboard, report_to=params.run.report_to) as live:
-        return _train(params, train_apps, val_apps, run, live, work, device, backends, base)
+        return _train(params, train_apps, val_apps, run, live, work, device, backends, base, scorer)
 
 
-def _train(params, train_apps, val_apps, run, live, work, device, backends, base):
+def _train(params, train_apps, val_apps, run, live, work, device, backends, base, scorer):
     """The two stages, both logging into `live` (opened and closed by the caller)."""
     from cetd_lib.harness.backends import build_orchestra
     from cetd_lib.models import load_extractor, make_extractor
     from cetd_lib.tracking.runs import set_seed
+    from cetd_lib.train.likelihood import make_stage2_reward
     from cetd_lib.train.reward import make_reconstruction_reward
     from cetd_lib.train.stage1 import train_stage1
     from cetd_lib.train.stage2 import train_stage2
@@ -74,19 +77,34 @@ def _train(params, train_apps, val_apps, run, live, work, device, backends, base
     del extractor
 
     started = time.perf_counter()
+    stage2_apps, selection = list(train_apps), None
+    if params.stage2.app_selection == "calibrated":
+        from cetd_lib.train.selection import load_calibration_results, select_content_apps
+
+        run_id = params.stage2.calibration_run_id
+        results = load_calibration_results(params.run.outputs_dir, run_id)
+        selection = select_content_apps(results, train_apps, run_id=run_id)
+        stage2_apps = list(selection.apps)
+        log.info("stage 2: %d of %d train apps kept by %s", len(stage2_apps), len(train_apps),
+                 selection.rule)  # fmt: skip
     set_seed(params.stage2.seed)
     extractor = load_extractor(stage1_dir)
-    if backends is None:
+    if backends is None and params.stage2.reward != "likelihood":
         backends = build_orchestra(params.orchestra)
-    reward = make_reconstruction_reward(
-        {app.app_id: app for app in train_apps},
-        backends,
-        params.harness,
-        params.guard,
-        orchestra=params.orchestra,
+    by_id = {app.app_id: app for app in stage2_apps}
+    reward = make_stage2_reward(
+        params.stage2.reward,
+        by_id,
+        pass_rate=lambda: make_reconstruction_reward(
+            by_id, backends, params.harness, params.guard, orchestra=params.orchestra
+        ),
+        scorer=scorer,
+        guard_config=params.guard,
+        prompt_version=params.orchestra.prompt_version,
+        cap=params.stage2.likelihood_cap,
     )
     stage2 = train_stage2(
-        extractor, train_apps, reward, params.stage2, work / "stage2", live=live, device=device
+        extractor, stage2_apps, reward, params.stage2, work / "stage2", live=live, device=device
     )
     stage2_dir = _publish(stage2.final_dir, run.artifact("stage2"))
     timings["stage2_s"] = time.perf_counter() - started
@@ -99,6 +117,8 @@ def _train(params, train_apps, val_apps, run, live, work, device, backends, base
         },
         "stage1": stage1.to_dict(),
         "stage2": {"steps": stage2.steps, "final_dir": str(stage2_dir)},
+        # which train apps stage 2 used and why (null: all of them, app_selection: all)
+        "stage2_app_selection": selection.to_dict() if selection is not None else None,
         "guard_pass_share": reward.log.guard_pass_share(),
         "within_group_reward_std": [
             reward.log.stats(i)["rewards/reconstruction/within_group_std"]

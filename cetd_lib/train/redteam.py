@@ -21,6 +21,7 @@ from collections.abc import Callable
 
 from cetd_lib.apps.app import App
 from cetd_lib.apps.requirements import format_requirements
+from cetd_lib.apps.signatures import signature_items
 from cetd_lib.train.guard import code_tokens, stripped_code
 
 FILLER_KS = (2, 3, 4, 5, 6, 7, 8)
@@ -126,6 +127,14 @@ def guard_variants(app: App) -> dict[str, str]:
     }
     texts = {name: make(app) for name, make in variants.items()}
     return {name: text for name, text in texts.items() if text is not None}
+
+
+def repeated_signature(app: App, times: int = 10) -> str:
+    """The app's first signature item said `times` times, then its other signature items: the
+    list that rebuilt as well as gold for an orchestra that reads only names (issue 29). Not a
+    leak; the guard's `repeated_items` rule rejects it."""
+    first, *rest = signature_items(app)
+    return format_requirements([first] * times + rest)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -125,6 +125,7 @@ def summarize(records: Sequence[RewardRecord]) -> dict[str, float]:
         "guard/reject_rate": (
             sum(not r.verdict.accepted for r in records) / n if n else float("nan")
         ),
+        "guard/pass_share": sum(r.verdict.accepted for r in records) / n if n else float("nan"),
         "guard/compression_ratio": _mean([r.verdict.compression_ratio for r in records]),
         "guard/items": _mean([float(len(r.verdict.items)) for r in records]),
         "guard/none_rate": sum(r.reward is None for r in records) / n if n else float("nan"),
@@ -171,7 +172,8 @@ def orchestra_pass_rates(
     orchestra = orchestra or OrchestraConfig()
     harness = harness or HarnessConfig()
     prompts = [
-        build_prompt(app, list(items)) for app, items in zip(apps, requirement_lists, strict=True)
+        build_prompt(app, list(items), orchestra.prompt_version)
+        for app, items in zip(apps, requirement_lists, strict=True)
     ]
     per_app: list[list[float]] = [[] for _ in apps]
     if not prompts:
@@ -293,7 +295,13 @@ def make_reconstruction_reward(
         log_metric = kwargs.get("log_metric")
         if callable(log_metric):  # TRL logs its own reward mean/std; add what it cannot know
             for name, value in summarize(records).items():
-                wanted = name.startswith("guard/") or name in ("rewards/pass_rate", "eval/bleu")
+                # TRL's reward_std includes beta x KL (RLOO folds it into the reward): the task
+                # reward's own within-group spread is what says whether a step had signal
+                wanted = name.startswith("guard/") or name in (
+                    "rewards/pass_rate",
+                    "rewards/reconstruction/within_group_std",
+                    "eval/bleu",
+                )
                 if wanted and not math.isnan(value):
                     log_metric(name, value)
         return [r.reward for r in records]

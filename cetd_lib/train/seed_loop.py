@@ -112,7 +112,7 @@ def policy_gradient_step(
         raise ValueError(
             f"{len(codes)} codes, {len(samples)} samples, rewards {tuple(rewards.shape)}"
         )
-    if config.baseline == "leave_one_out":
+    if config.loop_baseline == "leave_one_out":
         advantages = leave_one_out_advantages(rewards)
     else:
         advantages = constant_baseline_advantages(rewards, config.constant_baseline)
@@ -125,9 +125,9 @@ def policy_gradient_step(
     loss_pg = policy_gradient_loss(advantages.reshape(-1).to(log_probs.device), log_probs)
     loss = loss_pg
     stats: dict[str, float] = {"losses/policy": float(loss_pg.detach())}
-    if config.ce_weight and gold is not None:
+    if config.loop_ce_weight and gold is not None:
         loss_ce = extractor.loss(list(codes), list(gold))
-        loss = loss + config.ce_weight * loss_ce
+        loss = loss + config.loop_ce_weight * loss_ce
         stats["losses/ce_gold"] = float(loss_ce.detach())
     kl = float("nan")
     if reference is not None:
@@ -289,7 +289,9 @@ def _seed_loop(extractor, train_apps, reward_fn, config, out, live) -> Stage2Res
                     "rewards/pass_rate",
                     "eval/bleu",
                     "guard/leak_rate",
+                    "guard/pass_share",
                     "guard/compression_ratio",
+                    "rewards/reconstruction/within_group_std",
                 ):
                     stats[key] = latest[key]
                 stats["charts/reconstruction_time_share"] = reward_log.reconstruct_s[-1] / elapsed

@@ -11,6 +11,16 @@
   to the reward function.
 - `seed` variant, or `algorithm: loop`: the hand-written RLOO loop of `seed_loop.py`.
 
+Zero-spread groups make no task-driven update. RLOO's advantage of sample i is
+r_i - mean_{j != i} r_j (Ahmadian et al. 2024, eq. 5), exactly 0 when an app's K task rewards
+are equal; GRPO's (r_i - mean r) / (std r + eps) is 0 there as well. What is left in such a
+group is TRL's KL term: RLOO subtracts beta x KL_i (sequence sum of log pi - log pi_ref) from
+the reward, so the group moves only toward the stage-1 reference. That term is exactly 0 at
+step 1 because dropout is off (`disable_dropout`, default on): with LoRA dropout active the
+policy and reference log-probs of the same text differed by noise and the study's zero-spread
+groups learned -beta x noise (issue 29). `ce_weight` and `baseline`, which the TRL trainers
+have no place for, raise instead of being dropped (`Stage2Config.check_trl`).
+
 The reward function's guard statistics and pass rate reach TRL's logs through its `log_metric`
 hook; every logged row goes to the run's LiveMetrics under `stage2/` (TRL's flat keys mapped
 onto groups by `cetd_lib.tracking.live.hf_metric_key`: `reward` -> `rewards/mean`, `kl` ->
@@ -72,6 +82,7 @@ def trl_config(config: Stage2Config, out: Path, device: str, report_to: Sequence
         warmup_steps=config.warmup_steps,
         max_grad_norm=config.max_grad_norm,
         beta=config.beta,
+        disable_dropout=config.disable_dropout,
         temperature=config.temperature,
         top_p=config.top_p,
         max_completion_length=config.max_new_tokens,
@@ -132,6 +143,7 @@ def train_stage2(
         return train_seed_loop(
             extractor, train_apps, reward_fn, config, out_dir, run=run, live=live
         )
+    config.check_trl()
     with training_metrics(run, live) as live:
         return _train_trl(extractor, train_apps, reward_fn, config, Path(out_dir), live, device)
 
