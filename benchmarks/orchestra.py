@@ -182,6 +182,7 @@ def coder_section(args) -> dict:
     return {
         "coder_what": f"{CODER_MODEL}, {len(apps)} HumanEval gold prompts (first {len(apps)}), "
         f"greedy, max_new_tokens {args.max_new_tokens}, one timed pass per path",
+        "coder_prompt_version": prompts[0].prompt_version,
         "coder_kept_path": kept,
         "coder_local_kind": kept_kind,
         "coder_emulated_avx2_host": args.emulate_avx2_host,

@@ -68,3 +68,18 @@ def test_scorer_renders_the_chat_prompt_and_returns_means(tiny_base):
     )
     with pytest.raises(ValueError, match="2 prompts but 1 answers"):
         scorer.score([prompt, prompt], [answer])
+
+
+def test_orchestra_members_are_registered_likelihood_judges(tiny_base):
+    from cetd_lib.harness.backends import HFBackend, NullBackend
+    from cetd_lib.harness.config import BackendSpec
+    from cetd_lib.harness.likelihood import make_scorer
+
+    model, tokenizer = tiny_base
+    hf = HFBackend(BackendSpec(name="hf", model="tiny-random"), model=model, tokenizer=tokenizer)
+    judge = make_scorer("teacher_forced", hf)
+    prompt = Prompt("a", build_messages(["Return 1."], ("m.py",)), ("m.py",))
+    direct = TeacherForcedScorer(model, tokenizer).score([prompt], ["def f(): return 1"])
+    assert judge.score([prompt], ["def f(): return 1"]) == pytest.approx(direct)
+    with pytest.raises(Exception, match="cannot score answers"):
+        make_scorer("teacher_forced", NullBackend(BackendSpec(name="null", kind="null")))

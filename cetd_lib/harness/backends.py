@@ -37,6 +37,7 @@ from typing import Any, Protocol
 
 from cetd_lib.harness import llama_server
 from cetd_lib.harness.config import BackendSpec
+from cetd_lib.harness.likelihood import AnswerScorer, register_scorer
 from cetd_lib.harness.prompts import Prompt
 
 log = logging.getLogger(__name__)
@@ -516,6 +517,18 @@ def _make_local(spec: BackendSpec) -> Backend:
     kind = local_backend_kind()
     log.info("member %r: kind 'local' resolves to %r on this host", spec.name, kind)
     return make_backend(dataclasses.replace(spec, kind=kind))
+
+
+@register_scorer("teacher_forced")
+def _teacher_forced_judge(backend: Backend) -> AnswerScorer:
+    """The member's own weights as the likelihood judge (`hf` and `llamacpp` members; the
+    latter scores in torch, models.scoring)."""
+    if not callable(getattr(backend, "score", None)):
+        raise BackendError(
+            f"member {getattr(backend, 'name', '?')!r} ({type(backend).__name__}) cannot score "
+            "answers: teacher_forced needs an hf, llamacpp or local member"
+        )
+    return backend
 
 
 # ---------------------------------------------------------------------------------------------
