@@ -37,11 +37,21 @@ class SandboxViolation(PermissionError):  # noqa: N818 - the name users see in d
     """Raised by the audit hook when generated code does something the sandbox forbids."""
 
 
+class VerdictViolation(SandboxViolation):  # noqa: N818
+    """Raised by the audit hook when untrusted code reaches for frames, tracing or code objects
+    (the means to rewrite a verdict); the hook also records it in the verdict channel."""
+
+
 class ResultPlugin:
     """Streams per-test outcomes to the worker and enforces the per-test budget."""
 
     def __init__(self) -> None:
         self.fd: int | None = None  # the events file, set in the child
+        # Once the guard is installed (`seal`), events go through the audit hook, which holds
+        # the key and the file (`_guard.Verdict`); until then (and only in the worker's own
+        # code) they are written here.
+        self.sealed = False
+        self.made: dict = {}  # (nodeid, when) -> the outcome pytest's report was made with
         # Each event line carries a keyed BLAKE2b tag chained over the previous one; the key is
         # made per app by the worker, so a line the tested code writes itself into the events
         # file (it holds the descriptor) does not verify. See `verify_events`.
@@ -63,10 +73,17 @@ class ResultPlugin:
                 pass
         self.fd, self.key = None, b""
 
+    def seal(self) -> None:
+        """From now on the guard's channel only: forget the key."""
+        self.sealed, self.key = True, b""
+
     def emit(self, event: dict) -> None:
+        body = json.dumps(event, default=str).encode("utf-8", "replace")
+        if self.sealed:
+            sys.audit("cetd.verdict", body)  # tagged and written by the guard's hook
+            return
         if self.fd is None:
             return
-        body = json.dumps(event, default=str).encode("utf-8", "replace")
         self.tag = _event_tag(self.key, self.tag, body)
         data = self.tag + b" " + body + b"\n"
         self.budget -= len(data)
@@ -134,14 +151,24 @@ class ResultPlugin:
     def pytest_runtest_teardown(self, item, nextitem):
         return (yield from self._phase())
 
-    @pytest.hookimpl(wrapper=True)
+    @pytest.hookimpl(wrapper=True, tryfirst=True)
     def pytest_runtest_makereport(self, item, call):
         report = yield
         if call.excinfo is not None and report.failed:
             report._cetd_facts = self.facts(call.excinfo.value, call.excinfo.tb)
+        self.made[(report.nodeid, report.when)] = (report, report.outcome)
         return report
 
     def pytest_runtest_logreport(self, report):
+        made = self.made.pop((report.nodeid, report.when), None)
+        if made is None or made[0] is not report or made[1] != report.outcome:
+            self.emit(
+                {
+                    "ev": "tampered",
+                    "what": f"the report of {report.nodeid} ({report.when}) is not the one "
+                    "pytest made, or its outcome changed after it was made",
+                }
+            )
         event = {
             "ev": "report",
             "nodeid": report.nodeid,
@@ -211,6 +238,139 @@ class ResultPlugin:
             return filename.startswith(self.src_dir)
         except BaseException:  # noqa: BLE001
             return False
+
+
+# Modules whose objects decide a verdict: pytest, pluggy, this plugin, the guard, the trusted
+# comparisons and the JSON encoder the events go through. CRITICAL ones are checked after
+# every test, all of them at the end of the session (the full check costs ~0.5 ms).
+PROTECTED_MODULES = ("_pytest", "pytest", "pluggy", "_events", "_guard", "_comparisons", "json")
+CRITICAL_MODULES = frozenset(
+    {
+        "pytest",
+        "_pytest.runner",
+        "_pytest.reports",
+        "_pytest.python",
+        "_pytest.main",
+        "_pytest.nodes",
+        "_pytest.outcomes",
+        "_pytest.skipping",
+        "_pytest.fixtures",
+        "_pytest.unittest",
+        "_pytest.assertion.rewrite",
+        "_pytest.assertion.util",
+        "pluggy._callers",
+        "pluggy._hooks",
+        "pluggy._manager",
+        "pluggy._result",
+        "_events",
+        "_guard",
+        "_comparisons",
+        "json",
+        "json.encoder",
+    }
+)
+_MISSING = object()
+# Entries pytest itself sets while it runs tests: the assertion plugin's per-test hooks in
+# `_pytest.assertion.util`, and a flag NodeMeta leaves on each Node class it instantiates.
+MUTABLE_ENTRIES = frozenset(
+    {"_reprcompare", "_assertion_pass", "_config", "_pytest_diamond_inheritance_warning_shown"}
+)
+
+
+class VerdictState:
+    """Identity snapshot of everything that decides a verdict in the tested process: the
+    plugin set and every hook's implementations, the plugin manager, and the dicts of the
+    PROTECTED_MODULES and the classes they define. `changed()` names what differs."""
+
+    def __init__(self, config, modules: dict, tests_dir: str) -> None:
+        # The app's own conftest.py files register as plugins during collection: allowed.
+        self.conftest_prefix = tests_dir + os.sep
+        self.untrusted_file = lambda name: True  # the guard's predicate, set in the child
+        self.critical: list = []  # (owner name, dict, size, [(key, value), ...])
+        self.rest: list = []
+        self.slots: list = []  # (owner name, object, attribute, value)
+        self.lists: list = []  # (owner name, list, tuple of its items)
+        pm = config.pluginmanager
+        self._add(self.critical, "plugin manager", vars(pm))
+        self.plugins = ("plugin names", pm._name2plugin, dict(pm._name2plugin))
+        self._add(self.critical, "config", vars(config))
+        self._add(self.critical, "hooks", vars(config.hook))
+        for name, caller in vars(config.hook).items():
+            for attr in ("_hookexec", "_hookimpls", "spec"):
+                self.slots.append((f"hook {name}", caller, attr, getattr(caller, attr, None)))
+            impls = getattr(caller, "_hookimpls", None)
+            if isinstance(impls, list):
+                self.lists.append((f"hook {name}", impls, tuple(impls)))
+                for impl in impls:
+                    for attr in ("function", "plugin", "wrapper", "hookwrapper", "tryfirst"):
+                        self.slots.append((f"hook {name}", impl, attr, getattr(impl, attr)))
+        for name, module in sorted(modules.items()):
+            if module is None or not name.startswith(PROTECTED_MODULES):
+                continue
+            target = self.critical if name in CRITICAL_MODULES else self.rest
+            self._add(target, name, vars(module), additions=False)
+            for value in list(vars(module).values()):
+                if isinstance(value, type) and value.__module__ == name:
+                    self._add(target, f"{name}.{value.__qualname__}", value.__dict__)
+
+    @staticmethod
+    def _add(target: list, owner: str, mapping, additions: bool = True) -> None:
+        """Watch `mapping`'s entries; with `additions`, new keys too (a class attribute added
+        overrides an inherited one; a name added to a module changes nothing that exists)."""
+        items = [(k, v) for k, v in mapping.items() if k not in MUTABLE_ENTRIES]
+        size = len(mapping) if additions else -1
+        target.append((owner, mapping, size, items, {k for k, _ in items}))
+
+    def changed(
+        self, full: bool = False, _len=len, _getattr=getattr, _tuple=tuple, _missing=_MISSING
+    ) -> list[str]:
+        found = []
+        for group in (self.critical, self.rest) if full else (self.critical,):
+            for owner, mapping, size, items, keys in group:
+                if size >= 0 and _len(mapping) != size:
+                    added = [k for k in list(mapping) if k not in keys and k not in MUTABLE_ENTRIES]
+                    found.extend(f"{owner}.{k} (added)" for k in added)
+                get = mapping.get
+                for key, value in items:
+                    if get(key, _missing) is not value:
+                        found.append(f"{owner}.{key}")
+        for owner, obj, attr, value in self.slots:
+            if _getattr(obj, attr, _missing) is not value:
+                found.append(f"{owner}.{attr}")
+        for owner, items, copy in self.lists:
+            current = _tuple(items)
+            if _len(current) == _len(copy) and all(
+                a is b for a, b in zip(current, copy, strict=True)
+            ):
+                continue
+            kept = _tuple(i for i in current if any(i is c for c in copy))
+            same = _len(kept) == _len(copy) and all(a is b for a, b in zip(kept, copy, strict=True))
+            if not same or not all(
+                any(i is c for c in copy) or self._conftest_impl(i) for i in current
+            ):
+                found.append(f"{owner} implementations")
+        owner, names, copy = self.plugins
+        for name, plugin in list(names.items()):
+            if copy.get(name, _missing) is not plugin and not self._conftest(plugin):
+                found.append(f"{owner}: {name}")
+        if any(name not in names for name in copy):
+            found.append(f"{owner}: a plugin was unregistered")
+        return found
+
+    def _conftest(self, plugin) -> bool:
+        filename = getattr(plugin, "__file__", None) if type(plugin) is types.ModuleType else None
+        return (
+            type(filename) is str
+            and filename.startswith(self.conftest_prefix)
+            and os.path.basename(filename) == "conftest.py"
+            and not self.untrusted_file(filename)
+        )
+
+    def _conftest_impl(self, impl) -> bool:
+        """A hook implementation of the app's conftest.py: defined in that very file."""
+        plugin = getattr(impl, "plugin", None)
+        code = getattr(getattr(impl, "function", None), "__code__", None)
+        return self._conftest(plugin) and getattr(code, "co_filename", None) == plugin.__file__
 
 
 def _event_tag(key: bytes, previous: bytes, body: bytes) -> bytes:

@@ -68,7 +68,7 @@ DEFAULT_PRELOAD = (
 
 
 #: Bump when a change to the runner can change an outcome: it is part of every cache key.
-HARNESS_VERSION = "2"
+HARNESS_VERSION = "3"  # 3: run-time denial, verdict channel, trusted comparisons
 
 
 @dataclass(frozen=True)

@@ -174,6 +174,7 @@ def assemble_result(message: Mapping[str, Any], timeout_s: float, sandbox: str =
     end_event: Mapping[str, Any] = {}
     failed_reports = 0
     aborted = child_error = coverage = None
+    tampered: list[str] = []
     for event in message.get("events", ()):
         kind = event.get("ev")
         if kind == "collected":
@@ -194,6 +195,8 @@ def assemble_result(message: Mapping[str, Any], timeout_s: float, sandbox: str =
             coverage = {str(k): dict(v) for k, v in (event.get("files") or {}).items()}
         elif kind == "end":
             ended, end_event = True, event
+        elif kind == "tampered":
+            tampered.append(str(event.get("what", "")))
 
     # How the process ended decides the class of tests it never finished.
     fate: FailureClass | None = None
@@ -248,6 +251,9 @@ def assemble_result(message: Mapping[str, Any], timeout_s: float, sandbox: str =
     )
     end = end_event if ended and status == "ok" else None
     suspicions = _suspicions(message, end, failed_reports)
+    if tampered:  # recorded by the guard itself (`_guard.py`): the verdict was reached for
+        unique = list(dict.fromkeys(tampered))
+        suspicions.insert(0, "verdict tampering: " + "; ".join(unique[:5]))
     return suspect_result(result, "; ".join(suspicions)) if suspicions else result
 
 
