@@ -243,7 +243,16 @@ class ResultPlugin:
 # Modules whose objects decide a verdict: pytest, pluggy, this plugin, the guard, the trusted
 # comparisons and the JSON encoder the events go through. CRITICAL ones are checked after
 # every test, all of them at the end of the session (the full check costs ~0.5 ms).
-PROTECTED_MODULES = ("_pytest", "pytest", "pluggy", "_events", "_guard", "_comparisons", "json")
+PROTECTED_MODULES = (
+    "_pytest",
+    "pytest",
+    "pluggy",
+    "_events",
+    "_guard",
+    "_comparisons",
+    "json",
+    "builtins",
+)
 CRITICAL_MODULES = frozenset(
     {
         "pytest",
@@ -267,6 +276,7 @@ CRITICAL_MODULES = frozenset(
         "_comparisons",
         "json",
         "json.encoder",
+        "builtins",
     }
 )
 _MISSING = object()
@@ -282,7 +292,7 @@ class VerdictState:
     plugin set and every hook's implementations, the plugin manager, and the dicts of the
     PROTECTED_MODULES and the classes they define. `changed()` names what differs."""
 
-    def __init__(self, config, modules: dict, tests_dir: str) -> None:
+    def __init__(self, config, modules: dict, tests_dir: str, comparisons=None) -> None:
         # The app's own conftest.py files register as plugins during collection: allowed.
         self.conftest_prefix = tests_dir + os.sep
         self.untrusted_file = lambda name: True  # the guard's predicate, set in the child
@@ -293,6 +303,11 @@ class VerdictState:
         pm = config.pluginmanager
         self._add(self.critical, "plugin manager", vars(pm))
         self.plugins = ("plugin names", pm._name2plugin, dict(pm._name2plugin))
+        # Test modules' bindings of the trusted comparison (`_comparisons.bind`).
+        self.bound = comparisons.BOUND if comparisons is not None else []
+        self.strict = comparisons.strict if comparisons is not None else None
+        self.strict_name = comparisons.STRICT_NAME if comparisons is not None else ""
+        self.bound_seen = 0
         self._add(self.critical, "config", vars(config))
         self._add(self.critical, "hooks", vars(config.hook))
         for name, caller in vars(config.hook).items():
@@ -349,6 +364,13 @@ class VerdictState:
                 any(i is c for c in copy) or self._conftest_impl(i) for i in current
             ):
                 found.append(f"{owner} implementations")
+        bound = self.bound
+        if _len(bound) < self.bound_seen:
+            found.append("test modules' trusted comparisons (bindings removed)")
+        self.bound_seen = _len(bound)
+        for namespace in bound:
+            if namespace.get(self.strict_name, _missing) is not self.strict:
+                found.append(f"{namespace.get('__name__')}: its trusted comparison")
         owner, names, copy = self.plugins
         for name, plugin in list(names.items()):
             if copy.get(name, _missing) is not plugin and not self._conftest(plugin):

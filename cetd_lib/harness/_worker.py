@@ -154,7 +154,7 @@ class Worker:
         self.config, self.session = config, session
         # What decides a verdict, as it is before any app code runs (checked by the guard
         # after every test and at the end, `_events.VerdictState`).
-        self.verdict_state = VerdictState(config, dict(sys.modules), self.tests)
+        self.verdict_state = VerdictState(config, dict(sys.modules), self.tests, _comparisons)
         # Collection matches every path against these glob patterns; compile them here once
         # (fnmatch caches compiled patterns) instead of in every child.
         for pattern in [*config.getini("python_files"), *config.getini("norecursedirs")]:

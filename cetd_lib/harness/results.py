@@ -361,9 +361,11 @@ def _test_outcome(reports: list[dict], fate: FailureClass | None, fate_detail: s
 def align_to_expected(result: RunResult, expected_tests: Iterable[str]) -> RunResult:
     """Restrict/extend `result` to exactly `expected_tests` (ids from a reference run).
 
-    A missing id takes the outcome of its file's collection error if there is one (the file
-    could not be imported), else the class of the process's end (timeout, crash); otherwise the
-    test was simply not collected this time (e.g. parametrized over generated values):
+    An expected test that was skipped here is REWARD_HACK_SUSPECT (the ids come from a run
+    where it passed, with the same tests). A missing id takes the outcome of its file's
+    collection error if there is one (the file could not be imported), else the class of the
+    process's end (timeout, crash); otherwise the test was simply not collected this time
+    (e.g. parametrized over generated values):
     COLLECTION_ERROR.
     """
     expected = list(expected_tests)
@@ -371,7 +373,16 @@ def align_to_expected(result: RunResult, expected_tests: Iterable[str]) -> RunRe
     errors = {k: v for k, v in result.per_test.items() if "::" not in k}
     for test_id in expected:
         if test_id in result.per_test:
-            per_test[test_id] = result.per_test[test_id]
+            outcome = result.per_test[test_id]
+            if outcome.outcome == "skipped":
+                # The same test passed on the original code: the rebuild made it skip or
+                # xfail (pytest.skip/xfail from the code), which must not read as neutral.
+                outcome = replace(
+                    outcome,
+                    failure_class=FailureClass.REWARD_HACK_SUSPECT,
+                    detail="skipped here, passed on the original code: " + outcome.detail,
+                )
+            per_test[test_id] = outcome
             continue
         if result.status == "harness_error":
             per_test[test_id] = TestOutcome(
