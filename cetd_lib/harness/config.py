@@ -144,6 +144,13 @@ class HarnessConfig:
         "only. Never changes an outcome: it only saves the rewrite.",
         default=None,
     )
+    load_rerun_per_core: float = help_field(
+        "A run that ends in TIMEOUT or RESOURCE_LIMIT while the 1-minute load average per core "
+        "is above this is run once more, and the load is written in its detail: on a shared "
+        "machine a slow-but-correct rebuild must not score 0 because of someone else's job. "
+        "Such results are never cached. A negative value reruns them always.",
+        default=1.0,
+    )
 
     def __post_init__(self) -> None:
         if self.workers < 0:

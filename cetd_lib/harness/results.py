@@ -67,6 +67,9 @@ class RunResult:
     # for coverage and the session finished; None otherwise.
     coverage: dict[str, dict[str, Any]] | None = None
     sandbox: str = ""  # "namespaces" | "rlimits-only" (what the run had); "" = did not run
+    # Set when the run ended in TIMEOUT/RESOURCE_LIMIT on a loaded machine and this is the
+    # result of running it once more: the load at the first run and how it ended.
+    load_rerun: str = ""
 
     @property
     def line_coverage(self) -> float | None:
