@@ -11,7 +11,9 @@ from __future__ import annotations
 import errno
 import hashlib
 import hmac
+import itertools
 import json
+import operator
 import os
 import signal
 import sys
@@ -242,7 +244,7 @@ class ResultPlugin:
 
 # Modules whose objects decide a verdict: pytest, pluggy, this plugin, the guard, the trusted
 # comparisons and the JSON encoder the events go through. CRITICAL ones are checked after
-# every test, all of them at the end of the session (the full check costs ~0.5 ms).
+# every test (~0.1 ms), all of them at the end of the session (~0.9 ms; docs/harness.md).
 PROTECTED_MODULES = (
     "_pytest",
     "pytest",
@@ -255,28 +257,16 @@ PROTECTED_MODULES = (
 )
 CRITICAL_MODULES = frozenset(
     {
-        "pytest",
         "_pytest.runner",
         "_pytest.reports",
         "_pytest.python",
-        "_pytest.main",
-        "_pytest.nodes",
-        "_pytest.outcomes",
-        "_pytest.skipping",
-        "_pytest.fixtures",
-        "_pytest.unittest",
-        "_pytest.assertion.rewrite",
-        "_pytest.assertion.util",
         "pluggy._callers",
         "pluggy._hooks",
-        "pluggy._manager",
         "pluggy._result",
         "_events",
-        "_guard",
         "_comparisons",
         "json",
         "json.encoder",
-        "builtins",
     }
 )
 _MISSING = object()
@@ -285,6 +275,32 @@ _MISSING = object()
 MUTABLE_ENTRIES = frozenset(
     {"_reprcompare", "_assertion_pass", "_config", "_pytest_diamond_inheritance_warning_shown"}
 )
+
+
+def _size_ok(mapping, size: int) -> bool:
+    return size < 0 or len(mapping) == size
+
+
+class _Group:
+    """Watched mappings, also flattened into parallel tuples for one C-level pass."""
+
+    def __init__(self) -> None:
+        self.entries: list = []  # (owner, mapping, size or -1, keys, values, set of keys)
+
+    def freeze(self) -> None:
+        # One pass per mapping type with its own C `get` (dicts: modules, plugin manager;
+        # mappingproxies: classes): no Python call per entry.
+        self.flat = []
+        for kind in {type(e[1]) for e in self.entries}:
+            maps, keys, values = [], [], []
+            for _, mapping, _, entry_keys, entry_values, _ in self.entries:
+                if type(mapping) is kind:
+                    maps.extend([mapping] * len(entry_keys))
+                    keys.extend(entry_keys)
+                    values.extend(entry_values)
+            self.flat.append((kind.get, tuple(maps), tuple(keys), tuple(values)))
+        self.mappings = tuple(e[1] for e in self.entries)
+        self.sizes = tuple(e[2] for e in self.entries)
 
 
 class VerdictState:
@@ -296,9 +312,9 @@ class VerdictState:
         # The app's own conftest.py files register as plugins during collection: allowed.
         self.conftest_prefix = tests_dir + os.sep
         self.untrusted_file = lambda name: True  # the guard's predicate, set in the child
-        self.critical: list = []  # (owner name, dict, size, [(key, value), ...])
-        self.rest: list = []
-        self.slots: list = []  # (owner name, object, attribute, value)
+        self.critical, self.rest = _Group(), _Group()
+        slots: list = []  # (object, attribute, value): after every test
+        rest_slots: list = []  # at the end
         self.lists: list = []  # (owner name, list, tuple of its items)
         pm = config.pluginmanager
         self._add(self.critical, "plugin manager", vars(pm))
@@ -311,14 +327,16 @@ class VerdictState:
         self._add(self.critical, "config", vars(config))
         self._add(self.critical, "hooks", vars(config.hook))
         for name, caller in vars(config.hook).items():
-            for attr in ("_hookexec", "_hookimpls", "spec"):
-                self.slots.append((f"hook {name}", caller, attr, getattr(caller, attr, None)))
+            slots.append((caller, "_hookimpls", getattr(caller, "_hookimpls", None)))
+            for attr in ("_hookexec", "spec"):
+                rest_slots.append((caller, attr, getattr(caller, attr, None)))
             impls = getattr(caller, "_hookimpls", None)
             if isinstance(impls, list):
                 self.lists.append((f"hook {name}", impls, tuple(impls)))
                 for impl in impls:
-                    for attr in ("function", "plugin", "wrapper", "hookwrapper", "tryfirst"):
-                        self.slots.append((f"hook {name}", impl, attr, getattr(impl, attr)))
+                    slots.append((impl, "function", impl.function))
+                    for attr in ("plugin", "wrapper", "hookwrapper", "tryfirst", "trylast"):
+                        rest_slots.append((impl, attr, getattr(impl, attr)))
         for name, module in sorted(modules.items()):
             if module is None or not name.startswith(PROTECTED_MODULES):
                 continue
@@ -327,39 +345,63 @@ class VerdictState:
             for value in list(vars(module).values()):
                 if isinstance(value, type) and value.__module__ == name:
                     self._add(target, f"{name}.{value.__qualname__}", value.__dict__)
+        self.slots = tuple(zip(*slots, strict=True)) if slots else ((), (), ())
+        self.rest_slots = tuple(zip(*rest_slots, strict=True)) if rest_slots else ((), (), ())
+        self.critical.freeze()
+        self.rest.freeze()
 
     @staticmethod
-    def _add(target: list, owner: str, mapping, additions: bool = True) -> None:
+    def _add(target: _Group, owner: str, mapping, additions: bool = True) -> None:
         """Watch `mapping`'s entries; with `additions`, new keys too (a class attribute added
         overrides an inherited one; a name added to a module changes nothing that exists)."""
-        items = [(k, v) for k, v in mapping.items() if k not in MUTABLE_ENTRIES]
+        keys = tuple(k for k in mapping if k not in MUTABLE_ENTRIES)
+        values = tuple(mapping[k] for k in keys)
         size = len(mapping) if additions else -1
-        target.append((owner, mapping, size, items, {k for k, _ in items}))
+        target.entries.append((owner, mapping, size, keys, values, frozenset(keys)))
 
     def changed(
-        self, full: bool = False, _len=len, _getattr=getattr, _tuple=tuple, _missing=_MISSING
+        self,
+        full: bool = False,
+        _len=len,
+        _all=all,
+        _map=map,
+        _is=operator.is_,
+        _repeat=itertools.repeat,
+        _getattr=getattr,
+        _tuple=tuple,
+        _missing=_MISSING,
     ) -> list[str]:
+        """What differs from the snapshot (empty: nothing). Identity only, at C speed (`map`
+        of `operator.is_`): an always-equal object put in place of a function is a change."""
         found = []
         for group in (self.critical, self.rest) if full else (self.critical,):
-            for owner, mapping, size, items, keys in group:
+            if _all(
+                _all(_map(_is, _map(get, maps, keys, _repeat(_missing)), values))
+                for get, maps, keys, values in group.flat
+            ) and _all(_map(_size_ok, group.mappings, group.sizes)):
+                continue
+            for owner, mapping, size, keys, values, keyset in group.entries:
                 if size >= 0 and _len(mapping) != size:
-                    added = [k for k in list(mapping) if k not in keys and k not in MUTABLE_ENTRIES]
-                    found.extend(f"{owner}.{k} (added)" for k in added)
-                get = mapping.get
-                for key, value in items:
-                    if get(key, _missing) is not value:
-                        found.append(f"{owner}.{key}")
-        for owner, obj, attr, value in self.slots:
-            if _getattr(obj, attr, _missing) is not value:
-                found.append(f"{owner}.{attr}")
+                    added = [k for k in list(mapping) if k not in keyset]
+                    found.extend(f"{owner}.{k} (added)" for k in added if k not in MUTABLE_ENTRIES)
+                found.extend(
+                    f"{owner}.{k}"
+                    for k, v in zip(keys, values, strict=True)
+                    if mapping.get(k, _missing) is not v
+                )
+        for objects, attrs, values in (self.slots, self.rest_slots) if full else (self.slots,):
+            if not _all(_map(_is, _map(_getattr, objects, attrs, _repeat(_missing)), values)):
+                found.extend(
+                    f"{type(o).__name__}.{a}"
+                    for o, a, v in zip(objects, attrs, values, strict=True)
+                    if _getattr(o, a, _missing) is not v
+                )
         for owner, items, copy in self.lists:
             current = _tuple(items)
-            if _len(current) == _len(copy) and all(
-                a is b for a, b in zip(current, copy, strict=True)
-            ):
+            if _len(current) == _len(copy) and _all(_map(_is, current, copy)):
                 continue
             kept = _tuple(i for i in current if any(i is c for c in copy))
-            same = _len(kept) == _len(copy) and all(a is b for a, b in zip(kept, copy, strict=True))
+            same = _len(kept) == _len(copy) and _all(_map(_is, kept, copy))
             if not same or not all(
                 any(i is c for c in copy) or self._conftest_impl(i) for i in current
             ):
