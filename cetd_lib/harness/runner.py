@@ -17,9 +17,10 @@ How it runs (details and the sandbox's limits in docs/harness.md):
   cross-checks them with the child's exit status (REWARD_HACK_SUSPECT on a mismatch);
   `pool.py` starts, feeds and restarts the workers; this module screens, caches and dispatches.
 
-Namespaces contain the code at the kernel level; inside its process the code can still forge
-what pytest reports if it evades the screen (docs/harness.md lists what is and is not
-contained). Run untrusted models on a disposable machine.
+Namespaces contain the code at the kernel level. Inside its process, the audit hook refuses the
+code frames and tracing while it runs and owns the verdict channel, and the tests' comparisons
+with builtin values follow builtin rules; docs/harness.md ("Verdicts") lists what that still
+does not stop. Run untrusted models on a disposable machine.
 """
 
 from __future__ import annotations
