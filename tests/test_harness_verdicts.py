@@ -386,14 +386,18 @@ def test_honest_classes_that_compare_with_builtins_still_do():
     assert result.pass_rate == 1.0, {k: v.detail for k, v in result.per_test.items()}
 
 
-def test_no_false_positive_on_gold_code():
-    """The run-time denial and the trusted comparisons, measured: every test of every bundled
-    app (holdout included) and of every HumanEval canonical solution that passes with the
-    comparisons switched off (`assert_rewrite: false` skips the AST pass) passes with them,
-    and no run is flagged. The original code goes to src/, so it is untrusted code here."""
+@pytest.mark.parametrize("generated_tests", [False, True], ids=["original-tests", "as-generated"])
+def test_no_false_positive_on_gold_code(generated_tests):
+    """The run-time denial, the verdict checks and the trusted comparisons, measured: every
+    test of every bundled app (holdout included) and of every HumanEval canonical solution
+    passes, and no run is flagged. The original code goes to src/, so it is untrusted code
+    here; `as-generated` makes the tests untrusted too (as mutation and multi-task runs do)."""
     apps = [*load_apps(include_holdout=True), *load_humaneval_apps()]
     assert len(apps) >= 200
-    jobs = [RunJob(a.sources, a.tests, original_code=True) for a in apps]
+    jobs = [
+        RunJob(a.sources, a.tests, original_code=True, generated_tests=generated_tests)
+        for a in apps
+    ]
     config = HarnessConfig(app_timeout_s=30.0, test_timeout_s=10.0, workers=2, cache=False)
     started = time.monotonic()
     results = run_many(jobs, config=config)
