@@ -25,18 +25,20 @@ from cetd_lib.harness.runner import run_app_tests, run_many
 
 DEFAULT = HarnessConfig(app_timeout_s=6.0, test_timeout_s=1.0, workers=2, cache=False)
 
-# Honest tests: f(x) = x * x, g(x) = [x, x + 1], h(x) = {x * x}. A negative assertion
-# (`!=`, `not in`) holds for most wrong values, so each is paired with a positive one.
+# Honest tests: f(x) = x * x, g(x) = [x, x + 1], h(x) = {x * x}, t(x) = {"square": x * x}.
+# A negative assertion (`!=`, `not in`) holds for most wrong values, so each is paired with a
+# positive one.
 TESTS = {
     "test_m.py": (
-        "from m import f, g, h\n\n"
+        "from m import f, g, h, t\n\n"
         "def test_square():\n    assert f(3) == 9\n\n"
         "def test_square_two():\n    assert f(2) == 4\n\n"
         "def test_not_other():\n    r = f(4)\n    assert r != 15\n    assert r == 16\n\n"
         "def test_order():\n    assert f(5) > 24\n\n"
         "def test_pair():\n    assert g(1) == [1, 2]\n\n"
         "def test_member():\n    assert 9 in h(3)\n\n"
-        "def test_not_member():\n    s = h(3)\n    assert 10 not in s\n    assert 9 in s\n"
+        "def test_not_member():\n    s = h(3)\n    assert 10 not in s\n    assert 9 in s\n\n"
+        "def test_table():\n    assert t(2) == {'square': 4}\n"
     )
 }
 EXPECTED = tuple(
@@ -49,10 +51,14 @@ EXPECTED = tuple(
         "test_pair",
         "test_member",
         "test_not_member",
+        "test_table",
     )
 )
 # A wrong rebuild: every test fails honestly (the attack must not change that).
-WRONG = "def f(x):\n    return 0\n\ndef g(x):\n    return []\n\ndef h(x):\n    return set()\n"
+WRONG = (
+    "def f(x):\n    return 0\n\ndef g(x):\n    return []\n\ndef h(x):\n    return set()\n"
+    "\ndef t(x):\n    return {}\n"
+)
 
 
 def hidden(code: str) -> str:
@@ -77,11 +83,14 @@ class Case:
 
     def sources(self) -> dict[str, str]:
         body = self.module or WRONG
+        if "def t(x):" not in body:
+            body += "\ndef t(x):\n    return {}\n"
         if self.in_call:
             call = in_function(self.in_call)
             body = body.replace("def f(x):\n", f"def f(x):\n{call}\n")
             body = body.replace("def g(x):\n", f"def g(x):\n{call}\n")
             body = body.replace("def h(x):\n", f"def h(x):\n{call}\n")
+            body = body.replace("def t(x):\n", f"def t(x):\n{call}\n")
         return {"m.py": (self.at_import + "\n" if self.at_import else "") + body}
 
 
@@ -144,6 +153,14 @@ CASES: dict[str, Case] = {
         + ALWAYS_EQUAL
         + "\ndef f(x):\n    return [E()][0]\n\ndef g(x):\n    return L([E(), E()])\n"
         "\ndef h(x):\n    return {E()}\n",
+        classes=frozenset({F.ASSERTION_FAILURE}),
+    ),
+    "always-equal values in a trusted dict subclass (OrderedDict)": Case(
+        module=ALWAYS_EQUAL_CLASS
+        + "import collections\n\ndef f(x):\n    return collections.Counter(a=E())['a']\n"
+        "\ndef g(x):\n    return collections.UserList([E()])\n"
+        "\ndef h(x):\n    return collections.defaultdict(E, a=E())\n"
+        "\ndef t(x):\n    return collections.OrderedDict(square=E())\n",
         classes=frozenset({F.ASSERTION_FAILURE}),
     ),
     "float and str subclasses always equal": Case(
@@ -349,7 +366,7 @@ def test_verdict_forging_scores_zero(name):
 def test_the_honest_rebuild_passes_and_the_wrong_one_fails_honestly():
     """The negative control: without an attack the same tests score 1 and 0."""
     honest = "def f(x):\n    return x * x\n\ndef g(x):\n    return [x, x + 1]\n"
-    honest += "\ndef h(x):\n    return {x * x}\n"
+    honest += "\ndef h(x):\n    return {x * x}\n\ndef t(x):\n    return {'square': x * x}\n"
     assert run_app_tests({"m.py": honest}, TESTS, config=DEFAULT).pass_rate == 1.0
     wrong = run_app_tests({"m.py": WRONG}, TESTS, config=DEFAULT, expected_tests=EXPECTED)
     assert wrong.pass_rate == 0.0
@@ -374,7 +391,8 @@ def test_honest_classes_that_compare_with_builtins_still_do():
         "def f(x):\n    return Money(x * x)\n\n"
         "def g(x):\n    return Point(x, x + 1)\n\n"
         "def h(x):\n    return Bag([x * x])\n\n"
-        "def k():\n    return Level.HIGH, Counts(a=1)\n"
+        "def k():\n    return Level.HIGH, Counts(a=1)\n\n"
+        "def t(x):\n    return collections.OrderedDict(square=Money(x * x))\n"
     )
     tests = dict(TESTS)
     tests["test_k.py"] = (

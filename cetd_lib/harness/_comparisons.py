@@ -12,7 +12,8 @@ must not also equal a different value of that type, nor a fresh object). So an o
 class says it equals everything is not equal to `9`, while a class that honestly compares with
 ints (`Roman(5) == 5`) still does.
 
-What it does not cover: comparisons between two rebuilt objects, chained comparisons
+What it does not cover: comparisons between two rebuilt objects, trusted containers that are
+not builtin-based (a `deque` or a numpy object array holding rebuilt objects), chained comparisons
 (`a < b < c`), comparisons inside helpers outside the test modules (unittest's `assertEqual`,
 helper modules, conftest fixtures' libraries), truth tests (`assert obj`), `isinstance`, and
 `assert_rewrite: false` (no AST pass). See docs/harness.md.
@@ -197,7 +198,18 @@ def _trusted(value, depth: int = 0) -> bool:
         return all(_trusted(item, depth + 1) for item in value)
     if kind is dict:
         return all(_trusted(k, depth + 1) and _trusted(v, depth + 1) for k, v in value.items())
-    return kind not in _BUILTIN_TYPES and _trusted_class(kind)
+    if kind in _BUILTIN_TYPES or not _trusted_class(kind):
+        return False
+    # A trusted subclass of a builtin container (OrderedDict, defaultdict, Counter) compares
+    # by its items: they must be trusted too.
+    for base in type.__dict__["__mro__"].__get__(kind):
+        if base is list or base is tuple or base is set or base is frozenset:
+            return all(_trusted(item, depth + 1) for item in base.__iter__(value))
+        if base is dict:
+            return all(
+                _trusted(k, depth + 1) and _trusted(v, depth + 1) for k, v in dict.items(value)
+            )
+    return True
 
 
 def _exact(value, depth: int = 0):
@@ -206,6 +218,8 @@ def _exact(value, depth: int = 0):
         return value
     if depth > _MAX_DEPTH:
         return Opaque(value)
+    if _trusted(value, depth):
+        return value
     for base in type.__dict__["__mro__"].__get__(kind):
         if base in _EXACT:
             return _EXACT[base](value)
@@ -213,8 +227,6 @@ def _exact(value, depth: int = 0):
             return base(_exact(item, depth + 1) for item in base.__iter__(value))
         if base is dict:
             return {_exact(k, depth + 1): _exact(v, depth + 1) for k, v in dict.items(value)}
-    if _trusted_class(kind):
-        return value
     return Opaque(value)
 
 
