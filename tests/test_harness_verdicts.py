@@ -62,9 +62,9 @@ WRONG = (
 
 
 def hidden(code: str) -> str:
-    """`code` as the screen cannot read it: base64 text run by exec."""
+    """`code` as the screen cannot read it: base64 text run by exec (as a module body)."""
     text = base64.b64encode(code.encode()).decode()
-    return f"import base64\nexec(base64.b64decode({text!r}))"
+    return f"import base64\nexec(base64.b64decode({text!r}), {{'__name__': 'hidden'}})"
 
 
 def in_function(code: str) -> str:
@@ -174,7 +174,7 @@ CASES: dict[str, Case] = {
         classes=frozenset({F.ASSERTION_FAILURE}),
     ),
     "always-equal equality built at run time": Case(
-        at_import=hidden("class E:\n    __eq__ = lambda self, other: True\nglobals()['E'] = E"),
+        at_import="exec('class E:\\n    __eq__ = lambda self, other: True\\n')",
         module="def f(x):\n    return E()\n\ndef g(x):\n    return [E(), E()]\n"
         "\ndef h(x):\n    return (E(),)\n",
         classes=frozenset({F.ASSERTION_FAILURE}),
@@ -193,6 +193,21 @@ CASES: dict[str, Case] = {
         )
     ),
     "a generator's frame": Case(in_call=hidden("def gen():\n    yield 1\nframe = gen().gi_frame")),
+    "frames from traceback.walk_tb": Case(
+        in_call=hidden(
+            "import sys, traceback\ntry:\n    1 / 0\nexcept Exception:\n"
+            "    frames = [fr for fr, _ in traceback.walk_tb(sys.exc_info()[2])]"
+        )
+    ),
+    "a signal handler's frame argument reaches the config": Case(
+        in_call=hidden(
+            "import os, signal\nbox = []\n"
+            "signal.signal(signal.SIGUSR1, lambda signum, frame, box=box: box.append(frame))\n"
+            "os.kill(os.getpid(), signal.SIGUSR1)\nframe = box[0]\n"
+            + FIND_CONFIG.replace("frame = sys._getframe(0)", "")
+            + FORGE_PLUGIN
+        )
+    ),
     "sys.settrace": Case(in_call=hidden("import sys\nsys.settrace(lambda *a: None)")),
     "every thread's frames from a worker thread": Case(
         in_call=hidden(
@@ -401,6 +416,21 @@ def test_honest_classes_that_compare_with_builtins_still_do():
     )
     tests["test_m.py"] = tests["test_m.py"].replace("g(1) == [1, 2]", "g(1) == (1, 2)")
     result = run_app_tests({"m.py": code}, tests, config=DEFAULT)
+    assert result.pass_rate == 1.0, {k: v.detail for k, v in result.per_test.items()}
+
+
+def test_honest_code_may_format_tracebacks_and_log_exceptions():
+    """traceback's summaries and logging.exception read frames for their own text: allowed."""
+    code = (
+        "import logging, traceback\n\nlog = logging.getLogger(__name__)\n\n"
+        "def f(x):\n    try:\n        1 / 0\n    except ZeroDivisionError:\n"
+        "        text = traceback.format_exc()\n        log.exception('failed')\n"
+        "        stack = traceback.extract_stack()\n"
+        "        assert 'ZeroDivisionError' in text and stack\n    return x * x\n\n"
+        "def g(x):\n    return [x, x + 1]\n\ndef h(x):\n    return {x * x}\n\n"
+        "def t(x):\n    return {'square': x * x}\n"
+    )
+    result = run_app_tests({"m.py": code}, TESTS, config=DEFAULT)
     assert result.pass_rate == 1.0, {k: v.detail for k, v in result.per_test.items()}
 
 

@@ -48,6 +48,10 @@ INTROSPECTION_EVENTS = frozenset(
 # Standard-library callers whose own `sys._getframe` reads only a module name or a line of
 # the caller (namedtuple, typing, enum, logging's findCaller) and never hands the frame out.
 FRAME_READING_STDLIB = ("collections/__init__.py", "typing.py", "enum.py", "logging/__init__.py")
+# `traceback` turns tracebacks and stacks into summaries of strings (format_exc, print_exc,
+# logging.exception, extract_stack): it may read frames for that, but its generators that yield
+# frames themselves may be consumed only by traceback's own code.
+FRAME_YIELDING_TRACEBACK = frozenset({"walk_tb", "walk_stack", "_walk_tb_with_full_positions"})
 
 
 class Verdict:
@@ -90,6 +94,7 @@ def install_guard(
     add_compiled, is_str, str_type, bytes_type = compiled_untrusted.add, isinstance, str, bytes
     stdlib = os.path.dirname(os.__file__) + os.sep
     frame_readers = frozenset(stdlib + name for name in FRAME_READING_STDLIB)
+    traceback_file = stdlib + "traceback.py"
     busy = [False]  # the hook's own frame reads are audited too: not re-entered
     state = {"tag": b"", "budget": 0, "closed": False}
     fd = key = recorder = tag_of = None
@@ -116,14 +121,20 @@ def install_guard(
         return False
 
     def look(depth: int = 3):
-        """(caller's file name, untrusted code on the stack?) for the code that caused the
-        event: frame 0 is look(), 1 a handler, 2 hook(), 3 the Python caller (C is frameless)."""
+        """(caller's file name, untrusted code on the stack?, a traceback formatter?) for the
+        code that caused the event: frame 0 is look(), 1 a handler, 2 hook(), 3 the Python
+        caller (C is frameless)."""
         busy[0] = True
         try:
             frame = getframe(depth)
-            return frame.f_code.co_filename, untrusted_on_stack(
-                frame
-            ) or current_thread() != main_thread
+            code = frame.f_code
+            untrusted = untrusted_on_stack(frame) or current_thread() != main_thread
+            formatter = code.co_filename == traceback_file
+            if formatter and code.co_name in FRAME_YIELDING_TRACEBACK:
+                # A generator that yields frames: only traceback's own summaries may consume it
+                consumer = frame.f_back
+                formatter = consumer is not None and consumer.f_code.co_filename == traceback_file
+            return code.co_filename, untrusted, formatter
         finally:
             busy[0] = False
 
@@ -289,18 +300,20 @@ def install_guard(
 
     def on_introspection_event(event):
         def handler(args):
-            caller, untrusted = look()
+            caller, untrusted, formatter = look()
             if not untrusted:
                 return
-            if event == "sys._getframe" and caller in frame_readers:
+            if event == "sys._getframe" and (caller in frame_readers or formatter):
                 return
             deny_introspection(event)
 
         return handler
 
     def on_getattr(args):
-        if args[1] in FRAME_ATTRIBUTES and look()[1]:
-            deny_introspection(f"reading {args[1]}")
+        if args[1] in FRAME_ATTRIBUTES:
+            _, untrusted, formatter = look()
+            if untrusted and not formatter:
+                deny_introspection(f"reading {args[1]}")
 
     def on_setattr(args):  # swapping a function's code object under its callers
         if args[1] == "__code__" and look()[1]:
