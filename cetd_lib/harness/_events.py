@@ -437,8 +437,9 @@ class VerdictState:
         return self._conftest(plugin) and getattr(code, "co_filename", None) == plugin.__file__
 
 
-def _event_tag(key: bytes, previous: bytes, body: bytes) -> bytes:
-    return hashlib.blake2b(previous + body, key=key, digest_size=MAC_HEX // 2).hexdigest().encode()
+def _event_tag(key: bytes, previous: bytes, body: bytes, _blake2b=hashlib.blake2b) -> bytes:
+    # blake2b bound at definition: a `hashlib` rebound by the tested code never sees the key
+    return _blake2b(previous + body, key=key, digest_size=MAC_HEX // 2).hexdigest().encode()
 
 
 def verify_events(data: bytes, key: bytes) -> tuple[list[dict], int, int]:

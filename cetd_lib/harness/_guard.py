@@ -92,9 +92,12 @@ def install_guard(
     tests_prefix = worker.tests + os.sep
     compiled_untrusted: set = set()  # file names compiled while untrusted code was running
     add_compiled, is_str, str_type, bytes_type = compiled_untrusted.add, isinstance, str, bytes
+    exact_str = str.__str__  # a str subclass's exact value, without its own methods
+    function = type(install_guard)
     stdlib = os.path.dirname(os.__file__) + os.sep
     frame_readers = frozenset(stdlib + name for name in FRAME_READING_STDLIB)
     traceback_file = stdlib + "traceback.py"
+    namedtuple_file = stdlib + "collections/__init__.py"
     busy = [False]  # the hook's own frame reads are audited too: not re-entered
     state = {"tag": b"", "budget": 0, "closed": False}
     fd = key = recorder = tag_of = None
@@ -107,7 +110,7 @@ def install_guard(
     json_dumps = __import__("json").dumps
 
     def untrusted_file(name) -> bool:
-        if not is_str(name, str_type):
+        if type(name) is not str_type:
             return True
         return (
             name.startswith(root) and (not trusted_tests or not name.startswith(tests_prefix))
@@ -296,7 +299,12 @@ def install_guard(
     def on_compile(args):  # code built at run time by untrusted code is untrusted code too
         filename, untrusted = args[1], look()[1]
         if untrusted:
-            add_compiled(filename if is_str(filename, str_type) else repr(filename))
+            # Only exact strs go into the set: a str subclass's own __eq__/__hash__ would run
+            # inside the hook's stack walks, where nested events are not checked.
+            if is_str(filename, str_type):
+                add_compiled(exact_str(filename))
+            else:
+                add_compiled("<compiled from a non-str file name>")
 
     def on_introspection_event(event):
         def handler(args):
@@ -315,9 +323,15 @@ def install_guard(
             if untrusted and not formatter:
                 deny_introspection(f"reading {args[1]}")
 
-    def on_setattr(args):  # swapping a function's code object under its callers
-        if args[1] == "__code__" and look()[1]:
-            deny_introspection("replacing a function's __code__")
+    def on_setattr(args):  # swapping the code or defaults of a function we did not write
+        target, name = args[0], args[1]
+        if name in ("__code__", "__defaults__", "__kwdefaults__") and type(target) is function:
+            caller, untrusted, _ = look()
+            if not untrusted or untrusted_file(target.__code__.co_filename):
+                return  # the code's own functions are its business
+            # namedtuple(..., defaults=...) sets its own __new__'s defaults
+            if name == "__code__" or caller != namedtuple_file:
+                deny_introspection(f"replacing a function's {name}")
 
     handlers["compile"] = on_compile
     handlers["object.__getattr__"] = on_getattr
