@@ -5,12 +5,14 @@ from __future__ import annotations
 import multiprocessing
 import sqlite3
 import warnings
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from cetd_lib.harness.cache import CacheUnavailableWarning, ResultCache, open_cache, result_key
 from cetd_lib.harness.config import HarnessConfig
+from cetd_lib.harness.failures import FailureClass
 from cetd_lib.harness.runner import run_many
 
 FAST = HarnessConfig(app_timeout_s=6.0, test_timeout_s=1.0, workers=2, cache=False)
@@ -54,6 +56,34 @@ def test_timeouts_are_not_cached(tmp_path: Path):
     )
     run_many([loop], config=FAST, cache=cache)
     assert len(cache) == 0
+
+
+# A test that hits a resource limit (RLIMIT_AS) next to one that passes.
+MEMORY = (
+    {"m.py": "def f():\n    return bytearray(8 * 1024**3)\n\ndef g():\n    return 1\n"},
+    {
+        "test_m.py": "from m import f, g\n\ndef test_f():\n    f()\n\n"
+        "def test_g():\n    assert g() == 1\n"
+    },
+)
+
+
+def test_resource_limit_results_are_not_cached_and_a_loaded_machine_reruns_them(
+    tmp_path: Path,
+):
+    cache = ResultCache(tmp_path / "c.sqlite")
+    quiet = replace(FAST, load_rerun_per_core=float("inf"))  # never counts as loaded
+    first = run_many([MEMORY], config=quiet, cache=cache)[0]
+    assert first.per_test["tests/test_m.py::test_f"].failure_class == FailureClass.RESOURCE_LIMIT
+    assert first.load_rerun == "" and len(cache) == 0
+    loaded = replace(FAST, load_rerun_per_core=-1.0)  # always counts as loaded
+    again = run_many([MEMORY], config=loaded, cache=cache)[0]
+    assert again.load_rerun.startswith("rerun once: load "), again.detail
+    assert "which ended ok with RESOURCE_LIMIT" in again.load_rerun
+    assert again.per_test["tests/test_m.py::test_g"].passed  # the second run's own outcome
+    assert len(cache) == 0
+    good = run_many([GOOD], config=loaded, cache=cache)[0]  # nothing to rerun, cached
+    assert good.load_rerun == "" and len(cache) == 1
 
 
 def _writer(path: str, worker: int, count: int) -> None:

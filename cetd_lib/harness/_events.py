@@ -11,7 +11,9 @@ from __future__ import annotations
 import errno
 import hashlib
 import hmac
+import itertools
 import json
+import operator
 import os
 import signal
 import sys
@@ -37,11 +39,21 @@ class SandboxViolation(PermissionError):  # noqa: N818 - the name users see in d
     """Raised by the audit hook when generated code does something the sandbox forbids."""
 
 
+class VerdictViolation(SandboxViolation):  # noqa: N818
+    """Raised by the audit hook when untrusted code reaches for frames, tracing or code objects
+    (the means to rewrite a verdict); the hook also records it in the verdict channel."""
+
+
 class ResultPlugin:
     """Streams per-test outcomes to the worker and enforces the per-test budget."""
 
     def __init__(self) -> None:
         self.fd: int | None = None  # the events file, set in the child
+        # Once the guard is installed (`seal`), events go through the audit hook, which holds
+        # the key and the file (`_guard.Verdict`); until then (and only in the worker's own
+        # code) they are written here.
+        self.sealed = False
+        self.made: dict = {}  # (nodeid, when) -> the outcome pytest's report was made with
         # Each event line carries a keyed BLAKE2b tag chained over the previous one; the key is
         # made per app by the worker, so a line the tested code writes itself into the events
         # file (it holds the descriptor) does not verify. See `verify_events`.
@@ -63,10 +75,17 @@ class ResultPlugin:
                 pass
         self.fd, self.key = None, b""
 
+    def seal(self) -> None:
+        """From now on the guard's channel only: forget the key."""
+        self.sealed, self.key = True, b""
+
     def emit(self, event: dict) -> None:
+        body = json.dumps(event, default=str).encode("utf-8", "replace")
+        if self.sealed:
+            sys.audit("cetd.verdict", body)  # tagged and written by the guard's hook
+            return
         if self.fd is None:
             return
-        body = json.dumps(event, default=str).encode("utf-8", "replace")
         self.tag = _event_tag(self.key, self.tag, body)
         data = self.tag + b" " + body + b"\n"
         self.budget -= len(data)
@@ -134,14 +153,24 @@ class ResultPlugin:
     def pytest_runtest_teardown(self, item, nextitem):
         return (yield from self._phase())
 
-    @pytest.hookimpl(wrapper=True)
+    @pytest.hookimpl(wrapper=True, tryfirst=True)
     def pytest_runtest_makereport(self, item, call):
         report = yield
         if call.excinfo is not None and report.failed:
             report._cetd_facts = self.facts(call.excinfo.value, call.excinfo.tb)
+        self.made[(report.nodeid, report.when)] = (report, report.outcome)
         return report
 
     def pytest_runtest_logreport(self, report):
+        made = self.made.pop((report.nodeid, report.when), None)
+        if made is None or made[0] is not report or made[1] != report.outcome:
+            self.emit(
+                {
+                    "ev": "tampered",
+                    "what": f"the report of {report.nodeid} ({report.when}) is not the one "
+                    "pytest made, or its outcome changed after it was made",
+                }
+            )
         event = {
             "ev": "report",
             "nodeid": report.nodeid,
@@ -213,8 +242,204 @@ class ResultPlugin:
             return False
 
 
-def _event_tag(key: bytes, previous: bytes, body: bytes) -> bytes:
-    return hashlib.blake2b(previous + body, key=key, digest_size=MAC_HEX // 2).hexdigest().encode()
+# Modules whose objects decide a verdict: pytest, pluggy, this plugin, the guard, the trusted
+# comparisons and the JSON encoder the events go through. CRITICAL ones are checked after
+# every test (~0.1 ms), all of them at the end of the session (~0.9 ms; docs/harness.md).
+PROTECTED_MODULES = (
+    "_pytest",
+    "pytest",
+    "pluggy",
+    "_events",
+    "_guard",
+    "_comparisons",
+    "json",
+    "builtins",
+)
+CRITICAL_MODULES = frozenset(
+    {
+        "_pytest.runner",
+        "_pytest.reports",
+        "_pytest.python",
+        "pluggy._callers",
+        "pluggy._hooks",
+        "pluggy._result",
+        "_events",
+        "_comparisons",
+        "json",
+        "json.encoder",
+    }
+)
+_MISSING = object()
+# Entries pytest itself sets while it runs tests: the assertion plugin's per-test hooks in
+# `_pytest.assertion.util`, and a flag NodeMeta leaves on each Node class it instantiates.
+MUTABLE_ENTRIES = frozenset(
+    {"_reprcompare", "_assertion_pass", "_config", "_pytest_diamond_inheritance_warning_shown"}
+)
+
+
+def _size_ok(mapping, size: int) -> bool:
+    return size < 0 or len(mapping) == size
+
+
+class _Group:
+    """Watched mappings, also flattened into parallel tuples for one C-level pass."""
+
+    def __init__(self) -> None:
+        self.entries: list = []  # (owner, mapping, size or -1, keys, values, set of keys)
+
+    def freeze(self) -> None:
+        # One pass per mapping type with its own C `get` (dicts: modules, plugin manager;
+        # mappingproxies: classes): no Python call per entry.
+        self.flat = []
+        for kind in {type(e[1]) for e in self.entries}:
+            maps, keys, values = [], [], []
+            for _, mapping, _, entry_keys, entry_values, _ in self.entries:
+                if type(mapping) is kind:
+                    maps.extend([mapping] * len(entry_keys))
+                    keys.extend(entry_keys)
+                    values.extend(entry_values)
+            self.flat.append((kind.get, tuple(maps), tuple(keys), tuple(values)))
+        self.mappings = tuple(e[1] for e in self.entries)
+        self.sizes = tuple(e[2] for e in self.entries)
+
+
+class VerdictState:
+    """Identity snapshot of everything that decides a verdict in the tested process: the
+    plugin set and every hook's implementations, the plugin manager, and the dicts of the
+    PROTECTED_MODULES and the classes they define. `changed()` names what differs."""
+
+    def __init__(self, config, modules: dict, tests_dir: str, comparisons=None) -> None:
+        # The app's own conftest.py files register as plugins during collection: allowed.
+        self.conftest_prefix = tests_dir + os.sep
+        self.untrusted_file = lambda name: True  # the guard's predicate, set in the child
+        self.critical, self.rest = _Group(), _Group()
+        slots: list = []  # (object, attribute, value): after every test
+        rest_slots: list = []  # at the end
+        self.lists: list = []  # (owner name, list, tuple of its items)
+        pm = config.pluginmanager
+        self._add(self.critical, "plugin manager", vars(pm))
+        self.plugins = ("plugin names", pm._name2plugin, dict(pm._name2plugin))
+        # Test modules' bindings of the trusted comparison (`_comparisons.bind`).
+        self.bound = comparisons.BOUND if comparisons is not None else []
+        self.strict = comparisons.strict if comparisons is not None else None
+        self.strict_name = comparisons.STRICT_NAME if comparisons is not None else ""
+        self.bound_seen = 0
+        self._add(self.critical, "config", vars(config))
+        self._add(self.critical, "hooks", vars(config.hook))
+        for name, caller in vars(config.hook).items():
+            slots.append((caller, "_hookimpls", getattr(caller, "_hookimpls", None)))
+            for attr in ("_hookexec", "spec"):
+                rest_slots.append((caller, attr, getattr(caller, attr, None)))
+            impls = getattr(caller, "_hookimpls", None)
+            if isinstance(impls, list):
+                self.lists.append((f"hook {name}", impls, tuple(impls)))
+                for impl in impls:
+                    slots.append((impl, "function", impl.function))
+                    for attr in ("plugin", "wrapper", "hookwrapper", "tryfirst", "trylast"):
+                        rest_slots.append((impl, attr, getattr(impl, attr)))
+        for name, module in sorted(modules.items()):
+            if module is None or not name.startswith(PROTECTED_MODULES):
+                continue
+            target = self.critical if name in CRITICAL_MODULES else self.rest
+            self._add(target, name, vars(module), additions=False)
+            for value in list(vars(module).values()):
+                if isinstance(value, type) and value.__module__ == name:
+                    self._add(target, f"{name}.{value.__qualname__}", value.__dict__)
+        self.slots = tuple(zip(*slots, strict=True)) if slots else ((), (), ())
+        self.rest_slots = tuple(zip(*rest_slots, strict=True)) if rest_slots else ((), (), ())
+        self.critical.freeze()
+        self.rest.freeze()
+
+    @staticmethod
+    def _add(target: _Group, owner: str, mapping, additions: bool = True) -> None:
+        """Watch `mapping`'s entries; with `additions`, new keys too (a class attribute added
+        overrides an inherited one; a name added to a module changes nothing that exists)."""
+        keys = tuple(k for k in mapping if k not in MUTABLE_ENTRIES)
+        values = tuple(mapping[k] for k in keys)
+        size = len(mapping) if additions else -1
+        target.entries.append((owner, mapping, size, keys, values, frozenset(keys)))
+
+    def changed(
+        self,
+        full: bool = False,
+        _len=len,
+        _all=all,
+        _map=map,
+        _is=operator.is_,
+        _repeat=itertools.repeat,
+        _getattr=getattr,
+        _tuple=tuple,
+        _missing=_MISSING,
+    ) -> list[str]:
+        """What differs from the snapshot (empty: nothing). Identity only, at C speed (`map`
+        of `operator.is_`): an always-equal object put in place of a function is a change."""
+        found = []
+        for group in (self.critical, self.rest) if full else (self.critical,):
+            if _all(
+                _all(_map(_is, _map(get, maps, keys, _repeat(_missing)), values))
+                for get, maps, keys, values in group.flat
+            ) and _all(_map(_size_ok, group.mappings, group.sizes)):
+                continue
+            for owner, mapping, size, keys, values, keyset in group.entries:
+                if size >= 0 and _len(mapping) != size:
+                    added = [k for k in list(mapping) if k not in keyset]
+                    found.extend(f"{owner}.{k} (added)" for k in added if k not in MUTABLE_ENTRIES)
+                found.extend(
+                    f"{owner}.{k}"
+                    for k, v in zip(keys, values, strict=True)
+                    if mapping.get(k, _missing) is not v
+                )
+        for objects, attrs, values in (self.slots, self.rest_slots) if full else (self.slots,):
+            if not _all(_map(_is, _map(_getattr, objects, attrs, _repeat(_missing)), values)):
+                found.extend(
+                    f"{type(o).__name__}.{a}"
+                    for o, a, v in zip(objects, attrs, values, strict=True)
+                    if _getattr(o, a, _missing) is not v
+                )
+        for owner, items, copy in self.lists:
+            current = _tuple(items)
+            if _len(current) == _len(copy) and _all(_map(_is, current, copy)):
+                continue
+            kept = _tuple(i for i in current if any(i is c for c in copy))
+            same = _len(kept) == _len(copy) and _all(_map(_is, kept, copy))
+            if not same or not all(
+                any(i is c for c in copy) or self._conftest_impl(i) for i in current
+            ):
+                found.append(f"{owner} implementations")
+        bound = self.bound
+        if _len(bound) < self.bound_seen:
+            found.append("test modules' trusted comparisons (bindings removed)")
+        self.bound_seen = _len(bound)
+        for namespace in bound:
+            if namespace.get(self.strict_name, _missing) is not self.strict:
+                found.append(f"{namespace.get('__name__')}: its trusted comparison")
+        owner, names, copy = self.plugins
+        for name, plugin in list(names.items()):
+            if copy.get(name, _missing) is not plugin and not self._conftest(plugin):
+                found.append(f"{owner}: {name}")
+        if any(name not in names for name in copy):
+            found.append(f"{owner}: a plugin was unregistered")
+        return found
+
+    def _conftest(self, plugin) -> bool:
+        filename = getattr(plugin, "__file__", None) if type(plugin) is types.ModuleType else None
+        return (
+            type(filename) is str
+            and filename.startswith(self.conftest_prefix)
+            and os.path.basename(filename) == "conftest.py"
+            and not self.untrusted_file(filename)
+        )
+
+    def _conftest_impl(self, impl) -> bool:
+        """A hook implementation of the app's conftest.py: defined in that very file."""
+        plugin = getattr(impl, "plugin", None)
+        code = getattr(getattr(impl, "function", None), "__code__", None)
+        return self._conftest(plugin) and getattr(code, "co_filename", None) == plugin.__file__
+
+
+def _event_tag(key: bytes, previous: bytes, body: bytes, _blake2b=hashlib.blake2b) -> bytes:
+    # blake2b bound at definition: a `hashlib` rebound by the tested code never sees the key
+    return _blake2b(previous + body, key=key, digest_size=MAC_HEX // 2).hexdigest().encode()
 
 
 def verify_events(data: bytes, key: bytes) -> tuple[list[dict], int, int]:

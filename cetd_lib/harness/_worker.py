@@ -42,14 +42,17 @@ import traceback
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 # Sibling scripts, imported before the worker enters its namespaces (noqa: the path above).
+import _comparisons  # noqa: E402
 from _events import (  # noqa: E402
     MESSAGE_CHARS,
     ResultPlugin,
     TestTimeout,
+    VerdictState,
+    _event_tag,
     tail,
     verify_events,
 )
-from _guard import install_guard  # noqa: E402
+from _guard import Verdict, install_guard  # noqa: E402
 from _namespaces import SANDBOX_ID, enter_namespaces  # noqa: E402
 from _pyc import pyc_matches, rewritten_by_pytest  # noqa: E402
 
@@ -141,12 +144,17 @@ class Worker:
         if not self.cfg.get("assert_rewrite", True):
             args.append("--assert=plain")
         args.append("tests")  # does not exist yet: no conftest is loaded in the worker
+        if self.cfg.get("assert_rewrite", True):
+            _trusted_comparisons_in_rewrite(self.tests + os.sep)
         config = _prepareconfig(args, [self.plugin])
         config.option.tbstyle = "native"  # 'auto' walks every module in inspect.getmodule
         session = Session.from_config(config)
         config._do_configure()
         config.hook.pytest_sessionstart(session=session)
         self.config, self.session = config, session
+        # What decides a verdict, as it is before any app code runs (checked by the guard
+        # after every test and at the end, `_events.VerdictState`).
+        self.verdict_state = VerdictState(config, dict(sys.modules), self.tests, _comparisons)
         # Collection matches every path against these glob patterns; compile them here once
         # (fnmatch caches compiled patterns) instead of in every child.
         for pattern in [*config.getini("python_files"), *config.getini("norecursedirs")]:
@@ -393,11 +401,25 @@ class Worker:
         tracer = self.tracer if job.get("coverage") else None
         if tracer is not None:
             tracer.start()
-        install_guard(
+        state = self.verdict_state
+
+        def on_overflow() -> None:
+            plugin.overflow = True
+
+        verdict = Verdict(events_fd, plugin.key, plugin.budget, _event_tag, ResultPlugin.emit)
+        state.untrusted_file = install_guard(
             self,
             allow_subprocess=bool(self.cfg.get("allow_subprocess")),
             deny_read=tuple(self.cfg.get("deny_read", ())),
+            trusted_tests=not job.get("generated_tests"),
+            verdict=verdict,
+            integrity=lambda full: state.changed(full=full),
+            on_overflow=on_overflow,
         )
+        plugin.seal()
+        del verdict
+        holder = _comparisons.install(state.untrusted_file)
+        state.lists.append(("trusted comparisons", holder, tuple(holder)))
 
         config, session = self.config, self.session
         exitstatus = 0
@@ -477,6 +499,22 @@ class Worker:
             if hard != resource.RLIM_INFINITY:
                 value = min(value, hard)
             resource.setrlimit(which, (value, value))
+
+
+def _trusted_comparisons_in_rewrite(tests_prefix: str) -> None:
+    """Apply `_comparisons.apply` to every test module under tests/ right before pytest's
+    assertion rewriting (its `rewrite_asserts` is looked up at call time by `_rewrite_test`),
+    so the bytecode the worker and the child compile, and the store keeps, has both."""
+    import _pytest.assertion.rewrite as rewrite
+
+    original = rewrite.rewrite_asserts
+
+    def rewrite_asserts(mod, source, module_path=None, config=None):
+        if module_path is not None and str(module_path).startswith(tests_prefix):
+            _comparisons.apply(mod)
+        return original(mod, source, module_path, config)
+
+    rewrite.rewrite_asserts = rewrite_asserts
 
 
 def _on_alarm(signum, frame):

@@ -68,7 +68,7 @@ DEFAULT_PRELOAD = (
 
 
 #: Bump when a change to the runner can change an outcome: it is part of every cache key.
-HARNESS_VERSION = "2"
+HARNESS_VERSION = "3"  # 3: run-time denial, verdict channel, trusted comparisons
 
 
 @dataclass(frozen=True)
@@ -143,6 +143,13 @@ class HarnessConfig:
         "$CETD_CACHE/rewritten-tests or ~/.cache/cetd/rewritten-tests, '' = within the pool "
         "only. Never changes an outcome: it only saves the rewrite.",
         default=None,
+    )
+    load_rerun_per_core: float = help_field(
+        "A run that ends in TIMEOUT or RESOURCE_LIMIT while the 1-minute load average per core "
+        "is above this is run once more, and the load is written in its detail: on a shared "
+        "machine a slow-but-correct rebuild must not score 0 because of someone else's job. "
+        "Such results are never cached. A negative value reruns them always.",
+        default=1.0,
     )
 
     def __post_init__(self) -> None:

@@ -333,6 +333,7 @@ class SandboxPool:
                 "timeout_s": timeout_s,
                 "test_timeout_s": self.config.test_timeout_s,
                 "coverage": job.coverage,
+                "generated_tests": job.generated_tests,  # untrusted code too (_guard.py)
             }  # + "pyc", per worker (`_with_bytecode`)
             todo.put(_Item(index, job, payload, timeout_s))
         results: list[RunResult | None] = [None] * len(jobs)

@@ -67,6 +67,9 @@ class RunResult:
     # for coverage and the session finished; None otherwise.
     coverage: dict[str, dict[str, Any]] | None = None
     sandbox: str = ""  # "namespaces" | "rlimits-only" (what the run had); "" = did not run
+    # Set when the run ended in TIMEOUT/RESOURCE_LIMIT on a loaded machine and this is the
+    # result of running it once more: the load at the first run and how it ended.
+    load_rerun: str = ""
 
     @property
     def line_coverage(self) -> float | None:
@@ -174,6 +177,7 @@ def assemble_result(message: Mapping[str, Any], timeout_s: float, sandbox: str =
     end_event: Mapping[str, Any] = {}
     failed_reports = 0
     aborted = child_error = coverage = None
+    tampered: list[str] = []
     for event in message.get("events", ()):
         kind = event.get("ev")
         if kind == "collected":
@@ -194,6 +198,8 @@ def assemble_result(message: Mapping[str, Any], timeout_s: float, sandbox: str =
             coverage = {str(k): dict(v) for k, v in (event.get("files") or {}).items()}
         elif kind == "end":
             ended, end_event = True, event
+        elif kind == "tampered":
+            tampered.append(str(event.get("what", "")))
 
     # How the process ended decides the class of tests it never finished.
     fate: FailureClass | None = None
@@ -248,6 +254,9 @@ def assemble_result(message: Mapping[str, Any], timeout_s: float, sandbox: str =
     )
     end = end_event if ended and status == "ok" else None
     suspicions = _suspicions(message, end, failed_reports)
+    if tampered:  # recorded by the guard itself (`_guard.py`): the verdict was reached for
+        unique = list(dict.fromkeys(tampered))
+        suspicions.insert(0, "verdict tampering: " + "; ".join(unique[:5]))
     return suspect_result(result, "; ".join(suspicions)) if suspicions else result
 
 
@@ -355,9 +364,11 @@ def _test_outcome(reports: list[dict], fate: FailureClass | None, fate_detail: s
 def align_to_expected(result: RunResult, expected_tests: Iterable[str]) -> RunResult:
     """Restrict/extend `result` to exactly `expected_tests` (ids from a reference run).
 
-    A missing id takes the outcome of its file's collection error if there is one (the file
-    could not be imported), else the class of the process's end (timeout, crash); otherwise the
-    test was simply not collected this time (e.g. parametrized over generated values):
+    An expected test that was skipped here is REWARD_HACK_SUSPECT (the ids come from a run
+    where it passed, with the same tests). A missing id takes the outcome of its file's
+    collection error if there is one (the file could not be imported), else the class of the
+    process's end (timeout, crash); otherwise the test was simply not collected this time
+    (e.g. parametrized over generated values):
     COLLECTION_ERROR.
     """
     expected = list(expected_tests)
@@ -365,7 +376,16 @@ def align_to_expected(result: RunResult, expected_tests: Iterable[str]) -> RunRe
     errors = {k: v for k, v in result.per_test.items() if "::" not in k}
     for test_id in expected:
         if test_id in result.per_test:
-            per_test[test_id] = result.per_test[test_id]
+            outcome = result.per_test[test_id]
+            if outcome.outcome == "skipped":
+                # The same test passed on the original code: the rebuild made it skip or
+                # xfail (pytest.skip/xfail from the code), which must not read as neutral.
+                outcome = replace(
+                    outcome,
+                    failure_class=FailureClass.REWARD_HACK_SUSPECT,
+                    detail="skipped here, passed on the original code: " + outcome.detail,
+                )
+            per_test[test_id] = outcome
             continue
         if result.status == "harness_error":
             per_test[test_id] = TestOutcome(

@@ -17,9 +17,10 @@ How it runs (details and the sandbox's limits in docs/harness.md):
   cross-checks them with the child's exit status (REWARD_HACK_SUSPECT on a mismatch);
   `pool.py` starts, feeds and restarts the workers; this module screens, caches and dispatches.
 
-Namespaces contain the code at the kernel level; inside its process the code can still forge
-what pytest reports if it evades the screen (docs/harness.md lists what is and is not
-contained). Run untrusted models on a disposable machine.
+Namespaces contain the code at the kernel level. Inside its process, the audit hook refuses the
+code frames and tracing while it runs and owns the verdict channel, and the tests' comparisons
+with builtin values follow builtin rules; docs/harness.md ("Verdicts") lists what that still
+does not stop. Run untrusted models on a disposable machine.
 """
 
 from __future__ import annotations
@@ -121,8 +122,10 @@ def run_many(
     """Run each job's tests against its sources; results in job order.
 
     `jobs`: `(sources, tests)` tuples, `(sources, tests, expected_test_ids)` or `RunJob`s.
-    `cache`: a `cache.ResultCache` (None = no cache). Results with a TIMEOUT or HARNESS_ERROR
-    are never cached: they can depend on machine load.
+    `cache`: a `cache.ResultCache` (None = no cache). Results with a TIMEOUT, RESOURCE_LIMIT
+    or HARNESS_ERROR, or rerun because of load, are never cached: they can depend on machine
+    load. A TIMEOUT/RESOURCE_LIMIT while the machine is loaded (`config.load_rerun_per_core`)
+    is run once more (`RunResult.load_rerun` says so).
     With `config.screen`, a job whose code (or generated tests) the static screen refuses is
     not run: all its tests are REWARD_HACK_SUSPECT (screen.py).
     `progress`: the label of a tqdm bar over the runs not answered by the screen or cache.
@@ -173,6 +176,7 @@ def run_many(
                 bar.close()
         else:
             fresh = pool.run(raw_jobs)
+        fresh = _rerun_if_loaded(pool, raw_jobs, fresh, config)
         to_store = {}
         for i, result in zip(todo, fresh, strict=True):
             if cache is not None and _cacheable(result):
@@ -184,12 +188,54 @@ def run_many(
     return [r for r in results if r is not None]
 
 
+# Outcomes that can depend on how loaded the machine was (a budget of time or of a resource).
+_LOAD_DEPENDENT = frozenset({FailureClass.TIMEOUT, FailureClass.RESOURCE_LIMIT})
+
+
+def _classes(result: RunResult) -> set:
+    return {o.failure_class for o in result.per_test.values()} | {result.fate_class}
+
+
+def _load_dependent(result: RunResult) -> bool:
+    return result.status == "timeout" or bool(_classes(result) & _LOAD_DEPENDENT)
+
+
+def load_per_core() -> float:
+    """The 1-minute load average divided by the number of cores."""
+    return os.getloadavg()[0] / (os.cpu_count() or 1)
+
+
+def _rerun_if_loaded(
+    pool: SandboxPool, jobs: list[RunJob], results: list[RunResult], config: HarnessConfig
+) -> list[RunResult]:
+    """Run once more the jobs whose result may be the machine's fault (TIMEOUT,
+    RESOURCE_LIMIT) when it is loaded; the second result stands, with the load in its detail."""
+    suspects = [i for i, r in enumerate(results) if _load_dependent(r)]
+    if not suspects:
+        return results
+    load = load_per_core()
+    if load <= config.load_rerun_per_core:
+        return results
+    again = pool.run([jobs[i] for i in suspects])
+    out = list(results)
+    for i, second in zip(suspects, again, strict=True):
+        first = results[i]
+        classes = sorted(str(c) for c in _classes(first) & _LOAD_DEPENDENT)
+        note = (
+            f"rerun once: load {load:.2f} per core at the first run "
+            f"(> {config.load_rerun_per_core:g}), which ended {first.status} with "
+            + ", ".join(classes)
+        )
+        out[i] = replace(second, detail=f"{second.detail} [{note}]".strip(), load_rerun=note)
+    return out
+
+
 def _cacheable(result: RunResult) -> bool:
     classes = {o.failure_class for o in result.per_test.values()}
     return (
         result.status != "harness_error"
-        and result.status != "timeout"
-        and FailureClass.TIMEOUT not in classes
+        and not result.load_rerun
+        and not _load_dependent(result)
         and FailureClass.HARNESS_ERROR not in classes
     )
 
