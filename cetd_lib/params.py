@@ -54,6 +54,10 @@ class RunConfig:
         object.__setattr__(self, "report_to", normalise_report_to(self.report_to, "run.report_to"))
 
 
+#: Requirement sources (evaluation.ladder) a phase-2 evaluation may add as controls.
+CONTROL_SOURCES = ("signature_only", "gold_shuffled")
+
+
 @dataclass(frozen=True)
 class EvalConfig:
     context_level: int = help_field(
@@ -74,6 +78,12 @@ class EvalConfig:
         "row set beside the test split.",
         default=True,
     )
+    control_sources: tuple[str, ...] = help_field(
+        "Controls evaluated beside the trained sources, to show what the reward pays for: "
+        "'signature_only' (the app's public signatures alone: a reward that pays for names "
+        "scores it like gold) and 'gold_shuffled' (another app's gold: must score ~0).",
+        default=(),
+    )
     paired_test: Literal["wilcoxon", "sign"] = help_field(
         "Per-app paired test of the source comparisons (Holm-corrected per row set).",
         default="wilcoxon",
@@ -91,6 +101,11 @@ class EvalConfig:
         from cetd_lib.apps.degrade import check_extractor_level
 
         check_extractor_level(self.context_level, "eval.context_level")
+        unknown = sorted(set(self.control_sources) - set(CONTROL_SOURCES))
+        if unknown:
+            raise ValueError(
+                f"eval.control_sources: {unknown} unknown; expected some of {list(CONTROL_SOURCES)}"
+            )
         if self.n_resamples < 100 or not 0.5 <= self.confidence < 1:
             raise ValueError("eval: n_resamples must be >= 100 and confidence in [0.5, 1)")
 

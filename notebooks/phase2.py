@@ -39,7 +39,7 @@ import json
 import matplotlib.pyplot as plt
 
 from cetd_lib import session as cetd_session
-from cetd_lib.evaluation import phase2
+from cetd_lib.evaluation import ladder, phase2  # noqa: F401 - ladder registers the controls
 from cetd_lib.metrics import paired as paired_stats
 from cetd_lib.models import load_extractor
 from cetd_lib.tracking.figures import metrics_figure
@@ -114,7 +114,8 @@ def context(extractor=None):
 
 
 def requirements_for(members):
-    out = {name: phase2.requirements_from(name, members, context()) for name in ("gold", "phase1")}
+    names = ("gold", *P.eval.control_sources, "phase1")  # controls: what the reward pays for
+    out = {name: phase2.requirements_from(name, members, context()) for name in names}
     for row, extractor in extractors.items():
         out[row] = phase2.requirements_from("extractor", members, context(extractor))
     return out
