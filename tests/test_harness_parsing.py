@@ -188,3 +188,24 @@ def test_v2_prompt_gives_every_sample_the_public_api_and_no_body():
     assert old.prompt_version == PROMPT_V1
     with pytest.raises(ValueError, match="reconstruct-v1"):
         build_prompt(app, prompt_version="reconstruct-v9")
+
+
+def test_v2_prompt_names_imported_constants_but_hides_their_values():
+    """A constant's value is content a test can assert (`LIMIT == 42`): the API block shows the
+    name only, at module and class level, while defaults stay part of the signature."""
+    app = App(
+        "rate",
+        {
+            "rate.py": "LIMIT = 42\nUNIT: str = 'SECRET_UNIT'\n\n"
+            "class Bucket:\n    CAPACITY = 97\n\n    def take(self, n=1):\n        return n\n"
+        },
+        {
+            "test_rate.py": "from rate import LIMIT, UNIT, Bucket\n\n"
+            "def test_limit():\n    assert LIMIT == 42 and Bucket.CAPACITY == 97\n"
+        },
+        ("Allow 42 requests a minute.",),
+    )
+    text = build_prompt(app, ["Something else entirely."]).messages[1]["content"]
+    assert "LIMIT = ..." in text and "UNIT: str = ..." in text and "CAPACITY = ..." in text
+    assert "def take(self, n=1):" in text
+    assert "42" not in text and "97" not in text and "SECRET_UNIT" not in text

@@ -135,8 +135,19 @@ def public_api(app: App) -> dict[str, str]:
                     ]
                 kept.append(node)
         if any(not isinstance(n, ast.Import | ast.ImportFrom) for n in kept):
+            _hide_assigned_values(kept)
             out[file] = ast.unparse(ast.Module(body=kept, type_ignores=[])) + "\n"
     return out
+
+
+def _hide_assigned_values(nodes: list[ast.stmt]) -> None:
+    """`LIMIT = 42` -> `LIMIT = ...`, at module and class level: a constant's name is API, its
+    value is content (a test may assert it), so the prompt shows the one and not the other."""
+    for node in nodes:
+        if isinstance(node, ast.Assign | ast.AnnAssign) and node.value is not None:
+            node.value = ast.Constant(...)
+        elif isinstance(node, ast.ClassDef):
+            _hide_assigned_values(node.body)
 
 
 def signature_items(app: App) -> list[str]:
