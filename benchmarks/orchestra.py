@@ -69,6 +69,18 @@ def timed(backend, prompts, max_new_tokens: int) -> tuple[float, list[str], floa
     return time.perf_counter() - started, [c[0] for c in completions], load
 
 
+def mean_pass_rates(apps, completions: dict[str, list[str]]) -> dict[str, float]:
+    """Path -> mean pass rate of its completions through the sandboxed harness (no cache)."""
+    from cetd_lib.harness.reconstruct import reward_pass_rates
+
+    pass_rates = {}
+    for name, texts in completions.items():
+        measured = [r for r in reward_pass_rates(apps, texts, cache=None) if r is not None]
+        assert len(measured) == len(apps), f"{name}: the harness failed on some apps"
+        pass_rates[name] = sum(measured) / len(measured)
+    return pass_rates
+
+
 def _previous(path: Path) -> dict:
     """The SmolLM2 keys of an earlier run, kept when only the coder section is re-run."""
     try:
@@ -114,7 +126,6 @@ def coder_section(args) -> dict:
     )
     from cetd_lib.harness.config import BackendSpec
     from cetd_lib.harness.prompts import build_prompt
-    from cetd_lib.harness.reconstruct import reward_pass_rates
     from cetd_lib.models import load_base
     from cetd_lib.models.generation import cpu_flags, resolve_dtype
     from cetd_lib.models.scoring import TeacherForcedScorer
@@ -166,12 +177,7 @@ def coder_section(args) -> dict:
     score_seconds = time.perf_counter() - started
     print(f"coder scoring: {len(answers) / score_seconds:.2f} answers/s", flush=True)
 
-    pass_rates = {}
-    for name, texts in completions.items():
-        rewards = reward_pass_rates(apps, texts, cache=None)
-        measured = [r for r in rewards if r is not None]
-        assert len(measured) == len(apps), f"{name}: the harness failed on some apps"
-        pass_rates[name] = sum(measured) / len(measured)
+    pass_rates = mean_pass_rates(apps, completions)
     per_rebuild = {k: v / len(prompts) for k, v in seconds.items()}
     speedup = per_rebuild["hf_float32"] / per_rebuild[kept]
     delta = 100 * (pass_rates[kept] - pass_rates["hf_float32"])
@@ -248,7 +254,6 @@ def main(argv: list[str] | None = None) -> int:
     from cetd_lib.harness.backends import HFBackend
     from cetd_lib.harness.config import BackendSpec
     from cetd_lib.harness.prompts import build_prompt
-    from cetd_lib.harness.reconstruct import reward_pass_rates
     from cetd_lib.models import load_base
     from cetd_lib.models.generation import resolve_dtype
 
@@ -299,12 +304,7 @@ def main(argv: list[str] | None = None) -> int:
             outputs[name] = completions
             print(f"{name}: {seconds / len(prompts):.3f} s/rebuild (load {load:.2f})", flush=True)
 
-    pass_rates = {}
-    for name, completions in outputs.items():
-        rewards = reward_pass_rates(apps, completions, cache=None)
-        measured = [r for r in rewards if r is not None]
-        assert len(measured) == len(apps), f"{name}: the harness failed on some apps"
-        pass_rates[name] = sum(measured) / len(measured)
+    pass_rates = mean_pass_rates(apps, outputs)
 
     # Contention: on the first --contended-apps prompts, quiet then contended, back to back
     # (the baseline collapses under contention; all 40 would take most of an hour).

@@ -426,7 +426,7 @@ class LlamaCppBackend:
         ids = self.tokenizer.apply_chat_template(
             list(prompt.messages), tokenize=True, add_generation_prompt=True
         )
-        return list(ids["input_ids"] if isinstance(ids, dict) or hasattr(ids, "keys") else ids)
+        return list(ids["input_ids"] if hasattr(ids, "keys") else ids)  # BatchEncoding or list
 
     def generate(
         self,
