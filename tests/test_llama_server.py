@@ -181,3 +181,31 @@ def test_local_kind_is_the_measured_winner_per_host():
     assert local_backend_kind(frozenset({"avx2", "avx512f", "avx512_bf16"})) == "hf"
     assert local_backend_kind(frozenset({"avx2", "amx_bf16"})) == "hf"
     assert local_backend_kind(frozenset({"avx2", "fma", "f16c"})) == "llamacpp"
+
+
+def test_a_broken_stream_is_a_generation_failure_not_a_zero(tmp_path):
+    """A server that dies mid-request is a HARNESS_ERROR for the caller (generate_or_none)."""
+    import socket
+    import threading
+
+    from cetd_lib.harness.backends import is_generation_failure
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+
+    def answer_then_hang_up():
+        connection, _ = listener.accept()
+        connection.recv(65536)
+        connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n\r\ndata: {")
+        connection.close()
+
+    threading.Thread(target=answer_then_hang_up, daemon=True).start()
+    server = llama_server.LlamaServer.__new__(llama_server.LlamaServer)
+    server.port = listener.getsockname()[1]
+    server.log_file = open(tmp_path / "server.log", "w+")  # noqa: SIM115
+    with pytest.raises(llama_server.LlamaServerError) as error:
+        server.stream_completion({"prompt": [1]}, timeout=5, stop_when=lambda text: False)
+    assert is_generation_failure(error.value)
+    server.log_file.close()
+    listener.close()

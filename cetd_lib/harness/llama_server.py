@@ -262,6 +262,11 @@ class LlamaServer:
                     break
                 if ("`" in piece or "~" in piece) and stop_when(text):
                     break
+        except (OSError, http.client.HTTPException, ValueError) as exc:
+            # a generation failure (HARNESS_ERROR for the caller), never a 0 for the sample
+            raise LlamaServerError(
+                f"llama-server request failed: {type(exc).__name__}: {exc}; {self.log_tail(500)}"
+            ) from exc
         finally:
             connection.close()  # a closed stream cancels the request's decoding in the server
         return text
