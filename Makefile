@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed-$(SPEC_HASH)
 
 install: $(STAMP)
 	# llama-server for the llamacpp backend: built once per machine into $$CETD_CACHE/bin
-	# (~10 min on 2 cores the first time; a no-op after that).
+	# (~8 min on 2 cores the first time; a no-op after that).
 	$(BIN)/python -m cetd_lib.harness.llama_server --install
 
 $(STAMP): pyproject.toml requirements/coder-orchestra.txt requirements/llama-server.txt
