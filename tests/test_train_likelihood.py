@@ -154,3 +154,11 @@ def test_an_over_long_list_keeps_only_its_share_of_a_positive_gain():
     verdict = reward.log.steps[-1][1].verdict
     assert "too_many_items" in verdict.rules and verdict.multiplier < 1
     assert over == pytest.approx(full * verdict.multiplier)
+
+
+def test_the_likelihood_reward_needs_one_app_id_per_completion():
+    reward, _ = _reward()
+    with pytest.raises(ValueError, match="likelihood reward needs an `app_id` column"):
+        reward(None, ["1. a list"])
+    with pytest.raises(ValueError, match=r"got 2 for 1"):
+        reward(None, ["1. a list"], app_id=[next(iter(APPS))] * 2)

@@ -46,7 +46,13 @@ from cetd_lib.harness.prompts import PROMPT_VERSION, Prompt, build_prompt
 from cetd_lib.metrics.bleu import sentence_bleu
 from cetd_lib.train.config import GuardConfig
 from cetd_lib.train.guard import AppFingerprint, check_requirements, fingerprint
-from cetd_lib.train.reward import RewardLog, RewardRecord, completion_text, summarize
+from cetd_lib.train.reward import (
+    RewardLog,
+    RewardRecord,
+    completion_text,
+    require_app_ids,
+    summarize,
+)
 
 log = logging.getLogger(__name__)
 
@@ -99,11 +105,7 @@ def make_likelihood_reward(
         app_id: Sequence[str] | None = None,
         **kwargs: Any,
     ) -> list[float | None]:
-        if app_id is None or len(app_id) != len(completions):
-            raise ValueError(
-                "the likelihood reward needs an `app_id` column with one id per completion "
-                f"(got {None if app_id is None else len(app_id)} for {len(completions)})"
-            )
+        app_id = require_app_ids("likelihood", app_id, completions)
         unknown = sorted(set(app_id) - set(apps_by_id))
         if unknown:
             raise KeyError(f"app_id {unknown[0]!r} is not among the {len(apps_by_id)} reward apps")

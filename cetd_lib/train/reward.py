@@ -141,6 +141,19 @@ def summarize(records: Sequence[RewardRecord]) -> dict[str, float]:
 # ---------------------------------------------------------------------------------------------
 
 
+def require_app_ids(
+    reward: str, app_id: Sequence[str] | None, completions: Sequence[Any]
+) -> Sequence[str]:
+    """The dataset's `app_id` column, one id per completion, or a ValueError saying so."""
+    if app_id is None or len(app_id) != len(completions):
+        raise ValueError(
+            f"the {reward} reward needs an `app_id` column with one id per completion "
+            f"(got {None if app_id is None else len(app_id)} for {len(completions)}); add "
+            "it to the training dataset"
+        )
+    return app_id
+
+
 def completion_text(completion: Any) -> str:
     """TRL passes plain strings, or for conversational data a list of messages."""
     if isinstance(completion, str):
@@ -253,12 +266,7 @@ def make_reconstruction_reward(
         app_id: Sequence[str] | None = None,
         **kwargs: Any,
     ) -> list[float | None]:
-        if app_id is None or len(app_id) != len(completions):
-            raise ValueError(
-                "the reconstruction reward needs an `app_id` column with one id per completion "
-                f"(got {None if app_id is None else len(app_id)} for {len(completions)}); add "
-                "it to the training dataset"
-            )
+        require_app_ids("reconstruction", app_id, completions)
         texts = [completion_text(c) for c in completions]
         verdicts = []
         for aid, text in zip(app_id, texts, strict=True):
