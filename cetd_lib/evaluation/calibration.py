@@ -455,6 +455,22 @@ def verdict_for(
     )
 
 
+def column_difference(
+    values: np.ndarray,
+    boot: np.ndarray,
+    column: dict[str, int],
+    a: str,
+    b: str,
+    confidence: float,
+) -> Difference:
+    """Paired difference of rungs `a` - `b` over apps (rows of `values`), with the percentile
+    CI from the bootstrap means `boot` (resamples x rungs) and the sd of the per-app differences."""
+    diffs = values[:, column[a]] - values[:, column[b]]
+    low, high = percentile_ci(boot[:, column[a]] - boot[:, column[b]], confidence)
+    sd = float(np.std(diffs, ddof=1)) if len(diffs) > 1 else float("nan")
+    return Difference(a, b, float(diffs.mean()), low, high, sd)
+
+
 def calibrate(
     member: str,
     family: str,
@@ -509,10 +525,7 @@ def calibrate(
         )  # fmt: skip
 
     def difference(a: str, b: str) -> Difference:
-        diffs = matrix[:, column[a]] - matrix[:, column[b]]
-        low, high = percentile_ci(boot[:, column[a]] - boot[:, column[b]], config.confidence)
-        sd = float(np.std(diffs, ddof=1)) if len(diffs) > 1 else float("nan")
-        return Difference(a, b, float(diffs.mean()), low, high, sd)
+        return column_difference(matrix, boot, column, a, b, config.confidence)
 
     chain = {r: RUNGS[r].dose for r in sources if RUNGS[r].in_chain}
     steps = tuple(difference(a, b) for a, b in dose_steps(chain))
@@ -712,10 +725,7 @@ def likelihood_ladder(
         )
 
     def difference(a: str, b: str) -> Difference:
-        diffs = gains[:, column[a]] - gains[:, column[b]]
-        low, high = percentile_ci(boot[:, column[a]] - boot[:, column[b]], config.confidence)
-        sd = float(np.std(diffs, ddof=1)) if len(diffs) > 1 else float("nan")
-        return Difference(a, b, float(diffs.mean()), low, high, sd)
+        return column_difference(gains, boot, column, a, b, config.confidence)
 
     chain = {r: RUNGS[r].dose for r in sources if RUNGS[r].in_chain}
     steps = tuple(difference(a, b) for a, b in dose_steps(chain))
