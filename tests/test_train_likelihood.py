@@ -162,3 +162,22 @@ def test_the_likelihood_reward_needs_one_app_id_per_completion():
         reward(None, ["1. a list"])
     with pytest.raises(ValueError, match=r"got 2 for 1"):
         reward(None, ["1. a list"], app_id=[next(iter(APPS))] * 2)
+
+
+def test_stage2_scores_with_the_first_orchestra_member():
+    """`stage2.reward: likelihood | both` builds its judge on the orchestra's first member (the
+    one the calibration scored with); no member is a clear error, not a silent pass-rate run."""
+    from cetd_lib.harness.likelihood import SCORERS, register_scorer
+    from cetd_lib.train.pipeline import _orchestra_scorer
+
+    register_scorer("overlap-test")(lambda backend: (backend, TokenOverlapScorer()))
+    try:
+        backend, scorer = _orchestra_scorer("overlap-test", {"first": "B1", "second": "B2"})
+        assert backend == "B1" and isinstance(scorer, TokenOverlapScorer)
+        with pytest.raises(ValueError, match="needs an orchestra member"):
+            _orchestra_scorer("overlap-test", {})
+        with pytest.raises(KeyError, match="not registered"):
+            _orchestra_scorer("no-such-judge", {"first": "B1"})
+    finally:
+        del SCORERS["overlap-test"]
+    assert Stage2Config().likelihood_scorer == "teacher_forced"

@@ -304,6 +304,11 @@ class Stage2Config:
         "code-like than gold (a line-by-line paraphrase), not better. 'none' lifts the cap.",
         default="gold",
     )
+    likelihood_scorer: str = help_field(
+        "The judge that `reward: likelihood | both` scores with, built on the first orchestra "
+        "member's backend (a name registered in harness.likelihood, e.g. 'teacher_forced').",
+        default="teacher_forced",
+    )
     app_selection: Literal["all", "calibrated"] = help_field(
         "Stage-2 training apps: 'all' of the train split, or 'calibrated': only those where "
         "the calibration run `calibration_run_id` measured gold above signature_only "

@@ -55,6 +55,15 @@ def run_phase2_training(
         return _train(params, train_apps, val_apps, run, live, work, device, backends, base, scorer)
 
 
+def _orchestra_scorer(name: str, backends: dict[str, Any]) -> Any:
+    """The judge `name` on the first orchestra member (the one the calibration scored with)."""
+    from cetd_lib.harness.likelihood import make_scorer
+
+    if not backends:
+        raise ValueError("stage2.reward likelihood | both needs an orchestra member to score with")
+    return make_scorer(name, next(iter(backends.values())))
+
+
 def _train(params, train_apps, val_apps, run, live, work, device, backends, base, scorer):
     """The two stages, both logging into `live` (opened and closed by the caller)."""
     from cetd_lib.harness.backends import build_orchestra
@@ -89,8 +98,10 @@ def _train(params, train_apps, val_apps, run, live, work, device, backends, base
                  selection.rule)  # fmt: skip
     set_seed(params.stage2.seed)
     extractor = load_extractor(stage1_dir)
-    if backends is None and params.stage2.reward != "likelihood":
+    if backends is None and (params.stage2.reward != "likelihood" or scorer is None):
         backends = build_orchestra(params.orchestra)
+    if scorer is None and params.stage2.reward != "pass_rate":
+        scorer = _orchestra_scorer(params.stage2.likelihood_scorer, backends)
     by_id = {app.app_id: app for app in stage2_apps}
     reward = make_stage2_reward(
         params.stage2.reward,
