@@ -74,6 +74,8 @@ print("guard rejections in stage 2:", len(train_summary["guard_rejections"]))
 # RLOO learns only from reward differences within an app's group of samples
 print("stage-2 samples the guard passed:", train_summary["guard_pass_share"])
 print("within-group reward std per step:", train_summary["within_group_reward_std"])
+if train_summary["within_group_likelihood_std"]:  # stage2.reward: likelihood | both
+    print("within-group likelihood std per step:", train_summary["within_group_likelihood_std"])
 
 # %%
 # The live view above showed these while training; here the final curves, a panel per
@@ -286,6 +288,8 @@ sections["Training"] = "\n".join(
         f"({len(train_summary['guard_rejections'])} rejected)",
         "- within-group reward std per stage-2 step: "
         + ", ".join(f"{v:.3f}" for v in train_summary["within_group_reward_std"]),
+        "- within-group likelihood-reward std per stage-2 step: "
+        + (", ".join(f"{v:.3f}" for v in train_summary["within_group_likelihood_std"]) or "-"),
     ]
 )
 sections["Files"] = (

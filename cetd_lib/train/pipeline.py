@@ -55,6 +55,12 @@ def run_phase2_training(
         return _train(params, train_apps, val_apps, run, live, work, device, backends, base, scorer)
 
 
+def _likelihood_logs(reward: Any) -> list[Any]:
+    """The RewardLog of the likelihood part of `reward` (itself, or a part of `both`)."""
+    parts = getattr(reward, "parts", (reward,))
+    return [p.log for p in parts if getattr(p, "__name__", "") == "likelihood"]
+
+
 def _orchestra_scorer(name: str, backends: dict[str, Any]) -> Any:
     """The judge `name` on the first orchestra member (the one the calibration scored with)."""
     from cetd_lib.harness.likelihood import make_scorer
@@ -134,6 +140,12 @@ def _train(params, train_apps, val_apps, run, live, work, device, backends, base
         "within_group_reward_std": [
             reward.log.stats(i)["rewards/reconstruction/within_group_std"]
             for i in range(len(reward.log.steps))
+        ],
+        # `reward: both`: the likelihood term's spread per step beside the task reward's
+        "within_group_likelihood_std": [
+            log.stats(i)["rewards/reconstruction/within_group_std"]
+            for log in _likelihood_logs(reward)
+            for i in range(len(log.steps))
         ],
         "guard_rejections": [
             {"app_id": a, "rules": list(r), "text": t} for a, r, t in reward.log.rejections()
