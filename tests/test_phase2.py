@@ -4,6 +4,7 @@ import pytest
 
 from cetd_lib.apps.app import App
 from cetd_lib.evaluation.phase2 import (
+    CONTROL_PAIRS,
     PAIRS,
     REQUIREMENT_SOURCES,
     SourceContext,
@@ -99,6 +100,22 @@ def test_paired_analysis_decides_the_ranking_per_row_set():
         ("phase2_stage1", "phase1"): "holds",
     }
     assert ranking.verdict == "not resolved"
+    # the controls join the same Holm family: gold and each trained list against the
+    # signatures alone (here: stage 2 = stage 1 = signatures, so neither beats them)
+    evaluations["signature_only"] = ev("signature_only", lambda k: 0.5 + 0.01 * (7 - k))
+    evaluations["gold_shuffled"] = ev("gold_shuffled", lambda k: 0.0)
+    with_controls, _ = paired_analysis(evaluations, test="sign", n_resamples=500)
+    assert [(c.a, c.b) for c in with_controls] == [*PAIRS, *CONTROL_PAIRS]
+    by_pair = {(c.a, c.b): c for c in with_controls}
+    # stage 1 and the signatures tie on every app: no test, so 8 comparisons in the family
+    tied = by_pair["phase2_stage1", "signature_only"]
+    assert (tied.test.wins, tied.test.losses, tied.test.ties) == (0, 0, 8)
+    assert {c.family_size for c in with_controls} == {8}
+    assert by_pair["gold", "signature_only"].p_value == 2 / 256  # 8 of 8 apps
+    assert by_pair["signature_only", "gold_shuffled"].p_value == 2 / 256
+    assert by_pair["phase2_stage2", "signature_only"].p_value > 0.05
+    # a larger family corrects more: the same gold vs stage-2 test, a larger Holm p
+    assert by_pair["gold", "phase2_stage2"].p_holm > comparisons[0].p_holm
 
 
 def test_sources_registry_and_unknown_name():
@@ -159,7 +176,11 @@ def test_the_study_params_evaluate_80_held_out_humaneval_apps_never_trained_on()
     test_ids = {a.app_id for a in apps["test"]}
     assert len(test_ids) >= 80 and {a.origin for a in apps["test"]} == {"humaneval"}
     assert not test_ids & {a.app_id for a in apps["train"] + apps["val"]}
-    assert P.orchestra.n_samples >= 4 and P.orchestra.temperature > 0
+    # study v2: one greedy rebuild per list (as the calibration that found content signal), the
+    # signatures-only control beside the sources, and the API block in every rebuild prompt
+    assert P.orchestra.n_samples == 1 and P.orchestra.temperature == 0
+    assert "signature_only" in P.eval.control_sources
+    assert P.orchestra.prompt_version == "reconstruct-v2" and P.stage2.reward == "both"
     assert P.eval.context_level == P.stage1.context_level == P.stage2.context_level == 2
 
 

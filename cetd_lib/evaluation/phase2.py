@@ -330,6 +330,15 @@ PAIRS = (
     ("gold", "phase2_stage1"),
     ("gold", "phase1"),
 )
+# With `eval.control_sources`, the same Holm family also asks what the reward pays for: does gold
+# and does each trained list rebuild more than the signatures alone, and do the signatures rebuild
+# more than another app's gold (issue 29).
+CONTROL_PAIRS = (
+    ("gold", "signature_only"),
+    ("phase2_stage2", "signature_only"),
+    ("phase2_stage1", "signature_only"),
+    ("signature_only", "gold_shuffled"),
+)
 
 
 def paired_analysis(
@@ -343,7 +352,7 @@ def paired_analysis(
     """Holm-corrected paired comparisons of the sources on one row set, and the expected
     ranking decided from them at alpha = 1 - confidence (`cetd_lib.metrics.paired`)."""
     rates = {name: ev.pass_rates for name, ev in evaluations.items()}
-    pairs = [(a, b) for a, b in PAIRS if a in rates and b in rates]
+    pairs = [(a, b) for a, b in (*PAIRS, *CONTROL_PAIRS) if a in rates and b in rates]
     comparisons = compare_all(
         pairs, rates, test=test, n_resamples=n_resamples, confidence=confidence, seed=seed
     )
