@@ -502,17 +502,20 @@ class Worker:
 
 
 def _trusted_comparisons_in_rewrite(tests_prefix: str) -> None:
-    """Apply `_comparisons.apply` to every test module under tests/ right before pytest's
+    """Apply `_comparisons.apply` to every test module under tests/ right after pytest's
     assertion rewriting (its `rewrite_asserts` is looked up at call time by `_rewrite_test`),
-    so the bytecode the worker and the child compile, and the store keeps, has both."""
+    so the bytecode the worker and the child compile, and the store keeps, has both. After,
+    not before: pytest would otherwise explain every strict() call it finds in an assert
+    (~1 ms per HumanEval test file, a fifth of the rewriting), and its chained comparisons
+    come out as single ones the pass then covers."""
     import _pytest.assertion.rewrite as rewrite
 
     original = rewrite.rewrite_asserts
 
     def rewrite_asserts(mod, source, module_path=None, config=None):
+        original(mod, source, module_path, config)
         if module_path is not None and str(module_path).startswith(tests_prefix):
             _comparisons.apply(mod)
-        return original(mod, source, module_path, config)
 
     rewrite.rewrite_asserts = rewrite_asserts
 
