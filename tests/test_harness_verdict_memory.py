@@ -42,12 +42,27 @@ def build(namespace: dict, obj: Slotted, items: list):
 
 
 def names(units) -> list[str]:
-    differing, _ = units.differing()
-    return [payload[0] for _, _, payload in differing]
+    return [payload[0] for _, _, payload in units.differing()]
 
 
 def test_this_interpreter_takes_the_raw_path():
     assert events._raw_layout_ok()
+
+
+def test_regions_far_apart_and_many_are_all_read():
+    """Regions in many spans and more than one read vector (IOV_MAX) each: a change in the
+    last one is still seen."""
+    namespaces = [{"k": i} for i in range(3000)]
+    spread = [b"x" * 9000 for _ in range(50)]  # pushes some dicts more than a page apart
+    units = events._Units()
+    for i, namespace in enumerate(namespaces):
+        units.add("entry", (f"ns{i}", namespace, spread), [(id(namespace) + 16, 24)])
+    assert units.freeze()
+    assert len(units.memory.chunks) > 1
+    assert names(units) == []
+    namespaces[-1]["k"] = -1
+    namespaces[7]["new"] = 1
+    assert names(units) == ["ns7", "ns2999"]
 
 
 def test_nothing_changed_reads_as_nothing():
@@ -102,9 +117,9 @@ def test_an_accepted_dict_differs_again_after_a_later_change():
     namespace = {"a": len}
     units = build(namespace, Slotted(len, None), [])
     namespace["flag"] = True  # e.g. an entry pytest itself sets during a run
-    differing, now = units.differing()
+    differing = units.differing()
     assert [payload[0] for _, _, payload in differing] == ["namespace"]
-    units.accept([differing[0][0]], now)
+    units.accept([differing[0][0]])
     assert names(units) == []
     namespace["a"] = abs
     assert names(units) == ["namespace"]

@@ -278,72 +278,122 @@ MUTABLE_ENTRIES = frozenset(
 
 
 class _Memory:
-    """Many small regions of this process's memory, read in a few `process_vm_readv` calls.
+    """Many small regions of this process's memory, compared with a copy taken in the worker.
 
     Why: comparing a snapshot through Python references increments the reference count of
     every object in it, and after `fork` each page so written is copied: the end-of-run check
     of ~9500 entries cost 3-11 ms per app that way, the one after each test ~0.5 ms. Reading
     the bytes of dict headers (`ma_version_tag`, which CPython renews on every change), slot
-    objects and lists writes nothing. Regions less than a page apart are read as one span (the
-    kernel's cost is per span and page). Built in the worker; `read()` gives each region's
-    bytes, or None when the kernel refuses (the caller then does the exact comparison)."""
+    objects and lists writes nothing. `process_vm_readv` on this very process reads regions
+    less than a page apart as one span (its cost is per span), scattering each region's bytes
+    into one packed buffer in the order given (the gaps into a scratch page), and libc's
+    `memcmp` compares that with the copy. Every buffer and vector is made here, in the worker:
+    a child allocates nothing for a check (each page it first writes is copied, ~1 ms for the
+    first check otherwise)."""
 
     IOV_MAX = 1024
     PAGE = 4096
     MAX_SPAN = 1 << 16
+    MAX_REGIONS_PER_SPAN = 256
 
     def __init__(self, regions: list[tuple[int, int]]) -> None:
-        import bisect
         import ctypes
-        import struct
 
         libc = ctypes.CDLL(None, use_errno=True)
         readv = libc.process_vm_readv
         readv.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_ulong]
         readv.argtypes += [ctypes.c_void_p, ctypes.c_ulong, ctypes.c_ulong]
         readv.restype = ctypes.c_ssize_t
-        spans: list[list[int]] = []
-        for address, size in sorted(regions):
+        memcmp = libc.memcmp
+        memcmp.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t]
+        memcmp.restype = ctypes.c_int
+        self.offsets = [0]  # of each region in the packed buffer
+        for _, size in regions:
+            self.offsets.append(self.offsets[-1] + size)
+        self.size = self.offsets[-1]
+        self.packed = ctypes.create_string_buffer(max(self.size, 1))
+        self.expected = ctypes.create_string_buffer(max(self.size, 1))
+        self.scratch = ctypes.create_string_buffer(self.PAGE)
+        packed, scratch = ctypes.addressof(self.packed), ctypes.addressof(self.scratch)
+        order = sorted(range(len(regions)), key=lambda i: regions[i][0])
+        spans: list[list] = []  # [start, end, [region indexes]]
+        for i in order:
+            address, size = regions[i]
+            last = spans[-1] if spans else None
             if (
-                spans
-                and address - spans[-1][1] < self.PAGE
-                and address + size - spans[-1][0] <= self.MAX_SPAN
+                last is not None
+                and 0 <= address - last[1] < self.PAGE  # an overlap (an object watched
+                # twice) starts a span of its own: remote vectors may overlap
+                and address + size - last[0] <= self.MAX_SPAN
+                and len(last[2]) < self.MAX_REGIONS_PER_SPAN
             ):
-                spans[-1][1] = max(spans[-1][1], address + size)
+                last[1] = address + size
+                last[2].append(i)
             else:
-                spans.append([address, address + size])
-        starts, positions, position = [s for s, _ in spans], [], 0
-        for start, end in spans:
-            positions.append(position)
-            position += end - start
-        self.total = position
-        slices = []
-        for address, size in regions:
-            i = bisect.bisect_right(starts, address) - 1
-            offset = positions[i] + address - starts[i]
-            slices.append(slice(offset, offset + size))
-        self.getter = operator.itemgetter(*slices, slice(0, 0))  # always a tuple
-        self.chunks = []  # (packed remote iovecs, their count, bytes they cover)
-        for first in range(0, len(spans), self.IOV_MAX):
-            part = spans[first : first + self.IOV_MAX]
-            packed = b"".join(struct.pack("=QQ", start, end - start) for start, end in part)
-            self.chunks.append((packed, len(part), sum(end - start for start, end in part)))
+                spans.append([address, address + size, [i]])
+        self.chunks = []  # (local vector address, its length, remote one, its length, bytes)
+        self._keep = []  # the vectors themselves
+        local: list[int] = []
+        remote: list[int] = []
+        total = 0
+        for start, end, members in spans:
+            pieces: list[int] = []
+            cursor = start
+            for i in members:
+                address, size = regions[i]
+                if address > cursor:
+                    pieces += [scratch, address - cursor]
+                pieces += [packed + self.offsets[i], size]
+                cursor = address + size
+            if len(local) + len(pieces) > 2 * self.IOV_MAX or len(remote) + 2 > 2 * self.IOV_MAX:
+                self._add_chunk(ctypes, local, remote, total)
+                local, remote, total = [], [], 0
+            local += pieces
+            remote += [start, end - start]
+            total += end - start
+        if remote:
+            self._add_chunk(ctypes, local, remote, total)
         # Bound here: the tested code may rebind module globals, not these attributes' values
         # (it cannot reach this object: see VerdictState).
-        self._fns = (readv, ctypes.create_string_buffer, ctypes.addressof, ctypes.c_char)
-        self._pack, self._getpid = struct.pack, os.getpid
+        self._fns = (readv, memcmp, ctypes.memmove, os.getpid)
+        self._addresses = (packed, ctypes.addressof(self.expected))
+        self.ok = self.read()
+        if self.ok:
+            ctypes.memmove(self._addresses[1], packed, self.size)
 
-    def read(self) -> tuple | None:
-        readv, buffer_of, addressof, char = self._fns
-        buffer = buffer_of(max(self.total, 1))
-        base, offset, pid = addressof(buffer), 0, self._getpid()
-        for packed, count, size in self.chunks:
-            remote = (char * len(packed)).from_buffer_copy(packed)
-            local = (char * 16).from_buffer_copy(self._pack("=QQ", base + offset, size))
-            if readv(pid, addressof(local), 1, addressof(remote), count, 0) != size:
-                return None
-            offset += size
-        return self.getter(buffer.raw)
+    def _add_chunk(self, ctypes, local: list[int], remote: list[int], total: int) -> None:
+        vectors = []
+        for values in (local, remote):
+            vector = (ctypes.c_uint64 * len(values))(*values)
+            self._keep.append(vector)
+            vectors += [ctypes.addressof(vector), len(values) // 2]
+        self.chunks.append((*vectors, total))
+
+    def read(self) -> bool:
+        """Read every region into the packed buffer; False when the kernel refuses."""
+        readv, _, _, getpid = self._fns
+        pid = getpid()
+        for local, local_count, remote, remote_count, total in self.chunks:
+            if readv(pid, local, local_count, remote, remote_count, 0) != total:
+                return False
+        return True
+
+    def same(self) -> bool | None:
+        """Whether every region reads as in the copy (None: unreadable)."""
+        if not self.read():
+            return None
+        packed, expected = self._addresses
+        return self._fns[1](packed, expected, self.size) == 0
+
+    def region_bytes(self) -> tuple[bytes, bytes]:
+        """(last read, copy): for finding which regions differ."""
+        return self.packed.raw, self.expected.raw
+
+    def accept(self, first: int, last: int) -> None:
+        """Take the last read of regions first..last-1 as their copy."""
+        start, end = self.offsets[first], self.offsets[last]
+        packed, expected = self._addresses
+        self._fns[2](expected + start, packed + start, end - start)
 
 
 def _dict_of(mapping):
@@ -421,43 +471,41 @@ class _Units:
     def __init__(self) -> None:
         self.units: list = []  # (kind, payload)
         self.regions: list = []  # (address, size) of every unit, in order
-        self.owner: list = []  # the unit of each region
+        self.first: list = [0]  # index of each unit's first region (and one past the last)
         self.always: list = []  # units without a readable region: compared every time
 
     def add(self, kind: str, payload, regions: list[tuple[int, int]]) -> None:
         self.units.append((kind, payload))
         self.regions.extend(regions)
-        self.owner.extend([len(self.units) - 1] * len(regions))
+        self.first.append(len(self.regions))
 
     def freeze(self) -> bool:
-        self.owner.append(-1)  # `_Memory.read` ends with an empty slice that belongs to none
         self.memory = _Memory(self.regions)
-        self.expected = self.memory.read()
-        return self.expected is not None
+        return self.memory.ok
 
-    def differing(self) -> tuple[list, tuple] | None:
-        """(units whose bytes differ, the bytes read); None: memory unreadable."""
-        now = self.memory.read()
-        if now is None:
+    def differing(self) -> list | None:
+        """[(unit index, kind, payload)] of the units whose bytes differ; None: unreadable."""
+        same = self.memory.same()
+        if same is None:
             return None
-        if now == self.expected:
-            return [], now
-        owner = self.owner
-        changed = sorted(
-            {owner[i] for i, (a, b) in enumerate(zip(now, self.expected, strict=True)) if a != b}
-        )
-        return [(i, *self.units[i]) for i in changed], now
+        if same:
+            return []
+        now, then = self.memory.region_bytes()
+        offsets, first = self.memory.offsets, self.first
+        found = []
+        for i, unit in enumerate(self.units):
+            start, end = offsets[first[i]], offsets[first[i + 1]]
+            if now[start:end] != then[start:end]:
+                found.append((i, *unit))
+        return found
 
-    def accept(self, unit_indexes: list[int], now: tuple) -> None:
-        """Take `now`'s bytes of these units as the new reference. Only for dict units that
-        the exact check found unchanged: a dict's version tag never comes back to an earlier
-        value, so a later change still differs (a slot or list pointer could: never here)."""
-        keep = set(unit_indexes)
-        owner = self.owner
-        self.expected = tuple(
-            n if owner[i] in keep else e
-            for i, (n, e) in enumerate(zip(now, self.expected, strict=True))
-        )
+    def accept(self, unit_indexes: list[int]) -> None:
+        """Take the last read bytes of these units as the new reference. Only for dict units
+        that the exact check found unchanged: a dict's version tag never comes back to an
+        earlier value, so a later change still differs (a slot or list pointer could: never
+        here)."""
+        for i in unit_indexes:
+            self.memory.accept(self.first[i], self.first[i + 1])
 
 
 def _size_ok(mapping, size: int) -> bool:
@@ -586,10 +634,9 @@ class VerdictState:
         if self.raw is not None:
             found: list = []
             for units in self.raw if full else self.raw[:1]:
-                result = units.differing()
-                if result is None:
+                differing = units.differing()
+                if differing is None:
                     return self._changed_exact(full)
-                differing, now = result
                 unchanged = []
                 for index, kind, payload in differing:
                     news = self._check(kind, payload)
@@ -597,7 +644,7 @@ class VerdictState:
                         unchanged.append(index)
                     found.extend(news)
                 if unchanged:
-                    units.accept(unchanged, now)
+                    units.accept(unchanged)
                 for kind, payload in units.always:
                     found.extend(self._check(kind, payload))
             for item in self.lists[self.raw_lists :]:

@@ -152,6 +152,7 @@ class Worker:
         config._do_configure()
         config.hook.pytest_sessionstart(session=session)
         self.config, self.session = config, session
+        _mark_items_checked()
         # What decides a verdict, as it is before any app code runs (checked by the guard
         # after every test and at the end, `_events.VerdictState`).
         self.verdict_state = VerdictState(config, dict(sys.modules), self.tests, _comparisons)
@@ -521,6 +522,28 @@ def _trusted_comparisons_in_rewrite(tests_prefix: str) -> None:
             _comparisons.apply(mod)
 
     rewrite.rewrite_asserts = rewrite_asserts
+
+
+def _mark_items_checked() -> None:
+    """Do here what pytest does on the first instance of each Item class: mark it as checked
+    for the Item/Collector diamond (`Node._check_item_and_collector_diamond_inheritance`),
+    for pytest's own classes that have no Collector base (it would never warn of them).
+    Otherwise every child writes the flag into `Function`'s and `FunctionDefinition`'s
+    dicts, which the verdict check then compares entry by entry."""
+    from _pytest.nodes import Collector, Item
+
+    flag = "_pytest_diamond_inheritance_warning_shown"
+    for name, module in list(sys.modules.items()):
+        if module is None or not (name == "_pytest" or name.startswith("_pytest.")):
+            continue
+        for value in list(vars(module).values()):
+            if (
+                isinstance(value, type)
+                and issubclass(value, Item)
+                and not any(issubclass(base, Collector) for base in value.__bases__)
+                and flag not in value.__dict__
+            ):
+                setattr(value, flag, True)
 
 
 def _on_alarm(signum, frame):
