@@ -45,6 +45,13 @@ INTROSPECTION_EVENTS = frozenset(
         "sys.monitoring.register_callback",
         "code.__new__",
         "function.__new__",
+        # Raw memory through ctypes (already imported by the worker, so no dlopen/dlsym is
+        # needed): an object at an address, reads of an address. NOT enough: `memmove`,
+        # `memset` and `cast` raise no audit event at all (docs/harness.md).
+        "ctypes.cdata",
+        "ctypes.call_function",
+        "ctypes.string_at",
+        "ctypes.wstring_at",
     }
 )
 # Standard-library callers whose own `sys._getframe` reads only a module name or a line of
