@@ -19,7 +19,15 @@ assertion, so per-test results), in the SAME run:
 - the repeat pass again with line coverage measured (`coverage_overhead`: seconds with the
   tracer / seconds without, same warm pool, same apps) and the canonical solutions' mean line
   coverage by their own tests;
-- calibration: the oracle backend must score 1.0 and the null backend 0.0.
+- calibration: the oracle backend must score 1.0 and the null backend 0.0;
+- false positives of the verdict checks (issue 27: run-time denial, trusted comparisons,
+  verdict channel, all on as in every run): every test of every bundled gold app (holdout
+  included) and of every HumanEval canonical solution, with the original code in src/ as
+  untrusted code, once with the original tests trusted and once as generated (untrusted)
+  tests; `false_positives_*` counts the tests that did not pass (must be 0).
+
+The cost of the checks themselves (a pass with them against one without) is measured by
+benchmarks/harness_profile.py: the harness has no switch to turn them off.
 
 Machines are noisy (FIGURES.md): each throughput is the best of --rounds alternating rounds and
 only the ratio taken side by side is meaningful. `--smollm2 N` adds the SmolLM2 reconstruction
@@ -64,6 +72,36 @@ def time_ours(apps, config, coverage: bool = False) -> tuple[float, list]:
     jobs = [RunJob(a.sources, a.tests, coverage=coverage) for a in apps]
     results = run_many(jobs, config=config, cache=None)
     return time.perf_counter() - started, results
+
+
+def false_positives(config) -> dict:
+    """Tests of gold code that do not pass with every verdict check on (see the docstring)."""
+    from cetd_lib.apps.app import load_apps
+    from cetd_lib.apps.humaneval import load_humaneval_apps
+    from cetd_lib.harness.results import RunJob
+    from cetd_lib.harness.runner import run_many
+
+    sets = {"gold": load_apps(include_holdout=True), "humaneval_canonical": load_humaneval_apps()}
+    report: dict = {"examples": {}}
+    for generated in (False, True):
+        suffix = "_generated_tests" if generated else ""
+        for name, apps in sets.items():
+            jobs = [
+                RunJob(a.sources, a.tests, original_code=True, generated_tests=generated)
+                for a in apps
+            ]
+            results = run_many(jobs, config=config, cache=None)
+            failing = {
+                f"{app.app_id}::{test_id}": f"{outcome.failure_class}: {outcome.detail[:200]}"
+                for app, result in zip(apps, results, strict=True)
+                for test_id, outcome in result.per_test.items()
+                if not outcome.passed
+            }
+            report[f"false_positives_{name}{suffix}"] = len(failing)
+            report[f"n_tests_{name}"] = sum(len(r.per_test) for r in results)
+            report[f"n_apps_{name}"] = len(apps)
+            report["examples"].update(dict(list(failing.items())[:5]))
+    return report
 
 
 def atomic_write_json(path: Path, data: dict) -> None:
@@ -202,6 +240,8 @@ def main(argv: list[str] | None = None) -> int:
         cache=None,
     )
 
+    checked = false_positives(replace(config, test_timeout_s=10.0))  # a timeout is no verdict
+
     def mode_rate(times: dict[str, list[float]], mode: str) -> float | None:
         return len(apps) / min(times[mode]) if times.get(mode) else None
 
@@ -244,6 +284,8 @@ def main(argv: list[str] | None = None) -> int:
         "coverage_overhead": min(coverage_times) / min(repeat_times),
         "canonical_line_coverage": sum(r.line_coverage or 0.0 for r in covered) / len(covered),
         "human_eval_problems_per_s": he_rate,
+        **{k: v for k, v in checked.items() if k != "examples"},
+        "false_positive_examples": checked["examples"],
         "oracle_pass_rate": calibration.score.member_mean["oracle"],
         "null_pass_rate": calibration.score.member_mean["null"],
         "canonical_pass_rate_direct": canonical_pass,
@@ -301,6 +343,10 @@ def main(argv: list[str] | None = None) -> int:
     ok = report["oracle_pass_rate"] == 1.0 and report["null_pass_rate"] == 0.0
     if not ok:
         print("calibration FAILED: oracle must score 1.0 and null 0.0", file=sys.stderr)
+    flagged = {k: v for k, v in report.items() if k.startswith("false_positives_") and v}
+    if flagged:
+        print(f"verdict checks FAILED on gold code: {flagged}", file=sys.stderr)
+        ok = False
     return 0 if ok else 1
 
 

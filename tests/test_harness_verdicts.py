@@ -225,6 +225,12 @@ CASES: dict[str, Case] = {
         at_import=hidden("import json\njson.dumps.__kwdefaults__ = {'default': None}")
     ),
     "sys.settrace": Case(in_call=hidden("import sys\nsys.settrace(lambda *a: None)")),
+    "raw memory through ctypes (an object at an address)": Case(
+        in_call=hidden("import ctypes\nctypes.c_char.from_address(id(b'verdict') + 32).value")
+    ),
+    "raw memory through ctypes (string_at)": Case(
+        in_call=hidden("import ctypes\nctypes.string_at(id(b'verdict'), 8)")
+    ),
     "every thread's frames from a worker thread": Case(
         in_call=hidden(
             "import sys, concurrent.futures\n"

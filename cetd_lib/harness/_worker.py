@@ -152,12 +152,16 @@ class Worker:
         config._do_configure()
         config.hook.pytest_sessionstart(session=session)
         self.config, self.session = config, session
+        _mark_items_checked()
         # What decides a verdict, as it is before any app code runs (checked by the guard
         # after every test and at the end, `_events.VerdictState`).
         self.verdict_state = VerdictState(config, dict(sys.modules), self.tests, _comparisons)
-        # Collection matches every path against these glob patterns; compile them here once
-        # (fnmatch caches compiled patterns) instead of in every child.
-        for pattern in [*config.getini("python_files"), *config.getini("norecursedirs")]:
+        # Collection matches every path against these glob patterns (the doctest plugin's
+        # too: ~0.3 ms of regex compiling per app otherwise); compile them here once (fnmatch
+        # caches compiled patterns) instead of in every child.
+        doctest_globs = config.getoption("doctestglob", None) or ["test*.txt"]
+        python_globs = [*config.getini("python_files"), *config.getini("norecursedirs")]
+        for pattern in [*python_globs, *doctest_globs]:
             fnmatch.fnmatch("warm-up", pattern)
         gc.collect()
         gc.freeze()  # keep the collector from touching (and copying) the shared pages
@@ -502,19 +506,44 @@ class Worker:
 
 
 def _trusted_comparisons_in_rewrite(tests_prefix: str) -> None:
-    """Apply `_comparisons.apply` to every test module under tests/ right before pytest's
+    """Apply `_comparisons.apply` to every test module under tests/ right after pytest's
     assertion rewriting (its `rewrite_asserts` is looked up at call time by `_rewrite_test`),
-    so the bytecode the worker and the child compile, and the store keeps, has both."""
+    so the bytecode the worker and the child compile, and the store keeps, has both. After,
+    not before: pytest would otherwise explain every strict() call it finds in an assert
+    (~1 ms per HumanEval test file, a fifth of the rewriting), and its chained comparisons
+    come out as single ones the pass then covers."""
     import _pytest.assertion.rewrite as rewrite
 
     original = rewrite.rewrite_asserts
 
     def rewrite_asserts(mod, source, module_path=None, config=None):
+        original(mod, source, module_path, config)
         if module_path is not None and str(module_path).startswith(tests_prefix):
             _comparisons.apply(mod)
-        return original(mod, source, module_path, config)
 
     rewrite.rewrite_asserts = rewrite_asserts
+
+
+def _mark_items_checked() -> None:
+    """Do here what pytest does on the first instance of each Item class: mark it as checked
+    for the Item/Collector diamond (`Node._check_item_and_collector_diamond_inheritance`),
+    for pytest's own classes that have no Collector base (it would never warn of them).
+    Otherwise every child writes the flag into `Function`'s and `FunctionDefinition`'s
+    dicts, which the verdict check then compares entry by entry."""
+    from _pytest.nodes import Collector, Item
+
+    flag = "_pytest_diamond_inheritance_warning_shown"
+    for name, module in list(sys.modules.items()):
+        if module is None or not (name == "_pytest" or name.startswith("_pytest.")):
+            continue
+        for value in list(vars(module).values()):
+            if (
+                isinstance(value, type)
+                and issubclass(value, Item)
+                and not any(issubclass(base, Collector) for base in value.__bases__)
+                and flag not in value.__dict__
+            ):
+                setattr(value, flag, True)
 
 
 def _on_alarm(signum, frame):

@@ -1,0 +1,136 @@
+"""The raw-memory filter of the verdict snapshot check (`_events._Units`, issue 27 item 6).
+
+The check after every test and at the end of a run reads the bytes of the watched dicts'
+headers, slot objects and lists instead of their Python references (which would copy every
+page they sit on after `fork`). These tests hold it to the exact check's answers: whatever the
+exact check would call a change must make the unit differ, and an accepted dict must differ
+again after a later change. The red team (`test_harness_verdicts.py`) runs through this path.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+import cetd_lib.harness
+
+_PATH = Path(cetd_lib.harness.__file__).parent / "_events.py"
+_spec = importlib.util.spec_from_file_location("cetd_events_under_test", _PATH)
+events = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(events)
+
+
+class Slotted:
+    __slots__ = ("function", "plugin")
+
+    def __init__(self, function, plugin) -> None:
+        self.function, self.plugin = function, plugin
+
+
+def build(namespace: dict, obj: Slotted, items: list):
+    """Units over the three kinds of region; each payload holds its object alive, as the
+    snapshot does (regions are bare addresses)."""
+    units = events._Units()
+    units.add("entry", ("namespace", namespace), [(id(namespace) + 16, 24)])
+    assert events._slots_only(obj, ["function", "plugin"])
+    units.add("slots", ("obj", obj), [(id(obj) + 8, type(obj).__basicsize__ - 8)])
+    units.add("list", ("items", items), events._list_regions(items))
+    assert units.freeze()
+    return units
+
+
+def names(units) -> list[str]:
+    return [payload[0] for _, _, payload in units.differing()]
+
+
+def test_this_interpreter_takes_the_raw_path():
+    assert events._raw_layout_ok()
+
+
+def test_regions_far_apart_and_many_are_all_read():
+    """Regions in many spans and more than one read vector (IOV_MAX) each: a change in the
+    last one is still seen."""
+    namespaces = [{"k": i} for i in range(3000)]
+    spread = [b"x" * 9000 for _ in range(50)]  # pushes some dicts more than a page apart
+    units = events._Units()
+    for i, namespace in enumerate(namespaces):
+        units.add("entry", (f"ns{i}", namespace, spread), [(id(namespace) + 16, 24)])
+    assert units.freeze()
+    assert len(units.memory.chunks) > 1
+    assert names(units) == []
+    namespaces[-1]["k"] = -1
+    namespaces[7]["new"] = 1
+    assert names(units) == ["ns7", "ns2999"]
+
+
+def test_nothing_changed_reads_as_nothing():
+    namespace, items = {"a": len, "b": print}, [1, 2, 3]
+    units = build(namespace, Slotted(len, None), items)
+    for _ in range(3):
+        assert names(units) == []
+
+
+@pytest.mark.parametrize(
+    "change",
+    ["replace", "add", "delete", "replace and restore", "slot", "append", "item in place"],
+)
+def test_every_change_makes_its_unit_differ(change):
+    namespace, obj, items = {"a": len, "b": print}, Slotted(len, None), [1, 2, 3]
+    units = build(namespace, obj, items)
+    expected = {
+        "replace": "namespace",
+        "add": "namespace",
+        "delete": "namespace",
+        "replace and restore": "namespace",  # the version tag moved on: the exact check decides
+        "slot": "obj",
+        "append": "items",
+        "item in place": "items",
+    }[change]
+    if change == "replace":
+        namespace["a"] = abs
+    elif change == "add":
+        namespace["c"] = abs
+    elif change == "delete":
+        del namespace["b"]
+    elif change == "replace and restore":
+        namespace["a"] = abs
+        namespace["a"] = len
+    elif change == "slot":
+        obj.function = abs
+    elif change == "append":
+        items.append(4)
+    else:
+        items[1] = 7
+    assert names(units) == [expected]
+
+
+def test_rewriting_the_same_object_is_no_change():
+    namespace = {"a": len}
+    units = build(namespace, Slotted(len, None), [])
+    namespace["a"] = len
+    assert names(units) == []
+
+
+def test_an_accepted_dict_differs_again_after_a_later_change():
+    namespace = {"a": len}
+    units = build(namespace, Slotted(len, None), [])
+    namespace["flag"] = True  # e.g. an entry pytest itself sets during a run
+    differing = units.differing()
+    assert [payload[0] for _, _, payload in differing] == ["namespace"]
+    units.accept([differing[0][0]])
+    assert names(units) == []
+    namespace["a"] = abs
+    assert names(units) == ["namespace"]
+    namespace["a"] = len  # back to the snapshot's object: still differs from the accepted bytes
+    assert names(units) == ["namespace"]
+
+
+def test_an_attribute_outside_slots_is_not_read_raw():
+    class Plain:
+        def __init__(self) -> None:
+            self.function = len
+
+    assert not events._slots_only(Plain(), ["function"])
+    assert not events._slots_only(Slotted(len, None), ["function", "missing"])
