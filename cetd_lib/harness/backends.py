@@ -394,7 +394,9 @@ class LlamaCppBackend:
     (harness.llama_server): continuous batching across `concurrency` slots, prompts rendered
     and tokenised by the model's own tokenizer, as `hf` renders them."""
 
-    def __init__(self, spec: BackendSpec, tokenizer: Any = None) -> None:
+    def __init__(
+        self, spec: BackendSpec, tokenizer: Any = None, *, server_args: tuple[str, ...] = ()
+    ) -> None:
         from cetd_lib.models import load_tokenizer
 
         binary = llama_server.require_binary()  # before any loading: the fallback decides on it
@@ -417,6 +419,7 @@ class LlamaCppBackend:
             slot_context=spec.slot_context_tokens,
             threads=self.threads,
             binary=binary,
+            extra_args=server_args,
         )
         self._scorer = None
         self._lock = threading.Lock()
