@@ -101,14 +101,10 @@ def _hf(args, prompts, *, int8: bool) -> dict:
     from cetd_lib.models import load_base
 
     started = time.perf_counter()
-    model, tokenizer = load_base(CODER_MODEL, dtype="float32")
+    dtype = "int8" if int8 else "float32"  # int8: the library's path (models.quantize_int8)
+    model, tokenizer = load_base(CODER_MODEL, dtype=dtype)
     extra = {"cpu_capability": torch.backends.cpu.get_cpu_capability()}
     if int8:
-        from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
-
-        quantize_dynamic(
-            model, {torch.nn.Linear: per_channel_dynamic_qconfig}, dtype=torch.qint8, inplace=True
-        )
         extra["quantized_engine"] = torch.backends.quantized.engine
         extra["quantized_linears"] = sum(
             type(m).__name__ == "Linear" and "quantized" in type(m).__module__
@@ -116,7 +112,7 @@ def _hf(args, prompts, *, int8: bool) -> dict:
         )
     setup = time.perf_counter() - started
     backend = HFBackend(
-        BackendSpec(name="hf", model=CODER_MODEL, dtype="float32"), model=model, tokenizer=tokenizer
+        BackendSpec(name="hf", model=CODER_MODEL, dtype=dtype), model=model, tokenizer=tokenizer
     )
     seconds, completions = _timed(lambda n: backend.generate(prompts, 1, 0.0, n, 0), args)
     # Prefill alone (one new token per prompt): the share of the run decode cannot remove.

@@ -235,6 +235,8 @@ class HFBackend:
             device = "cuda" if torch.cuda.is_available() else "cpu"
         self.device = device
         self.dtype = resolve_dtype(spec.dtype, device)
+        if self.dtype == "int8" and device != "cpu":
+            raise BackendError(f"member {spec.name!r}: dtype 'int8' runs on the CPU only")
         self.threads = apply_thread_policy(spec.threads)
         if model is None or tokenizer is None:
             from cetd_lib.models import load_base
