@@ -428,7 +428,7 @@ def child(args) -> int:
     return 0
 
 
-def summarise(apps, prompts, results: dict) -> dict:
+def summarise(apps, prompts, results: dict, baseline: dict | None = None) -> dict:
     from cetd_lib.models import load_tokenizer
 
     tokenizer = load_tokenizer(CODER_MODEL)
@@ -455,11 +455,13 @@ def summarise(apps, prompts, results: dict) -> dict:
             decode = max(r["seconds"] - r["prefill_seconds"], 1e-9)
             row["decode_tokens_per_s"] = new_tokens / decode
         table[name] = row
-    base = table.get("hf_float32")
+    base = table.get("hf_float32") or baseline
     if base:
         for name, row in table.items():
             row["speedup_vs_hf_fp32"] = base["s_per_rebuild"] / row["s_per_rebuild"]
             row["pass_rate_delta_points"] = 100 * (row["pass_rate"] - base["pass_rate"])
+            if "hf_float32" not in ok:
+                continue
             row["identical_completions_vs_hf_fp32"] = sum(
                 a == b
                 for a, b in zip(
@@ -504,6 +506,13 @@ def main(argv: list[str] | None = None) -> int:
         default=sys.executable,
         help="interpreter of the candidate processes (one that also has the optional runtimes; "
         "the parent scores through the sandbox, which wants the project's own venv)",
+    )
+    parser.add_argument(
+        "--baseline-from",
+        type=Path,
+        default=None,
+        help="a JSON of this script whose hf_float32 row is the baseline when this run has none "
+        "(run right before, in the same quiet spell; recorded as such)",
     )
     parser.add_argument("--child", default="", help=argparse.SUPPRESS)
     parser.add_argument("--result", default="", help=argparse.SUPPRESS)
@@ -552,6 +561,9 @@ def main(argv: list[str] | None = None) -> int:
                     )
                 }
                 print(f"{name}: FAILED {results[name]['error'][-400:]}", flush=True)
+    baseline = None
+    if args.baseline_from:
+        baseline = json.loads(args.baseline_from.read_text())["candidates"]["hf_float32"]
     report = {
         "what": f"{CODER_MODEL}, {len(prompts)} HumanEval gold prompts (first {len(prompts)}), "
         f"greedy, max_new_tokens {args.max_new_tokens}, one timed pass per candidate, each in "
@@ -561,7 +573,8 @@ def main(argv: list[str] | None = None) -> int:
         "isa_caps": AVX2_ONLY_ENV if args.emulate_avx2_host else {},
         "uncapped_candidates": sorted(UNCAPPED & set(names)),
         "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "(unset)"),
-        **summarise(apps, prompts, results),
+        "baseline_from": str(args.baseline_from) if args.baseline_from else "this run",
+        **summarise(apps, prompts, results, baseline),
         "host": host_cpu(),
     }
     atomic_write_json(args.out, report)
