@@ -485,6 +485,32 @@ def summarise(apps, prompts, results: dict, baseline: dict | None = None) -> dic
     }
 
 
+def markdown(paths: list[Path]) -> str:
+    """The docs/serving.md table of one or more runs of this script (figures from the JSON)."""
+    lines = [
+        "| candidate | run | load 1 min | s/rebuild | vs hf fp32 | pass rate (delta, points) "
+        "| new tok/s | prefill share | prompt tok/s |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for path in paths:
+        report = json.loads(path.read_text())
+        for name, row in report["candidates"].items():
+            share = row.get("prefill_share")
+            lines.append(
+                f"| `{name}` | `{path.name}` | {row['load_avg_1m']:.2f} "
+                f"| {row['s_per_rebuild']:.2f} "
+                f"| {row.get('speedup_vs_hf_fp32', float('nan')):.2f}x "
+                f"| {row['pass_rate']:.3f} ({row.get('pass_rate_delta_points', 0):+.1f}) "
+                f"| {row['new_tokens_per_s']:.1f} "
+                f"| {'' if share is None else f'{share:.0%}'} "
+                f"| {row.get('prompt_tokens_per_s', float('nan')):.0f} |"
+            )
+        for name, detail in report["details"].items():
+            if "error" in detail:
+                lines.append(f"| `{name}` | `{path.name}` | failed: {detail['error'][:120]} |")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
@@ -514,6 +540,9 @@ def main(argv: list[str] | None = None) -> int:
         help="a JSON of this script whose hf_float32 row is the baseline when this run has none "
         "(run right before, in the same quiet spell; recorded as such)",
     )
+    parser.add_argument(
+        "--markdown", nargs="+", type=Path, help="print the docs table of these JSON files"
+    )
     parser.add_argument("--child", default="", help=argparse.SUPPRESS)
     parser.add_argument("--result", default="", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -521,6 +550,9 @@ def main(argv: list[str] | None = None) -> int:
         os.environ.update(AVX2_ONLY_ENV)
     if args.child:
         return child(args)
+    if args.markdown:
+        print(markdown(args.markdown))
+        return 0
 
     names = [n for n in (args.only.split(",") if args.only else CANDIDATES) if n]
     unknown = sorted(set(names) - set(CANDIDATES))
