@@ -42,6 +42,10 @@ bench: install
 	$(BIN)/python benchmarks/mutation.py
 	$(BIN)/python benchmarks/reward_guard.py
 	$(BIN)/python benchmarks/orchestra.py
+	# AVX2-host candidates (docs/serving.md); runtimes not installed are recorded as such.
+	$(BIN)/python benchmarks/orchestra_candidates.py --emulate-avx2-host \
+		--only hf_float32,hf_int8_dynamic,llamacpp_c8,ct2_int8,openvino_int8 \
+		--out outputs/bench/orchestra-candidates-avx2-emulated.json
 
 # After editing notebooks/X.py or X.ipynb: bring the other of the pair up to date.
 notebooks: install

@@ -102,11 +102,14 @@ def host_cpu() -> dict:
 
 
 CODER_MODEL = "qwen2.5-coder-0.5b-instruct"
-#: Caps ATen, oneDNN and MKL at AVX2, so torch runs the kernels an AVX2-only host would.
+#: Caps ATen, oneDNN (torch's and OpenVINO's), MKL, fbgemm (torch's int8) and CTranslate2 at
+#: AVX2, so each runs the kernels an AVX2-only host would.
 AVX2_ONLY_ENV = {
     "ATEN_CPU_CAPABILITY": "avx2",
     "ONEDNN_MAX_CPU_ISA": "AVX2",
     "MKL_ENABLE_INSTRUCTIONS": "AVX2",
+    "FBGEMM_ENABLE_INSTRUCTIONS": "AVX2",
+    "CT2_FORCE_CPU_ISA": "AVX2",
 }
 AVX2_ONLY_FLAGS = frozenset({"avx", "avx2", "fma", "f16c", "bmi2"})
 

@@ -235,6 +235,8 @@ class HFBackend:
             device = "cuda" if torch.cuda.is_available() else "cpu"
         self.device = device
         self.dtype = resolve_dtype(spec.dtype, device)
+        if self.dtype == "int8" and device != "cpu":
+            raise BackendError(f"member {spec.name!r}: dtype 'int8' runs on the CPU only")
         self.threads = apply_thread_policy(spec.threads)
         if model is None or tokenizer is None:
             from cetd_lib.models import load_base
@@ -394,7 +396,9 @@ class LlamaCppBackend:
     (harness.llama_server): continuous batching across `concurrency` slots, prompts rendered
     and tokenised by the model's own tokenizer, as `hf` renders them."""
 
-    def __init__(self, spec: BackendSpec, tokenizer: Any = None) -> None:
+    def __init__(
+        self, spec: BackendSpec, tokenizer: Any = None, *, server_args: tuple[str, ...] = ()
+    ) -> None:
         from cetd_lib.models import load_tokenizer
 
         binary = llama_server.require_binary()  # before any loading: the fallback decides on it
@@ -417,6 +421,7 @@ class LlamaCppBackend:
             slot_context=spec.slot_context_tokens,
             threads=self.threads,
             binary=binary,
+            extra_args=server_args,
         )
         self._scorer = None
         self._lock = threading.Lock()

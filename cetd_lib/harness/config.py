@@ -277,7 +277,9 @@ class BackendSpec:
     device: str = help_field("hf: 'cpu', 'cuda' or 'auto'.", default="cpu")
     dtype: str = help_field(
         "hf: weights dtype; 'auto' = bfloat16 on a GPU or on a CPU with native bf16 "
-        "(AVX512-BF16/AMX), float32 elsewhere (emulated bf16 is slower than float32).",
+        "(AVX512-BF16/AMX), float32 elsewhere (emulated bf16 is slower than float32); "
+        "'int8' = float32 weights quantised to int8 at load, activations per call (torch "
+        "dynamic quantisation, CPU only).",
         default="auto",
     )
 

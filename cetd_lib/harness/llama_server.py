@@ -159,6 +159,7 @@ class LlamaServer:
         threads: int,
         binary: Path | None = None,
         startup_timeout_s: float = 180.0,
+        extra_args: tuple[str, ...] = (),
     ) -> None:
         binary = binary or require_binary()
         self.port = _free_port()
@@ -177,6 +178,7 @@ class LlamaServer:
             "--batch-size", "2048",
             "--no-webui",
             "--cont-batching",
+            *extra_args,  # later flags win: tuning runs (benchmarks/orchestra_candidates.py)
         ]  # fmt: skip
         env = dict(os.environ)
         env.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # robust beside other jobs (docs/serving.md)

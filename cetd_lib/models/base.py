@@ -265,6 +265,31 @@ def tiny_random_model(vocab_size: int, seed: int = 0):
     return model.eval()
 
 
+def quantize_int8(model):
+    """Every `nn.Linear` to int8 weights (per output channel), its input quantised to int8 per
+    call: torch dynamic quantisation on fbgemm's kernels (AVX2 and up), CPU only; a candidate
+    for AVX2-only hosts, where torch has only float32 (benchmarks/orchestra_candidates.py). The
+    activation scale is taken over the whole batch, so greedy text can depend on which prompts
+    share a batch (as with llama.cpp's continuous batching)."""
+    import warnings
+
+    import torch
+    from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
+
+    if not {"x86", "fbgemm"} & set(torch.backends.quantized.supported_engines):
+        raise RuntimeError(
+            "dtype 'int8' needs torch's fbgemm quantized engine (x86 CPUs); this torch has "
+            f"{torch.backends.quantized.supported_engines}: use dtype float32"
+        )
+    with warnings.catch_warnings():  # torch.ao's deprecation notice: the API is in the pinned torch
+        warnings.simplefilter("ignore", DeprecationWarning)
+        warnings.simplefilter("ignore", UserWarning)
+        quantize_dynamic(
+            model, {torch.nn.Linear: per_channel_dynamic_qconfig}, dtype=torch.qint8, inplace=True
+        )
+    return model
+
+
 def load_base(name_or_path: str = DEFAULT_MODEL, *, dtype: str = "float32"):
     """Return `(model, tokenizer)` for a registered name, a local directory or a hub id."""
     import torch
@@ -276,8 +301,11 @@ def load_base(name_or_path: str = DEFAULT_MODEL, *, dtype: str = "float32"):
         model = tiny_random_model(len(tokenizer))
     else:
         path = packaged_model_dir(name_or_path) if name_or_path in PACKAGED_MODELS else name_or_path
-        model = AutoModelForCausalLM.from_pretrained(path, dtype=getattr(torch, dtype))
+        load_dtype = "float32" if dtype == "int8" else dtype
+        model = AutoModelForCausalLM.from_pretrained(path, dtype=getattr(torch, load_dtype))
         model.eval()
+    if dtype == "int8":
+        quantize_int8(model)
     if model.config.pad_token_id is None:
         model.config.pad_token_id = tokenizer.pad_token_id
     log.info("loaded %s in %.1f s", name_or_path, time.perf_counter() - started)
