@@ -25,7 +25,41 @@ COMMANDS_HELP = {
     "multitask-data": "build the multi-task data sets into a new run record",
     "multitask-train": "train the shared multi-task model by curriculum",
     "mutation-rl": "RL on the mutation kill rate; held-out score before/after",
+    "study": "run a study of cetd_lib.studies (phase1, phase2, ...) without its notebook",
 }
+
+#: `python -m cetd_lib study <name>`: the modules of cetd_lib.studies with `run(session)`.
+STUDIES = ("phase1", "phase2", "ablation", "calibration", "error_analysis")
+
+
+def study(argv: Sequence[str] | None = None) -> int:
+    """`python -m cetd_lib study phase2 --params params/smoke.yaml [-p k=v] [--run-id ID]`: the
+    same `cetd_lib.studies.<name>.run` the notebook calls, into a run record of that kind."""
+    import importlib
+
+    parser = argparse.ArgumentParser(
+        prog="python -m cetd_lib study", description=COMMANDS_HELP["study"]
+    )
+    parser.add_argument("name", choices=STUDIES)
+    parser.add_argument("--params", type=Path, required=True, help="a params/*.yaml file")
+    parser.add_argument("-p", dest="overrides", action="append", default=[],
+                        metavar="KEY=VALUE", help="override one params field")  # fmt: skip
+    parser.add_argument("--run-id", default="", help="resume an incomplete run (default: new)")
+    args = parser.parse_args(argv)
+    try:
+        s = start(args.params, args.run_id, args.overrides, kind=args.name)
+    except ParamsError as exc:
+        print(f"invalid params: {exc}", file=sys.stderr)
+        return 2
+    module = importlib.import_module(f"cetd_lib.studies.{args.name}")
+    try:
+        module.run(s)  # completes the run
+    except BaseException:
+        s.run.finish("failed")
+        raise
+    print("run record:", s.run.dir)
+    print("report:", s.run.dir / "report.md")
+    return 0
 
 
 def validate_apps(argv: Sequence[str] | None = None) -> int:
@@ -182,4 +216,5 @@ COMMANDS = {
     "multitask-data": multitask_data,
     "multitask-train": multitask_train,
     "mutation-rl": mutation_rl,
+    "study": study,
 }
