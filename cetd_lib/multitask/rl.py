@@ -35,9 +35,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from cetd_lib.harness.config import HarnessConfig
 from cetd_lib.multitask.rl_config import MutationRLConfig
 from cetd_lib.mutation import Mutant, MutationConfig, MutationScore, generate_mutants
 from cetd_lib.mutation import mutation_scores as _mutation_scores
+from cetd_lib.tracking.runs import RunRecord
 
 if TYPE_CHECKING:
     from cetd_lib.tracking.live import LiveMetrics
@@ -150,7 +152,7 @@ class KillRateReward:
         targets: Sequence[MutationTarget],
         config: MutationConfig | None = None,
         *,
-        harness: Any = None,
+        harness: HarnessConfig | None = None,
         cache: Any = "auto",
     ) -> None:
         self.targets = {t.target_id: t for t in targets}
@@ -183,7 +185,6 @@ class KillRateReward:
     def cache(self) -> Any:
         if self._cache == "auto":
             from cetd_lib.harness.cache import open_cache
-            from cetd_lib.harness.config import HarnessConfig
 
             harness = self.harness or HarnessConfig()
             self._cache = open_cache(harness) if harness.cache else None
@@ -256,7 +257,7 @@ def make_kill_rate_reward(
     targets: Sequence[MutationTarget],
     config: MutationConfig | None = None,
     *,
-    harness: Any = None,
+    harness: HarnessConfig | None = None,
     cache: Any = "auto",
 ) -> KillRateReward:
     """The kill-rate reward bound to `targets` (dataset column `target_id` picks one per row).
@@ -327,7 +328,7 @@ def train_mutation_rl(
     config: MutationRLConfig,
     out_dir: str | Path,
     *,
-    run: Any = None,
+    run: RunRecord | None = None,
     live: LiveMetrics | None = None,
 ) -> tuple[Any, MutationRLTrainResult]:
     """RL-train `model` (a LoRA adapter is added unless it is already a peft model) on
@@ -480,7 +481,7 @@ def _split_targets(apps: Sequence[Any], config: MutationRLConfig, seed: int):
     return train_targets, heldout_targets
 
 
-def run_mutation_rl(params: Any, run: Any) -> dict[str, Any]:
+def run_mutation_rl(params: Any, run: RunRecord) -> dict[str, Any]:
     """Mutation score before/after RL on held-out modules, reward curve and KL -> `run`.
 
     Writes `mutation_rl/eval/*` metrics, artifacts `mutation_rl/eval.json` and

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from cetd_lib.harness.config import HarnessConfig
 from cetd_lib.multitask import evaluate as ev
 from cetd_lib.multitask.checkpoints import export_final, save_atomic
 from cetd_lib.multitask.curriculum import PHASES, Curriculum, seed_gates
@@ -31,6 +32,8 @@ from cetd_lib.multitask.train_config import MultitaskTrainConfig
 from cetd_lib.multitask.train_data import MultitaskData, sample
 from cetd_lib.multitask.trainer import Trainer
 from cetd_lib.review import store_path
+from cetd_lib.tracking.live import LiveMetrics
+from cetd_lib.tracking.runs import RunRecord
 
 log = logging.getLogger(__name__)
 
@@ -104,7 +107,7 @@ def run_curriculum(
     out_dir: Path,
     *,
     log_metrics: Callable[..., Any] | None = None,
-    harness: Any = None,
+    harness: HarnessConfig | None = None,
     on_event: Callable[[dict[str, Any]], None] | None = None,
 ) -> dict[str, Any]:
     """Train phase by phase until the curriculum is done; keep the best joint checkpoint in
@@ -184,7 +187,7 @@ def run_curriculum(
 # ---------------------------------------------------------------------------------------------
 
 
-def load_data(params: Any, run: Any) -> MultitaskData:
+def load_data(params: Any, run: RunRecord) -> MultitaskData:
     """The data build named by `data_run_id`, or a fresh build into this run's record."""
     config: MultitaskTrainConfig = params.multitask_train
     if config.data_run_id:
@@ -202,7 +205,9 @@ def load_data(params: Any, run: Any) -> MultitaskData:
     return MultitaskData.from_artifacts(run.artifact("datasheet.json").parent)
 
 
-def run_multitask(params: Any, run: Any, *, live: Any = None) -> dict[str, Any]:
+def run_multitask(
+    params: Any, run: RunRecord, *, live: LiveMetrics | None = None
+) -> dict[str, Any]:
     """Data -> model -> curriculum -> export -> held-out evaluation; writes results.json."""
     from cetd_lib.tracking.runs import set_seed, write_json_atomic
 
