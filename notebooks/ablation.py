@@ -46,7 +46,7 @@ from IPython.display import Markdown, display
 
 from cetd_lib import session as cetd_session
 from cetd_lib.studies import ablation
-from cetd_lib.studies.common import report_markdown
+from cetd_lib.studies.common import figure_image, report_markdown
 
 s = cetd_session.start(params_file, run_id, overrides, kind="ablation")
 print("run:", s.run.dir)
@@ -70,4 +70,4 @@ display(Markdown(report_markdown(results, "Pass rate", "Paired", "Expected")))
 display(Markdown(report_markdown(results, "Per-app")))
 
 # %%
-ablation.pass_rate_figure(results)
+figure_image(ablation.pass_rate_figure(results))

@@ -43,7 +43,7 @@ from IPython.display import Markdown, display
 
 from cetd_lib import session as cetd_session
 from cetd_lib.studies import calibration
-from cetd_lib.studies.common import report_markdown
+from cetd_lib.studies.common import figure_image, report_markdown
 
 s = cetd_session.start(params_file, run_id, overrides, kind="calibration")
 print("run:", s.run.dir)
@@ -83,7 +83,7 @@ display(Markdown(report_markdown(results, "Verdicts", "Likelihood", "Ladder")))
 
 # %%
 figures = calibration.figures(results)
-figures["calibration_dose_response"]
+figure_image(figures["calibration_dose_response"])
 
 # %%
-figures["calibration_signal"]
+figure_image(figures["calibration_signal"])

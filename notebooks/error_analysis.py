@@ -39,7 +39,7 @@ from IPython.display import Markdown, display
 
 from cetd_lib import session as cetd_session
 from cetd_lib.studies import error_analysis
-from cetd_lib.studies.common import report_markdown
+from cetd_lib.studies.common import figure_image, report_markdown
 
 s = cetd_session.start(params_file, run_id, overrides, kind="error_analysis")
 print("run:", s.run.dir)
@@ -58,7 +58,7 @@ print("report:", s.run.dir / "report.md")
 display(Markdown(report_markdown(results, "Failure", "Reward", "Worst", "By ")))
 
 # %%
-error_analysis.failure_figure(results)
+figure_image(error_analysis.failure_figure(results))
 
 # %% [markdown]
 # ## Samples: requirements → rebuild → test output

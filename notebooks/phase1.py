@@ -38,7 +38,7 @@ from IPython.display import Markdown, display
 
 from cetd_lib import session as cetd_session
 from cetd_lib.studies import phase1
-from cetd_lib.studies.common import report_markdown
+from cetd_lib.studies.common import figure_image, report_markdown
 
 s = cetd_session.start(params_file, run_id, overrides, kind="phase1")
 print("run:", s.run.dir)
@@ -57,4 +57,4 @@ for row in results.per_app:
 display(Markdown(report_markdown(results, "Phase 1")))
 
 # %%
-phase1.per_app_figure(results)
+figure_image(phase1.per_app_figure(results))

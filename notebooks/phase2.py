@@ -37,7 +37,7 @@ from IPython.display import Markdown, display
 
 from cetd_lib import session as cetd_session
 from cetd_lib.studies import phase2
-from cetd_lib.studies.common import report_markdown
+from cetd_lib.studies.common import figure_image, report_markdown
 
 s = cetd_session.start(params_file, run_id, overrides, kind="phase2")
 print("run:", s.run.dir)
@@ -79,7 +79,7 @@ display(Markdown(report_markdown(results, *shown)))
 # and the per-app pass rates of every source on each row set.
 
 # %%
-phase2.training_curves(s.run.metrics(), f"training curves, run {s.run.run_id}")
+figure_image(phase2.training_curves(s.run.metrics(), f"training curves, run {s.run.run_id}"))
 
 # %%
-phase2.pass_rate_histograms(results)
+figure_image(phase2.pass_rate_histograms(results))

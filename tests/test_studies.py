@@ -258,3 +258,13 @@ def test_cli_runs_a_study_into_a_run_record_of_its_kind(tmp_path, capsys):
     assert (manifest["kind"], manifest["status"]) == ("phase1", "completed")
     assert read_results_table(json.loads((run_dir / "results.json").read_text())).kind == "phase1"
     assert str(run_dir) in capsys.readouterr().out
+
+
+def test_figures_reach_a_notebook_as_png_whatever_the_backend():
+    from matplotlib.figure import Figure
+
+    from cetd_lib.studies.common import figure_image
+
+    fig = Figure()
+    fig.subplots().plot([0, 1])
+    assert figure_image(fig)._repr_png_().startswith(b"\x89PNG")

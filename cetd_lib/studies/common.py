@@ -9,6 +9,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
+from matplotlib.figure import Figure
+
 from cetd_lib.apps.app import App
 from cetd_lib.evaluation import phase2
 from cetd_lib.evaluation.phase2 import RequirementsScreen, SourceEvaluation
@@ -16,6 +18,7 @@ from cetd_lib.harness.config import HarnessConfig
 from cetd_lib.harness.reconstruct import ReconstructionResult
 from cetd_lib.metrics.bleu import bootstrap_ci
 from cetd_lib.session import Session
+from cetd_lib.tracking.figures import figure_png
 from cetd_lib.tracking.report import write_report
 from cetd_lib.tracking.results import Estimate, ResultsTable, SourceRow
 from cetd_lib.tracking.runs import RunRecord, write_text_atomic
@@ -134,3 +137,11 @@ def report_markdown(results: StudyResults, *headings: str) -> str:
     sections = results.report_sections()
     chosen = {h: t for h, t in sections.items() if not headings or h.startswith(headings)}
     return "\n\n".join(f"### {h}\n\n{t}" for h, t in chosen.items())
+
+
+def figure_image(fig: Figure, dpi: int = 100) -> Any:
+    """`fig` as an `IPython.display.Image`: a notebook shows it whatever the matplotlib backend
+    (a bare `Figure`, made without pyplot, displays only as its text repr)."""
+    from IPython.display import Image
+
+    return Image(figure_png(fig, dpi=dpi))
