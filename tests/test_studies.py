@@ -267,4 +267,6 @@ def test_figures_reach_a_notebook_as_png_whatever_the_backend():
 
     fig = Figure()
     fig.subplots().plot([0, 1])
-    assert figure_image(fig)._repr_png_().startswith(b"\x89PNG")
+    image = figure_image(fig)
+    assert image.format == "png" and image.data.startswith(b"\x89PNG")
+    assert image._repr_png_()  # what a notebook front end renders
