@@ -8,17 +8,15 @@ Heavy modules (torch, transformers) are imported inside each command so `run` st
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
-import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from cetd_lib.params import ParamsError, load_params
-from cetd_lib.session import start
-from cetd_lib.tracking.live import LiveMetrics
-from cetd_lib.tracking.report import write_training_report
-from cetd_lib.tracking.runs import RunRecord
+from cetd_lib.session import Session, start
 
 COMMANDS_HELP = {
     "validate-apps": "run every app's tests on its own source; exit 1 if any fail",
@@ -29,14 +27,24 @@ COMMANDS_HELP = {
 }
 
 #: `python -m cetd_lib study <name>`: the modules of cetd_lib.studies with `run(session)`.
-STUDIES = ("phase1", "phase2", "ablation", "calibration", "error_analysis")
+STUDIES = ("phase1", "phase2", "ablation", "calibration", "error_analysis", "multitask",
+           "mutation_rl")  # fmt: skip
+
+
+def _run_study(name: str, session: Session) -> Any:
+    """`cetd_lib.studies.<name>.run(session)`: it completes the run; an exception marks the
+    run failed (and propagates)."""
+    module = importlib.import_module(f"cetd_lib.studies.{name}")
+    try:
+        return module.run(session)
+    except BaseException:
+        session.run.finish("failed")
+        raise
 
 
 def study(argv: Sequence[str] | None = None) -> int:
     """`python -m cetd_lib study phase2 --params params/smoke.yaml [-p k=v] [--run-id ID]`: the
     same `cetd_lib.studies.<name>.run` the notebook calls, into a run record of that kind."""
-    import importlib
-
     parser = argparse.ArgumentParser(
         prog="python -m cetd_lib study", description=COMMANDS_HELP["study"]
     )
@@ -51,12 +59,7 @@ def study(argv: Sequence[str] | None = None) -> int:
     except ParamsError as exc:
         print(f"invalid params: {exc}", file=sys.stderr)
         return 2
-    module = importlib.import_module(f"cetd_lib.studies.{args.name}")
-    try:
-        module.run(s)  # completes the run
-    except BaseException:
-        s.run.finish("failed")
-        raise
+    _run_study(args.name, s)
     print("run record:", s.run.dir)
     print("report:", s.run.dir / "report.md")
     return 0
@@ -171,28 +174,20 @@ def multitask_train(argv: Sequence[str] | None = None) -> int:
                         help="override, e.g. multitask_train.joint_epochs=3")  # fmt: skip
     parser.add_argument("--run-id", default=None, help="run id (default: a fresh one)")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:
-        params = load_params(args.params, args.set)
+        s = start(args.params, args.run_id, args.set, kind="multitask")
     except ParamsError as exc:
         print(f"invalid params: {exc}", file=sys.stderr)
         return 2
-    record = RunRecord.open(params.run.outputs_dir, args.run_id, kind="multitask",
-                            params_yaml=params.to_yaml(), seed=params.run.seed)  # fmt: skip
-    with (
-        record,
-        LiveMetrics.from_config(record, params.dashboard, report_to=params.run.report_to) as live,
-    ):
-        results = train.run_multitask(params, record, live=live)
-    print(f"run {record.run_id}: {record.dir}")
-    print("training report:", write_training_report(params.run.outputs_dir, record))
-    print(json.dumps(train.summary_table(results), indent=2))
+    results = _run_study("multitask", s)
+    print(f"run {s.run.run_id}: {s.run.dir}")
+    print("training report:", results.training_report)
+    print(json.dumps(train.summary_table(results.evaluation), indent=2))
     return 0
 
 
 def mutation_rl(argv: Sequence[str] | None = None) -> int:
     """`python -m cetd_lib mutation-rl --params params/smoke.yaml [--run-id ID] [--set k=v]`."""
-    from cetd_lib.multitask import rl
 
     parser = argparse.ArgumentParser(
         prog="python -m cetd_lib mutation-rl",
@@ -203,11 +198,10 @@ def mutation_rl(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     args = parser.parse_args(argv)
     s = start(args.params, args.run_id, args.set, kind="mutation_rl")
-    with s.run:
-        summary = rl.run_mutation_rl(s.params, s.run)
-    print(summary["mutation_rl/verdict"])
+    results = _run_study("mutation_rl", s)
+    print(results.rl_summary["mutation_rl/verdict"])
     print("run record:", s.run.dir)
-    print("training report:", write_training_report(s.params.run.outputs_dir, s.run))
+    print("training report:", results.training_report)
     return 0
 
 

@@ -62,6 +62,14 @@ def error_analysis_run(outputs, ablation_run):
 
 
 @pytest.fixture(scope="module")
+def multitask_run(outputs):
+    from cetd_lib.studies import multitask
+
+    s = start(outputs, "multitask")
+    return s, multitask.run(s)
+
+
+@pytest.fixture(scope="module")
 def calibration_run(outputs):
     from cetd_lib.studies import calibration
 
@@ -221,7 +229,7 @@ def test_dashboard_renders_each_study_from_the_shared_table(study, request, outp
         assert f"pass rate by source, {row_set}" in images or not any(
             r.measured and r.metrics["pass_rate"].value is not None for r in block.sources.values()
         )
-        assert f"Pass rate by source: {row_set} ({len(block.app_ids)} apps)" in text
+        assert f"Results by source: {row_set} ({len(block.app_ids)} apps)" in text
         for source in block.sources:
             assert f"<td>{source}</td>" in text
 

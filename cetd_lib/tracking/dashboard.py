@@ -317,7 +317,7 @@ def _table_html(results: ResultsTable) -> str:
                 cells.append(value)
             rows.append([esc(source), str(row.n_apps), *cells])
         parts.append(
-            f"<h3>Pass rate by source: {esc(row_set)} ({len(block.app_ids)} apps)</h3>"
+            f"<h3>Results by source: {esc(row_set)} ({len(block.app_ids)} apps)</h3>"
             + (
                 _img(
                     bars_with_ci_figure(
