@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cetd_lib.harness.config import HarnessConfig
+from cetd_lib.models.completions import completion_text
 from cetd_lib.multitask.rl_config import MutationRLConfig
 from cetd_lib.mutation import Mutant, MutationConfig, MutationScore, generate_mutants
 from cetd_lib.mutation import mutation_scores as _mutation_scores
@@ -97,17 +98,6 @@ def prompt_for_tests(target: MutationTarget) -> list[dict[str, str]]:
 
 
 _FENCE = re.compile(r"```[ \t]*(?:python|py)?[ \t]*\n(.*?)(?:```|\Z)", re.DOTALL)
-
-
-def completion_text(completion: Any) -> str:
-    """TRL hands conversational completions as message lists, plain ones as strings."""
-    if isinstance(completion, str):
-        return completion
-    if isinstance(completion, Sequence):
-        return "".join(
-            str(m.get("content", "")) if isinstance(m, Mapping) else str(m) for m in completion
-        )
-    return str(completion)
 
 
 def extract_test_code(completion: Any) -> str:

@@ -44,15 +44,10 @@ from cetd_lib.apps.signatures import signature_items
 from cetd_lib.harness.likelihood import AnswerScorer, code_answer, likelihood_gain
 from cetd_lib.harness.prompts import PROMPT_VERSION, Prompt, build_prompt
 from cetd_lib.metrics.bleu import sentence_bleu
+from cetd_lib.models.completions import completion_text
 from cetd_lib.train.config import GuardConfig
 from cetd_lib.train.guard import AppFingerprint, check_requirements, fingerprint
-from cetd_lib.train.reward import (
-    RewardLog,
-    RewardRecord,
-    completion_text,
-    require_app_ids,
-    summarize,
-)
+from cetd_lib.train.reward import RewardLog, RewardRecord, require_app_ids, summarize
 
 log = logging.getLogger(__name__)
 

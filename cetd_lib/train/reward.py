@@ -26,6 +26,7 @@ from typing import Any
 from cetd_lib.apps.app import App
 from cetd_lib.apps.requirements import format_requirements
 from cetd_lib.metrics.bleu import sentence_bleu
+from cetd_lib.models.completions import completion_text
 from cetd_lib.train.config import GuardConfig
 from cetd_lib.train.guard import (  # noqa: F401  (re-exported: the reward's public surface)
     LEAK_RULES,
@@ -152,15 +153,6 @@ def require_app_ids(
             "it to the training dataset"
         )
     return app_id
-
-
-def completion_text(completion: Any) -> str:
-    """TRL passes plain strings, or for conversational data a list of messages."""
-    if isinstance(completion, str):
-        return completion
-    if isinstance(completion, Sequence) and completion and isinstance(completion[-1], Mapping):
-        return str(completion[-1].get("content", ""))
-    raise TypeError(f"cannot read a completion of type {type(completion).__name__}")
 
 
 def orchestra_pass_rates(
