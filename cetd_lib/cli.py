@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from cetd_lib.params import ParamsError, load_params
+from cetd_lib.params import ParamsError
 from cetd_lib.session import Session, start
 
 COMMANDS_HELP = {
@@ -148,11 +148,12 @@ def multitask_data(argv: Sequence[str] | None = None) -> int:
     cmd.add_argument("--run-id", default=None, help="run id (default: a fresh one)")
     args = parser.parse_args(argv)
     try:
-        params = load_params(args.params, args.set)
+        s = start(args.params, args.run_id, args.set, kind="mtdata")
     except ParamsError as exc:
         print(f"invalid params: {exc}", file=sys.stderr)
         return 2
-    record, sheet = data.build(params, run_id=args.run_id)
+    record = s.run
+    sheet = data.build(s.params.multitask_data, record, apps_dir=s.params.data.apps_dir)
     print(f"run {record.run_id}: {record.dir}")
     print(f"dataset {sheet['version']} content hash {sheet['content_hash'][:16]}")
     for name, counts in sheet["counts"].items():

@@ -225,7 +225,9 @@ def test_run_mutation_rl_records_before_after_curves_and_an_honest_verdict(
         },
     )
     with RunRecord.open(tmp_path, "mrl") as run:
-        summary = rl.run_mutation_rl(params, run)
+        summary = rl.run_mutation_rl(
+            params.mutation_rl, run, harness=params.harness, dashboard=params.dashboard
+        )
     assert summary["mutation_rl/heldout_modules"] == ["held_app/grades.py"]
     assert summary["mutation_rl/score_after"] > summary["mutation_rl/score_before"]
     assert (
@@ -240,7 +242,9 @@ def test_run_mutation_rl_records_before_after_curves_and_an_honest_verdict(
 
 
 def test_cli_writes_the_run_record_and_the_training_report(tmp_path, monkeypatch, capsys):
-    def fake_run(params, run):  # the RL itself is tested above; this is the CLI's wiring
+    def fake_run(config, run, **sections):  # the RL itself is tested above: the CLI's wiring
+        assert config.base_model == "tiny-random"
+        assert isinstance(sections["harness"], HarnessConfig)
         summary = {
             "mutation_rl/algorithm": "rloo",
             "mutation_rl/base_model": "tiny-random",

@@ -278,3 +278,28 @@ def test_figures_reach_a_notebook_as_png_whatever_the_backend():
     image = figure_image(fig)
     assert image.format == "png" and image.data.startswith(b"\x89PNG")
     assert image._repr_png_()  # what a notebook front end renders
+
+
+def test_multitask_data_cli_opens_its_run_like_every_study(tmp_path, monkeypatch, capsys):
+    """`multitask-data build` opens its run through session.start (params recorded, seeded)
+    and data.build writes into it; the build itself is tested in test_multitask_data."""
+    from cetd_lib import cli
+    from cetd_lib.apps.splits import SPLITS
+    from cetd_lib.multitask import data
+
+    sheet = {
+        "version": "v1",
+        "content_hash": "ab" * 16,
+        "counts": {"quality": dict.fromkeys(SPLITS, 1)},
+        "skipped": {"count": 0},
+    }
+    monkeypatch.setattr(data, "build_sets", lambda cfg, apps_dir=None, log=print: "built")
+    monkeypatch.setattr(data, "write_build", lambda result, cfg, record: sheet)
+    args = ["build", "--params", str(TINY), "--set", f"run.outputs_dir={tmp_path}"]
+    assert cli.multitask_data(args) == 0
+    (run_dir,) = (tmp_path / "runs").iterdir()
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    assert (manifest["kind"], manifest["status"]) == ("mtdata", "completed")
+    assert "tiny-random" in (run_dir / "params.yaml").read_text()
+    assert json.loads((run_dir / "summary.json").read_text())["content_hash"] == "ab" * 16
+    assert "dataset v1" in capsys.readouterr().out

@@ -556,18 +556,17 @@ def write_build(result: BuildResult, cfg: MultitaskDataConfig, record: RunRecord
     return sheet
 
 
-def build(params: Any, *, run_id: str | None = None, log: Callable[[str], None] = print):
-    """Build every set into a new run record under `params.run.outputs_dir`."""
-    cfg: MultitaskDataConfig = params.multitask_data
-    record = RunRecord.open(
-        params.run.outputs_dir,
-        run_id,
-        kind="mtdata",
-        params_yaml=params.to_yaml(),
-        seed=params.run.seed,
-    )
+def build(
+    cfg: MultitaskDataConfig,
+    record: RunRecord,
+    *,
+    apps_dir: str | None = None,
+    log: Callable[[str], None] = print,
+) -> dict[str, Any]:
+    """Build every set into the run record `record` (completed on return, failed on an
+    exception); returns the datasheet."""
     with record:
-        result = build_sets(cfg, apps_dir=params.data.apps_dir, log=log)
+        result = build_sets(cfg, apps_dir=apps_dir, log=log)
         sheet = write_build(result, cfg, record)
         record.write_summary(
             {
@@ -577,4 +576,4 @@ def build(params: Any, *, run_id: str | None = None, log: Callable[[str], None] 
                 "skipped": sheet["skipped"]["count"],
             }
         )
-    return record, sheet
+    return sheet

@@ -16,6 +16,7 @@ from typing import Any, ClassVar
 from matplotlib.figure import Figure
 
 from cetd_lib.multitask import train
+from cetd_lib.review import store_path
 from cetd_lib.session import Session
 from cetd_lib.studies import common
 from cetd_lib.tracking.live import LiveMetrics
@@ -93,7 +94,16 @@ def run(session: Session) -> MultitaskResults:
     training report, and completes the run."""
     P, record = session.params, session.run
     with LiveMetrics.from_config(record, P.dashboard, report_to=P.run.report_to) as live:
-        evaluation = train.run_multitask(P, record, live=live)
+        evaluation = train.run_multitask(
+            P.multitask_train,
+            record,
+            data_config=P.multitask_data,
+            harness=P.harness,
+            outputs_dir=P.run.outputs_dir,
+            review_store=store_path(P),
+            apps_dir=P.data.apps_dir,
+            live=live,
+        )
     cfg = P.multitask_train
     results = MultitaskResults(
         table=common.table(

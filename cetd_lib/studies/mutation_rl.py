@@ -76,7 +76,15 @@ def table_of(session: Session, summary: dict[str, Any]) -> ResultsTable:
 def run(session: Session) -> MutationRLResults:
     """RL, the held-out scores before and after; writes results.json, summary, report and a
     training report, and completes the run."""
-    summary = rl.run_mutation_rl(session.params, session.run)
+    P = session.params
+    summary = rl.run_mutation_rl(
+        P.mutation_rl,
+        session.run,
+        harness=P.harness,
+        dashboard=P.dashboard,
+        apps_dir=P.data.apps_dir,
+        report_to=P.run.report_to,
+    )
     results = MutationRLResults(table_of(session, summary), summary)
     common.finish(session, results, keep_summary=True)
     report = write_training_report(session.params.run.outputs_dir, session.run)

@@ -25,6 +25,7 @@ from typing import Any
 
 from cetd_lib.apps.app import App
 from cetd_lib.apps.requirements import format_requirements
+from cetd_lib.harness.config import HarnessConfig, OrchestraConfig
 from cetd_lib.metrics.bleu import sentence_bleu
 from cetd_lib.models.completions import completion_text
 from cetd_lib.train.config import GuardConfig
@@ -159,9 +160,9 @@ def orchestra_pass_rates(
     apps: Sequence[App],
     requirement_lists: Sequence[Sequence[str]],
     *,
-    orchestra: Any = None,
+    orchestra: OrchestraConfig | None = None,
     backends: Mapping[str, Any] | None = None,
-    harness: Any = None,
+    harness: HarnessConfig | None = None,
     cache: Any = "config",
 ) -> list[float | None]:
     """Mean pass rate over orchestra members and samples of each app rebuilt from its list.
@@ -170,7 +171,6 @@ def orchestra_pass_rates(
     harness caches runs of identical code). None when no member produced a measurable result.
     """
     from cetd_lib.harness.backends import generate_or_none, make_backend
-    from cetd_lib.harness.config import HarnessConfig, OrchestraConfig
     from cetd_lib.harness.prompts import build_prompt
     from cetd_lib.harness.reconstruct import reward_pass_rates
 
@@ -224,10 +224,10 @@ class ReconstructionReward:
         self,
         apps_by_id: Mapping[str, App],
         orchestra_backends: Mapping[str, Any] | None = None,
-        harness_config: Any = None,
+        harness_config: HarnessConfig | None = None,
         guard_config: GuardConfig | None = None,
         *,
-        orchestra: Any = None,
+        orchestra: OrchestraConfig | None = None,
         reconstruct_fn: ReconstructFn | None = None,
         cache: Any = "config",
     ) -> None:
@@ -315,10 +315,10 @@ class ReconstructionReward:
 def make_reconstruction_reward(
     apps_by_id: Mapping[str, App],
     orchestra_backends: Mapping[str, Any] | None = None,
-    harness_config: Any = None,
+    harness_config: HarnessConfig | None = None,
     guard_config: GuardConfig | None = None,
     *,
-    orchestra: Any = None,
+    orchestra: OrchestraConfig | None = None,
     reconstruct_fn: ReconstructFn | None = None,
     cache: Any = "config",
 ) -> ReconstructionReward:
