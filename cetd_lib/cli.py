@@ -28,7 +28,7 @@ COMMANDS_HELP = {
 
 #: `python -m cetd_lib study <name>`: the modules of cetd_lib.studies with `run(session)`.
 STUDIES = ("phase1", "phase2", "ablation", "calibration", "error_analysis", "multitask",
-           "mutation_rl")  # fmt: skip
+           "mutation_rl", "review")  # fmt: skip
 
 
 def _run_study(name: str, session: Session) -> Any:

@@ -193,7 +193,8 @@ def test_error_analysis_groups_failures_and_flags_weak_categories(fake_outputs):
 def test_table_bars_are_the_measured_sources_with_their_cis(fake_outputs):
     from cetd_lib.tracking.views import table_bars
 
-    bars = table_bars(ABLATION_TABLE)["test"]
+    metric, bars = table_bars(ABLATION_TABLE)["test"]
+    assert metric == "pass_rate"
     assert [(b.source, b.pass_rate, b.low, b.high) for b in bars] == [
         ("gold", 0.8, 0.7, 0.9),
         ("phase1", 0.3, 0.2, 0.45),

@@ -15,6 +15,7 @@ import pytest
 from cetd_lib import session as cetd_session
 from cetd_lib.tracking.dashboard import build_dashboard
 from cetd_lib.tracking.results import MEASURED, SCHEMA, read_results_table
+from cetd_lib.tracking.views import chart_metric
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ROOT / "params" / "tiny.yaml"
@@ -67,6 +68,20 @@ def multitask_run(outputs):
 
     s = start(outputs, "multitask")
     return s, multitask.run(s)
+
+
+@pytest.fixture(scope="module")
+def review_run(tmp_path_factory):
+    """A review of gold vs phase 1 (no phase-2 run in its own outputs): two items rated, the
+    first side preferred both times, then summarised."""
+    from cetd_lib.studies import review
+
+    outputs = tmp_path_factory.mktemp("review")
+    s = start(outputs, "human_review", "review.n_items=2", "review.repeat_rate=0")
+    opened = review.start(s)
+    for item in opened.session.items[:2]:
+        opened.session.submit_text(item.item_id, "5555 | 1111 | L | the left one")
+    return s, review.run(s, opened), opened, outputs
 
 
 @pytest.fixture(scope="module")
@@ -220,15 +235,60 @@ def test_calibration_table_and_what_stage2_selection_reads(calibration_run):
     assert set(s.run.summary()) == {f"verdict/{m}/bundled" for m in members}
 
 
-@pytest.mark.parametrize("study", ["phase1", "phase2", "ablation", "calibration", "error_analysis"])
+def test_multitask_table_holds_each_tasks_headline_beside_the_evaluation(multitask_run):
+    s, results = multitask_run
+    data = written(s)
+    table = read_results_table(data)
+    row = table.row_sets["heldout"].sources["multitask"]
+    assert row.measured and table.row_sets["heldout"].app_ids == ()
+    assert row.metrics["quality_macro_f1"].value == data["quality"]["macro"]["f1"]
+    assert row.metrics["security_macro_f1"].value == data["security"]["macro"]["f1"]
+    for key in ("humaneval", "targets", "gates", "error_analysis", "epochs"):
+        assert key in data, key  # run_multitask's evaluation, as before
+    targets = {k: v["status"] for k, v in data["targets"].items()}
+    assert s.run.summary()["multitask/targets"] == targets
+    assert "## Seed targets" in (s.run.dir / "report.md").read_text()
+    assert results.training_report is not None and results.training_report.is_file()
+
+
+def test_review_table_holds_each_sides_win_rate_with_its_wilson_ci(review_run):
+    s, results, opened, _ = review_run
+    data = written(s)
+    table = read_results_table(data)
+    block = table.row_sets["rated"]
+    assert set(block.sources) == {"gold", "phase1"}
+    assert block.app_ids == tuple(sorted({i.app_id for i in opened.session.items}))
+    # the left side won both ratings: per source, wins = the items it was shown on the left
+    stored = opened.session.store.items(opened.session.session_id)[:2]
+    for source, row in block.sources.items():
+        wins = sum(item.left_source == source for item in stored)
+        win = row.metrics["win_rate"]
+        assert win.value == wins / 2 and win.ci_low <= win.value <= win.ci_high
+        assert row.n_apps == 2
+    assert data["review"]["n_submitted"] == 2 and data["verdict"] is None
+    assert s.run.summary()["session_id"] == opened.session.session_id
+    assert all(path.is_file() for path in results.files.values())
+
+
+@pytest.mark.parametrize(
+    "study",
+    ["phase1", "phase2", "ablation", "calibration", "error_analysis", "multitask", "review"],
+)
 def test_dashboard_renders_each_study_from_the_shared_table(study, request, outputs, tmp_path):
-    s, results = request.getfixturevalue(f"{study}_run")
-    text = dashboard_of(outputs, s, tmp_path)
+    s, results, *rest = request.getfixturevalue(f"{study}_run")
+    text = dashboard_of(rest[-1] if rest else outputs, s, tmp_path)
     images = re.findall(r'<img alt="([^"]+)"', text)
     for row_set, block in results.table.row_sets.items():
-        assert f"pass rate by source, {row_set}" in images or not any(
-            r.measured and r.metrics["pass_rate"].value is not None for r in block.sources.values()
-        )
+        metric = chart_metric(block)  # pass_rate, or the review's win rate; None: no CIs
+        if metric is None:
+            assert f"by source, {row_set}" not in " ".join(images)
+        else:
+            name = metric.replace("_", " ")
+            assert (f"{name} by source, {row_set}" in images) == any(
+                getattr(r.metrics.get(metric), "value", None) is not None
+                for r in block.sources.values()
+                if r.measured
+            )
         assert f"Results by source: {row_set} ({len(block.app_ids)} apps)" in text
         for source in block.sources:
             assert f"<td>{source}</td>" in text

@@ -294,10 +294,17 @@ def _evaluations_html(run: RunView) -> str:
     return "".join(parts)
 
 
+def _chart(row_set: str, metric: str, bars: list, confidence: float) -> str:
+    name = metric.replace("_", " ")
+    figure = bars_with_ci_figure(bars, f"{name}, {confidence:.0%} CI (results.json)")
+    return _img(figure, f"{name} by source, {row_set}")
+
+
 def _table_html(results: ResultsTable) -> str:
-    """Per row set: a chart of the pass rate by source with its CI, and every metric."""
+    """Per row set: a chart of the pass rate (or another metric with CIs) by source, and every
+    metric of every source."""
     parts = []
-    bars = table_bars(results)
+    charts = table_bars(results)
     for row_set, block in results.row_sets.items():
         metrics = sorted({m for row in block.sources.values() for m in row.metrics})
         rows = []
@@ -318,16 +325,7 @@ def _table_html(results: ResultsTable) -> str:
             rows.append([esc(source), str(row.n_apps), *cells])
         parts.append(
             f"<h3>Results by source: {esc(row_set)} ({len(block.app_ids)} apps)</h3>"
-            + (
-                _img(
-                    bars_with_ci_figure(
-                        bars[row_set], f"pass rate, {results.confidence:.0%} CI (results.json)"
-                    ),
-                    f"pass rate by source, {row_set}",
-                )
-                if row_set in bars
-                else ""
-            )
+            + (_chart(row_set, *charts[row_set], results.confidence) if row_set in charts else "")
             + table(["source", "apps", *map(esc, metrics)], rows)
         )
     return "".join(parts)

@@ -13,7 +13,12 @@ from pathlib import Path
 from typing import Any
 
 from cetd_lib.tracking.figures import SourceBar
-from cetd_lib.tracking.results import ResultsSchemaError, ResultsTable, read_results_table
+from cetd_lib.tracking.results import (
+    ResultsSchemaError,
+    ResultsTable,
+    RowSet,
+    read_results_table,
+)
 from cetd_lib.tracking.runs import RunRecord, list_runs
 from cetd_lib.tracking.series import metric_series
 
@@ -125,17 +130,34 @@ def source_bars(evaluations: Mapping[str, Mapping[str, Any]], seed: int = 0) -> 
     return bars
 
 
-def table_bars(table: ResultsTable, metric: str = "pass_rate") -> dict[str, list[SourceBar]]:
-    """row set -> one bar per measured source: `metric` with its CI, from the shared table."""
+def chart_metric(block: RowSet) -> str | None:
+    """What a row set's chart shows: `pass_rate` when recorded, else the first metric with a
+    CI (a review's win rate), else None (nothing to chart with intervals)."""
+    rows = [row for row in block.sources.values() if row.measured]
+    if any("pass_rate" in row.metrics for row in rows):
+        return "pass_rate"
+    for row in rows:
+        for name, value in row.metrics.items():
+            if value.ci_low is not None:
+                return name
+    return None
+
+
+def table_bars(table: ResultsTable) -> dict[str, tuple[str, list[SourceBar]]]:
+    """row set -> (metric, one bar per measured source with its CI), from the shared table;
+    the metric is `chart_metric`'s, row sets without one are left out."""
     out = {}
     for row_set, block in table.row_sets.items():
+        metric = chart_metric(block)
+        if metric is None:
+            continue
         bars = []
         for source, row in block.sources.items():
             value = row.metrics.get(metric)
             if row.measured and value is not None and value.value is not None:
                 bars.append(SourceBar(source, value.value, value.ci_low, value.ci_high))
         if bars:
-            out[row_set] = bars
+            out[row_set] = (metric, bars)
     return out
 
 
