@@ -20,11 +20,13 @@ from cetd_lib.metrics.bleu import bootstrap_ci
 from cetd_lib.session import Session
 from cetd_lib.tracking.figures import figure_png
 from cetd_lib.tracking.report import write_report
-from cetd_lib.tracking.results import Estimate, ResultsTable, SourceRow
+from cetd_lib.tracking.results import Estimate, ResultsTable, RowSet, SourceRow
 from cetd_lib.tracking.runs import RunRecord, write_text_atomic
 
 # the metrics of a SourceEvaluation in the shared table (pass_rate gets the bootstrap CI)
 EVALUATION_METRICS = ("pass_rate", "bleu", "corpus_bleu", "share_apps_above_75", "guard_pass_share")
+# what each evaluation logs as eval/<where><source>/<metric>
+METRICS_LOGGED = ("bleu", "pass_rate", "share_apps_above_75", "guard_pass_share")
 
 
 class StudyResults(Protocol):
@@ -90,17 +92,12 @@ def evaluate_row_set(
     return evaluations, rebuilt
 
 
-METRICS_LOGGED = ("bleu", "pass_rate", "share_apps_above_75", "guard_pass_share")
-
-
 def table(
     session: Session,
     row_sets: Mapping[str, tuple[Sequence[str], Mapping[str, SourceRow]]],
     confidence: float,
 ) -> ResultsTable:
     """The shared table from row set -> (app ids, source -> row)."""
-    from cetd_lib.tracking.results import RowSet
-
     return ResultsTable(
         kind=session.run.manifest().get("kind", "run"),
         run_id=session.run.run_id,
