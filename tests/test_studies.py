@@ -362,4 +362,5 @@ def test_multitask_data_cli_opens_its_run_like_every_study(tmp_path, monkeypatch
     assert (manifest["kind"], manifest["status"]) == ("mtdata", "completed")
     assert "tiny-random" in (run_dir / "params.yaml").read_text()
     assert json.loads((run_dir / "summary.json").read_text())["content_hash"] == "ab" * 16
+    assert "| quality | 1 | 1 | 1 |" in (run_dir / "report.md").read_text()
     assert "dataset v1" in capsys.readouterr().out

@@ -563,8 +563,11 @@ def build(
     apps_dir: str | None = None,
     log: Callable[[str], None] = print,
 ) -> dict[str, Any]:
-    """Build every set into the run record `record` (completed on return, failed on an
-    exception); returns the datasheet."""
+    """Build every set into the run record `record` (summary and report.md; completed on
+    return, failed on an exception); returns the datasheet."""
+    from cetd_lib.apps.splits import SPLITS
+    from cetd_lib.tracking.report import write_report
+
     with record:
         result = build_sets(cfg, apps_dir=apps_dir, log=log)
         sheet = write_build(result, cfg, record)
@@ -575,5 +578,19 @@ def build(
                 "counts": sheet["counts"],
                 "skipped": sheet["skipped"]["count"],
             }
+        )
+        counts = ["| set | " + " | ".join(SPLITS) + " |", "|---" * (len(SPLITS) + 1) + "|"]
+        counts += [
+            f"| {name} | " + " | ".join(str(c.get(s, 0)) for s in SPLITS) + " |"
+            for name, c in sheet["counts"].items()
+        ]
+        write_report(
+            record.dir / "report.md",
+            f"Multi-task data build {record.run_id}",
+            {
+                "Dataset": f"{sheet['version']}, content hash {sheet['content_hash']}",
+                "Examples per set and split": "\n".join(counts),
+                "Skipped": f"{sheet['skipped']['count']} (listed in artifacts/datasheet.json)",
+            },
         )
     return sheet
