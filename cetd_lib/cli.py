@@ -8,24 +8,61 @@ Heavy modules (torch, transformers) are imported inside each command so `run` st
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
-import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
-from cetd_lib.params import ParamsError, load_params
-from cetd_lib.session import start
-from cetd_lib.tracking.live import LiveMetrics
-from cetd_lib.tracking.report import write_training_report
-from cetd_lib.tracking.runs import RunRecord
+from cetd_lib.params import ParamsError
+from cetd_lib.session import Session, start
 
 COMMANDS_HELP = {
     "validate-apps": "run every app's tests on its own source; exit 1 if any fail",
     "multitask-data": "build the multi-task data sets into a new run record",
     "multitask-train": "train the shared multi-task model by curriculum",
     "mutation-rl": "RL on the mutation kill rate; held-out score before/after",
+    "study": "run a study of cetd_lib.studies (phase1, phase2, ...) without its notebook",
 }
+
+#: `python -m cetd_lib study <name>`: the modules of cetd_lib.studies with `run(session)`.
+STUDIES = ("phase1", "phase2", "ablation", "calibration", "error_analysis", "multitask",
+           "mutation_rl", "review")  # fmt: skip
+
+
+def _run_study(name: str, session: Session) -> Any:
+    """`cetd_lib.studies.<name>.run(session)`: it completes the run; an exception marks the
+    run failed (and propagates)."""
+    module = importlib.import_module(f"cetd_lib.studies.{name}")
+    try:
+        return module.run(session)
+    except BaseException:
+        session.run.finish("failed")
+        raise
+
+
+def study(argv: Sequence[str] | None = None) -> int:
+    """`python -m cetd_lib study phase2 --params params/smoke.yaml [-p k=v] [--run-id ID]`: the
+    same `cetd_lib.studies.<name>.run` the notebook calls, into a run record of that kind."""
+    parser = argparse.ArgumentParser(
+        prog="python -m cetd_lib study", description=COMMANDS_HELP["study"]
+    )
+    parser.add_argument("name", choices=STUDIES)
+    parser.add_argument("--params", type=Path, required=True, help="a params/*.yaml file")
+    parser.add_argument("-p", dest="overrides", action="append", default=[],
+                        metavar="KEY=VALUE", help="override one params field")  # fmt: skip
+    parser.add_argument("--run-id", default="", help="resume an incomplete run (default: new)")
+    args = parser.parse_args(argv)
+    try:
+        s = start(args.params, args.run_id, args.overrides, kind=args.name)
+    except ParamsError as exc:
+        print(f"invalid params: {exc}", file=sys.stderr)
+        return 2
+    _run_study(args.name, s)
+    print("run record:", s.run.dir)
+    print("report:", s.run.dir / "report.md")
+    return 0
 
 
 def validate_apps(argv: Sequence[str] | None = None) -> int:
@@ -111,11 +148,12 @@ def multitask_data(argv: Sequence[str] | None = None) -> int:
     cmd.add_argument("--run-id", default=None, help="run id (default: a fresh one)")
     args = parser.parse_args(argv)
     try:
-        params = load_params(args.params, args.set)
+        s = start(args.params, args.run_id, args.set, kind="mtdata")
     except ParamsError as exc:
         print(f"invalid params: {exc}", file=sys.stderr)
         return 2
-    record, sheet = data.build(params, run_id=args.run_id)
+    record = s.run
+    sheet = data.build(s.params.multitask_data, record, apps_dir=s.params.data.apps_dir)
     print(f"run {record.run_id}: {record.dir}")
     print(f"dataset {sheet['version']} content hash {sheet['content_hash'][:16]}")
     for name, counts in sheet["counts"].items():
@@ -137,28 +175,20 @@ def multitask_train(argv: Sequence[str] | None = None) -> int:
                         help="override, e.g. multitask_train.joint_epochs=3")  # fmt: skip
     parser.add_argument("--run-id", default=None, help="run id (default: a fresh one)")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:
-        params = load_params(args.params, args.set)
+        s = start(args.params, args.run_id, args.set, kind="multitask")
     except ParamsError as exc:
         print(f"invalid params: {exc}", file=sys.stderr)
         return 2
-    record = RunRecord.open(params.run.outputs_dir, args.run_id, kind="multitask",
-                            params_yaml=params.to_yaml(), seed=params.run.seed)  # fmt: skip
-    with (
-        record,
-        LiveMetrics.from_config(record, params.dashboard, report_to=params.run.report_to) as live,
-    ):
-        results = train.run_multitask(params, record, live=live)
-    print(f"run {record.run_id}: {record.dir}")
-    print("training report:", write_training_report(params.run.outputs_dir, record))
-    print(json.dumps(train.summary_table(results), indent=2))
+    results = _run_study("multitask", s)
+    print(f"run {s.run.run_id}: {s.run.dir}")
+    print("training report:", results.training_report)
+    print(json.dumps(train.summary_table(results.evaluation), indent=2))
     return 0
 
 
 def mutation_rl(argv: Sequence[str] | None = None) -> int:
     """`python -m cetd_lib mutation-rl --params params/smoke.yaml [--run-id ID] [--set k=v]`."""
-    from cetd_lib.multitask import rl
 
     parser = argparse.ArgumentParser(
         prog="python -m cetd_lib mutation-rl",
@@ -169,11 +199,10 @@ def mutation_rl(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     args = parser.parse_args(argv)
     s = start(args.params, args.run_id, args.set, kind="mutation_rl")
-    with s.run:
-        summary = rl.run_mutation_rl(s.params, s.run)
-    print(summary["mutation_rl/verdict"])
+    results = _run_study("mutation_rl", s)
+    print(results.rl_summary["mutation_rl/verdict"])
     print("run record:", s.run.dir)
-    print("training report:", write_training_report(s.params.run.outputs_dir, s.run))
+    print("training report:", results.training_report)
     return 0
 
 
@@ -182,4 +211,5 @@ COMMANDS = {
     "multitask-data": multitask_data,
     "multitask-train": multitask_train,
     "mutation-rl": mutation_rl,
+    "study": study,
 }

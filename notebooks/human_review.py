@@ -45,11 +45,14 @@ run_id = ""
 overrides = []
 
 # %%
+from IPython.display import Markdown, display
+
 from cetd_lib import review
 from cetd_lib import session as cetd_session
+from cetd_lib.studies import review as review_study
+from cetd_lib.studies.common import report_markdown
 
 s = cetd_session.start(params_file, run_id, overrides, kind="human_review")
-P = s.params
 print("run:", s.run.dir)
 
 # %% [markdown]
@@ -59,12 +62,11 @@ print("run:", s.run.dir)
 # baseline and says so below. Explanations: the samples in the multitask run's `results.json`.
 
 # %%
-material = review.load_material(P)
-print(material.note)
-store = review.ReviewStore(review.store_path(P))
-rs = review.ReviewSession.start(store, material, P.review)
+opened = review_study.start(s)
+rs = opened.session
+print(opened.material.note)
 print(rs.describe(), "· kind:", rs.kind.name, "· rubric:", ", ".join(rs.kind.criteria))
-print("store:", store.path)
+print("store:", rs.store.path)
 
 # %% [markdown]
 # ## Rate
@@ -94,21 +96,6 @@ print(review.text_form(item, total=len(rs.items)))
 # not rated).
 
 # %%
-ratings = store.ratings(rs.session_id)
-summary = review.summarize(ratings, material.sources, kind=rs.kind)
-print(summary.to_markdown())
-verdict = review.verdict(rs.kind, ratings, P, material.origin)  # None for requirements
-if verdict is not None:
-    print(review.verdict_text(verdict))
-paths = review.export(ratings, summary, s.run.dir / "artifacts")
-s.run.write_summary(
-    {
-        "session_id": rs.session_id,
-        "origin": material.origin,
-        "note": material.note,
-        **summary.to_dict(),
-        **({f"{rs.kind.name}_rating": verdict} if verdict else {}),
-    }
-)
-s.run.finish()
-print({k: str(v) for k, v in paths.items()})
+results = review_study.run(s, opened)
+display(Markdown(report_markdown(results, "Ratings", "Seed target")))
+print({k: str(v) for k, v in results.files.items()})

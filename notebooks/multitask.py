@@ -38,61 +38,28 @@ overrides = []
 # %%
 import json
 
-import matplotlib.pyplot as plt
+from IPython.display import Markdown, display
 
 from cetd_lib import session as cetd_session
-from cetd_lib.multitask.train import (
-    run_multitask,
-    summary_table,
-    targets_markdown,
-    untargeted_markdown,
-)
-from cetd_lib.tracking.live import LiveMetrics
-from cetd_lib.tracking.report import write_report
+from cetd_lib.multitask.train import summary_table
+from cetd_lib.studies import multitask
+from cetd_lib.studies.common import figure_image, report_markdown
 
 s = cetd_session.start(params_file, run_id, overrides, kind="multitask")
-P = s.params
-print(P.multitask_train.base_model, "phases (max epochs):", P.multitask_train.phase_epochs)
+cfg = s.params.multitask_train
+print(cfg.base_model, "phases (max epochs):", cfg.phase_epochs)
+
+# %% [markdown]
+# ## The study: `cetd_lib.studies.multitask.run`
+# Data, the model, the curriculum with its gates, the exported best checkpoint and the held-out
+# evaluation; results.json, the summary, the report and a training report are written.
 
 # %%
-with LiveMetrics.from_config(s.run, P.dashboard, report_to=P.run.report_to) as live:
-    results = run_multitask(P, s.run, live=live)
-print(json.dumps(summary_table(results), indent=2))
+results = multitask.run(s)
+print(json.dumps(summary_table(results.evaluation), indent=2))
+print("report:", s.run.dir / "report.md")
+print("training report:", results.training_report)
+display(Markdown(report_markdown(results, "Gates", "Seed targets", "Measured")))
 
 # %%
-fig, ax = plt.subplots(figsize=(7, 3))
-epochs = results["epochs"]
-ax.plot([e["epoch"] for e in epochs], [e["val/loss"] for e in epochs], marker="o")
-for e in epochs:
-    ax.annotate(e["phase"].split("_")[0], (e["epoch"], e["val/loss"]), fontsize=7)
-ax.set_xlabel("epoch")
-ax.set_ylabel("val loss (phase's tasks)")
-fig.tight_layout()
-fig.savefig(s.run.artifact("multitask_val_loss.png"))
-
-# %%
-gates = "\n".join(
-    f"- {g['phase']}: **{g['event']}** ({g.get('gate') or 'plateau'}, value {g.get('value')})"
-    for g in results["gates"]
-)
-cfg = P.multitask_train
-report = write_report(
-    s.run.dir / "report.md",
-    f"Multi-task run {s.run.run_id}",
-    {
-        "Setup": f"base {cfg.base_model}; max epochs {cfg.phase_epochs}",
-        "Gates": gates,
-        "Seed targets": targets_markdown(results),
-        "Measured without a seed target": untargeted_markdown(results),
-        "Files": "results.json, artifacts/multitask/events.json, "
-        "artifacts/multitask/best/, artifacts/multitask_val_loss.png",
-    },
-)
-s.run.finish()
-print("report:", report)
-
-# %%
-from cetd_lib.tracking.report import write_training_report
-
-training_report = write_training_report(P.run.outputs_dir, s.run)
-print("training report:", training_report)
+figure_image(multitask.val_loss_figure(results))

@@ -11,12 +11,12 @@ import pytest
 
 from cetd_lib.tracking.dashboard import (
     DashboardConfig,
-    ablation_bars,
     build_dashboard,
     error_analysis,
     notebook_html,
 )
 from cetd_lib.tracking.report import write_training_report
+from cetd_lib.tracking.results import Estimate, ResultsTable, RowSet, SourceRow
 from cetd_lib.tracking.runs import RunRecord
 from cetd_lib.tracking.training_config import save_training_config
 
@@ -35,6 +35,23 @@ def _evaluation(source: str, pass_rates: dict[str, float], failures: dict[str, i
             ]
         },
     }
+
+
+ABLATION_TABLE = ResultsTable(
+    kind="ablation",
+    run_id="ablation-c",
+    confidence=0.95,
+    row_sets={
+        "test": RowSet(
+            ("a", "b", "c", "d"),
+            {
+                "gold": SourceRow(n_apps=4, metrics={"pass_rate": Estimate(0.8, 0.7, 0.9)}),
+                "phase1": SourceRow(n_apps=4, metrics={"pass_rate": Estimate(0.3, 0.2, 0.45)}),
+                "stage2": SourceRow(status="no phase-2 run given"),
+            },
+        )
+    },
+)
 
 
 def make_fake_runs(outputs: Path) -> dict[str, RunRecord]:
@@ -93,17 +110,7 @@ def make_fake_runs(outputs: Path) -> dict[str, RunRecord]:
     runs["phase2"] = phase2
 
     ablation = RunRecord.open(outputs, "ablation-c", kind="ablation", seed=0)
-    (ablation.dir / "results.json").write_text(
-        json.dumps(
-            {
-                "pass_rates": {
-                    "gold": {"mean": 0.8, "ci_low": 0.7, "ci_high": 0.9},
-                    "phase1": {"mean": 0.3, "ci_low": 0.2, "ci_high": 0.45},
-                    "stage2": None,
-                }
-            }
-        )
-    )
+    (ablation.dir / "results.json").write_text(json.dumps(ABLATION_TABLE.to_dict()))
     ablation.write_summary({"pass_rate": 0.8})
     ablation.finish()
     runs["ablation"] = ablation
@@ -153,7 +160,7 @@ def test_dashboard_is_one_offline_file_with_every_plot(fake_outputs):
         "Metric trends of stage1-a",
         "pass-rate histograms",
         "pass rate by source",
-        "ablation chart",
+        "pass rate by source, test",
         "failure classes by source",
         "losses across runs",
         "summary by run",
@@ -183,12 +190,18 @@ def test_error_analysis_groups_failures_and_flags_weak_categories(fake_outputs):
     assert "below 0.5" in text
 
 
-def test_ablation_bars_read_results_json_with_cis():
-    bars = ablation_bars({"pass_rates": {"gold": {"mean": 0.8, "ci_low": 0.7, "ci_high": 0.9}}})
-    assert [(b.source, b.pass_rate, b.low, b.high) for b in bars] == [("gold", 0.8, 0.7, 0.9)]
-    listed = ablation_bars({"ablation": [{"source": "x", "pass_rate": 0.5, "ci": [0.4, 0.6]}]})
-    assert (listed[0].low, listed[0].high) == (0.4, 0.6)
-    assert ablation_bars({"pass_rates": {"stage2": None}}) == []
+def test_table_bars_are_the_measured_sources_with_their_cis(fake_outputs):
+    from cetd_lib.tracking.views import table_bars
+
+    metric, bars = table_bars(ABLATION_TABLE)["test"]
+    assert metric == "pass_rate"
+    assert [(b.source, b.pass_rate, b.low, b.high) for b in bars] == [
+        ("gold", 0.8, 0.7, 0.9),
+        ("phase1", 0.3, 0.2, 0.45),
+    ]
+    text = fake_outputs[2].read_text()
+    assert '<td>stage2</td><td><span class="muted">no phase-2 run given</span></td>' in text
+    assert "<td>gold</td><td>4</td><td>0.8 [0.7, 0.9]</td>" in text
 
 
 def test_empty_outputs_give_a_page_saying_so(tmp_path):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import doctest
+import json
 import math
 from pathlib import Path
 
@@ -22,6 +23,7 @@ from cetd_lib.multitask.rl import (
     train_mutation_rl,
 )
 from cetd_lib.multitask.rl_config import MutationRLConfig
+from cetd_lib.tracking.results import read_results_table
 
 NO_CACHE = HarnessConfig(cache=False)
 MODULE = '''def grade(score):
@@ -223,7 +225,9 @@ def test_run_mutation_rl_records_before_after_curves_and_an_honest_verdict(
         },
     )
     with RunRecord.open(tmp_path, "mrl") as run:
-        summary = rl.run_mutation_rl(params, run)
+        summary = rl.run_mutation_rl(
+            params.mutation_rl, run, harness=params.harness, dashboard=params.dashboard
+        )
     assert summary["mutation_rl/heldout_modules"] == ["held_app/grades.py"]
     assert summary["mutation_rl/score_after"] > summary["mutation_rl/score_before"]
     assert (
@@ -238,8 +242,21 @@ def test_run_mutation_rl_records_before_after_curves_and_an_honest_verdict(
 
 
 def test_cli_writes_the_run_record_and_the_training_report(tmp_path, monkeypatch, capsys):
-    def fake_run(params, run):  # the RL itself is tested above; this is the CLI's wiring
-        summary = {"mutation_rl/verdict": "held-out mutation score 0.000 -> 0.000: NOT improved"}
+    def fake_run(config, run, **sections):  # the RL itself is tested above: the CLI's wiring
+        assert config.base_model == "tiny-random"
+        assert isinstance(sections["harness"], HarnessConfig)
+        summary = {
+            "mutation_rl/algorithm": "rloo",
+            "mutation_rl/base_model": "tiny-random",
+            "mutation_rl/steps": 2,
+            "mutation_rl/train_modules": ["a"],
+            "mutation_rl/heldout_modules": ["b", "c"],
+            "mutation_rl/score_before": 0.25,
+            "mutation_rl/score_after": 0.5,
+            "mutation_rl/usable_share_before": 1.0,
+            "mutation_rl/usable_share_after": 0.5,
+            "mutation_rl/verdict": "held-out mutation score 0.250 -> 0.500: NOT improved",
+        }
         run.write_summary(summary)
         return summary
 
@@ -252,3 +269,10 @@ def test_cli_writes_the_run_record_and_the_training_report(tmp_path, monkeypatch
     assert run_dir.name.startswith("mutation_rl-")
     (report,) = (tmp_path / "reports").glob("training-*.md")
     assert run_dir.name in report.read_text()
+    # the study's results.json: the held-out scores before and after RL in the shared table
+    table = read_results_table(json.loads((run_dir / "results.json").read_text()))
+    block = table.row_sets["heldout"]
+    assert block.app_ids == ("b", "c") and list(block.sources) == ["before_rl", "after_rl"]
+    assert table.metric("heldout", "after_rl", "mutation_score").value == 0.5
+    assert "| after RL | 0.500 | 0.500 |" in (run_dir / "report.md").read_text()
+    assert json.loads((run_dir / "manifest.json").read_text())["status"] == "completed"

@@ -44,6 +44,41 @@ def test_every_notebook_is_paired_with_a_percent_script_that_agrees_with_it():
     assert cells(drifted) != cells(jupytext.read(scripts[0]))
 
 
+MAX_CODE_LINES = 60
+
+
+def code_lines(script: Path) -> int:
+    """Lines of code in the code cells of a jupytext script: no blank lines, no comments."""
+    import jupytext
+
+    return sum(
+        1
+        for cell in jupytext.read(script).cells
+        if cell.cell_type == "code"
+        for line in cell.source.splitlines()
+        if line.strip() and not line.strip().startswith("#")
+    )
+
+
+def test_code_lines_count_code_only(tmp_path):
+    script = tmp_path / "x.py"
+    script.write_text(
+        "# %% [markdown]\n# # Title\n# x = 1\n\n# %%\n# a comment\nx = 1\n\ny = [\n    x,\n]\n"
+    )
+    assert code_lines(script) == 4
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_is_a_thin_driver(notebook):
+    """A notebook sets parameters, calls its study and draws (STYLE.md): past MAX_CODE_LINES
+    it is hiding a library function."""
+    lines = code_lines(notebook.with_suffix(".py"))
+    assert lines <= MAX_CODE_LINES, (
+        f"{notebook.stem}.py has {lines} code lines (> {MAX_CODE_LINES}): move the study into "
+        "cetd_lib/studies/"
+    )
+
+
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.stem)
 def test_committed_notebook_is_stripped_and_parameterised(notebook):
     nb = nbformat.read(notebook, as_version=4)

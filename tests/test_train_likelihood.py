@@ -181,3 +181,31 @@ def test_stage2_scores_with_the_first_orchestra_member():
     finally:
         del SCORERS["overlap-test"]
     assert Stage2Config().likelihood_scorer == "teacher_forced"
+
+
+def test_rewards_are_callable_objects_trl_names_by_their_reward():
+    """TRL 1.16 names a reward function `getattr(f, "__name__", type(f).__name__)`
+    (trl.trainer.utils.get_callable_name): the names give the logged keys
+    rewards/<name>/..., so each reward object carries its own, and none is async."""
+    from trl.trainer.utils import get_callable_name, is_async_callable
+
+    from cetd_lib.train.likelihood import LikelihoodReward, SumReward
+    from cetd_lib.train.reward import ReconstructionReward, make_reconstruction_reward
+
+    reconstruction = make_reconstruction_reward(
+        APPS, reconstruct_fn=lambda apps, lists: [0.25] * len(apps)
+    )
+    likelihood, _ = _reward()
+    both = sum_rewards(reconstruction, likelihood)
+    for name, reward, cls in [
+        ("reconstruction", reconstruction, ReconstructionReward),
+        ("likelihood", likelihood, LikelihoodReward),
+        ("both", both, SumReward),
+    ]:
+        assert isinstance(reward, cls) and get_callable_name(reward) == name
+        assert not is_async_callable(reward)
+    assert both.log is reconstruction.log and both.parts == (reconstruction, likelihood)
+    gold = format_requirements(APPS["scale"].requirements)
+    (value,) = both(None, [gold], app_id=["scale"])
+    assert value == pytest.approx(0.25 + likelihood.ceilings["scale"])
+    assert len(reconstruction.log.steps) == len(likelihood.log.steps) == 1

@@ -31,6 +31,7 @@ from typing import Any, Literal
 from cetd_lib.apps.app import App
 from cetd_lib.config_field import help_field
 from cetd_lib.evaluation.phase2 import evaluate_with_records
+from cetd_lib.harness.config import HarnessConfig, OrchestraConfig
 from cetd_lib.metrics.bleu import bootstrap_ci
 
 # The paired statistics live in cetd_lib.metrics.paired (phase 2 uses them too); re-exported.
@@ -359,8 +360,8 @@ def run_condition(
     apps: Sequence[App],
     *,
     train_apps: Sequence[App],
-    orchestra: Any,
-    harness: Any,
+    orchestra: OrchestraConfig,
+    harness: HarnessConfig,
     backends: Mapping[str, Any],
     outputs_dir: str | Path,
     phase2_run_id: str = "",

@@ -53,6 +53,7 @@ from cetd_lib.evaluation.ladder import (
     drop_rung_name,
     register_drop_rung,
 )
+from cetd_lib.harness.config import HarnessConfig, OrchestraConfig
 from cetd_lib.metrics.paired import apps_needed, holm
 
 log = logging.getLogger(__name__)
@@ -237,7 +238,7 @@ class RungMeasurement:
     seconds: float
 
 
-def sampling_orchestra(orchestra: Any, config: CalibrationConfig) -> Any:
+def sampling_orchestra(orchestra: OrchestraConfig, config: CalibrationConfig) -> Any:
     """The orchestra with the calibration's sampling (n_samples, temperature, k_values)."""
     return dataclasses.replace(
         orchestra,
@@ -252,8 +253,8 @@ def measure_rung(
     family: str,
     apps: Sequence[App],
     *,
-    orchestra: Any,
-    harness: Any,
+    orchestra: OrchestraConfig,
+    harness: HarnessConfig,
     backends: Mapping[str, Any] | None = None,
     seed: int = DEFAULT_LADDER_SEED,
 ) -> RungMeasurement:
@@ -572,8 +573,8 @@ def calibrate_family(
     apps: Sequence[App],
     *,
     config: CalibrationConfig,
-    orchestra: Any,
-    harness: Any,
+    orchestra: OrchestraConfig,
+    harness: HarnessConfig,
     backends: Mapping[str, Any] | None = None,
 ) -> FamilyRun:
     """Measure every rung of `config.ladder` on `apps`, then calibrate each member."""

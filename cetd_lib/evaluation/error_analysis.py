@@ -22,6 +22,7 @@ from typing import Any
 
 from cetd_lib.evaluation.ablation import ABLATION_SOURCES
 from cetd_lib.harness.failures import FailureClass
+from cetd_lib.tracking.series import nanmean
 
 PASSED = "PASSED"  # a sample with no failing test
 #: What error_analysis.ipynb evaluates when it is given no run: requirements (level 4), a weak
@@ -31,11 +32,6 @@ SELF_EVALUATION_SOURCES = ("gold", "phase1", "level3")
 
 def _rate(value: Any) -> float:
     return float("nan") if value is None else float(value)
-
-
-def _nanmean(values: Sequence[float]) -> float:
-    kept = [v for v in values if not math.isnan(v)]
-    return sum(kept) / len(kept) if kept else float("nan")
 
 
 @dataclass(frozen=True)
@@ -70,7 +66,7 @@ class SourceRun:
 
     @property
     def pass_rate(self) -> float:
-        return _nanmean(list(self.pass_rates.values()))
+        return nanmean(list(self.pass_rates.values()))
 
 
 def load_run(run_dir: str | Path) -> dict[str, SourceRun]:
@@ -126,7 +122,7 @@ def worst_apps(runs: Mapping[str, SourceRun], n: int = 5) -> list[dict[str, Any]
     rows = []
     for app_id in app_ids:
         by_source = {name: run.pass_rates.get(app_id, float("nan")) for name, run in runs.items()}
-        mean = _nanmean(list(by_source.values()))
+        mean = nanmean(list(by_source.values()))
         if not math.isnan(mean):
             rows.append({"app_id": app_id, "mean_pass_rate": mean, "by_source": by_source})
     rows.sort(key=lambda r: (r["mean_pass_rate"], r["app_id"]))
@@ -169,7 +165,7 @@ def by_member(runs: Mapping[str, SourceRun]) -> dict[str, dict[str, dict[str, An
                     if record["member"] == member:
                         for cls, k in record["score"]["failure_counts"].items():
                             counts[cls] = counts.get(cls, 0) + k
-            rows[member] = {"pass_rate": _nanmean(list(rates.values())), "failure_counts": counts}
+            rows[member] = {"pass_rate": nanmean(list(rates.values())), "failure_counts": counts}
         out[name] = rows
     return out
 

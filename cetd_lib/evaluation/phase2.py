@@ -16,10 +16,11 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from cetd_lib.apps.app import App, load_apps
+from cetd_lib.apps.app import App, DataConfig, load_apps
 from cetd_lib.apps.requirements import format_requirements
 from cetd_lib.apps.splits import SPLITS, SplitManifest, make_splits
 from cetd_lib.harness.backends import build_orchestra  # noqa: F401 - the notebooks' entry point
+from cetd_lib.harness.config import HarnessConfig, OrchestraConfig
 from cetd_lib.metrics.bleu import bootstrap_ci, corpus_bleu, mean_sentence_bleu
 from cetd_lib.metrics.paired import (
     PairedComparison,
@@ -30,6 +31,7 @@ from cetd_lib.metrics.paired import (
     paired_values,
 )
 from cetd_lib.tracking.criteria import Criterion
+from cetd_lib.tracking.runs import RunRecord
 
 log = logging.getLogger(__name__)
 
@@ -125,7 +127,7 @@ def load_phase2_apps(
     *,
     include_humaneval: bool,
     max_apps: int | None,
-    data_config: Any = None,
+    data_config: DataConfig | None = None,
 ) -> Phase2Apps:
     """Bundled (or user) apps, plus HumanEval if asked, split by a seeded hash of the app id.
 
@@ -155,7 +157,7 @@ def load_phase2_apps(
     return Phase2Apps(splits, manifest, retrieval_pool=full["train"], holdout=holdout)
 
 
-def load_recorded_apps(data_config: Any, run: Any) -> Phase2Apps:
+def load_recorded_apps(data_config: DataConfig, run: RunRecord) -> Phase2Apps:
     """`load_phase2_apps` from the params' `data` section, with the split manifest
     (`splits.json`) and every app's content hash written into the run record `run`: what each
     evaluating notebook does first."""
@@ -240,8 +242,8 @@ def evaluate_source(
     apps: Sequence[App],
     requirements: dict[str, list[str]],
     *,
-    orchestra: Any,
-    harness: Any,
+    orchestra: OrchestraConfig,
+    harness: HarnessConfig,
     backends: dict[str, Any] | None = None,
     screen: RequirementsScreen | None = None,
 ) -> SourceEvaluation:
@@ -258,8 +260,8 @@ def evaluate_with_records(
     apps: Sequence[App],
     requirements: dict[str, list[str]],
     *,
-    orchestra: Any,
-    harness: Any,
+    orchestra: OrchestraConfig,
+    harness: HarnessConfig,
     backends: dict[str, Any] | None = None,
     screen: RequirementsScreen | None = None,
 ) -> tuple[SourceEvaluation, Any]:

@@ -12,6 +12,8 @@ import statistics
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from cetd_lib.harness.config import HarnessConfig
+
 # The answerer: a stand-in for the user who knows the gold requirements and answers only what
 # is asked. It returns the gold item that shares the most content words with the question
 # (ties: the shorter item, then the earlier one); a question sharing none gets no answer. It is
@@ -71,7 +73,7 @@ def clarification_delta_pass(
     *,
     model_questions: Sequence[str],
     max_new_tokens: int,
-    harness: Any = None,
+    harness: HarnessConfig | None = None,
     backend: Any = None,
 ) -> dict[str, Any]:
     """Δpass@1 of the model's own clarifying question, with the gold Q/A as its ceiling.

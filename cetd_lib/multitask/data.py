@@ -556,18 +556,20 @@ def write_build(result: BuildResult, cfg: MultitaskDataConfig, record: RunRecord
     return sheet
 
 
-def build(params: Any, *, run_id: str | None = None, log: Callable[[str], None] = print):
-    """Build every set into a new run record under `params.run.outputs_dir`."""
-    cfg: MultitaskDataConfig = params.multitask_data
-    record = RunRecord.open(
-        params.run.outputs_dir,
-        run_id,
-        kind="mtdata",
-        params_yaml=params.to_yaml(),
-        seed=params.run.seed,
-    )
+def build(
+    cfg: MultitaskDataConfig,
+    record: RunRecord,
+    *,
+    apps_dir: str | None = None,
+    log: Callable[[str], None] = print,
+) -> dict[str, Any]:
+    """Build every set into the run record `record` (summary and report.md; completed on
+    return, failed on an exception); returns the datasheet."""
+    from cetd_lib.apps.splits import SPLITS
+    from cetd_lib.tracking.report import write_report
+
     with record:
-        result = build_sets(cfg, apps_dir=params.data.apps_dir, log=log)
+        result = build_sets(cfg, apps_dir=apps_dir, log=log)
         sheet = write_build(result, cfg, record)
         record.write_summary(
             {
@@ -577,4 +579,18 @@ def build(params: Any, *, run_id: str | None = None, log: Callable[[str], None] 
                 "skipped": sheet["skipped"]["count"],
             }
         )
-    return record, sheet
+        counts = ["| set | " + " | ".join(SPLITS) + " |", "|---" * (len(SPLITS) + 1) + "|"]
+        counts += [
+            f"| {name} | " + " | ".join(str(c.get(s, 0)) for s in SPLITS) + " |"
+            for name, c in sheet["counts"].items()
+        ]
+        write_report(
+            record.dir / "report.md",
+            f"Multi-task data build {record.run_id}",
+            {
+                "Dataset": f"{sheet['version']}, content hash {sheet['content_hash']}",
+                "Examples per set and split": "\n".join(counts),
+                "Skipped": f"{sheet['skipped']['count']} (listed in artifacts/datasheet.json)",
+            },
+        )
+    return sheet

@@ -18,6 +18,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from cetd_lib.harness.config import HarnessConfig
 from cetd_lib.multitask.scores import bleu_chrf, codebleu, pass_at_ks
 
 # ---------------------------------------------------------------------------------------------
@@ -226,7 +227,7 @@ def humaneval_pass_at_k(
     temperature: float,
     top_p: float,
     seed: int,
-    harness: Any = None,
+    harness: HarnessConfig | None = None,
     mode: str = "chat",
 ) -> dict[str, Any]:
     """pass@1 (and pass@10 when n >= 10) over (problem, app) pairs: `n` samples per problem
@@ -297,7 +298,7 @@ def generated_tests(
     max_new_tokens: int,
     max_mutants: int,
     seed: int,
-    harness: Any = None,
+    harness: HarnessConfig | None = None,
 ) -> dict[str, Any]:
     """Greedy test file per code->test pair; pass@1 = share whose tests all pass on the
     reference code; line coverage of the reference modules (coverage.py, in the sandbox) by

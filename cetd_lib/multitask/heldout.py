@@ -14,6 +14,7 @@ from typing import Any
 
 import torch
 
+from cetd_lib.harness.config import HarnessConfig
 from cetd_lib.multitask import evaluate as ev
 from cetd_lib.multitask.clarification_delta import clarification_delta_pass
 from cetd_lib.multitask.explanation_review import explanation_context, explanation_rating
@@ -80,7 +81,7 @@ def evaluate_model(
     config: MultitaskTrainConfig,
     *,
     baseline_pass_at_1: float | None,
-    harness: Any = None,
+    harness: HarnessConfig | None = None,
 ) -> dict[str, Any]:
     """Per-task metrics on the test split, and the seed targets as met / missed."""
     model.eval()

@@ -4,7 +4,7 @@
     reward(prompts, completions, target_id=[...])     # TRL reward shape -> list[float | None]
     reward.last_infos                                 # per completion: killed, failure class ...
     result = train_mutation_rl(model, tokenizer, train_targets, reward, MutationRLConfig(), out)
-    summary = run_mutation_rl(params, run)            # before/after on held-out modules
+    summary = run_mutation_rl(config, run, harness=..., dashboard=...)  # held-out before/after
 
 The reward of a generated test file for a module is its mutation kill rate in [0, 1]
 (`cetd_lib.mutation`): 0 when the file does not parse, does not collect, or has a test that
@@ -35,9 +35,13 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from cetd_lib.harness.config import HarnessConfig
+from cetd_lib.models.completions import completion_text
 from cetd_lib.multitask.rl_config import MutationRLConfig
 from cetd_lib.mutation import Mutant, MutationConfig, MutationScore, generate_mutants
 from cetd_lib.mutation import mutation_scores as _mutation_scores
+from cetd_lib.tracking.dashboard import DashboardConfig
+from cetd_lib.tracking.runs import RunRecord
 
 if TYPE_CHECKING:
     from cetd_lib.tracking.live import LiveMetrics
@@ -97,17 +101,6 @@ def prompt_for_tests(target: MutationTarget) -> list[dict[str, str]]:
 _FENCE = re.compile(r"```[ \t]*(?:python|py)?[ \t]*\n(.*?)(?:```|\Z)", re.DOTALL)
 
 
-def completion_text(completion: Any) -> str:
-    """TRL hands conversational completions as message lists, plain ones as strings."""
-    if isinstance(completion, str):
-        return completion
-    if isinstance(completion, Sequence):
-        return "".join(
-            str(m.get("content", "")) if isinstance(m, Mapping) else str(m) for m in completion
-        )
-    return str(completion)
-
-
 def extract_test_code(completion: Any) -> str:
     """The first fenced block (closed or not), else the whole text.
 
@@ -150,7 +143,7 @@ class KillRateReward:
         targets: Sequence[MutationTarget],
         config: MutationConfig | None = None,
         *,
-        harness: Any = None,
+        harness: HarnessConfig | None = None,
         cache: Any = "auto",
     ) -> None:
         self.targets = {t.target_id: t for t in targets}
@@ -183,7 +176,6 @@ class KillRateReward:
     def cache(self) -> Any:
         if self._cache == "auto":
             from cetd_lib.harness.cache import open_cache
-            from cetd_lib.harness.config import HarnessConfig
 
             harness = self.harness or HarnessConfig()
             self._cache = open_cache(harness) if harness.cache else None
@@ -256,7 +248,7 @@ def make_kill_rate_reward(
     targets: Sequence[MutationTarget],
     config: MutationConfig | None = None,
     *,
-    harness: Any = None,
+    harness: HarnessConfig | None = None,
     cache: Any = "auto",
 ) -> KillRateReward:
     """The kill-rate reward bound to `targets` (dataset column `target_id` picks one per row).
@@ -327,7 +319,7 @@ def train_mutation_rl(
     config: MutationRLConfig,
     out_dir: str | Path,
     *,
-    run: Any = None,
+    run: RunRecord | None = None,
     live: LiveMetrics | None = None,
 ) -> tuple[Any, MutationRLTrainResult]:
     """RL-train `model` (a LoRA adapter is added unless it is already a peft model) on
@@ -480,7 +472,15 @@ def _split_targets(apps: Sequence[Any], config: MutationRLConfig, seed: int):
     return train_targets, heldout_targets
 
 
-def run_mutation_rl(params: Any, run: Any) -> dict[str, Any]:
+def run_mutation_rl(
+    config: MutationRLConfig,
+    run: RunRecord,
+    *,
+    harness: HarnessConfig,
+    dashboard: DashboardConfig,
+    apps_dir: str | None = None,
+    report_to: Sequence[str] = (),
+) -> dict[str, Any]:
     """Mutation score before/after RL on held-out modules, reward curve and KL -> `run`.
 
     Writes `mutation_rl/eval/*` metrics, artifacts `mutation_rl/eval.json` and
@@ -492,9 +492,8 @@ def run_mutation_rl(params: Any, run: Any) -> dict[str, Any]:
     from cetd_lib.tracking.live import LiveMetrics
     from cetd_lib.tracking.runs import set_seed, write_json_atomic
 
-    config: MutationRLConfig = params.mutation_rl
     set_seed(config.seed)
-    apps = load_apps(params.data.apps_dir)
+    apps = load_apps(apps_dir)
     train_targets, heldout_targets = _split_targets(apps, config, config.seed)
     log.info(
         "mutation_rl: %d training modules, %d held-out modules",
@@ -502,10 +501,10 @@ def run_mutation_rl(params: Any, run: Any) -> dict[str, Any]:
         len(heldout_targets),
     )
     model, tokenizer = load_base(config.base_model)
-    train_reward = make_kill_rate_reward(train_targets, config.mutation, harness=params.harness)
-    eval_reward = make_kill_rate_reward(heldout_targets, config.mutation, harness=params.harness)
+    train_reward = make_kill_rate_reward(train_targets, config.mutation, harness=harness)
+    eval_reward = make_kill_rate_reward(heldout_targets, config.mutation, harness=harness)
 
-    with LiveMetrics.from_config(run, params.dashboard, report_to=params.run.report_to) as live:
+    with LiveMetrics.from_config(run, dashboard, report_to=report_to) as live:
         before = evaluate_policy(
             model, tokenizer, heldout_targets, eval_reward, config.eval_max_new_tokens
         )

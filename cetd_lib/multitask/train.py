@@ -20,8 +20,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from cetd_lib.harness.config import HarnessConfig
 from cetd_lib.multitask import evaluate as ev
 from cetd_lib.multitask.checkpoints import export_final, save_atomic
+from cetd_lib.multitask.config import MultitaskDataConfig
 from cetd_lib.multitask.curriculum import PHASES, Curriculum, seed_gates
 from cetd_lib.multitask.explanation_review import attach_rating, stored_explanation_ratings
 from cetd_lib.multitask.heldout import evaluate_model, heldout_humaneval
@@ -30,7 +32,8 @@ from cetd_lib.multitask.scores import entity_names, ontology_utilization
 from cetd_lib.multitask.train_config import MultitaskTrainConfig
 from cetd_lib.multitask.train_data import MultitaskData, sample
 from cetd_lib.multitask.trainer import Trainer
-from cetd_lib.review import store_path
+from cetd_lib.tracking.live import LiveMetrics
+from cetd_lib.tracking.runs import RunRecord
 
 log = logging.getLogger(__name__)
 
@@ -104,7 +107,7 @@ def run_curriculum(
     out_dir: Path,
     *,
     log_metrics: Callable[..., Any] | None = None,
-    harness: Any = None,
+    harness: HarnessConfig | None = None,
     on_event: Callable[[dict[str, Any]], None] | None = None,
 ) -> dict[str, Any]:
     """Train phase by phase until the curriculum is done; keep the best joint checkpoint in
@@ -184,11 +187,18 @@ def run_curriculum(
 # ---------------------------------------------------------------------------------------------
 
 
-def load_data(params: Any, run: Any) -> MultitaskData:
-    """The data build named by `data_run_id`, or a fresh build into this run's record."""
-    config: MultitaskTrainConfig = params.multitask_train
+def load_data(
+    config: MultitaskTrainConfig,
+    run: RunRecord,
+    *,
+    data_config: MultitaskDataConfig,
+    outputs_dir: str | Path,
+    apps_dir: str | None = None,
+) -> MultitaskData:
+    """The data build named by `data_run_id` (under `outputs_dir`), or a fresh build by
+    `data_config` into this run's record."""
     if config.data_run_id:
-        artifacts = Path(params.run.outputs_dir) / "runs" / config.data_run_id / "artifacts"
+        artifacts = Path(outputs_dir) / "runs" / config.data_run_id / "artifacts"
         if not artifacts.is_dir():
             raise FileNotFoundError(
                 f"multitask_train.data_run_id={config.data_run_id!r}: {artifacts} does not exist"
@@ -197,19 +207,33 @@ def load_data(params: Any, run: Any) -> MultitaskData:
     from cetd_lib.multitask.data import build_sets, write_build
 
     if not run.artifact("datasheet.json").exists():
-        result = build_sets(params.multitask_data, apps_dir=params.data.apps_dir)
-        write_build(result, params.multitask_data, run)
+        result = build_sets(data_config, apps_dir=apps_dir)
+        write_build(result, data_config, run)
     return MultitaskData.from_artifacts(run.artifact("datasheet.json").parent)
 
 
-def run_multitask(params: Any, run: Any, *, live: Any = None) -> dict[str, Any]:
-    """Data -> model -> curriculum -> export -> held-out evaluation; writes results.json."""
+def run_multitask(
+    config: MultitaskTrainConfig,
+    run: RunRecord,
+    *,
+    data_config: MultitaskDataConfig,
+    harness: HarnessConfig,
+    outputs_dir: str | Path,
+    review_store: Path,
+    apps_dir: str | None = None,
+    live: LiveMetrics | None = None,
+) -> dict[str, Any]:
+    """Data -> model -> curriculum -> export -> held-out evaluation; writes results.json.
+
+    `outputs_dir`: where `data_run_id` and `export_dir` are; `review_store`: the review store
+    whose ratings of this run's explanations are attached when present."""
     from cetd_lib.tracking.runs import set_seed, write_json_atomic
 
-    config: MultitaskTrainConfig = params.multitask_train
     started = time.perf_counter()
     set_seed(config.seed)
-    data = load_data(params, run)
+    data = load_data(
+        config, run, data_config=data_config, outputs_dir=outputs_dir, apps_dir=apps_dir
+    )
     heads = HeadSpec.from_vocabularies(
         data.quality_vocab, data.security_vocab, config.max_pos_weight
     )
@@ -227,16 +251,16 @@ def run_multitask(params: Any, run: Any, *, live: Any = None) -> dict[str, Any]:
 
     log_metrics = live.log if live is not None else run.log_metrics
     trained = run_curriculum(model, data, config, out, log_metrics=log_metrics,
-                             harness=params.harness, on_event=on_event)  # fmt: skip
+                             harness=harness, on_event=on_event)  # fmt: skip
     write_json_atomic(events_path, trained["events"])
     train_s = time.perf_counter() - started
-    final = Path(params.run.outputs_dir) / config.export_dir
+    final = Path(outputs_dir) / config.export_dir
     kept = export_final(out / "best", final)
     best = MultitaskModel.load(final)
     results = evaluate_model(best, data, config, baseline_pass_at_1=trained["pass_at_1_code_only"],
-                             harness=params.harness)  # fmt: skip
+                             harness=harness)  # fmt: skip
     # human ratings of this run's explanations, if a review of them is already stored
-    attach_rating(results, stored_explanation_ratings(store_path(params), run.run_id),
+    attach_rating(results, stored_explanation_ratings(review_store, run.run_id),
                   target=config.explanation_rating_target, run_id=run.run_id)  # fmt: skip
     gates = [
         e

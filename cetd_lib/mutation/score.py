@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from cetd_lib.harness.config import HarnessConfig
 from cetd_lib.mutation.config import MutationConfig
 from cetd_lib.mutation.mutants import Mutant
 from cetd_lib.mutation.variants import SOURCE_COUPLED, equivalent_variants
@@ -78,7 +79,7 @@ def mutation_score(
     mutants: list[Mutant],
     config: MutationConfig | None = None,
     *,
-    harness: Any = None,
+    harness: HarnessConfig | None = None,
     cache: Any = None,
 ) -> MutationScore:
     """Run `tests` on the original `sources`, then on every mutant of `module` (the other
@@ -95,7 +96,7 @@ def mutation_scores(
     mutants: list[Mutant],
     config: MutationConfig | None = None,
     *,
-    harness: Any = None,
+    harness: HarnessConfig | None = None,
     cache: Any = None,
 ) -> list[MutationScore]:
     """`mutation_score` for several test suites of one module, batched: one `run_many` for the

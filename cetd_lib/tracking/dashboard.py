@@ -33,16 +33,17 @@ from cetd_lib.tracking.figures import (
     runs_bar_figure,
 )
 from cetd_lib.tracking.html import esc, fmt, table
+from cetd_lib.tracking.results import ResultsTable
 from cetd_lib.tracking.runs import write_text_atomic
 from cetd_lib.tracking.series import metric_group, split_phase
 from cetd_lib.tracking.views import (
     FailingApp,
     RunView,
     _finite,
-    ablation_bars,
     error_analysis,
     load_runs,
     source_bars,
+    table_bars,
 )
 
 
@@ -264,7 +265,11 @@ def _curves_html(run: RunView) -> str:
 
 
 def _evaluations_html(run: RunView) -> str:
+    """Pass rates by source per row set from results.json's shared table; a run without one
+    (or from before it) shows its artifacts/evaluation-*.json instead, and says why."""
     parts = []
+    if run.results_note:
+        parts.append(f'<p class="flag">{esc(run.results_note)}</p>')
     if run.evaluations:
         distributions = {
             s: _finite((ev.get("pass_rates") or {}).values()) for s, ev in run.evaluations.items()
@@ -276,7 +281,7 @@ def _evaluations_html(run: RunView) -> str:
                 + _img(pass_rate_figure(distributions), "pass-rate histograms")
             )
         bars = source_bars(run.evaluations)
-        if bars:
+        if bars and run.table is None:
             parts.append(
                 "<h3>Pass rate by source</h3>"
                 + _img(
@@ -284,20 +289,44 @@ def _evaluations_html(run: RunView) -> str:
                     "pass rate by source",
                 )
             )
-    ablation = ablation_bars(run.results)
-    if run.evaluations and not any(b.low is not None for b in ablation):
-        ablation = []  # the bars above already show these sources, with bootstrap CIs
-    if ablation:
-        rows = [
-            [esc(b.source), fmt(b.pass_rate), f"[{fmt(b.low)}, {fmt(b.high)}]"] for b in ablation
-        ]
+    if run.table is not None:
+        parts.append(_table_html(run.table))
+    return "".join(parts)
+
+
+def _chart(row_set: str, metric: str, bars: list, confidence: float) -> str:
+    name = metric.replace("_", " ")
+    figure = bars_with_ci_figure(bars, f"{name}, {confidence:.0%} CI (results.json)")
+    return _img(figure, f"{name} by source, {row_set}")
+
+
+def _table_html(results: ResultsTable) -> str:
+    """Per row set: a chart of the pass rate (or another metric with CIs) by source, and every
+    metric of every source."""
+    parts = []
+    charts = table_bars(results)
+    for row_set, block in results.row_sets.items():
+        metrics = sorted({m for row in block.sources.values() for m in row.metrics})
+        rows = []
+        for source, row in block.sources.items():
+            if not row.measured:
+                rows.append(
+                    [esc(source), f'<span class="muted">{esc(row.status)}</span>']
+                    + [""] * len(metrics)
+                )
+                continue
+            cells = []
+            for name in metrics:
+                e = row.metrics.get(name)
+                value = fmt(e.value) if e is not None else "—"
+                if e is not None and e.ci_low is not None:
+                    value += f" [{fmt(e.ci_low)}, {fmt(e.ci_high)}]"
+                cells.append(value)
+            rows.append([esc(source), str(row.n_apps), *cells])
         parts.append(
-            "<h3>Ablation: pass rate by requirement source</h3>"
-            + _img(
-                bars_with_ci_figure(ablation, "pass rate with CI (from results.json)"),
-                "ablation chart",
-            )
-            + table(["source", "pass rate", "CI"], rows)
+            f"<h3>Results by source: {esc(row_set)} ({len(block.app_ids)} apps)</h3>"
+            + (_chart(row_set, *charts[row_set], results.confidence) if row_set in charts else "")
+            + table(["source", "apps", *map(esc, metrics)], rows)
         )
     return "".join(parts)
 

@@ -13,6 +13,12 @@ from pathlib import Path
 from typing import Any
 
 from cetd_lib.tracking.figures import SourceBar
+from cetd_lib.tracking.results import (
+    ResultsSchemaError,
+    ResultsTable,
+    RowSet,
+    read_results_table,
+)
 from cetd_lib.tracking.runs import RunRecord, list_runs
 from cetd_lib.tracking.series import metric_series
 
@@ -31,6 +37,8 @@ class RunView:
     rows: list[dict[str, Any]]
     evaluations: dict[str, dict[str, Any]]  # source -> artifacts/evaluation-<source>.json
     results: dict[str, Any]  # results.json, {} when absent
+    table: ResultsTable | None = None  # its shared table (tracking.results), when it has one
+    results_note: str = ""  # why a results.json present is not shown (written before the table)
 
     @property
     def wall_time_s(self) -> float | None:
@@ -59,6 +67,13 @@ def load_run_view(record: RunRecord) -> RunView:
     for path in sorted((record.dir / "artifacts").glob("evaluation-*.json")):
         evaluations[path.stem.removeprefix("evaluation-")] = _read_json(path)
     results_path = record.dir / "results.json"
+    results = _read_json(results_path) if results_path.exists() else {}
+    table, note = None, ""
+    if results:
+        try:
+            table = read_results_table(results, str(results_path))
+        except ResultsSchemaError as exc:
+            note = str(exc)
     return RunView(
         run_id=record.run_id,
         dir=record.dir,
@@ -69,7 +84,9 @@ def load_run_view(record: RunRecord) -> RunView:
         summary=record.summary(),
         rows=record.metrics(),
         evaluations=evaluations,
-        results=_read_json(results_path) if results_path.exists() else {},
+        results=results,
+        table=table,
+        results_note=note,
     )
 
 
@@ -113,41 +130,35 @@ def source_bars(evaluations: Mapping[str, Mapping[str, Any]], seed: int = 0) -> 
     return bars
 
 
-def ablation_bars(results: Mapping[str, Any]) -> list[SourceBar]:
-    """Pass rate per source from a run's results.json, with CIs where recorded.
+def chart_metric(block: RowSet) -> str | None:
+    """What a row set's chart shows: `pass_rate` when recorded, else the first metric with a
+    CI (a review's win rate), else None (nothing to chart with intervals)."""
+    rows = [row for row in block.sources.values() if row.measured]
+    if any("pass_rate" in row.metrics for row in rows):
+        return "pass_rate"
+    for row in rows:
+        for name, value in row.metrics.items():
+            if value.ci_low is not None:
+                return name
+    return None
 
-    Reads the first block (`ablation`, `pass_rates`, `summary`, `sources`, `by_source`, then any
-    other top-level value) shaped as `{name: {"pass_rate"|"mean": x, "ci_low": lo, "ci_high": hi}}`
-    (or `"ci": [lo, hi]`), or as a list of such rows with a `source` key. Unmeasured rows (None)
-    are skipped.
-    """
-    preferred = ("ablation", "pass_rates", "summary", "sources", "by_source")
-    keys = [k for k in preferred if k in results] + [k for k in results if k not in preferred]
-    for key in keys:
-        block = results[key]
-        if isinstance(block, Mapping):
-            items = [{"source": n, **row} for n, row in block.items() if isinstance(row, dict)]
-        elif isinstance(block, list):
-            items = [row for row in block if isinstance(row, dict)]
-        else:
+
+def table_bars(table: ResultsTable) -> dict[str, tuple[str, list[SourceBar]]]:
+    """row set -> (metric, one bar per measured source with its CI), from the shared table;
+    the metric is `chart_metric`'s, row sets without one are left out."""
+    out = {}
+    for row_set, block in table.row_sets.items():
+        metric = chart_metric(block)
+        if metric is None:
             continue
         bars = []
-        for row in items:
-            value = row.get("pass_rate", row.get("mean"))
-            if not isinstance(value, (int, float)) or math.isnan(value):
-                continue
-            ci = row.get("ci") or row.get("pass_rate_ci") or (row.get("ci_low"), row.get("ci_high"))
-            low, high = (_finite_or_none(v) for v in (list(ci) + [None, None])[:2])
-            bars.append(SourceBar(str(row.get("source", "?")), float(value), low, high))
+        for source, row in block.sources.items():
+            value = row.metrics.get(metric)
+            if row.measured and value is not None and value.value is not None:
+                bars.append(SourceBar(source, value.value, value.ci_low, value.ci_high))
         if bars:
-            return bars
-    return []
-
-
-def _finite_or_none(value: Any) -> float | None:
-    if isinstance(value, (int, float)) and not math.isnan(value):
-        return float(value)
-    return None
+            out[row_set] = (metric, bars)
+    return out
 
 
 def app_category(app_id: str, evaluation: Mapping[str, Any]) -> str:

@@ -44,67 +44,75 @@ from cetd_lib.apps.signatures import signature_items
 from cetd_lib.harness.likelihood import AnswerScorer, code_answer, likelihood_gain
 from cetd_lib.harness.prompts import PROMPT_VERSION, Prompt, build_prompt
 from cetd_lib.metrics.bleu import sentence_bleu
+from cetd_lib.models.completions import completion_text
 from cetd_lib.train.config import GuardConfig
 from cetd_lib.train.guard import AppFingerprint, check_requirements, fingerprint
-from cetd_lib.train.reward import (
-    RewardLog,
-    RewardRecord,
-    completion_text,
-    require_app_ids,
-    summarize,
-)
+from cetd_lib.train.reward import RewardLog, RewardRecord, require_app_ids, summarize
 
 log = logging.getLogger(__name__)
 
 
-def make_likelihood_reward(
-    apps_by_id: Mapping[str, App],
-    scorer: AnswerScorer,
-    guard_config: GuardConfig | None = None,
-    *,
-    prompt_version: str = PROMPT_VERSION,
-    cap: str = "gold",
-) -> Callable[..., list[float | None]]:
-    """A TRL reward function `(prompts, completions, app_id=[...], **kw) -> list[float]`
-    paying `likelihood_gain` (module docstring); its `.log` is a `RewardLog` whose records
-    carry the gain as `reward` (pass_rate None: nothing is rebuilt). `cap`: "gold" or "none".
+class LikelihoodReward:
+    """The likelihood reward as TRL calls it: `(prompts, completions, app_id=[...], **kw) ->
+    list[float]`, paying `likelihood_gain` (module docstring). `.log` is a `RewardLog` whose
+    records carry the gain as `reward` (pass_rate None: nothing is rebuilt); `.baselines` and
+    `.ceilings` the per-app constants scored so far. `cap`: "gold" or "none". TRL names it by
+    its `__name__`: "likelihood".
     """
-    if cap not in ("gold", "none"):
-        raise ValueError(f"likelihood cap {cap!r}: expected 'gold' or 'none'")
-    guard = guard_config or GuardConfig()
-    fingerprints: dict[str, AppFingerprint] = {}
-    answers: dict[str, str] = {}
-    baselines: dict[str, float] = {}  # app_id -> lp given signature_only, scored once
-    ceilings: dict[str, float] = {}  # app_id -> gold's gain, scored once
-    reward_log = RewardLog()
 
-    def prompt_for(app: App, items: Sequence[str]) -> Prompt:
-        return build_prompt(app, list(items), prompt_version)
+    def __init__(
+        self,
+        apps_by_id: Mapping[str, App],
+        scorer: AnswerScorer,
+        guard_config: GuardConfig | None = None,
+        *,
+        prompt_version: str = PROMPT_VERSION,
+        cap: str = "gold",
+    ) -> None:
+        if cap not in ("gold", "none"):
+            raise ValueError(f"likelihood cap {cap!r}: expected 'gold' or 'none'")
+        self.__name__ = "likelihood"
+        self.apps_by_id, self.scorer, self.cap = apps_by_id, scorer, cap
+        self.prompt_version = prompt_version
+        self.guard_config = guard_config or GuardConfig()
+        self.log = RewardLog()
+        self.baselines: dict[str, float] = {}  # app_id -> lp given signature_only, scored once
+        self.ceilings: dict[str, float] = {}  # app_id -> gold's gain, scored once
+        self._fingerprints: dict[str, AppFingerprint] = {}
+        self._answers: dict[str, str] = {}
 
-    def prepare(app_ids: Sequence[str]) -> None:
+    def _prompt(self, app: App, items: Sequence[str]) -> Prompt:
+        return build_prompt(app, list(items), self.prompt_version)
+
+    def _prepare(self, app_ids: Sequence[str]) -> None:
         """Score the per-app constants (baseline, and gold for the cap) of new apps, batched."""
-        new = [a for a in dict.fromkeys(app_ids) if a not in baselines]
+        new = [a for a in dict.fromkeys(app_ids) if a not in self.baselines]
         if not new:
             return
-        apps = [apps_by_id[a] for a in new]
+        apps = [self.apps_by_id[a] for a in new]
         for app in apps:
-            answers[app.app_id] = code_answer(app)
-        lists = [signature_items] + ([lambda app: app.requirements] if cap == "gold" else [])
+            self._answers[app.app_id] = code_answer(app)
+        gold = self.cap == "gold"
+        lists = [signature_items] + ([lambda app: app.requirements] if gold else [])
         pairs = [
-            (prompt_for(app, items(app)), answers[app.app_id]) for items in lists for app in apps
+            (self._prompt(app, items(app)), self._answers[app.app_id])
+            for items in lists
+            for app in apps
         ]
-        scores = scorer.score([p for p, _ in pairs], [a for _, a in pairs])
+        scores = self.scorer.score([p for p, _ in pairs], [a for _, a in pairs])
         for i, app in enumerate(apps):
-            baselines[app.app_id] = scores[i]
-            if cap == "gold":
-                ceilings[app.app_id] = scores[len(apps) + i] - scores[i]
+            self.baselines[app.app_id] = scores[i]
+            if gold:
+                self.ceilings[app.app_id] = scores[len(apps) + i] - scores[i]
 
-    def likelihood(
+    def __call__(
+        self,
         prompts: Sequence[Any] | None,
         completions: Sequence[Any],
         app_id: Sequence[str] | None = None,
         **kwargs: Any,
     ) -> list[float | None]:
+        apps_by_id, guard = self.apps_by_id, self.guard_config
         app_id = require_app_ids("likelihood", app_id, completions)
         unknown = sorted(set(app_id) - set(apps_by_id))
         if unknown:
@@ -112,23 +120,23 @@ def make_likelihood_reward(
         texts = [completion_text(c) for c in completions]
         verdicts = []
         for aid, text in zip(app_id, texts, strict=True):
-            if aid not in fingerprints:
-                fingerprints[aid] = fingerprint(apps_by_id[aid], guard)
-            verdicts.append(check_requirements(text, fingerprints[aid], guard))
+            if aid not in self._fingerprints:
+                self._fingerprints[aid] = fingerprint(apps_by_id[aid], guard)
+            verdicts.append(check_requirements(text, self._fingerprints[aid], guard))
         # The guard runs first: a rejected text is never scored (no forward pass, reject_reward)
         accepted = [i for i, v in enumerate(verdicts) if v.accepted]
         started = time.perf_counter()
-        prepare([app_id[i] for i in accepted])
-        scores = scorer.score(
-            [prompt_for(apps_by_id[app_id[i]], verdicts[i].items) for i in accepted],
-            [answers[app_id[i]] for i in accepted],
+        self._prepare([app_id[i] for i in accepted])
+        scores = self.scorer.score(
+            [self._prompt(apps_by_id[app_id[i]], verdicts[i].items) for i in accepted],
+            [self._answers[app_id[i]] for i in accepted],
         ) if accepted else []  # fmt: skip
         scored = dict(zip(accepted, scores, strict=True))
         seconds = time.perf_counter() - started
         records = []
         for i, (aid, text, verdict) in enumerate(zip(app_id, texts, verdicts, strict=True)):
             if i in scored:
-                reward = likelihood_gain(scored[i], baselines[aid], ceilings.get(aid))
+                reward = likelihood_gain(scored[i], self.baselines[aid], self.ceilings.get(aid))
                 if reward > 0:  # the length budget, as for the pass rate: a gain shrinks
                     reward *= verdict.multiplier
             else:
@@ -137,7 +145,7 @@ def make_likelihood_reward(
             records.append(
                 RewardRecord(aid, reward, None, verdict, text, sentence_bleu(text, gold))
             )
-        reward_log.add(records, seconds)
+        self.log.add(records, seconds)
         log_metric = kwargs.get("log_metric")
         if callable(log_metric):
             stats = summarize(records)
@@ -149,11 +157,19 @@ def make_likelihood_reward(
                 log_metric("rewards/likelihood/within_group_std", spread)
         return [r.reward for r in records]
 
-    likelihood.log = reward_log  # type: ignore[attr-defined]
-    likelihood.baselines = baselines  # type: ignore[attr-defined]
-    likelihood.ceilings = ceilings  # type: ignore[attr-defined]
-    likelihood.__name__ = "likelihood"
-    return likelihood
+
+def make_likelihood_reward(
+    apps_by_id: Mapping[str, App],
+    scorer: AnswerScorer,
+    guard_config: GuardConfig | None = None,
+    *,
+    prompt_version: str = PROMPT_VERSION,
+    cap: str = "gold",
+) -> LikelihoodReward:
+    """A `LikelihoodReward` (TRL's reward-function protocol; see the class)."""
+    return LikelihoodReward(
+        apps_by_id, scorer, guard_config, prompt_version=prompt_version, cap=cap
+    )
 
 
 def make_stage2_reward(
@@ -185,20 +201,25 @@ def make_stage2_reward(
     raise ValueError(f"stage2.reward={kind!r}: expected pass_rate, likelihood or both")
 
 
-def sum_rewards(
-    *rewards: Callable[..., list[float | None]], name: str = "both"
-) -> Callable[..., list[float | None]]:
-    """One reward function paying the sum of `rewards` (None where any is None: not measured).
-    Its `.log` is the first reward's log; `.parts` holds all of them."""
+class SumReward:
+    """One reward paying the sum of `parts` (None where any is None: not measured). `.log` is
+    the first part's log; TRL names it by `__name__` (`name`)."""
 
-    def combined(prompts, completions, **kwargs):
-        parts = [fn(prompts, completions, **kwargs) for fn in rewards]
+    def __init__(self, *parts: Callable[..., list[float | None]], name: str = "both") -> None:
+        self.__name__ = name
+        self.parts = parts
+        self.log = getattr(parts[0], "log", None)
+
+    def __call__(
+        self, prompts: Sequence[Any] | None, completions: Sequence[Any], **kwargs: Any
+    ) -> list[float | None]:
+        values = [fn(prompts, completions, **kwargs) for fn in self.parts]
         return [
-            None if any(v is None for v in values) else float(sum(values))
-            for values in zip(*parts, strict=True)
+            None if any(v is None for v in row) else float(sum(row))
+            for row in zip(*values, strict=True)
         ]
 
-    combined.__name__ = name
-    combined.log = getattr(rewards[0], "log", None)  # type: ignore[attr-defined]
-    combined.parts = rewards  # type: ignore[attr-defined]
-    return combined
+
+def sum_rewards(*rewards: Callable[..., list[float | None]], name: str = "both") -> SumReward:
+    """A `SumReward` of `rewards`."""
+    return SumReward(*rewards, name=name)

@@ -25,7 +25,9 @@ from typing import Any
 
 from cetd_lib.apps.app import App
 from cetd_lib.apps.requirements import format_requirements
+from cetd_lib.harness.config import HarnessConfig, OrchestraConfig
 from cetd_lib.metrics.bleu import sentence_bleu
+from cetd_lib.models.completions import completion_text
 from cetd_lib.train.config import GuardConfig
 from cetd_lib.train.guard import (  # noqa: F401  (re-exported: the reward's public surface)
     LEAK_RULES,
@@ -154,22 +156,13 @@ def require_app_ids(
     return app_id
 
 
-def completion_text(completion: Any) -> str:
-    """TRL passes plain strings, or for conversational data a list of messages."""
-    if isinstance(completion, str):
-        return completion
-    if isinstance(completion, Sequence) and completion and isinstance(completion[-1], Mapping):
-        return str(completion[-1].get("content", ""))
-    raise TypeError(f"cannot read a completion of type {type(completion).__name__}")
-
-
 def orchestra_pass_rates(
     apps: Sequence[App],
     requirement_lists: Sequence[Sequence[str]],
     *,
-    orchestra: Any = None,
+    orchestra: OrchestraConfig | None = None,
     backends: Mapping[str, Any] | None = None,
-    harness: Any = None,
+    harness: HarnessConfig | None = None,
     cache: Any = "config",
 ) -> list[float | None]:
     """Mean pass rate over orchestra members and samples of each app rebuilt from its list.
@@ -178,7 +171,6 @@ def orchestra_pass_rates(
     harness caches runs of identical code). None when no member produced a measurable result.
     """
     from cetd_lib.harness.backends import generate_or_none, make_backend
-    from cetd_lib.harness.config import HarnessConfig, OrchestraConfig
     from cetd_lib.harness.prompts import build_prompt
     from cetd_lib.harness.reconstruct import reward_pass_rates
 
@@ -215,77 +207,82 @@ def orchestra_pass_rates(
     return [float(statistics.fmean(r)) if r else None for r in per_app]
 
 
-def make_reconstruction_reward(
-    apps_by_id: Mapping[str, App],
-    orchestra_backends: Mapping[str, Any] | None = None,
-    harness_config: Any = None,
-    guard_config: GuardConfig | None = None,
-    *,
-    orchestra: Any = None,
-    reconstruct_fn: ReconstructFn | None = None,
-    cache: Any = "config",
-) -> Callable[..., list[float | None]]:
-    """A TRL reward function `(prompts, completions, app_id=[...], **kw) -> list[float | None]`.
+class ReconstructionReward:
+    """The reconstruction reward as TRL calls it: `(prompts, completions, app_id=[...], **kw)
+    -> list[float | None]`.
 
     reward = 0 (`reject_reward`) if the guard rejects the text (never reconstructed), else
     pass_rate(rebuild(requirements)) x budget multiplier; None when the harness could not
     measure the app (TRL's "not applicable"). `reconstruct_fn(apps, requirement_lists)`
-    replaces the orchestra (tests inject a fake). The function's `.log` is a `RewardLog`;
-    under TRL the per-call statistics also go to the trainer's logs via `log_metric`.
-
-    >>> from cetd_lib.apps.app import App
-    >>> app = App("one", {"m.py": "def f(x):\\n    return x * 2 + 1\\n"}, {"t.py": "x = 1"},
-    ...           ("f doubles x and adds one.",))
-    >>> fake = lambda apps, lists: [1.0 for _ in apps]
-    >>> reward = make_reconstruction_reward({"one": app}, reconstruct_fn=fake)
-    >>> reward(None, ["1. f doubles x and adds one.", "```python\\ndef f(x): ...\\n```"],
-    ...        app_id=["one", "one"])
-    [1.0, 0.0]
+    replaces the orchestra (tests inject a fake). `.log` is a `RewardLog`; under TRL the
+    per-call statistics also go to the trainer's logs via `log_metric`. TRL names a reward
+    by its `__name__` (`trl.trainer.utils.get_callable_name`): "reconstruction", which makes
+    its logged keys `rewards/reconstruction/...`.
     """
-    guard = guard_config or GuardConfig()
-    if reconstruct_fn is None:
 
-        def reconstruct_fn(apps, lists):
-            return orchestra_pass_rates(
-                apps,
-                lists,
-                orchestra=orchestra,
-                backends=orchestra_backends,
-                harness=harness_config,
-                cache=cache,
-            )
+    def __init__(
+        self,
+        apps_by_id: Mapping[str, App],
+        orchestra_backends: Mapping[str, Any] | None = None,
+        harness_config: HarnessConfig | None = None,
+        guard_config: GuardConfig | None = None,
+        *,
+        orchestra: OrchestraConfig | None = None,
+        reconstruct_fn: ReconstructFn | None = None,
+        cache: Any = "config",
+    ) -> None:
+        self.__name__ = "reconstruction"
+        self.apps_by_id = apps_by_id
+        self.guard_config = guard_config or GuardConfig()
+        self.log = RewardLog()
+        if reconstruct_fn is None:
 
-    deterministic = orchestra is None or getattr(orchestra, "temperature", 0.0) == 0.0
-    fingerprints: dict[str, AppFingerprint] = {}
-    memo: dict[tuple[str, tuple[str, ...]], float | None] = {}
-    reward_log = RewardLog()
+            def reconstruct_fn(apps, lists):
+                return orchestra_pass_rates(
+                    apps,
+                    lists,
+                    orchestra=orchestra,
+                    backends=orchestra_backends,
+                    harness=harness_config,
+                    cache=cache,
+                )
 
-    def reconstruction(
+        self.reconstruct_fn = reconstruct_fn
+        # at temperature 0 the same list rebuilds the same way: rebuild it once
+        self.deterministic = orchestra is None or getattr(orchestra, "temperature", 0.0) == 0.0
+        self._fingerprints: dict[str, AppFingerprint] = {}
+        self._memo: dict[tuple[str, tuple[str, ...]], float | None] = {}
+
+    def __call__(
+        self,
         prompts: Sequence[Any] | None,
         completions: Sequence[Any],
         app_id: Sequence[str] | None = None,
         **kwargs: Any,
     ) -> list[float | None]:
-        require_app_ids("reconstruction", app_id, completions)
+        apps_by_id, guard, memo = self.apps_by_id, self.guard_config, self._memo
+        app_id = require_app_ids("reconstruction", app_id, completions)
         texts = [completion_text(c) for c in completions]
         verdicts = []
         for aid, text in zip(app_id, texts, strict=True):
             if aid not in apps_by_id:
                 raise KeyError(f"app_id {aid!r} is not among the {len(apps_by_id)} reward apps")
-            if aid not in fingerprints:
-                fingerprints[aid] = fingerprint(apps_by_id[aid], guard)
-            verdicts.append(check_requirements(text, fingerprints[aid], guard))
+            if aid not in self._fingerprints:
+                self._fingerprints[aid] = fingerprint(apps_by_id[aid], guard)
+            verdicts.append(check_requirements(text, self._fingerprints[aid], guard))
         # Rejection happens here, BEFORE reconstruction: leaked text never reaches the model.
         todo = sorted(
             {
                 (aid, tuple(v.items))
                 for aid, v in zip(app_id, verdicts, strict=True)
-                if v.accepted and (not deterministic or (aid, tuple(v.items)) not in memo)
+                if v.accepted and (not self.deterministic or (aid, tuple(v.items)) not in memo)
             }
         )
         started = time.perf_counter()
         if todo:
-            rates = reconstruct_fn([apps_by_id[a] for a, _ in todo], [list(i) for _, i in todo])
+            rates = self.reconstruct_fn(
+                [apps_by_id[a] for a, _ in todo], [list(i) for _, i in todo]
+            )
             memo.update(zip(todo, rates, strict=True))
         reconstruct_s = time.perf_counter() - started
         records = []
@@ -297,9 +294,9 @@ def make_reconstruction_reward(
                 reward = None if rate is None else rate * v.multiplier
             gold = format_requirements(apps_by_id[aid].requirements)
             records.append(RewardRecord(aid, reward, rate, v, text, sentence_bleu(text, gold)))
-        if not deterministic:
+        if not self.deterministic:
             memo.clear()
-        reward_log.add(records, reconstruct_s)
+        self.log.add(records, reconstruct_s)
         log_metric = kwargs.get("log_metric")
         if callable(log_metric):  # TRL logs its own reward mean/std; add what it cannot know
             for name, value in summarize(records).items():
@@ -314,6 +311,34 @@ def make_reconstruction_reward(
                     log_metric(name, value)
         return [r.reward for r in records]
 
-    reconstruction.log = reward_log  # type: ignore[attr-defined]
-    reconstruction.guard_config = guard  # type: ignore[attr-defined]
-    return reconstruction
+
+def make_reconstruction_reward(
+    apps_by_id: Mapping[str, App],
+    orchestra_backends: Mapping[str, Any] | None = None,
+    harness_config: HarnessConfig | None = None,
+    guard_config: GuardConfig | None = None,
+    *,
+    orchestra: OrchestraConfig | None = None,
+    reconstruct_fn: ReconstructFn | None = None,
+    cache: Any = "config",
+) -> ReconstructionReward:
+    """A `ReconstructionReward` (TRL's reward-function protocol; see the class).
+
+    >>> from cetd_lib.apps.app import App
+    >>> app = App("one", {"m.py": "def f(x):\\n    return x * 2 + 1\\n"}, {"t.py": "x = 1"},
+    ...           ("f doubles x and adds one.",))
+    >>> fake = lambda apps, lists: [1.0 for _ in apps]
+    >>> reward = make_reconstruction_reward({"one": app}, reconstruct_fn=fake)
+    >>> reward(None, ["1. f doubles x and adds one.", "```python\\ndef f(x): ...\\n```"],
+    ...        app_id=["one", "one"])
+    [1.0, 0.0]
+    """
+    return ReconstructionReward(
+        apps_by_id,
+        orchestra_backends,
+        harness_config,
+        guard_config,
+        orchestra=orchestra,
+        reconstruct_fn=reconstruct_fn,
+        cache=cache,
+    )

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from cetd_lib.apps.app import App
+from cetd_lib.tracking.runs import RunRecord
 from cetd_lib.train.config import Stage2Config
 
 if TYPE_CHECKING:
@@ -182,7 +183,7 @@ def train_seed_loop(
     config: Stage2Config,
     out_dir: str | Path,
     *,
-    run: Any = None,
+    run: RunRecord | None = None,
     live: LiveMetrics | None = None,
 ) -> Stage2Result:
     """RLOO on `train_apps` with `reward_fn` (TRL shape, e.g. `make_reconstruction_reward`).

@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from cetd_lib.apps.app import App
+from cetd_lib.tracking.runs import RunRecord
 from cetd_lib.tracking.trackers import trl_report_to
 from cetd_lib.train.common import (
     linear_schedule,
@@ -170,7 +171,7 @@ def train_stage1(
     config: Stage1Config,
     out_dir: str | Path,
     *,
-    run: Any = None,
+    run: RunRecord | None = None,
     live: LiveMetrics | None = None,
     device: str = "cpu",
     on_step: Callable[[int], None] | None = None,

@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cetd_lib.apps.app import App
+from cetd_lib.tracking.runs import RunRecord
 from cetd_lib.train.config import Stage2Config
 from cetd_lib.train.seed_loop import Stage2Result, train_seed_loop
 
@@ -126,7 +127,7 @@ def train_stage2(
     config: Stage2Config,
     out_dir: str | Path,
     *,
-    run: Any = None,
+    run: RunRecord | None = None,
     live: LiveMetrics | None = None,
     device: str = "cpu",
 ) -> Stage2Result:
