@@ -115,36 +115,35 @@ AVX2_ONLY_FLAGS = frozenset({"avx", "avx2", "fma", "f16c", "bmi2"})
 
 
 def coder_section(args) -> dict:
-    """Qwen2.5-Coder-0.5B on the same gold prompts, same run, one heavy job at a time: every
-    candidate path (`llamacpp`; `hf` in float32, today's path for this model on an AVX2 host;
-    `hf` with dtype auto where it differs), the kept one being what `kind: local` picks on this
-    host; plus teacher-forced scoring speed."""
+    """Qwen2.5-Coder-0.5B on the same gold prompts, same run, one heavy job at a time: `hf` in
+    float32 (the baseline), `llamacpp`, and the kept path (what `kind: local` picks on this
+    host: `hf` in bfloat16 or in int8); plus teacher-forced scoring speed through the kept
+    path's weights. The other candidates: benchmarks/orchestra_candidates.py."""
     from cetd_lib.apps.degrade import strip_comments_and_docstrings
     from cetd_lib.apps.humaneval import load_humaneval_apps
     from cetd_lib.harness.backends import (
         HFBackend,
         LlamaCppBackend,
-        local_backend_kind,
+        local_backend_choice,
         make_backend,
     )
     from cetd_lib.harness.config import BackendSpec
     from cetd_lib.harness.prompts import build_prompt
     from cetd_lib.models import load_base
-    from cetd_lib.models.generation import cpu_flags, resolve_dtype
+    from cetd_lib.models.generation import cpu_flags
     from cetd_lib.models.scoring import TeacherForcedScorer
 
     apps = load_humaneval_apps()[: args.apps]
     prompts = [build_prompt(app, list(app.requirements)) for app in apps]
     flags = AVX2_ONLY_FLAGS if args.emulate_avx2_host else cpu_flags()
-    kept_kind = local_backend_kind(flags)  # what `kind: local` runs on this host
-    auto = resolve_dtype("auto", "cpu", flags)
+    kept_kind, kept_dtype = local_backend_choice(flags)  # what `kind: local` runs on this host
     llamacpp_spec = BackendSpec(
         name="llamacpp", kind="llamacpp", model=CODER_MODEL, concurrency=args.coder_concurrency
     )
     paths = {"hf_float32": BackendSpec(name="hf_float32", model=CODER_MODEL, dtype="float32")}
-    if auto != "float32":
-        paths[f"hf_{auto}"] = BackendSpec(name=f"hf_{auto}", model=CODER_MODEL, dtype=auto)
-    kept = "llamacpp" if kept_kind == "llamacpp" else f"hf_{auto}"
+    kept = "llamacpp" if kept_kind == "llamacpp" else f"hf_{kept_dtype}"
+    if kept_kind == "hf" and kept_dtype != "float32":
+        paths[kept] = BackendSpec(name=kept, model=CODER_MODEL, dtype=kept_dtype)
 
     seconds, loads, completions = {}, {}, {}
     server = make_backend(llamacpp_spec)
@@ -162,7 +161,7 @@ def coder_section(args) -> dict:
         backend = HFBackend(spec, model=model, tokenizer=tokenizer)
         seconds[name], completions[name], loads[name] = timed(backend, prompts, args.max_new_tokens)
         print(f"coder {name}: {seconds[name] / len(prompts):.2f} s/rebuild", flush=True)
-        if spec.dtype == auto:
+        if name == kept or (scorer is None and kept == "llamacpp"):  # llamacpp scores in fp32
             scorer = TeacherForcedScorer(model, tokenizer)
         del backend, model
 
@@ -209,7 +208,7 @@ def coder_section(args) -> dict:
         "coder_load_avg_1m": loads,
         "coder_scored_answers_per_s": len(answers) / score_seconds,
         "coder_scoring": {
-            "dtype": auto,
+            "dtype": kept_dtype if kept_kind == "hf" else "float32",
             "answers": len(answers),
             "seconds": score_seconds,
             "load_avg_1m": score_load,
@@ -237,8 +236,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--emulate-avx2-host",
         action="store_true",
-        help="coder section as an AVX2-only host would run it: torch/oneDNN/MKL kernels capped "
-        "at AVX2, dtype auto -> float32, kept path llamacpp (an emulation, say so when quoted)",
+        help="coder section as an AVX2-only host would run it: torch/oneDNN/MKL/fbgemm kernels "
+        "capped at AVX2, kept path what `local` picks there (an emulation, say so when quoted)",
     )
     parser.add_argument(
         "--contended-apps", type=int, default=8, help="prompts timed with and without contention"

@@ -60,3 +60,33 @@ def test_int8_is_cpu_only(int8_base):
     spec = BackendSpec(name="q", model="tiny-random", dtype="int8", device="cuda")
     with pytest.raises(BackendError, match="CPU only"):
         HFBackend(spec, model=model, tokenizer=tokenizer)
+
+
+AVX2_ONLY = frozenset({"avx", "avx2", "fma", "f16c"})
+
+
+def test_local_runs_hf_int8_on_an_avx2_only_host(monkeypatch):
+    from cetd_lib.harness.backends import make_backend
+    from cetd_lib.models import generation
+
+    monkeypatch.setattr(generation, "cpu_flags", lambda: AVX2_ONLY)
+    backend = make_backend(BackendSpec(name="coder", kind="local", model="tiny-random"))
+    assert isinstance(backend, HFBackend) and backend.dtype == "int8"
+    assert not any(isinstance(m, torch.nn.Linear) for m in backend.model.modules())
+    explicit = BackendSpec(name="coder", kind="local", model="tiny-random", dtype="float32")
+    assert make_backend(explicit).dtype == "float32"  # an explicit dtype in params wins
+
+
+def test_local_without_fbgemm_falls_back_loudly(monkeypatch, tmp_path, caplog):
+    import logging
+
+    from cetd_lib.harness import backends, llama_server
+    from cetd_lib.models import generation
+
+    monkeypatch.setattr(generation, "cpu_flags", lambda: AVX2_ONLY)
+    monkeypatch.setattr(backends, "int8_supported", lambda: False)
+    monkeypatch.setattr(llama_server, "server_binary", lambda: tmp_path / "absent")
+    with caplog.at_level(logging.ERROR, logger="cetd_lib.harness.backends"):
+        backend = backends.make_backend(BackendSpec(name="c", kind="local", model="tiny-random"))
+    assert "no fbgemm engine" in caplog.text and "FALLING BACK to llamacpp" in caplog.text
+    assert isinstance(backend, HFBackend) and backend.dtype == "float32"  # llamacpp's own fallback

@@ -176,11 +176,11 @@ def test_real_server_does_not_outlive_a_killed_owner(tmp_path):
 
 
 def test_local_kind_is_the_measured_winner_per_host():
-    from cetd_lib.harness.backends import local_backend_kind
+    from cetd_lib.harness.backends import local_backend_choice
 
-    assert local_backend_kind(frozenset({"avx2", "avx512f", "avx512_bf16"})) == "hf"
-    assert local_backend_kind(frozenset({"avx2", "amx_bf16"})) == "hf"
-    assert local_backend_kind(frozenset({"avx2", "fma", "f16c"})) == "llamacpp"
+    assert local_backend_choice(frozenset({"avx2", "avx512f", "avx512_bf16"})) == ("hf", "bfloat16")
+    assert local_backend_choice(frozenset({"avx2", "amx_bf16"})) == ("hf", "bfloat16")
+    assert local_backend_choice(frozenset({"avx2", "fma", "f16c"})) == ("hf", "int8")
 
 
 def test_a_broken_stream_is_a_generation_failure_not_a_zero(tmp_path):

@@ -9,7 +9,7 @@ prompts and batch size). Registered kinds:
 - `hf`: a local transformers model from `cetd_lib.models.load_base` - batched, left-padded,
   chat template, greedy or seeded sampling, stops once every expected module's code block is
   closed;
-- `local`: the fastest of those two on this host (`local_backend_kind`);
+- `local`: the fastest local path on this host (`local_backend_choice`): hf bfloat16 or hf int8;
 - `llamacpp`: a private llama.cpp server over the model's GGUF (continuous batching, quantised
   kernels), started and stopped with the backend; built by `make install`;
 - `openai`: any OpenAI-compatible chat-completions server (vLLM, llama.cpp, TGI, ...), with
@@ -508,20 +508,45 @@ def _make_llamacpp(spec: BackendSpec) -> Backend:
         return HFBackend(spec)
 
 
-def local_backend_kind(flags: frozenset[str] | None = None) -> str:
-    """The fastest local CPU path for this host, as `benchmarks/orchestra.py` measured it for
-    Qwen2.5-Coder-0.5B: `hf` in bfloat16 where the CPU has native bf16 (2.6x its float32 on an
-    avx512_bf16 host, where llama.cpp's AVX2 build was 1.1x), `llamacpp` elsewhere."""
+def local_backend_choice(flags: frozenset[str] | None = None) -> tuple[str, str]:
+    """(kind, dtype) of the fastest local CPU path for this host, as measured for
+    Qwen2.5-Coder-0.5B (`benchmarks/orchestra.py`, `benchmarks/orchestra_candidates.py`): `hf`
+    in bfloat16 where the CPU has native bf16 (2.6x its float32 on an avx512_bf16 host), `hf`
+    with torch dynamic int8 elsewhere (AVX2 emulation: 2.34x float32 where llama.cpp was 1.19x,
+    pass rate not lower; CTranslate2 and OpenVINO not measured in that run; docs/serving.md)."""
     from cetd_lib.models.generation import resolve_dtype
 
-    return "hf" if resolve_dtype("auto", "cpu", flags) == "bfloat16" else "llamacpp"
+    if resolve_dtype("auto", "cpu", flags) == "bfloat16":
+        return "hf", "bfloat16"
+    return "hf", "int8"
+
+
+def int8_supported() -> bool:
+    """torch has the fbgemm engine that dtype 'int8' runs on (x86 builds)."""
+    import torch
+
+    return bool({"x86", "fbgemm"} & set(torch.backends.quantized.supported_engines))
 
 
 @register_backend("local")
 def _make_local(spec: BackendSpec) -> Backend:
-    kind = local_backend_kind()
-    log.info("member %r: kind 'local' resolves to %r on this host", spec.name, kind)
-    return make_backend(dataclasses.replace(spec, kind=kind))
+    kind, dtype = local_backend_choice()
+    if spec.dtype != "auto":
+        dtype = spec.dtype  # an explicit dtype in params wins
+    if dtype == "int8" and not int8_supported():
+        import torch
+
+        log.error(
+            "member %r: kind 'local' wants hf int8 on this host but torch has no fbgemm engine "
+            "(%s). FALLING BACK to llamacpp (slower; completions are not token-identical).",
+            spec.name,
+            ", ".join(torch.backends.quantized.supported_engines),
+        )
+        kind, dtype = "llamacpp", spec.dtype
+    log.info(
+        "member %r: kind 'local' resolves to %r (dtype %s) on this host", spec.name, kind, dtype
+    )
+    return make_backend(dataclasses.replace(spec, kind=kind, dtype=dtype))
 
 
 @register_scorer("teacher_forced")
