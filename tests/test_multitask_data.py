@@ -329,7 +329,10 @@ def test_small_build_writes_every_set_with_a_datasheet(tmp_path):
             "multitask_data.quality_min_count": 2,
         },
     )
-    record, sheet = build(params, log=lambda _: None)
+    from cetd_lib.tracking.runs import RunRecord
+
+    record = RunRecord.open(tmp_path, kind="mtdata")
+    sheet = build(params.multitask_data, record, apps_dir=params.data.apps_dir, log=lambda _: None)
     assert record.status == "completed"
     artifacts = record.dir / "artifacts"
     assert set(sheet["counts"]) == {
