@@ -205,3 +205,11 @@ def test_apps_needed_per_pair_is_at_holms_strictest_level():
     check = check_ranking(cs, ["gold", "phase2_stage2"], measured=list(rates))
     assert check.pairs[0].apps_needed == expected[0]
     assert f"apps needed {expected[0]}" in check.lines()[2]
+
+
+def test_wilcoxon_keeps_a_tiny_p_value_above_zero():
+    """60 wins with distinct ranks: only the all-positive sign pattern reaches W+, so the exact
+    two-sided p is 2 / 2**60 (~1.7e-18). Rounding to 12 decimals made it 0.0 (study v2)."""
+    test = wilcoxon_test([float(i) for i in range(1, 61)], [0.0] * 60)
+    assert test.p_value > 0
+    assert test.p_value == pytest.approx(2 * 0.5**60, rel=1e-9)

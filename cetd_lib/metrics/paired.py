@@ -191,7 +191,7 @@ def wilcoxon_test(a: Sequence[float], b: Sequence[float]) -> PairedTest:
     return PairedTest(
         "wilcoxon",
         min(w_plus2, w_minus2) / 2,
-        round(p, 12),  # float noise off: hand-computed p-values compare exactly
+        float(f"{p:.12g}"),  # float noise off (12 significant digits), tiny p kept above 0
         int(diffs.size),
         wins,
         losses,
