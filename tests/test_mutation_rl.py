@@ -276,3 +276,10 @@ def test_cli_writes_the_run_record_and_the_training_report(tmp_path, monkeypatch
     assert table.metric("heldout", "after_rl", "mutation_score").value == 0.5
     assert "| after RL | 0.500 | 0.500 |" in (run_dir / "report.md").read_text()
     assert json.loads((run_dir / "manifest.json").read_text())["status"] == "completed"
+
+
+def test_trl_args_switch_dropout_off_unless_asked(tmp_path):
+    """With LoRA dropout on, policy and reference log-probs differ by noise (issue 29)."""
+    assert rl.trl_args(MutationRLConfig(), tmp_path).disable_dropout is True
+    kept = rl.trl_args(MutationRLConfig(disable_dropout=False), tmp_path)
+    assert kept.disable_dropout is False

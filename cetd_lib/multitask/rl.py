@@ -288,6 +288,7 @@ def trl_args(config: MutationRLConfig, out: Path, report_to: Sequence[str] = ())
         learning_rate=config.learning_rate,
         warmup_steps=0,
         beta=config.beta,
+        disable_dropout=config.disable_dropout,
         epsilon=config.epsilon,
         num_iterations=config.num_iterations,
         temperature=config.temperature,

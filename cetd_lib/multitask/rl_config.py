@@ -74,6 +74,12 @@ class MutationRLConfig:
         "TRL's RLOO default is 0.05; > 0 so the test writer stays near fluent Python.",
         default=0.04,
     )
+    disable_dropout: bool = help_field(
+        "Switch dropout off in the policy and the reference (TRL's `disable_dropout`): with "
+        "LoRA dropout on, their log-probs of the same text differ by noise, so the KL term is "
+        "non-zero at step 1 and a group with equal kill rates still moves (issue 29).",
+        default=True,
+    )
     learning_rate: float = help_field("Peak learning rate of the LoRA weights.", default=1e-5)
     lora_r: int = help_field("LoRA rank.", default=16)
     lora_alpha: int = help_field("LoRA alpha (scale = alpha / r).", default=32)
