@@ -30,6 +30,14 @@ def test_holm_hand_computed():
     assert adjusted[0] == 0.02 and math.isnan(adjusted[1]) and adjusted[2] == 0.04
 
 
+def test_holm_keeps_a_tiny_adjusted_p_above_zero():
+    """Study v2's gold pairs: raw p 1.02e-16 in a family of 9 is 9.18e-16, not the 0.0 that
+    rounding to 12 decimals printed (run study-v2q-20261207)."""
+    adjusted = holm([1.02e-16, 0.3, 0.5])
+    assert adjusted[0] == pytest.approx(3 * 1.02e-16, rel=1e-9)
+    assert adjusted[1:] == pytest.approx([0.6, 0.6])
+
+
 def test_compare_all_keeps_raw_p_beside_holm_p():
     rates = {
         "gold": {f"a{i}": 1.0 for i in range(6)},

@@ -326,7 +326,7 @@ def holm(p_values: Sequence[float]) -> list[float]:
     if index:
         adjusted = multipletests([p_values[i] for i in index], method="holm")[1]
         for i, p in zip(index, adjusted, strict=True):
-            out[i] = round(float(p), 12)  # float noise off, so hand-computed numbers compare
+            out[i] = float(f"{float(p):.12g}")  # noise off (12 significant digits); tiny p > 0
     return out
 
 
