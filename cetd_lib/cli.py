@@ -89,7 +89,7 @@ def validate_apps(argv: Sequence[str] | None = None) -> int:
 
 def _validate_apps(args: argparse.Namespace) -> int:
     from cetd_lib.apps.app import AppFormatError, bundled_apps_dir, load_apps
-    from cetd_lib.harness.runner import run_many  # the one runner for untrusted code
+    from cetd_lib.sandbox.runner import run_many  # the one runner for untrusted code
 
     try:
         apps = load_apps(args.apps, include_holdout=args.include_holdout)

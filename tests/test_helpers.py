@@ -40,12 +40,12 @@ def test_completion_text_is_the_model_written_text():
 
 def test_nanmean_leaves_out_nan_and_none_and_is_nan_when_nothing_is_left():
     import cetd_lib.evaluation.error_analysis as ea
-    from cetd_lib.harness.score import nanmean as harness_nanmean
+    from cetd_lib.reconstruction.score import nanmean as harness_nanmean
 
     assert ea.nanmean is nanmean  # error analysis's private copy is gone
     assert nanmean([1.0, float("nan"), None, 3.0]) == 2.0
     assert math.isnan(nanmean([])) and math.isnan(nanmean([float("nan"), None]))
-    # the harness's copy (cetd_lib/harness, kept while it is being split) agrees on floats
+    # reconstruction.score's copy agrees on floats
     for values in ([0.5, float("nan"), 1.0], [float("nan")], [0.25]):
         a, b = nanmean(values), harness_nanmean(values)
         assert a == b or (math.isnan(a) and math.isnan(b))

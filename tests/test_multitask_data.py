@@ -119,9 +119,9 @@ def test_every_gold_code_to_test_target_passes_on_its_own_code():
     """The generated-test target (pass@1 on the reference code) is reachable by the gold."""
     from cetd_lib.apps.app import load_apps
     from cetd_lib.apps.humaneval import load_humaneval_apps
-    from cetd_lib.harness.config import HarnessConfig
-    from cetd_lib.harness.results import RunJob
-    from cetd_lib.harness.runner import run_many
+    from cetd_lib.sandbox.config import HarnessConfig
+    from cetd_lib.sandbox.results import RunJob
+    from cetd_lib.sandbox.runner import run_many
 
     jobs, ids = [], []
     for app in [*load_apps(), *load_humaneval_apps()]:

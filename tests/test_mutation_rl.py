@@ -13,7 +13,6 @@ import torch
 
 import cetd_lib.multitask.rl as rl
 from cetd_lib import cli
-from cetd_lib.harness.config import HarnessConfig
 from cetd_lib.multitask.rl import (
     MutationTarget,
     extract_test_code,
@@ -23,6 +22,7 @@ from cetd_lib.multitask.rl import (
     train_mutation_rl,
 )
 from cetd_lib.multitask.rl_config import MutationRLConfig
+from cetd_lib.sandbox.config import HarnessConfig
 from cetd_lib.tracking.results import read_results_table
 
 NO_CACHE = HarnessConfig(cache=False)

@@ -6,8 +6,8 @@ import copy
 import json
 
 from cetd_lib.apps.app import App
-from cetd_lib.harness.backends import make_backend
 from cetd_lib.params import load_params
+from cetd_lib.reconstruction.backends import make_backend
 from cetd_lib.tracking.training_config import FILENAME, load_training_config
 
 

@@ -9,8 +9,8 @@ import math
 import pytest
 
 from cetd_lib.apps.app import App
-from cetd_lib.harness.backends import make_backend
 from cetd_lib.params import ParamsError, load_params
+from cetd_lib.reconstruction.backends import make_backend
 from cetd_lib.train.selection import load_calibration_results, select_content_apps
 
 

@@ -12,7 +12,7 @@ import statistics
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from cetd_lib.harness.config import HarnessConfig
+from cetd_lib.sandbox.config import HarnessConfig
 
 # The answerer: a stand-in for the user who knows the gold requirements and answers only what
 # is asked. It returns the gold item that shares the most content words with the question
@@ -89,7 +89,7 @@ def clarification_delta_pass(
 
     The rebuilder is the model itself (`backend` replaces it, e.g. a fake in tests).
     """
-    from cetd_lib.harness.config import BackendSpec, OrchestraConfig
+    from cetd_lib.reconstruction.config import BackendSpec, OrchestraConfig
     from cetd_lib.train.reward import orchestra_pass_rates
 
     if len(model_questions) != len(records):
@@ -117,7 +117,7 @@ def clarification_delta_pass(
     padding_side = model.tokenizer.padding_side if backend is None else None
     try:
         if backend is None:
-            from cetd_lib.harness.backends import HFBackend
+            from cetd_lib.reconstruction.backends import HFBackend
 
             backend = HFBackend(spec, model=model.lm, tokenizer=model.tokenizer)
         rates = orchestra_pass_rates(

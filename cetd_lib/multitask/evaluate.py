@@ -18,8 +18,8 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from cetd_lib.harness.config import HarnessConfig
 from cetd_lib.multitask.scores import bleu_chrf, codebleu, pass_at_ks
+from cetd_lib.sandbox.config import HarnessConfig
 
 # ---------------------------------------------------------------------------------------------
 # Generation helpers
@@ -235,8 +235,8 @@ def humaneval_pass_at_k(
     run on the app's tests through the harness. A sample passes when every test passes.
     n == 1 samples greedily."""
     from cetd_lib.apps.humaneval import MODULE
-    from cetd_lib.harness.results import RunJob
-    from cetd_lib.harness.runner import run_many
+    from cetd_lib.sandbox.results import RunJob
+    from cetd_lib.sandbox.runner import run_many
 
     if not problems:
         return {"n_problems": 0, "n_samples": n}
@@ -306,10 +306,10 @@ def generated_tests(
     (the baseline: same granularity, one test); mutation score (cetd_lib.mutation) of the
     passing ones on their module, 0 for a file that fails on a behaviour-preserving variant of
     the module (source-coupled: it tests the text, not the behaviour)."""
-    from cetd_lib.harness.results import RunJob
-    from cetd_lib.harness.runner import run_many
     from cetd_lib.multitask.rl import extract_test_code
     from cetd_lib.mutation import MutationConfig, generate_mutants, mutation_scores
+    from cetd_lib.sandbox.results import RunJob
+    from cetd_lib.sandbox.runner import run_many
 
     if not records:
         return {"n": 0}

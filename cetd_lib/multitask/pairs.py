@@ -410,7 +410,7 @@ def parametrized_pairs(
     do not fit the shape or fail validation are returned as `Skipped` (reason given).
     """
     if run is None:
-        from cetd_lib.harness.runner import run_many as run
+        from cetd_lib.sandbox.runner import run_many as run
     fractions = (cfg.train_fraction, cfg.val_fraction, cfg.test_fraction)
     stats: Counter[str] = Counter()
     skipped: list[Skipped] = []

@@ -35,11 +35,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from cetd_lib.harness.config import HarnessConfig
 from cetd_lib.models.completions import completion_text
 from cetd_lib.multitask.rl_config import MutationRLConfig
 from cetd_lib.mutation import Mutant, MutationConfig, MutationScore, generate_mutants
 from cetd_lib.mutation import mutation_scores as _mutation_scores
+from cetd_lib.sandbox.config import HarnessConfig
 from cetd_lib.tracking.dashboard import DashboardConfig
 from cetd_lib.tracking.runs import RunRecord
 
@@ -124,7 +124,7 @@ class KillRateReward:
     sample), so every completion of a module faces the same mutants and repeated
     (code, tests) runs hit the harness cache across RL steps.
 
-    >>> from cetd_lib.harness.config import HarnessConfig
+    >>> from cetd_lib.sandbox.config import HarnessConfig
     >>> target = MutationTarget("demo/m.py", {"m.py": "def inc(x):\\n    return x + 1\\n"}, "m.py")
     >>> reward = make_kill_rate_reward([target], harness=HarnessConfig(cache=False))
     >>> strong = "```python\\nfrom m import inc\\ndef test_inc():\\n    assert inc(2) == 3\\n```"
@@ -175,7 +175,7 @@ class KillRateReward:
 
     def cache(self) -> Any:
         if self._cache == "auto":
-            from cetd_lib.harness.cache import open_cache
+            from cetd_lib.sandbox.cache import open_cache
 
             harness = self.harness or HarnessConfig()
             self._cache = open_cache(harness) if harness.cache else None

@@ -1,7 +1,7 @@
 """The multi-task model's pure metrics: no model, no harness, only numbers in and out.
 
 Precision/recall/F1 per label (macro, micro, grouped by e.g. CWE), BLEU/chrF (through
-cetd_lib.metrics.bleu), CodeBLEU (the `codebleu` package), pass@k (cetd_lib.harness.score),
+cetd_lib.metrics.bleu), CodeBLEU (the `codebleu` package), pass@k (cetd_lib.reconstruction.score),
 the seed-target verdicts, and ontology utilization (the simple-ontology gate). Kept apart from
 the evaluators in `evaluate` because the gates, the held-out evaluation and the explanation
 review all share them, and they need no model to test.
@@ -15,7 +15,7 @@ import statistics
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from cetd_lib.harness.score import pass_at_k
+from cetd_lib.reconstruction.score import pass_at_k
 
 
 def prf(tp: int, fp: int, fn: int) -> dict[str, float]:

@@ -20,7 +20,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from cetd_lib.harness.config import HarnessConfig
 from cetd_lib.multitask import evaluate as ev
 from cetd_lib.multitask.checkpoints import export_final, save_atomic
 from cetd_lib.multitask.config import MultitaskDataConfig
@@ -32,6 +31,7 @@ from cetd_lib.multitask.scores import entity_names, ontology_utilization
 from cetd_lib.multitask.train_config import MultitaskTrainConfig
 from cetd_lib.multitask.train_data import MultitaskData, sample
 from cetd_lib.multitask.trainer import Trainer
+from cetd_lib.sandbox.config import HarnessConfig
 from cetd_lib.tracking.live import LiveMetrics
 from cetd_lib.tracking.runs import RunRecord
 

@@ -11,10 +11,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from cetd_lib.harness.config import HarnessConfig
 from cetd_lib.mutation.config import MutationConfig
 from cetd_lib.mutation.mutants import Mutant
 from cetd_lib.mutation.variants import SOURCE_COUPLED, equivalent_variants
+from cetd_lib.sandbox.config import HarnessConfig
 
 # ---------------------------------------------------------------------------------------------
 # Running mutants through the sandbox
@@ -103,9 +103,9 @@ def mutation_scores(
     originals, one for every usable suite's behaviour-preserving variants and (suite, mutant)
     pairs, so the warm workers stay busy. A suite failing on a variant scores 0
     (source-coupled); its mutant runs are not counted."""
-    from cetd_lib.harness.failures import EXCLUDED_FROM_SCORES, FailureClass
-    from cetd_lib.harness.results import RunJob
-    from cetd_lib.harness.runner import run_many
+    from cetd_lib.sandbox.failures import EXCLUDED_FROM_SCORES, FailureClass
+    from cetd_lib.sandbox.results import RunJob
+    from cetd_lib.sandbox.runner import run_many
 
     config = config or MutationConfig()
     if module not in sources:

@@ -63,7 +63,7 @@ def _likelihood_logs(reward: Any) -> list[Any]:
 
 def _orchestra_scorer(name: str, backends: dict[str, Any]) -> Any:
     """The judge `name` on the first orchestra member (the one the calibration scored with)."""
-    from cetd_lib.harness.likelihood import make_scorer
+    from cetd_lib.reconstruction.likelihood import make_scorer
 
     if not backends:
         raise ValueError("stage2.reward likelihood | both needs an orchestra member to score with")
@@ -72,8 +72,8 @@ def _orchestra_scorer(name: str, backends: dict[str, Any]) -> Any:
 
 def _train(params, train_apps, val_apps, run, live, work, device, backends, base, scorer):
     """The two stages, both logging into `live` (opened and closed by the caller)."""
-    from cetd_lib.harness.backends import build_orchestra
     from cetd_lib.models import load_extractor, make_extractor
+    from cetd_lib.reconstruction.backends import build_orchestra
     from cetd_lib.tracking.runs import set_seed
     from cetd_lib.train.likelihood import make_stage2_reward
     from cetd_lib.train.reward import make_reconstruction_reward

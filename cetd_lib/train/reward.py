@@ -25,9 +25,10 @@ from typing import Any
 
 from cetd_lib.apps.app import App
 from cetd_lib.apps.requirements import format_requirements
-from cetd_lib.harness.config import HarnessConfig, OrchestraConfig
 from cetd_lib.metrics.bleu import sentence_bleu
 from cetd_lib.models.completions import completion_text
+from cetd_lib.reconstruction.config import OrchestraConfig
+from cetd_lib.sandbox.config import HarnessConfig
 from cetd_lib.train.config import GuardConfig
 from cetd_lib.train.guard import (  # noqa: F401  (re-exported: the reward's public surface)
     LEAK_RULES,
@@ -170,9 +171,9 @@ def orchestra_pass_rates(
     One batched `generate` per member over all lists, then one `reward_pass_rates` call (the
     harness caches runs of identical code). None when no member produced a measurable result.
     """
-    from cetd_lib.harness.backends import generate_or_none, make_backend
-    from cetd_lib.harness.prompts import build_prompt
-    from cetd_lib.harness.reconstruct import reward_pass_rates
+    from cetd_lib.reconstruction.backends import generate_or_none, make_backend
+    from cetd_lib.reconstruction.prompts import build_prompt
+    from cetd_lib.reconstruction.reconstruct import reward_pass_rates
 
     orchestra = orchestra or OrchestraConfig()
     harness = harness or HarnessConfig()

@@ -58,7 +58,7 @@ def classify(facts: Mapping[str, Any], phase: str) -> FailureClass:
     """Class of one failure from the facts the sandboxed child reported.
 
     `facts` keys (all optional): `mro` (exception class names, most derived first), `message`,
-    `errno`, `timeout` (our per-test alarm fired), `sandbox` (the sandbox guard denied an
+    `errno`, `timeout` (our per-test alarm fired), `sandbox` (the audit hook denied an
     operation), `attr_on_src` (an AttributeError on a generated module/class/instance),
     `raised_in_src` (the innermost frame is in generated code). `phase` is "collect", "setup",
     "call" or "teardown".

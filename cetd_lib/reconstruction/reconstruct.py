@@ -16,21 +16,22 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cetd_lib.apps.app import App
-from cetd_lib.harness.backends import Backend, BackendError, generate_or_none, make_backend
-from cetd_lib.harness.cache import open_cache
-from cetd_lib.harness.config import HARNESS_VERSION, HarnessConfig, OrchestraConfig
-from cetd_lib.harness.failures import FailureClass
-from cetd_lib.harness.parsing import parse_files
-from cetd_lib.harness.prompts import PROMPT_VERSION, Prompt, build_prompt
-from cetd_lib.harness.results import RunJob, RunResult, TestOutcome
-from cetd_lib.harness.runner import _pool_key, run_many
-from cetd_lib.harness.score import (
+from cetd_lib.reconstruction.backends import Backend, BackendError, generate_or_none, make_backend
+from cetd_lib.reconstruction.config import OrchestraConfig
+from cetd_lib.reconstruction.parsing import parse_files
+from cetd_lib.reconstruction.prompts import PROMPT_VERSION, Prompt, build_prompt
+from cetd_lib.reconstruction.score import (
     OrchestraScore,
     SampleScore,
     sample_score,
     score_app,
     score_orchestra,
 )
+from cetd_lib.sandbox.cache import open_cache
+from cetd_lib.sandbox.config import HARNESS_VERSION, HarnessConfig
+from cetd_lib.sandbox.failures import FailureClass
+from cetd_lib.sandbox.results import RunJob, RunResult, TestOutcome
+from cetd_lib.sandbox.runner import run_many, sandbox_key
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +73,7 @@ def gold_tests(
     config = config or HarnessConfig()
     if cache == _FROM_CONFIG:
         cache = open_cache(config)
-    key = _pool_key(config)
+    key = sandbox_key(config)
     todo = [a for a in apps if (a.content_hash(), key) not in _GOLD_MEMO]
     if todo:
         # The apps' own code is not screened (the screen is for generated code; it has no

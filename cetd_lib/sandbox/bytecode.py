@@ -25,8 +25,8 @@ import tempfile
 import threading
 from pathlib import Path
 
-from cetd_lib.harness._pyc import pyc_matches, rewritten_by_pytest
-from cetd_lib.harness.config import HARNESS_VERSION
+from cetd_lib.sandbox._pyc import pyc_matches, rewritten_by_pytest
+from cetd_lib.sandbox.config import HARNESS_VERSION
 
 __all__ = ["RewrittenTestStore", "default_bytecode_dir", "rewritten_by_pytest", "valid_for"]
 

@@ -18,7 +18,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from cetd_lib.harness.config import HARNESS_VERSION, HarnessConfig
+from cetd_lib.sandbox.config import HARNESS_VERSION, HarnessConfig
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS results (

@@ -203,7 +203,7 @@ def sample_score(
     app_id: str, member: str, sample: int, per_test: Mapping[str, Any], *, detail: str = ""
 ) -> SampleScore:
     """Score one run aligned to the gold tests (`per_test`: id -> TestOutcome)."""
-    from cetd_lib.harness.failures import EXCLUDED_FROM_SCORES
+    from cetd_lib.sandbox.failures import EXCLUDED_FROM_SCORES
 
     counts: dict[str, int] = {}
     for outcome in per_test.values():

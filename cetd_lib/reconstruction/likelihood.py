@@ -16,7 +16,7 @@ from typing import Any, Protocol
 
 from cetd_lib.apps.app import App
 from cetd_lib.apps.degrade import strip_comments_and_docstrings
-from cetd_lib.harness.prompts import Prompt
+from cetd_lib.reconstruction.prompts import Prompt
 
 
 class AnswerScorer(Protocol):
@@ -66,6 +66,6 @@ def make_scorer(name: str, backend: Any) -> AnswerScorer:
     if name not in SCORERS:
         raise KeyError(
             f"likelihood scorer {name!r} is not registered (known: {sorted(SCORERS)}); a judge "
-            "registers itself with harness.likelihood.register_scorer"
+            "registers itself with reconstruction.likelihood.register_scorer"
         )
     return SCORERS[name](backend)

@@ -157,7 +157,7 @@ class Opaque:
         return repr(self.value)
 
 
-# The guard's "this file name is untrusted code" predicate, set by the child (`install`); a
+# The audit hook's "this file name is untrusted code" predicate, set by the child (`install`); a
 # list so that setting it leaves the module's dict as the worker's verdict snapshot saw it
 # (the child adds the list's contents to that snapshot).
 UNTRUSTED_FILE: list = [lambda name: True]

@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import PurePosixPath
 from typing import Any
 
-from cetd_lib.harness.failures import (
+from cetd_lib.sandbox.failures import (
     EXCLUDED_FROM_SCORES,
     FailureClass,
     classify,
@@ -254,7 +254,7 @@ def assemble_result(message: Mapping[str, Any], timeout_s: float, sandbox: str =
     )
     end = end_event if ended and status == "ok" else None
     suspicions = _suspicions(message, end, failed_reports)
-    if tampered:  # recorded by the guard itself (`_guard.py`): the verdict was reached for
+    if tampered:  # recorded by the audit hook (`_audit_hook.py`): the verdict was reached for
         unique = list(dict.fromkeys(tampered))
         suspicions.insert(0, "verdict tampering: " + "; ".join(unique[:5]))
     return suspect_result(result, "; ".join(suspicions)) if suspicions else result

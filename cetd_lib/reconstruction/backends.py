@@ -35,10 +35,10 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol
 
-from cetd_lib.harness import llama_server
-from cetd_lib.harness.config import BackendSpec
-from cetd_lib.harness.likelihood import AnswerScorer, register_scorer
-from cetd_lib.harness.prompts import Prompt
+from cetd_lib.reconstruction import llama_server
+from cetd_lib.reconstruction.config import BackendSpec
+from cetd_lib.reconstruction.likelihood import AnswerScorer, register_scorer
+from cetd_lib.reconstruction.prompts import Prompt
 
 log = logging.getLogger(__name__)
 
@@ -393,7 +393,7 @@ def _make_hf(spec: BackendSpec) -> Backend:
 
 class LlamaCppBackend:
     """Orchestra member served by a private `llama-server` over the model's GGUF
-    (harness.llama_server): continuous batching across `concurrency` slots, prompts rendered
+    (reconstruction.llama_server): continuous batching across `concurrency` slots, prompts rendered
     and tokenised by the model's own tokenizer, as `hf` renders them."""
 
     def __init__(

@@ -49,8 +49,8 @@ class ResultPlugin:
 
     def __init__(self) -> None:
         self.fd: int | None = None  # the events file, set in the child
-        # Once the guard is installed (`seal`), events go through the audit hook, which holds
-        # the key and the file (`_guard.Verdict`); until then (and only in the worker's own
+        # Once the audit hook is installed (`seal`), events go through the audit hook, which holds
+        # the key and the file (`_audit_hook.Verdict`); until then (and only in the worker's own
         # code) they are written here.
         self.sealed = False
         self.made: dict = {}  # (nodeid, when) -> the outcome pytest's report was made with
@@ -76,13 +76,13 @@ class ResultPlugin:
         self.fd, self.key = None, b""
 
     def seal(self) -> None:
-        """From now on the guard's channel only: forget the key."""
+        """From now on the audit hook's channel only: forget the key."""
         self.sealed, self.key = True, b""
 
     def emit(self, event: dict) -> None:
         body = json.dumps(event, default=str).encode("utf-8", "replace")
         if self.sealed:
-            sys.audit("cetd.verdict", body)  # tagged and written by the guard's hook
+            sys.audit("cetd.verdict", body)  # tagged and written by the audit hook
             return
         if self.fd is None:
             return
@@ -242,7 +242,7 @@ class ResultPlugin:
             return False
 
 
-# Modules whose objects decide a verdict: pytest, pluggy, this plugin, the guard, the trusted
+# Modules whose objects decide a verdict: pytest, pluggy, this plugin, the audit hook, the trusted
 # comparisons and the JSON encoder the events go through. CRITICAL ones are checked after
 # every test (~0.1 ms), all of them at the end of the session (~0.9 ms; docs/harness.md).
 PROTECTED_MODULES = (
@@ -250,7 +250,7 @@ PROTECTED_MODULES = (
     "pytest",
     "pluggy",
     "_events",
-    "_guard",
+    "_audit_hook",
     "_comparisons",
     "json",
     "builtins",
@@ -542,7 +542,7 @@ class VerdictState:
     def __init__(self, config, modules: dict, tests_dir: str, comparisons=None) -> None:
         # The app's own conftest.py files register as plugins during collection: allowed.
         self.conftest_prefix = tests_dir + os.sep
-        self.untrusted_file = lambda name: True  # the guard's predicate, set in the child
+        self.untrusted_file = lambda name: True  # the audit hook's predicate, set in the child
         self.critical, self.rest = _Group(), _Group()
         slots: list = []  # (object, attribute, value): after every test
         rest_slots: list = []  # at the end

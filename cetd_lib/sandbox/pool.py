@@ -27,14 +27,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cetd_lib.harness.bytecode import (
+from cetd_lib.sandbox.bytecode import (
     RewrittenTestStore,
     default_bytecode_dir,
     rewritten_by_pytest,
 )
-from cetd_lib.harness.config import HarnessConfig
-from cetd_lib.harness.janitor import start_janitor
-from cetd_lib.harness.results import (
+from cetd_lib.sandbox.config import HarnessConfig
+from cetd_lib.sandbox.janitor import start_janitor
+from cetd_lib.sandbox.results import (
     RunJob,
     RunResult,
     align_to_expected,
@@ -333,7 +333,7 @@ class SandboxPool:
                 "timeout_s": timeout_s,
                 "test_timeout_s": self.config.test_timeout_s,
                 "coverage": job.coverage,
-                "generated_tests": job.generated_tests,  # untrusted code too (_guard.py)
+                "generated_tests": job.generated_tests,  # untrusted code too (_audit_hook.py)
             }  # + "pyc", per worker (`_with_bytecode`)
             todo.put(_Item(index, job, payload, timeout_s))
         results: list[RunResult | None] = [None] * len(jobs)
@@ -465,7 +465,7 @@ class SandboxPool:
 
 
 def _start_janitor(base: Path) -> subprocess.Popen:
-    """Removes `base` once this process is gone (harness.janitor). The second pass catches a
+    """Removes `base` once this process is gone (sandbox.janitor). The second pass catches a
     worker that was writing an app's files at that moment and re-created the directory."""
     return start_janitor('rm -rf -- "$0"; sleep 5; rm -rf -- "$0"', str(base))
 

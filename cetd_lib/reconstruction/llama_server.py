@@ -1,6 +1,6 @@
 """llama.cpp's `llama-server` as an orchestra backend on CPU: continuous batching over the GGUF.
 
-    python -m cetd_lib.harness.llama_server --install   # make install: build the binary once
+    python -m cetd_lib.reconstruction.llama_server --install   # make install: build the binary once
 
 Why a server: on 2 CPU cores a 0.5B model's decode is bound by reading weights, so decoding many
 sequences in one batch is nearly free per sequence; llama.cpp does that with quantised kernels
@@ -12,7 +12,7 @@ The binary is built by `make install` from the llama.cpp sources vendored in the
 of this kind has (never `-march=native`: the hosts differ, and a native build crashed on an AMX
 host, FIGURES.md). It lands in `$CETD_CACHE/bin/`, so fresh clones on the same machine reuse it.
 
-The `llamacpp` backend (harness.backends) starts one server, in its own process group, and
+The `llamacpp` backend (reconstruction.backends) starts one server, in its own process group, and
 stops it on `close()`, at interpreter exit, and, through a janitor that waits on a pipe only
 this process holds, when this process is killed (no orphan server). Prompts are rendered and
 tokenised by the model's Hugging Face tokenizer, the same text the `hf` backend feeds its model,
@@ -39,7 +39,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from cetd_lib.harness.janitor import start_janitor
+from cetd_lib.sandbox.janitor import start_janitor
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +69,9 @@ CMAKE_FLAGS = (
     "-DLLAMA_BUILD_IS_DEV=OFF",
 )
 BUILD_VARIANT = "avx2"
-INSTALL_HINT = "make install  # or: .venv/bin/python -m cetd_lib.harness.llama_server --install"
+INSTALL_HINT = (
+    "make install  # or: .venv/bin/python -m cetd_lib.reconstruction.llama_server --install"
+)
 
 
 class LlamaServerError(RuntimeError):

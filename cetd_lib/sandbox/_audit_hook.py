@@ -1,4 +1,4 @@
-"""The audit-hook guard of a sandboxed child (PEP 578): a second layer, NOT a boundary.
+"""The audit hook of a sandboxed child (PEP 578): a second layer, NOT a boundary.
 
 Run as part of the worker script (`_worker.py` imports it from its own directory; standard
 library only). The kernel-level containment is the namespaces (`_namespaces.py`); this hook

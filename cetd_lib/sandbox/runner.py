@@ -9,7 +9,7 @@ How it runs (details and the sandbox's limits in docs/harness.md):
   session prepared once;
 - per app, the worker writes `src/` (generated modules) and `tests/` (original tests) into its
   private directory and forks a child: own process group, an unprivileged uid, rlimits (address
-  space, CPU, file size, open files, processes), an audit-hook guard (no network, no writes
+  space, CPU, file size, open files, processes), an audit hook (no network, no writes
   outside the sandbox, no process creation, no signals to other processes), per-test SIGALRM;
 - the child records tagged events per test as they happen; the worker kills the child's
   process group at the end or at the wall-clock deadline, and empties the directory;
@@ -32,13 +32,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
-from cetd_lib.harness.cache import result_key
-from cetd_lib.harness.config import HarnessConfig
-from cetd_lib.harness.failures import (
+from cetd_lib.sandbox.cache import result_key
+from cetd_lib.sandbox.config import HarnessConfig
+from cetd_lib.sandbox.failures import (
     FailureClass,
 )
-from cetd_lib.harness.pool import SandboxPool, resolve_sandbox
-from cetd_lib.harness.results import (
+from cetd_lib.sandbox.pool import SandboxPool, resolve_sandbox
+from cetd_lib.sandbox.results import (
     RunJob,
     RunResult,
     align_to_expected,
@@ -70,7 +70,7 @@ def get_pool(config: HarnessConfig | None = None, workers: int | None = None) ->
             or pool._closed
             or pool._pid != os.getpid()
             or (workers is not None and pool.size != wanted)
-            or _pool_key(pool.config) != _pool_key(config)
+            or sandbox_key(pool.config) != sandbox_key(config)
         ):
             if pool is not None and pool._pid == os.getpid():
                 pool.close()
@@ -78,7 +78,9 @@ def get_pool(config: HarnessConfig | None = None, workers: int | None = None) ->
         return pool
 
 
-def _pool_key(config: HarnessConfig) -> tuple:
+def sandbox_key(config: HarnessConfig) -> tuple:
+    """The settings that decide how code runs (limits, sandbox mode, preload, bytecode cache):
+    two configs with one key share a pool, and what one of them measured holds for the other."""
     limits = {k: v for k, v in config.sandbox_limits().items() if k != "screen"}
     return (tuple(sorted(limits.items())), config.preload_modules, config.bytecode_cache_path)
 
@@ -135,7 +137,7 @@ def run_many(
     results: list[RunResult | None] = [None] * len(prepared)
     keys: list[str | None] = [None] * len(prepared)
     if config.screen:
-        from cetd_lib.harness.screen import screen_job
+        from cetd_lib.sandbox.screen import screen_job
 
         for i, job in enumerate(prepared):
             sources = {} if job.original_code else job.sources
