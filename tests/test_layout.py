@@ -5,6 +5,7 @@ protects."""
 from __future__ import annotations
 
 import ast
+import sys
 from pathlib import Path
 
 import cetd_lib.sandbox
@@ -61,6 +62,25 @@ def test_the_check_sees_a_private_name_and_a_private_module(tmp_path):
     found = private_sandbox_imports(package)
     assert len(found) == 3, found
     assert "['_pool_key']" in found[0] and "['pool']" in found[1] and "_worker" in found[2]
+
+
+def test_the_sandbox_scripts_import_siblings_that_exist():
+    """The scripts run in the sandbox import each other by file name (`from _events import
+    ...`, not through the package): a rename must reach every such import."""
+    imported = set()
+    for path in SANDBOX.glob("_*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.level == 0:
+                imported.add(node.module.split(".")[0])
+            elif isinstance(node, ast.Import):
+                imported.update(a.name.split(".")[0] for a in node.names)
+    siblings = {
+        m
+        for m in imported
+        if m.startswith("_") and m not in sys.stdlib_module_names and m != "_pytest"
+    }
+    assert {"_events", "_audit_hook", "_comparisons", "_namespaces", "_pyc"} <= siblings
+    assert [m for m in sorted(siblings) if not (SANDBOX / f"{m}.py").is_file()] == []
 
 
 def test_every_sibling_script_the_verdict_check_protects_exists():

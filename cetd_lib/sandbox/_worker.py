@@ -153,7 +153,7 @@ class Worker:
         config.hook.pytest_sessionstart(session=session)
         self.config, self.session = config, session
         _mark_items_checked()
-        # What decides a verdict, as it is before any app code runs (checked by the audit hook
+        # What decides a verdict, as it is before any app code runs (checked by the guard
         # after every test and at the end, `_events.VerdictState`).
         self.verdict_state = VerdictState(config, dict(sys.modules), self.tests, _comparisons)
         # Collection matches every path against these glob patterns (the doctest plugin's
@@ -487,7 +487,7 @@ class Worker:
             (resource.RLIMIT_AS, int(self.cfg.get("memory_mb", 2048)) * mb),
         ]
         # RLIMIT_NPROC counts every process of the user, so leave room for the ones running.
-        # The kernel does not apply it to root; the audit hook blocks process creation anyway.
+        # The kernel does not apply it to root; the audit guard blocks process creation anyway.
         # In namespaces the child is the only process of its (unprivileged) user.
         if self.namespaces:
             limits.append((resource.RLIMIT_NPROC, int(self.cfg.get("max_processes", 32))))
@@ -607,7 +607,7 @@ def _rmtree(path: str) -> None:
 
 
 # ---------------------------------------------------------------------------------------------
-# The Python-level audit hook (PEP 578). NOT a security boundary: see docs/harness.md.
+# The Python-level guard (audit hook, PEP 578). NOT a security boundary: see docs/harness.md.
 # ---------------------------------------------------------------------------------------------
 
 
