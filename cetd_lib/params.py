@@ -21,9 +21,9 @@ from cetd_lib.config_field import help_field
 from cetd_lib.evaluation.ablation import AblationConfig
 from cetd_lib.evaluation.calibration import CalibrationConfig
 from cetd_lib.models.config import ExtractorConfig
-from cetd_lib.multitask.config import MultitaskDataConfig
-from cetd_lib.multitask.rl_config import MutationRLConfig
-from cetd_lib.multitask.train_config import MultitaskTrainConfig
+from cetd_lib.multitask.data.config import MultitaskDataConfig
+from cetd_lib.multitask.model.train_config import MultitaskTrainConfig
+from cetd_lib.mutation_rl.config import MutationRLConfig
 from cetd_lib.reconstruction.config import OrchestraConfig
 from cetd_lib.review.config import ReviewConfig
 from cetd_lib.sandbox.config import HarnessConfig

@@ -11,7 +11,7 @@ from cetd_lib.tracking.series import nanmean
 
 
 def test_every_reward_reads_completions_with_the_one_completion_text():
-    import cetd_lib.multitask.rl as rl
+    import cetd_lib.mutation_rl.rl as rl
     import cetd_lib.train.likelihood as likelihood
     import cetd_lib.train.reward as reward
 

@@ -11,9 +11,17 @@ import pytest
 
 from cetd_lib.apps.app import App, load_apps
 from cetd_lib.langpack import Finding, get_language_pack
-from cetd_lib.multitask import clarify, labels, ontology, pairs
-from cetd_lib.multitask.config import MultitaskDataConfig
-from cetd_lib.multitask.corpus import (
+from cetd_lib.multitask.data.build import (
+    build,
+    build_sets,
+    chunk_corpus,
+    clarify,
+    labels,
+    ontology,
+    pairs,
+)
+from cetd_lib.multitask.data.config import MultitaskDataConfig
+from cetd_lib.multitask.data.corpus import (
     SourceFile,
     chunk_source,
     deduplicate,
@@ -21,7 +29,6 @@ from cetd_lib.multitask.corpus import (
     shingles,
     split_for_group,
 )
-from cetd_lib.multitask.data import build, build_sets, chunk_corpus
 from cetd_lib.params import ParamsError, load_params
 
 # -- labels --------------------------------------------------------------------------------

@@ -17,11 +17,11 @@ from typing import Any
 
 import torch
 
-from cetd_lib.multitask import objectives as obj
-from cetd_lib.multitask.curriculum import TaskReweighter
-from cetd_lib.multitask.model import MultitaskModel, uncertainty_weighted
-from cetd_lib.multitask.train_config import MultitaskTrainConfig
-from cetd_lib.multitask.train_data import (
+from cetd_lib.multitask.model import objectives as obj
+from cetd_lib.multitask.model.backbone import MultitaskModel, uncertainty_weighted
+from cetd_lib.multitask.model.curriculum import TaskReweighter
+from cetd_lib.multitask.model.train_config import MultitaskTrainConfig
+from cetd_lib.multitask.model.train_data import (
     CLASSIFY,
     MultitaskData,
     TaskFormats,

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from cetd_lib.multitask.model import MultitaskModel
+from cetd_lib.multitask.model.backbone import MultitaskModel
 
 
 def save_atomic(

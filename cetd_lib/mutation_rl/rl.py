@@ -36,9 +36,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cetd_lib.models.completions import completion_text
-from cetd_lib.multitask.rl_config import MutationRLConfig
 from cetd_lib.mutation import Mutant, MutationConfig, MutationScore, generate_mutants
 from cetd_lib.mutation import mutation_scores as _mutation_scores
+from cetd_lib.mutation_rl.config import MutationRLConfig
 from cetd_lib.sandbox.config import HarnessConfig
 from cetd_lib.tracking.dashboard import DashboardConfig
 from cetd_lib.tracking.runs import RunRecord

@@ -18,7 +18,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from cetd_lib.multitask.scores import bleu_chrf, codebleu, pass_at_ks
+from cetd_lib.multitask.evaluation.scores import bleu_chrf, codebleu, pass_at_ks
 from cetd_lib.sandbox.config import HarnessConfig
 
 # ---------------------------------------------------------------------------------------------
@@ -204,7 +204,7 @@ def humaneval_program(prompt: str, entry_point: str, completion: str, mode: str)
     fenced block when it defines `entry_point` (after the prompt's import lines, which answers
     often omit), cut to its longest parsing prefix; else it is treated as a body."""
     if mode == "chat":
-        from cetd_lib.multitask.rl import extract_test_code
+        from cetd_lib.mutation_rl.rl import extract_test_code
 
         code = extract_test_code(completion)
         if re.search(rf"^def {re.escape(entry_point)}\s*\(", code, re.MULTILINE):
@@ -306,8 +306,8 @@ def generated_tests(
     (the baseline: same granularity, one test); mutation score (cetd_lib.mutation) of the
     passing ones on their module, 0 for a file that fails on a behaviour-preserving variant of
     the module (source-coupled: it tests the text, not the behaviour)."""
-    from cetd_lib.multitask.rl import extract_test_code
     from cetd_lib.mutation import MutationConfig, generate_mutants, mutation_scores
+    from cetd_lib.mutation_rl.rl import extract_test_code
     from cetd_lib.sandbox.results import RunJob
     from cetd_lib.sandbox.runner import run_many
 

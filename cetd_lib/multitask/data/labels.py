@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from cetd_lib.langpack import SEVERITY_WEIGHT, Finding, cwe_category
-from cetd_lib.multitask.corpus import Chunk
+from cetd_lib.multitask.data.corpus import Chunk
 
 T = TypeVar("T")
 

@@ -17,8 +17,8 @@ from typing import Any
 
 import torch
 
-from cetd_lib.multitask import objectives as obj
-from cetd_lib.multitask.train_config import MultitaskTrainConfig
+from cetd_lib.multitask.model import objectives as obj
+from cetd_lib.multitask.model.train_config import MultitaskTrainConfig
 
 CLASSIFY = ("quality", "security", "clarification")
 SET_FILES = ("corpus", "quality", "security", "pairs", "clarification", "explanation", "ontology")

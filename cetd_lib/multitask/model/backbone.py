@@ -6,7 +6,7 @@ Heads read the attention-masked mean of the last hidden states:
 - security: multi-label over bandit ids, BCE whose positive terms are weighted by the finding's
   severity (labels.SEVERITY_WEIGHT), so a missed HIGH costs more than a missed LOW;
 - clarification: binary (is the description ambiguous?).
-Generation tasks go through the LM with task tokens (cetd_lib.multitask.objectives).
+Generation tasks go through the LM with task tokens (cetd_lib.multitask.model.objectives).
 
 The base weights stay frozen: LoRA trains the attention projections, peft's
 `trainable_token_indices` trains only the embedding rows of the added sentinel/task tokens
@@ -29,8 +29,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from cetd_lib.multitask.curriculum import PHASE_TASKS
-from cetd_lib.multitask.objectives import add_task_tokens
+from cetd_lib.multitask.model.curriculum import PHASE_TASKS
+from cetd_lib.multitask.model.objectives import add_task_tokens
 
 ADAPTER_DIR = "adapter"
 HEADS_FILE = "heads.safetensors"

@@ -11,7 +11,7 @@ import re
 from typing import Any
 
 from cetd_lib.langpack import Finding, cwe_category
-from cetd_lib.multitask.corpus import Chunk
+from cetd_lib.multitask.data.corpus import Chunk
 
 _SECTION = re.compile(r"^##\s+(.+?)\s*$", re.MULTILINE)
 _RST_RULE = re.compile(r"^[=\-~*]{3,}\s*$", re.MULTILINE)

@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from cetd_lib.apps.app import App
-from cetd_lib.multitask.config import MultitaskDataConfig
-from cetd_lib.multitask.corpus import Skipped, split_for_group
+from cetd_lib.multitask.data.config import MultitaskDataConfig
+from cetd_lib.multitask.data.corpus import Skipped, split_for_group
 
 TEST_TYPES = ("<unit>", "<property>", "<parametrized>")
 DIRECTIONS = ("code_to_test", "test_to_code")

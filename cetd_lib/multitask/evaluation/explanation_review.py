@@ -18,7 +18,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from cetd_lib.multitask.scores import target_verdict
+from cetd_lib.multitask.evaluation.scores import target_verdict
 from cetd_lib.review.items import ReviewMaterial, ReviewSourceError
 from cetd_lib.review.kinds import EXPLANATION
 
@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 MODEL, REFERENCE = EXPLANATION.fixed_sources
 WHAT = "mean human rating of explanations"
 SAMPLE_KEYS = ("id", "tool", "rule", "code", "finding", "generated", "reference")
-_FINDING = "\n\nFinding: "  # how cetd_lib.multitask.explain joins snippet and finding
+_FINDING = "\n\nFinding: "  # how cetd_lib.multitask.data.explain joins snippet and finding
 
 
 def how_to_rate(run_id: str | None) -> str:
@@ -49,7 +49,7 @@ def how_to_rate(run_id: str | None) -> str:
 
 def explanation_context(record: Mapping[str, Any]) -> dict[str, str]:
     """What a rater needs besides the two explanations, from an explanation record
-    (`cetd_lib.multitask.explain.explanation_record`): its id, the tool and rule, and its
+    (`cetd_lib.multitask.data.explain.explanation_record`): its id, the tool and rule, and its
     prompt input split into the numbered code snippet and the finding."""
     code, found, finding = record["input"].rpartition(_FINDING)
     if not found:

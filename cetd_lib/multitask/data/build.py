@@ -30,9 +30,9 @@ from typing import Any
 from cetd_lib.apps.app import App, load_apps
 from cetd_lib.apps.splits import SPLITS
 from cetd_lib.langpack import LanguagePack, SourceFileError, get_language_pack
-from cetd_lib.multitask import clarify, explain, labels, ontology, pairs
-from cetd_lib.multitask.config import MultitaskDataConfig
-from cetd_lib.multitask.corpus import (
+from cetd_lib.multitask.data import clarify, explain, labels, ontology, pairs
+from cetd_lib.multitask.data.config import MultitaskDataConfig
+from cetd_lib.multitask.data.corpus import (
     Chunk,
     Skipped,
     SourceFile,
@@ -42,7 +42,7 @@ from cetd_lib.multitask.corpus import (
     gather_stdlib,
     split_for_group,
 )
-from cetd_lib.multitask.security_variants import generate_variants, label_variants
+from cetd_lib.multitask.data.security_variants import generate_variants, label_variants
 from cetd_lib.tracking.runs import RunRecord, write_json_atomic, write_text_atomic
 
 SETS = ("corpus", "quality", "security", "pairs", "clarification", "explanation", "ontology")

@@ -14,13 +14,13 @@ from typing import Any
 
 import torch
 
-from cetd_lib.multitask import evaluate as ev
-from cetd_lib.multitask.clarification_delta import clarification_delta_pass
-from cetd_lib.multitask.explanation_review import explanation_context, explanation_rating
-from cetd_lib.multitask.model import MultitaskModel
-from cetd_lib.multitask.scores import grouped_prf, multilabel_prf, prf, target_verdict
-from cetd_lib.multitask.train_config import MultitaskTrainConfig
-from cetd_lib.multitask.train_data import MultitaskData, TaskFormats, collate_classify, sample
+from cetd_lib.multitask.evaluation import evaluate as ev
+from cetd_lib.multitask.evaluation.clarification_delta import clarification_delta_pass
+from cetd_lib.multitask.evaluation.explanation_review import explanation_context, explanation_rating
+from cetd_lib.multitask.evaluation.scores import grouped_prf, multilabel_prf, prf, target_verdict
+from cetd_lib.multitask.model.backbone import MultitaskModel
+from cetd_lib.multitask.model.train_config import MultitaskTrainConfig
+from cetd_lib.multitask.model.train_data import MultitaskData, TaskFormats, collate_classify, sample
 from cetd_lib.sandbox.config import HarnessConfig
 
 
