@@ -9,11 +9,13 @@ original code). Samples hit by a HARNESS_ERROR have pass rate NaN and are left o
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
+
+from cetd_lib.tracking.series import nanmean
 
 FULL, PARTIAL, NO, UNSCORED = "FULL", "PARTIAL", "NO", "UNSCORED"
 
@@ -58,12 +60,6 @@ def completeness(pass_rate: float) -> str:
     if pass_rate <= 0.0:
         return NO
     return PARTIAL
-
-
-def nanmean(values: Iterable[float]) -> float:
-    """Mean ignoring NaN; NaN when nothing is left (no numpy warning)."""
-    kept = [v for v in values if not math.isnan(v)]
-    return float(sum(kept) / len(kept)) if kept else float("nan")
 
 
 @dataclass(frozen=True)

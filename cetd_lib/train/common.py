@@ -1,5 +1,5 @@
-"""What every trainer of the project shares: stage 1 (both engines), stage 2 (the seed loop
-and the TRL RL trainers) and the mutation RL.
+"""What every trainer of the project shares: stage 1 (both engines), stage 2 (the RLOO loop
+of rloo_loop.py and the TRL RL trainers) and the mutation RL.
 
 The LR schedule with its capped warmup, the choice of mixed precision and the
 `training_config.json` written beside each checkpoint live here, not in one stage, so the stages

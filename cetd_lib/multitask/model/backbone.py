@@ -29,6 +29,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from cetd_lib.models.lora import with_lora
 from cetd_lib.multitask.model.curriculum import PHASE_TASKS
 from cetd_lib.multitask.model.objectives import add_task_tokens
 
@@ -76,21 +77,6 @@ class CheckpointInfo:
     state: dict[str, Any] = field(default_factory=dict)
 
 
-def with_lora(model: Any, token_ids: Sequence[int], *, r: int, alpha: int, targets: Sequence[str]):
-    """peft LoRA on `targets` + trainable rows for the added tokens; base weights frozen."""
-    from peft import LoraConfig, get_peft_model
-
-    config = LoraConfig(
-        r=r,
-        lora_alpha=alpha,
-        target_modules=list(targets),
-        lora_dropout=0.0,
-        task_type="CAUSAL_LM",
-        trainable_token_indices={"embed_tokens": sorted(set(token_ids))},
-    )
-    return get_peft_model(model, config)
-
-
 class MultitaskModel(nn.Module):
     """Shared backbone (`self.lm`, a peft model) + heads + Kendall log-variances."""
 
@@ -135,7 +121,14 @@ class MultitaskModel(nn.Module):
         lora = {"r": lora_r, "alpha": lora_alpha, "targets": list(lora_targets)}
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
-            lm = with_lora(model, token_ids, r=lora_r, alpha=lora_alpha, targets=lora_targets)
+            lm = with_lora(
+                model,
+                r=lora_r,
+                alpha=lora_alpha,
+                targets=lora_targets,
+                task_type="CAUSAL_LM",
+                trainable_token_ids=token_ids,
+            )
             info = CheckpointInfo(base_model, heads, lora, token_ids)
             return cls(lm, tokenizer, info)
 

@@ -30,6 +30,7 @@ import torch
 
 from cetd_lib.apps.app import App
 from cetd_lib.tracking.runs import RunRecord
+from cetd_lib.tracking.series import nanmean
 from cetd_lib.train.config import Stage2Config
 
 if TYPE_CHECKING:
@@ -171,12 +172,7 @@ class Stage2Result:
         return {**asdict(self), "final_dir": str(self.final_dir)}
 
 
-def _nan_mean(values: list[float]) -> float:
-    kept = [v for v in values if not math.isnan(v)]
-    return sum(kept) / len(kept) if kept else float("nan")
-
-
-def train_seed_loop(
+def train_rloo_loop(
     extractor: Any,
     train_apps: Sequence[App],
     reward_fn: Callable[..., list[float | None]],
@@ -196,10 +192,10 @@ def train_seed_loop(
     from cetd_lib.tracking.live import training_metrics
 
     with training_metrics(run, live) as live:
-        return _seed_loop(extractor, train_apps, reward_fn, config, Path(out_dir), live)
+        return _rloo_loop(extractor, train_apps, reward_fn, config, Path(out_dir), live)
 
 
-def _seed_loop(extractor, train_apps, reward_fn, config, out, live) -> Stage2Result:
+def _rloo_loop(extractor, train_apps, reward_fn, config, out, live) -> Stage2Result:
     from cetd_lib.apps.degrade import render_context
     from cetd_lib.apps.requirements import format_requirements
     from cetd_lib.train.common import linear_schedule, warmup_steps_for, write_training_config
@@ -275,7 +271,7 @@ def _seed_loop(extractor, train_apps, reward_fn, config, out, live) -> Stage2Res
             elapsed = time.perf_counter() - started
             stats.update(
                 {
-                    "rewards/mean": _nan_mean(rewards.reshape(-1).tolist()),
+                    "rewards/mean": nanmean(rewards.reshape(-1).tolist()),
                     "rewards/std": float(torch.nan_to_num(rewards).std(unbiased=False)),
                     "rewards/frac_zero_std": zero_variance_fraction(rewards),
                     "charts/samples_per_s": len(samples) / elapsed,
