@@ -168,7 +168,7 @@ def test_stage2_scores_with_the_first_orchestra_member():
     """`stage2.reward: likelihood | both` builds its judge on the orchestra's first member (the
     one the calibration scored with); no member is a clear error, not a silent pass-rate run."""
     from cetd_lib.reconstruction.likelihood import SCORERS, register_scorer
-    from cetd_lib.train.pipeline import _orchestra_scorer
+    from cetd_lib.studies.phase2_training import _orchestra_scorer
 
     register_scorer("overlap-test")(lambda backend: (backend, TokenOverlapScorer()))
     try:

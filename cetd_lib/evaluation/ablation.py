@@ -290,7 +290,7 @@ class TrainingAppError(ValueError):
     """An evaluated app is one the checkpoint's run trained on (or chose its checkpoint on)."""
 
 
-TRAIN_SUMMARY = "train_summary.json"  # written by cetd_lib.train.pipeline
+TRAIN_SUMMARY = "train_summary.json"  # written by cetd_lib.studies.phase2_training
 
 
 def training_apps(outputs_dir: str | Path, run_id: str) -> dict[str, list[str]]:

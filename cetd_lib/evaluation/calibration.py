@@ -35,7 +35,7 @@ import time
 import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
@@ -56,6 +56,9 @@ from cetd_lib.evaluation.ladder import (
 from cetd_lib.metrics.paired import apps_needed, holm
 from cetd_lib.reconstruction.config import OrchestraConfig
 from cetd_lib.sandbox.config import HarnessConfig
+
+if TYPE_CHECKING:
+    from cetd_lib.reconstruction.likelihood import AnswerScorer
 
 log = logging.getLogger(__name__)
 
@@ -677,7 +680,7 @@ def likelihood_ladder(
     run: FamilyRun,
     apps: Sequence[App],
     member: str,
-    scorer: Any,
+    scorer: AnswerScorer,
     *,
     config: CalibrationConfig,
     prompt_version: str,

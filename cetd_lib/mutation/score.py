@@ -14,6 +14,7 @@ from typing import Any
 from cetd_lib.mutation.config import MutationConfig
 from cetd_lib.mutation.mutants import Mutant
 from cetd_lib.mutation.variants import SOURCE_COUPLED, equivalent_variants
+from cetd_lib.sandbox.cache import ResultCache
 from cetd_lib.sandbox.config import HarnessConfig
 
 # ---------------------------------------------------------------------------------------------
@@ -80,7 +81,7 @@ def mutation_score(
     config: MutationConfig | None = None,
     *,
     harness: HarnessConfig | None = None,
-    cache: Any = None,
+    cache: ResultCache | None = None,
 ) -> MutationScore:
     """Run `tests` on the original `sources`, then on every mutant of `module` (the other
     source files unchanged), all through `run_many`. See `MutationScore` for the result."""
@@ -97,7 +98,7 @@ def mutation_scores(
     config: MutationConfig | None = None,
     *,
     harness: HarnessConfig | None = None,
-    cache: Any = None,
+    cache: ResultCache | None = None,
 ) -> list[MutationScore]:
     """`mutation_score` for several test suites of one module, batched: one `run_many` for the
     originals, one for every usable suite's behaviour-preserving variants and (suite, mutant)

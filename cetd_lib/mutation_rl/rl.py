@@ -33,7 +33,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from cetd_lib.models.completions import completion_text
 from cetd_lib.mutation import Mutant, MutationConfig, MutationScore, generate_mutants
@@ -44,6 +44,7 @@ from cetd_lib.tracking.dashboard import DashboardConfig
 from cetd_lib.tracking.runs import RunRecord
 
 if TYPE_CHECKING:
+    from cetd_lib.sandbox.cache import ResultCache
     from cetd_lib.tracking.live import LiveMetrics
 
 log = logging.getLogger(__name__)
@@ -144,7 +145,7 @@ class KillRateReward:
         config: MutationConfig | None = None,
         *,
         harness: HarnessConfig | None = None,
-        cache: Any = "auto",
+        cache: ResultCache | Literal["auto"] | None = "auto",
     ) -> None:
         self.targets = {t.target_id: t for t in targets}
         if len(self.targets) != len(targets):
@@ -249,7 +250,7 @@ def make_kill_rate_reward(
     config: MutationConfig | None = None,
     *,
     harness: HarnessConfig | None = None,
-    cache: Any = "auto",
+    cache: ResultCache | Literal["auto"] | None = "auto",
 ) -> KillRateReward:
     """The kill-rate reward bound to `targets` (dataset column `target_id` picks one per row).
     `cache`: a harness `ResultCache`, None for no cache, "auto" = the harness config's cache."""

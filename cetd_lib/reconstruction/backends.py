@@ -36,7 +36,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol
 
 from cetd_lib.reconstruction import llama_server
-from cetd_lib.reconstruction.config import BackendSpec
+from cetd_lib.reconstruction.config import BackendSpec, OrchestraConfig
 from cetd_lib.reconstruction.likelihood import AnswerScorer, register_scorer
 from cetd_lib.reconstruction.prompts import Prompt
 
@@ -675,6 +675,6 @@ class OpenAIBackend:
 register_backend("openai")(OpenAIBackend)
 
 
-def build_orchestra(orchestra: Any) -> dict[str, Any]:
+def build_orchestra(orchestra: OrchestraConfig) -> dict[str, Backend]:
     """One ready backend per member, so several evaluations share loaded models."""
     return {spec.name: make_backend(spec) for spec in orchestra.members}

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from cetd_lib.apps.app import App
 from cetd_lib.reconstruction.backends import Backend, BackendError, generate_or_none, make_backend
@@ -27,7 +27,7 @@ from cetd_lib.reconstruction.score import (
     score_app,
     score_orchestra,
 )
-from cetd_lib.sandbox.cache import open_cache
+from cetd_lib.sandbox.cache import ResultCache, open_cache
 from cetd_lib.sandbox.config import HARNESS_VERSION, HarnessConfig
 from cetd_lib.sandbox.failures import FailureClass
 from cetd_lib.sandbox.results import RunJob, RunResult, TestOutcome
@@ -67,7 +67,10 @@ _GOLD_MEMO: dict[tuple[str, tuple], GoldTests] = {}
 
 
 def gold_tests(
-    apps: Sequence[App], *, config: HarnessConfig | None = None, cache: Any = _FROM_CONFIG
+    apps: Sequence[App],
+    *,
+    config: HarnessConfig | None = None,
+    cache: ResultCache | Literal["config"] | None = _FROM_CONFIG,
 ) -> dict[str, GoldTests]:
     """app_id -> GoldTests, running each app's original code at most once per content hash."""
     config = config or HarnessConfig()
@@ -174,7 +177,7 @@ def reconstruct(
     *,
     requirements: Mapping[str, Sequence[str]] | None = None,
     backends: Mapping[str, Backend] | None = None,
-    cache: Any = _FROM_CONFIG,
+    cache: ResultCache | Literal["config"] | None = _FROM_CONFIG,
 ) -> ReconstructionResult:
     """Rebuild every app with every orchestra member and score it on the app's gold tests.
 
@@ -336,7 +339,7 @@ def reward_pass_rates(
     completions: Sequence[str],
     *,
     config: HarnessConfig | None = None,
-    cache: Any = _FROM_CONFIG,
+    cache: ResultCache | Literal["config"] | None = _FROM_CONFIG,
 ) -> list[float | None]:
     """Pass rate of each completion on its app's gold tests (TRL reward shape).
 

@@ -32,7 +32,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
-from cetd_lib.sandbox.cache import result_key
+from cetd_lib.sandbox.cache import ResultCache, result_key
 from cetd_lib.sandbox.config import HarnessConfig
 from cetd_lib.sandbox.failures import (
     FailureClass,
@@ -118,7 +118,7 @@ def run_many(
     *,
     timeout_s: float | None = None,
     config: HarnessConfig | None = None,
-    cache: Any = None,
+    cache: ResultCache | None = None,
     progress: str | None = None,
 ) -> list[RunResult]:
     """Run each job's tests against its sources; results in job order.
@@ -249,7 +249,7 @@ def run_app_tests(
     timeout_s: float | None = None,
     expected_tests: Iterable[str] | None = None,
     config: HarnessConfig | None = None,
-    cache: Any = None,
+    cache: ResultCache | None = None,
     coverage: bool = False,
     generated_tests: bool = False,
 ) -> RunResult:

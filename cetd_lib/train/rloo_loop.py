@@ -34,6 +34,7 @@ from cetd_lib.tracking.series import nanmean
 from cetd_lib.train.config import Stage2Config
 
 if TYPE_CHECKING:
+    from cetd_lib.models.extractor import RequirementExtractor
     from cetd_lib.tracking.live import LiveMetrics
 
 log = logging.getLogger(__name__)
@@ -93,7 +94,7 @@ def k3_kl(log_probs: torch.Tensor, ref_log_probs: torch.Tensor, mask: torch.Tens
 
 
 def policy_gradient_step(
-    extractor: Any,
+    extractor: RequirementExtractor,
     optimizer: torch.optim.Optimizer,
     codes: Sequence[str],
     samples: Sequence[str],
@@ -173,7 +174,7 @@ class Stage2Result:
 
 
 def train_rloo_loop(
-    extractor: Any,
+    extractor: RequirementExtractor,
     train_apps: Sequence[App],
     reward_fn: Callable[..., list[float | None]],
     config: Stage2Config,

@@ -42,12 +42,13 @@ from cetd_lib.train.config import Stage2Config
 from cetd_lib.train.rloo_loop import Stage2Result, train_rloo_loop
 
 if TYPE_CHECKING:
+    from cetd_lib.models.extractor import RequirementExtractor
     from cetd_lib.tracking.live import LiveMetrics
 
 log = logging.getLogger(__name__)
 
 
-def rl_dataset(extractor: Any, apps: Sequence[App], context_level: int = 1):
+def rl_dataset(extractor: RequirementExtractor, apps: Sequence[App], context_level: int = 1):
     """Conversational prompts (the extractor's own prompt) + `app_id`, one row per app."""
     from datasets import Dataset
 
@@ -121,7 +122,7 @@ def _warmup_capped(config: Stage2Config, n_apps: int) -> Stage2Config:
 
 
 def train_stage2(
-    extractor: Any,
+    extractor: RequirementExtractor,
     train_apps: Sequence[App],
     reward_fn: Callable[..., list[float | None]],
     config: Stage2Config,

@@ -10,9 +10,12 @@ from __future__ import annotations
 import re
 import statistics
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cetd_lib.sandbox.config import HarnessConfig
+
+if TYPE_CHECKING:
+    from cetd_lib.reconstruction.backends import Backend
 
 # The answerer: a stand-in for the user who knows the gold requirements and answers only what
 # is asked. It returns the gold item that shares the most content words with the question
@@ -74,7 +77,7 @@ def clarification_delta_pass(
     model_questions: Sequence[str],
     max_new_tokens: int,
     harness: HarnessConfig | None = None,
-    backend: Any = None,
+    backend: Backend | None = None,
 ) -> dict[str, Any]:
     """Δpass@1 of the model's own clarifying question, with the gold Q/A as its ceiling.
 

@@ -1,4 +1,4 @@
-"""Phase-2 training end to end, as the phase2 notebook calls it.
+"""Phase-2 training end to end, as the phase-2 study calls it (it takes the whole Params).
 
     stage1_dir, stage2_dir = run_phase2_training(session.params, phase2_apps, session.run)
 
@@ -21,21 +21,31 @@ import json
 import logging
 import shutil
 import time
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from cetd_lib.params import Params
+from cetd_lib.tracking.runs import RunRecord
+
+if TYPE_CHECKING:
+    from cetd_lib.apps.app import App
+    from cetd_lib.evaluation.phase2 import Phase2Apps
+    from cetd_lib.reconstruction.backends import Backend
+    from cetd_lib.reconstruction.likelihood import AnswerScorer
 
 log = logging.getLogger(__name__)
 
 
 def run_phase2_training(
-    params: Any,
-    apps: Any,
-    run: Any,
+    params: Params,
+    apps: Phase2Apps | Mapping[str, Sequence[App]],
+    run: RunRecord,
     *,
     device: str = "cpu",
-    backends: dict[str, Any] | None = None,
+    backends: dict[str, Backend] | None = None,
     base: tuple[Any, Any] | None = None,
-    scorer: Any = None,
+    scorer: AnswerScorer | None = None,
 ) -> tuple[Path, Path]:
     """Stage 1 then stage 2; returns (stage-1 best, stage-2 final) checkpoint directories.
 
@@ -61,7 +71,7 @@ def _likelihood_logs(reward: Any) -> list[Any]:
     return [p.log for p in parts if getattr(p, "__name__", "") == "likelihood"]
 
 
-def _orchestra_scorer(name: str, backends: dict[str, Any]) -> Any:
+def _orchestra_scorer(name: str, backends: dict[str, Backend]) -> AnswerScorer:
     """The judge `name` on the first orchestra member (the one the calibration scored with)."""
     from cetd_lib.reconstruction.likelihood import make_scorer
 
