@@ -1,6 +1,6 @@
 """Multi-hot labels from analyzer findings: vocabularies, encodings, loss weights, balancing.
 
-Pure functions on lists; the build in `data.py` feeds them ruff and bandit findings.
+Pure functions on lists; the build in `build.py` feeds them ruff and bandit findings.
 """
 
 from __future__ import annotations
