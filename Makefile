@@ -11,7 +11,7 @@ STAMP := $(VENV)/.installed-$(SPEC_HASH)
 install: $(STAMP)
 	# llama-server for the llamacpp backend: built once per machine into $$CETD_CACHE/bin
 	# (~8 min on 2 cores the first time; a no-op after that).
-	$(BIN)/python -m cetd_lib.harness.llama_server --install
+	$(BIN)/python -m cetd_lib.reconstruction.llama_server --install
 
 $(STAMP): pyproject.toml requirements/coder-orchestra.txt requirements/llama-server.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)

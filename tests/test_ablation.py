@@ -25,9 +25,10 @@ from cetd_lib.evaluation.ablation import (
     sign_test,
     wilcoxon_test,
 )
-from cetd_lib.harness.config import BackendSpec, HarnessConfig, OrchestraConfig
-from cetd_lib.harness.prompts import build_prompt
 from cetd_lib.params import ParamsError, load_params
+from cetd_lib.reconstruction.config import BackendSpec, OrchestraConfig
+from cetd_lib.reconstruction.prompts import build_prompt
+from cetd_lib.sandbox.config import HarnessConfig
 
 FAST = HarnessConfig(app_timeout_s=6.0, test_timeout_s=1.0, workers=2, cache=False)
 

@@ -19,9 +19,14 @@ from cetd_lib.evaluation import calibration as cal
 from cetd_lib.evaluation import ladder
 from cetd_lib.evaluation.ablation import ABLATION_SOURCES, AblationConfig, wilcoxon_test
 from cetd_lib.evaluation.phase2 import SourceContext, requirements_from, to_json
-from cetd_lib.harness.backends import oracle_completion, register_backend, registered_backends
-from cetd_lib.harness.config import BackendSpec, HarnessConfig, OrchestraConfig
 from cetd_lib.params import ParamsError, load_params
+from cetd_lib.reconstruction.backends import (
+    oracle_completion,
+    register_backend,
+    registered_backends,
+)
+from cetd_lib.reconstruction.config import BackendSpec, OrchestraConfig
+from cetd_lib.sandbox.config import HarnessConfig
 
 N_ITEMS = 8  # 25/50/75% dropped keeps exactly 6/4/2 items
 
@@ -528,7 +533,7 @@ def test_likelihood_ladder_uses_the_reward_only_where_it_ranks_apps_as_the_rebui
 
 def test_a_registered_judge_scores_every_member_and_family():
     from cetd_lib.evaluation.calibration_report import likelihood_table
-    from cetd_lib.harness.likelihood import SCORERS, make_scorer, register_scorer
+    from cetd_lib.reconstruction.likelihood import SCORERS, make_scorer, register_scorer
 
     ids = [a.app_id for a in SIGNATURE_APPS]
     weight = {a: 0.3 + 0.1 * i for i, a in enumerate(ids)}

@@ -14,7 +14,7 @@ from cetd_lib.apps.degrade import (
     strip_comments_and_docstrings,
 )
 from cetd_lib.apps.humaneval import load_humaneval_apps
-from cetd_lib.harness.runner import run_many
+from cetd_lib.sandbox.runner import run_many
 
 SOURCE = '''\
 """Module docstring."""

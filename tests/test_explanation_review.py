@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from cetd_lib.__main__ import main
-from cetd_lib.multitask.explanation_review import (
+from cetd_lib.multitask.evaluation.explanation_review import (
     attach_rating,
     explanation_context,
     explanation_material,
@@ -45,7 +45,7 @@ def fake_samples(n: int = 3) -> list[dict]:
 
 
 def test_context_is_split_out_of_an_explanation_record():
-    record = {  # the data build's format (cetd_lib.multitask.explain.explanation_record)
+    record = {  # the data build's format (cetd_lib.multitask.data.explain.explanation_record)
         "id": "explain-000007",
         "group": "g",
         "tool": "bandit",

@@ -9,7 +9,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from cetd_lib.apps.app import App
-from cetd_lib.harness.backends import (
+from cetd_lib.reconstruction.backends import (
     BackendError,
     HFBackend,
     _closed_blocks,
@@ -17,8 +17,8 @@ from cetd_lib.harness.backends import (
     register_backend,
     registered_backends,
 )
-from cetd_lib.harness.config import BackendSpec
-from cetd_lib.harness.prompts import build_prompt
+from cetd_lib.reconstruction.config import BackendSpec
+from cetd_lib.reconstruction.prompts import build_prompt
 
 APP = App(
     "a",

@@ -1,4 +1,4 @@
-"""Rewritten test bytecode kept across pools (harness/bytecode.py): same results, no rewrite in
+"""Rewritten test bytecode kept across pools (sandbox/bytecode.py): same results, no rewrite in
 a fresh pool, entries checked against the source, out of reach of the sandboxed code."""
 
 from __future__ import annotations
@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from _pytest.assertion.rewrite import _rewrite_test, _write_pyc_fp
 
-from cetd_lib.harness.bytecode import RewrittenTestStore, rewritten_by_pytest, valid_for
-from cetd_lib.harness.config import HarnessConfig
-from cetd_lib.harness.pool import SandboxPool, namespaces_unavailable
-from cetd_lib.harness.results import RunJob
+from cetd_lib.sandbox.bytecode import RewrittenTestStore, rewritten_by_pytest, valid_for
+from cetd_lib.sandbox.config import HarnessConfig
+from cetd_lib.sandbox.pool import SandboxPool, namespaces_unavailable
+from cetd_lib.sandbox.results import RunJob
 
 FAST = HarnessConfig(app_timeout_s=6.0, test_timeout_s=1.0, workers=1, cache=False)
 TESTS = {

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from cetd_lib.harness.cache import CacheUnavailableWarning, ResultCache, open_cache, result_key
-from cetd_lib.harness.config import HarnessConfig
-from cetd_lib.harness.failures import FailureClass
-from cetd_lib.harness.runner import run_many
+from cetd_lib.sandbox.cache import CacheUnavailableWarning, ResultCache, open_cache, result_key
+from cetd_lib.sandbox.config import HarnessConfig
+from cetd_lib.sandbox.failures import FailureClass
+from cetd_lib.sandbox.runner import run_many
 
 FAST = HarnessConfig(app_timeout_s=6.0, test_timeout_s=1.0, workers=2, cache=False)
 GOOD = (
@@ -159,7 +159,7 @@ def test_open_cache_follows_config(tmp_path: Path, monkeypatch):
 
 
 def test_a_result_without_coverage_is_not_served_to_a_coverage_job(tmp_path: Path):
-    from cetd_lib.harness.results import RunJob
+    from cetd_lib.sandbox.results import RunJob
 
     cache = ResultCache(tmp_path / "c.sqlite")
     plain = run_many([GOOD], config=FAST, cache=cache)[0]

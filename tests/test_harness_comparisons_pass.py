@@ -15,11 +15,11 @@ from pathlib import Path
 import pytest
 from _pytest.assertion.rewrite import rewrite_asserts
 
-import cetd_lib.harness
-from cetd_lib.harness.config import HarnessConfig
-from cetd_lib.harness.runner import run_app_tests
+import cetd_lib.sandbox
+from cetd_lib.sandbox.config import HarnessConfig
+from cetd_lib.sandbox.runner import run_app_tests
 
-_PATH = Path(cetd_lib.harness.__file__).parent / "_comparisons.py"
+_PATH = Path(cetd_lib.sandbox.__file__).parent / "_comparisons.py"
 _spec = importlib.util.spec_from_file_location("cetd_comparisons_under_test", _PATH)
 comparisons = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(comparisons)

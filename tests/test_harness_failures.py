@@ -7,12 +7,13 @@ import math
 import pytest
 
 from cetd_lib.apps.app import App
-from cetd_lib.harness import pool as worker_pool
-from cetd_lib.harness.config import BackendSpec, HarnessConfig, OrchestraConfig
-from cetd_lib.harness.failures import FailureClass, classify, classify_process_end
-from cetd_lib.harness.reconstruct import reconstruct
-from cetd_lib.harness.results import RunResult, TestOutcome, assemble_result
-from cetd_lib.harness.runner import run_app_tests
+from cetd_lib.reconstruction.config import BackendSpec, OrchestraConfig
+from cetd_lib.reconstruction.reconstruct import reconstruct
+from cetd_lib.sandbox import pool as worker_pool
+from cetd_lib.sandbox.config import HarnessConfig
+from cetd_lib.sandbox.failures import FailureClass, classify, classify_process_end
+from cetd_lib.sandbox.results import RunResult, TestOutcome, assemble_result
+from cetd_lib.sandbox.runner import run_app_tests
 
 FAST = HarnessConfig(app_timeout_s=6.0, test_timeout_s=1.0, workers=2, cache=False)
 TEST_F = {"test_m.py": "from m import f\n\ndef test_f():\n    assert f() == 1\n"}

@@ -7,12 +7,13 @@ import math
 import pytest
 
 from cetd_lib.apps.app import App
-from cetd_lib.harness.backends import BackendError, HFBackend, generate_or_none
-from cetd_lib.harness.config import BackendSpec, HarnessConfig, OrchestraConfig
-from cetd_lib.harness.failures import FailureClass
-from cetd_lib.harness.prompts import build_prompt
-from cetd_lib.harness.reconstruct import reconstruct
 from cetd_lib.models.generation import Row, cpu_flags, generate_batched, resolve_dtype
+from cetd_lib.reconstruction.backends import BackendError, HFBackend, generate_or_none
+from cetd_lib.reconstruction.config import BackendSpec, OrchestraConfig
+from cetd_lib.reconstruction.prompts import build_prompt
+from cetd_lib.reconstruction.reconstruct import reconstruct
+from cetd_lib.sandbox.config import HarnessConfig
+from cetd_lib.sandbox.failures import FailureClass
 
 # ---- dtype: auto ---------------------------------------------------------------------------
 

@@ -1,4 +1,4 @@
-"""The guard's stack walk with its record of verified frames (`_guard.untrusted_on_stack`).
+"""The audit hook's stack walk and its record of verified frames (`untrusted_on_stack`).
 
 The walk stops at a frame that is still running and was found trusted, with everything below
 it, at an earlier event; a generator's frame is never such a stop, since whoever resumes it
@@ -12,21 +12,21 @@ import sys
 import textwrap
 from pathlib import Path
 
-import cetd_lib.harness
+import cetd_lib.sandbox
 
-HARNESS = Path(cetd_lib.harness.__file__).parent
+HARNESS = Path(cetd_lib.sandbox.__file__).parent
 
 SCRIPT = textwrap.dedent(
     """
     import os, sys, tempfile, types
     sys.path.insert(0, {harness!r})
-    import _events, _guard
+    import _audit_hook, _events
 
     root = os.path.realpath(tempfile.mkdtemp())
     worker = types.SimpleNamespace(
         root=root, src=root + "/src", tests=root + "/tests", ini=root + "/pytest.ini"
     )
-    _guard.install_guard(worker, allow_subprocess=True, deny_read=())
+    _audit_hook.install_guard(worker, allow_subprocess=True, deny_read=())
 
     def attempt(call):
         try:

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from cetd_lib.harness.config import HarnessConfig
-from cetd_lib.harness.failures import FailureClass
-from cetd_lib.harness.runner import get_pool, run_app_tests, run_many
+from cetd_lib.sandbox.config import HarnessConfig
+from cetd_lib.sandbox.failures import FailureClass
+from cetd_lib.sandbox.runner import get_pool, run_app_tests, run_many
 
 # screen=False: these cases test the run-time layers; the static screen would refuse them
 # all before they run (test_harness_redteam.py checks both together).

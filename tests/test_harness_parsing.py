@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 
 from cetd_lib.apps.app import App
-from cetd_lib.harness.backends import oracle_completion
-from cetd_lib.harness.failures import FailureClass
-from cetd_lib.harness.parsing import code_blocks, parse_files
-from cetd_lib.harness.prompts import PROMPT_VERSION, build_messages, build_prompt
+from cetd_lib.reconstruction.backends import oracle_completion
+from cetd_lib.reconstruction.parsing import code_blocks, parse_files
+from cetd_lib.reconstruction.prompts import PROMPT_VERSION, build_messages, build_prompt
+from cetd_lib.sandbox.failures import FailureClass
 
 CODE_A = "def a():\n    return 1\n"
 CODE_B = "def b():\n    return 2\n"
@@ -161,7 +161,7 @@ def test_prompt_uses_given_requirements_and_lists_every_module():
 
 
 def test_v2_prompt_gives_every_sample_the_public_api_and_no_body():
-    from cetd_lib.harness.prompts import PROMPT_V1, PROMPT_V2
+    from cetd_lib.reconstruction.prompts import PROMPT_V1, PROMPT_V2
 
     app = App(
         "roman",

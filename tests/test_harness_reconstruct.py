@@ -7,11 +7,12 @@ import math
 import pytest
 
 from cetd_lib.apps.app import App
-from cetd_lib.harness.backends import BackendError
-from cetd_lib.harness.config import HARNESS_VERSION, BackendSpec, HarnessConfig, OrchestraConfig
-from cetd_lib.harness.failures import FailureClass
-from cetd_lib.harness.prompts import PROMPT_VERSION
-from cetd_lib.harness.reconstruct import gold_tests, reconstruct, reward_pass_rates
+from cetd_lib.reconstruction.backends import BackendError
+from cetd_lib.reconstruction.config import BackendSpec, OrchestraConfig
+from cetd_lib.reconstruction.prompts import PROMPT_VERSION
+from cetd_lib.reconstruction.reconstruct import gold_tests, reconstruct, reward_pass_rates
+from cetd_lib.sandbox.config import HARNESS_VERSION, HarnessConfig
+from cetd_lib.sandbox.failures import FailureClass
 
 FAST = HarnessConfig(app_timeout_s=6.0, test_timeout_s=1.0, workers=2, cache=False)
 

@@ -22,10 +22,10 @@ from pathlib import Path
 
 import pytest
 
-from cetd_lib.harness.config import HarnessConfig
-from cetd_lib.harness.failures import FailureClass
-from cetd_lib.harness.pool import HarnessUnavailable, namespaces_unavailable
-from cetd_lib.harness.runner import get_pool, run_app_tests, run_many
+from cetd_lib.sandbox.config import HarnessConfig
+from cetd_lib.sandbox.failures import FailureClass
+from cetd_lib.sandbox.pool import HarnessUnavailable, namespaces_unavailable
+from cetd_lib.sandbox.runner import get_pool, run_app_tests, run_many
 
 DEFAULT = HarnessConfig(app_timeout_s=6.0, test_timeout_s=1.0, workers=2, cache=False)
 NO_SCREEN = replace(DEFAULT, screen=False)

@@ -12,12 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from cetd_lib.harness import pool as worker_pool
-from cetd_lib.harness.config import HarnessConfig
-from cetd_lib.harness.failures import FailureClass
-from cetd_lib.harness.pool import SandboxPool
-from cetd_lib.harness.results import RunJob, RunResult, TestOutcome, align_to_expected
-from cetd_lib.harness.runner import run_app_tests, run_many
+from cetd_lib.sandbox import pool as worker_pool
+from cetd_lib.sandbox.config import HarnessConfig
+from cetd_lib.sandbox.failures import FailureClass
+from cetd_lib.sandbox.pool import SandboxPool
+from cetd_lib.sandbox.results import RunJob, RunResult, TestOutcome, align_to_expected
+from cetd_lib.sandbox.runner import run_app_tests, run_many
 
 FAST = HarnessConfig(app_timeout_s=6.0, test_timeout_s=1.0, workers=2, cache=False)
 
@@ -349,8 +349,8 @@ def test_a_killed_process_leaves_no_sandbox_directory(tmp_path):
     """SIGKILL runs no atexit: the pool's janitor still removes the sandbox root."""
     script = (
         "import os, signal\n"
-        "from cetd_lib.harness.config import HarnessConfig\n"
-        "from cetd_lib.harness.runner import get_pool, run_many\n"
+        "from cetd_lib.sandbox.config import HarnessConfig\n"
+        "from cetd_lib.sandbox.runner import get_pool, run_many\n"
         "config = HarnessConfig(workers=1, cache=False)\n"
         f"run_many([({ROMAN!r}, {ROMAN_TESTS!r})], config=config)\n"
         "print(get_pool(config).base, flush=True)\n"

@@ -8,8 +8,7 @@ from math import comb
 import numpy as np
 import pytest
 
-from cetd_lib.harness.results import TestOutcome
-from cetd_lib.harness.score import (
+from cetd_lib.reconstruction.score import (
     FULL,
     NO,
     PARTIAL,
@@ -22,6 +21,7 @@ from cetd_lib.harness.score import (
     score_app,
     score_orchestra,
 )
+from cetd_lib.sandbox.results import TestOutcome
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,4 @@
-"""The static screen (cetd_lib/harness/screen.py): what it refuses, and that it refuses no gold
+"""The static screen (cetd_lib/sandbox/screen.py): what it refuses, and that it refuses no gold
 code (false positives measured on every bundled app, holdout included, and every HumanEval
 canonical solution)."""
 
@@ -8,11 +8,11 @@ import pytest
 
 from cetd_lib.apps.app import load_apps
 from cetd_lib.apps.humaneval import load_humaneval_apps
-from cetd_lib.harness.config import HarnessConfig
-from cetd_lib.harness.failures import FailureClass
-from cetd_lib.harness.results import RunJob
-from cetd_lib.harness.runner import run_many
-from cetd_lib.harness.screen import screen_job, screen_module
+from cetd_lib.sandbox.config import HarnessConfig
+from cetd_lib.sandbox.failures import FailureClass
+from cetd_lib.sandbox.results import RunJob
+from cetd_lib.sandbox.runner import run_many
+from cetd_lib.sandbox.screen import screen_job, screen_module
 
 FAST = HarnessConfig(app_timeout_s=6.0, test_timeout_s=1.0, workers=2, cache=False)
 

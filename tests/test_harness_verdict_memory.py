@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-import cetd_lib.harness
+import cetd_lib.sandbox
 
-_PATH = Path(cetd_lib.harness.__file__).parent / "_events.py"
+_PATH = Path(cetd_lib.sandbox.__file__).parent / "_events.py"
 _spec = importlib.util.spec_from_file_location("cetd_events_under_test", _PATH)
 events = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(events)

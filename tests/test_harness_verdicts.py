@@ -18,10 +18,10 @@ import pytest
 
 from cetd_lib.apps.app import load_apps
 from cetd_lib.apps.humaneval import load_humaneval_apps
-from cetd_lib.harness.config import HarnessConfig
-from cetd_lib.harness.failures import FailureClass as F
-from cetd_lib.harness.results import RunJob
-from cetd_lib.harness.runner import run_app_tests, run_many
+from cetd_lib.sandbox.config import HarnessConfig
+from cetd_lib.sandbox.failures import FailureClass as F
+from cetd_lib.sandbox.results import RunJob
+from cetd_lib.sandbox.runner import run_app_tests, run_many
 
 DEFAULT = HarnessConfig(app_timeout_s=6.0, test_timeout_s=1.0, workers=2, cache=False)
 
@@ -208,7 +208,7 @@ CASES: dict[str, Case] = {
             + FORGE_PLUGIN
         )
     ),
-    "a str-subclass file name whose __eq__ runs inside the guard's stack walk": Case(
+    "a str-subclass file name whose __eq__ runs inside the audit hook's stack walk": Case(
         in_call=hidden(
             "import sys\nbox = []\n"
             "class S(str):\n    def __hash__(self):\n        return hash('<string>')\n"

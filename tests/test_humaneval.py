@@ -16,7 +16,7 @@ from cetd_lib.apps.humaneval import (
     split_check,
 )
 from cetd_lib.apps.requirements import format_requirements, parse_requirements
-from cetd_lib.harness.runner import run_many
+from cetd_lib.sandbox.runner import run_many
 
 
 @pytest.fixture(scope="module")

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from cetd_lib.harness.backends import BackendError, HFBackend
-from cetd_lib.harness.config import BackendSpec
+from cetd_lib.reconstruction.backends import BackendError, HFBackend
+from cetd_lib.reconstruction.config import BackendSpec
 
 
 @pytest.fixture(scope="module")
@@ -66,8 +66,8 @@ AVX2_ONLY = frozenset({"avx", "avx2", "fma", "f16c"})
 
 
 def test_local_runs_hf_int8_on_an_avx2_only_host(monkeypatch):
-    from cetd_lib.harness.backends import make_backend
     from cetd_lib.models import generation
+    from cetd_lib.reconstruction.backends import make_backend
 
     monkeypatch.setattr(generation, "cpu_flags", lambda: AVX2_ONLY)
     backend = make_backend(BackendSpec(name="coder", kind="local", model="tiny-random"))
@@ -80,13 +80,13 @@ def test_local_runs_hf_int8_on_an_avx2_only_host(monkeypatch):
 def test_local_without_fbgemm_falls_back_loudly(monkeypatch, tmp_path, caplog):
     import logging
 
-    from cetd_lib.harness import backends, llama_server
     from cetd_lib.models import generation
+    from cetd_lib.reconstruction import backends, llama_server
 
     monkeypatch.setattr(generation, "cpu_flags", lambda: AVX2_ONLY)
     monkeypatch.setattr(backends, "int8_supported", lambda: False)
     monkeypatch.setattr(llama_server, "server_binary", lambda: tmp_path / "absent")
-    with caplog.at_level(logging.ERROR, logger="cetd_lib.harness.backends"):
+    with caplog.at_level(logging.ERROR, logger="cetd_lib.reconstruction.backends"):
         backend = backends.make_backend(BackendSpec(name="c", kind="local", model="tiny-random"))
     assert "no fbgemm engine" in caplog.text and "FALLING BACK to llamacpp" in caplog.text
     assert isinstance(backend, HFBackend) and backend.dtype == "float32"  # llamacpp's own fallback

@@ -11,7 +11,7 @@ from cetd_lib.langpack import (
     cwe_category,
     get_language_pack,
 )
-from cetd_lib.multitask.security_variants import (
+from cetd_lib.multitask.data.security_variants import (
     TEMPLATES,
     generate_variants,
     label_variants,

@@ -18,10 +18,10 @@ import time
 
 import pytest
 
-from cetd_lib.harness import llama_server
-from cetd_lib.harness.backends import HFBackend, LlamaCppBackend, make_backend
-from cetd_lib.harness.config import BackendSpec
-from cetd_lib.harness.prompts import Prompt, build_messages
+from cetd_lib.reconstruction import llama_server
+from cetd_lib.reconstruction.backends import HFBackend, LlamaCppBackend, make_backend
+from cetd_lib.reconstruction.config import BackendSpec
+from cetd_lib.reconstruction.prompts import Prompt, build_messages
 
 
 def prompt(app_id: str, modules: tuple[str, ...] = ("m.py",)) -> Prompt:
@@ -104,7 +104,7 @@ def test_prompt_ids_are_the_hf_backends_rendering(scripted, tiny_base):
 def test_without_the_binary_it_falls_back_to_hf_and_says_so(monkeypatch, tmp_path, caplog):
     monkeypatch.setattr(llama_server, "server_binary", lambda: tmp_path / "absent")
     spec = BackendSpec(name="coder", kind="llamacpp", model="tiny-random")
-    with caplog.at_level(logging.ERROR, logger="cetd_lib.harness.backends"):
+    with caplog.at_level(logging.ERROR, logger="cetd_lib.reconstruction.backends"):
         backend = make_backend(spec)
     assert isinstance(backend, HFBackend)
     assert "FALLING BACK" in caplog.text and "make install" in caplog.text
@@ -157,7 +157,7 @@ def test_real_server_does_not_outlive_a_killed_owner(tmp_path):
     script = textwrap.dedent(
         """
         import os, signal
-        from cetd_lib.harness import llama_server
+        from cetd_lib.reconstruction import llama_server
         from cetd_lib.models.base import PACKAGED_MODELS
         server = llama_server.LlamaServer(
             PACKAGED_MODELS["smollm2-135m-instruct"].gguf_path(), parallel=1,
@@ -176,7 +176,7 @@ def test_real_server_does_not_outlive_a_killed_owner(tmp_path):
 
 
 def test_local_kind_is_the_measured_winner_per_host():
-    from cetd_lib.harness.backends import local_backend_choice
+    from cetd_lib.reconstruction.backends import local_backend_choice
 
     assert local_backend_choice(frozenset({"avx2", "avx512f", "avx512_bf16"})) == ("hf", "bfloat16")
     assert local_backend_choice(frozenset({"avx2", "amx_bf16"})) == ("hf", "bfloat16")
@@ -188,7 +188,7 @@ def test_a_broken_stream_is_a_generation_failure_not_a_zero(tmp_path):
     import socket
     import threading
 
-    from cetd_lib.harness.backends import is_generation_failure
+    from cetd_lib.reconstruction.backends import is_generation_failure
 
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))

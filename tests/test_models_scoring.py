@@ -7,8 +7,8 @@ import math
 import pytest
 import torch
 
-from cetd_lib.harness.prompts import Prompt, build_messages
 from cetd_lib.models.scoring import TeacherForcedScorer, answer_logprobs
+from cetd_lib.reconstruction.prompts import Prompt, build_messages
 
 
 def naive_logprob(model, tokenizer, prompt_text: str, answer: str) -> float:
@@ -71,9 +71,9 @@ def test_scorer_renders_the_chat_prompt_and_returns_means(tiny_base):
 
 
 def test_orchestra_members_are_registered_likelihood_judges(tiny_base):
-    from cetd_lib.harness.backends import HFBackend, NullBackend
-    from cetd_lib.harness.config import BackendSpec
-    from cetd_lib.harness.likelihood import make_scorer
+    from cetd_lib.reconstruction.backends import HFBackend, NullBackend
+    from cetd_lib.reconstruction.config import BackendSpec
+    from cetd_lib.reconstruction.likelihood import make_scorer
 
     model, tokenizer = tiny_base
     hf = HFBackend(BackendSpec(name="hf", model="tiny-random"), model=model, tokenizer=tokenizer)

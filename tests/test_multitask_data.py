@@ -11,9 +11,17 @@ import pytest
 
 from cetd_lib.apps.app import App, load_apps
 from cetd_lib.langpack import Finding, get_language_pack
-from cetd_lib.multitask import clarify, labels, ontology, pairs
-from cetd_lib.multitask.config import MultitaskDataConfig
-from cetd_lib.multitask.corpus import (
+from cetd_lib.multitask.data.build import (
+    build,
+    build_sets,
+    chunk_corpus,
+    clarify,
+    labels,
+    ontology,
+    pairs,
+)
+from cetd_lib.multitask.data.config import MultitaskDataConfig
+from cetd_lib.multitask.data.corpus import (
     SourceFile,
     chunk_source,
     deduplicate,
@@ -21,7 +29,6 @@ from cetd_lib.multitask.corpus import (
     shingles,
     split_for_group,
 )
-from cetd_lib.multitask.data import build, build_sets, chunk_corpus
 from cetd_lib.params import ParamsError, load_params
 
 # -- labels --------------------------------------------------------------------------------
@@ -119,9 +126,9 @@ def test_every_gold_code_to_test_target_passes_on_its_own_code():
     """The generated-test target (pass@1 on the reference code) is reachable by the gold."""
     from cetd_lib.apps.app import load_apps
     from cetd_lib.apps.humaneval import load_humaneval_apps
-    from cetd_lib.harness.config import HarnessConfig
-    from cetd_lib.harness.results import RunJob
-    from cetd_lib.harness.runner import run_many
+    from cetd_lib.sandbox.config import HarnessConfig
+    from cetd_lib.sandbox.results import RunJob
+    from cetd_lib.sandbox.runner import run_many
 
     jobs, ids = [], []
     for app in [*load_apps(), *load_humaneval_apps()]:

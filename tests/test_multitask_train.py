@@ -11,12 +11,12 @@ import statistics
 import pytest
 import torch
 
-from cetd_lib.multitask import evaluate as ev
-from cetd_lib.multitask import objectives as obj
-from cetd_lib.multitask import scores as mt_metrics
-from cetd_lib.multitask.curriculum import Curriculum, Gate, TaskReweighter
-from cetd_lib.multitask.model import TASKS, HeadSpec, MultitaskModel, uncertainty_weighted
-from cetd_lib.multitask.train_config import MultitaskTrainConfig
+from cetd_lib.multitask.evaluation import evaluate as ev
+from cetd_lib.multitask.evaluation import scores as mt_metrics
+from cetd_lib.multitask.model import objectives as obj
+from cetd_lib.multitask.model.backbone import TASKS, HeadSpec, MultitaskModel, uncertainty_weighted
+from cetd_lib.multitask.model.curriculum import Curriculum, Gate, TaskReweighter
+from cetd_lib.multitask.model.train_config import MultitaskTrainConfig
 
 SPEC = HeadSpec(("E501", "F401", "UP035"), ("B101", "B307"), (2.0, 5.0, 1.0))
 CODE = '''def add(a, b):
@@ -256,7 +256,7 @@ def test_save_load_round_trip_gives_identical_outputs(tiny_model, tiny_base, tmp
 
 
 def test_head_losses_weight_as_documented():
-    from cetd_lib.multitask.model import quality_loss, security_loss
+    from cetd_lib.multitask.model.backbone import quality_loss, security_loss
 
     logits, target = torch.zeros(1, 2), torch.tensor([[1.0, 0.0]])
     ln2 = math.log(2)
@@ -448,7 +448,7 @@ def _row(split, group, text, i, **extra):
 
 def synthetic_data():
     """A few records per set and split, in the data build's format."""
-    from cetd_lib.multitask.train_data import MultitaskData
+    from cetd_lib.multitask.model.train_data import MultitaskData
 
     sets = {}
     groups = {"train": "g_train", "val": "g_val", "test": "g_test"}
@@ -499,10 +499,10 @@ def synthetic_data():
 
 
 def test_tiny_curriculum_passes_every_phase_and_exports_without_overwriting(tiny_base, tmp_path):
-    from cetd_lib.harness.config import HarnessConfig
-    from cetd_lib.multitask.checkpoints import export_final
-    from cetd_lib.multitask.heldout import evaluate_model
+    from cetd_lib.multitask.evaluation.heldout import evaluate_model
+    from cetd_lib.multitask.model.checkpoints import export_final
     from cetd_lib.multitask.train import run_curriculum
+    from cetd_lib.sandbox.config import HarnessConfig
 
     config = MultitaskTrainConfig(
         base_model="tiny-random", max_seq_len=64, batch_size=2, max_train_examples=2,
@@ -594,12 +594,12 @@ def test_embedded_model_completes_humaneval_with_parseable_code(smollm2_base):
 
 
 def test_error_analysis_groups_failures_by_class_and_flags_weak_labels():
-    from cetd_lib.harness.results import RunResult, TestOutcome
-    from cetd_lib.multitask.evaluate import (
+    from cetd_lib.multitask.evaluation.evaluate import (
         failure_summary,
         sample_failure_class,
         task_error_analysis,
     )
+    from cetd_lib.sandbox.results import RunResult, TestOutcome
 
     def run(*classes):
         return RunResult(per_test={
@@ -646,8 +646,8 @@ def test_error_analysis_groups_failures_by_class_and_flags_weak_labels():
 
 def test_clarification_delta_pass_rebuilds_with_and_without_the_answer(tiny_base):
     from cetd_lib.apps.app import App
-    from cetd_lib.harness.config import HarnessConfig
-    from cetd_lib.multitask import clarification_delta as cd
+    from cetd_lib.multitask.evaluation import clarification_delta as cd
+    from cetd_lib.sandbox.config import HarnessConfig
 
     test = "from calc import add\n\n\ndef test_add():\n    assert add(1, 2) == 3\n"
     tests = {"test_calc.py": test}
@@ -695,8 +695,8 @@ class FactRebuilder:
 
 def test_clarification_delta_uses_the_models_own_question():
     from cetd_lib.apps.app import App
-    from cetd_lib.harness.config import HarnessConfig
-    from cetd_lib.multitask import clarification_delta as cd
+    from cetd_lib.multitask.evaluation import clarification_delta as cd
+    from cetd_lib.sandbox.config import HarnessConfig
 
     gold = ("`LIMIT` caps requests per minute at 42.", "Requests are logged to stderr.")
     app = App(
@@ -748,7 +748,7 @@ def test_codebleu_rewards_structure_a_token_match_misses():
 
 
 def test_generated_tests_report_coverage_against_the_gold_test(monkeypatch, tiny_base):
-    from cetd_lib.harness.config import HarnessConfig
+    from cetd_lib.sandbox.config import HarnessConfig
 
     record = synthetic_data().sets["pairs"]["test"][0]  # gold: add(1, 2) == 3
     generated = (
@@ -770,7 +770,7 @@ def test_generated_tests_report_coverage_against_the_gold_test(monkeypatch, tiny
 
 
 def test_a_generated_test_of_the_source_text_scores_zero_mutation(monkeypatch, tiny_base):
-    from cetd_lib.harness.config import HarnessConfig
+    from cetd_lib.sandbox.config import HarnessConfig
 
     record = synthetic_data().sets["pairs"]["test"][0]
     generated = (
@@ -793,7 +793,7 @@ def test_a_generated_test_of_the_source_text_scores_zero_mutation(monkeypatch, t
 
 
 def test_generation_prompts_keep_the_code_when_the_cap_exceeds_the_budget(tiny_base):
-    from cetd_lib.multitask.train_data import TaskFormats
+    from cetd_lib.multitask.model.train_data import TaskFormats
 
     tokenizer = copy.deepcopy(tiny_base[1])
     obj.add_task_tokens(tokenizer)

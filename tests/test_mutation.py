@@ -6,7 +6,6 @@ import ast
 
 import pytest
 
-from cetd_lib.harness.config import HarnessConfig
 from cetd_lib.langpack import get_language_pack
 from cetd_lib.mutation import (
     OPERATORS,
@@ -15,6 +14,7 @@ from cetd_lib.mutation import (
     mutant_timeout_s,
     mutation_score,
 )
+from cetd_lib.sandbox.config import HarnessConfig
 
 NO_CACHE = HarnessConfig(cache=False)
 # The static screen catches every suite below first (REWARD_HACK_SUSPECT); with it off, the

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 import torch
 
-import cetd_lib.multitask.rl as rl
+import cetd_lib.mutation_rl.rl as rl
 from cetd_lib import cli
-from cetd_lib.harness.config import HarnessConfig
-from cetd_lib.multitask.rl import (
+from cetd_lib.mutation_rl.config import MutationRLConfig
+from cetd_lib.mutation_rl.rl import (
     MutationTarget,
     extract_test_code,
     make_kill_rate_reward,
@@ -22,7 +22,7 @@ from cetd_lib.multitask.rl import (
     relative_improvement,
     train_mutation_rl,
 )
-from cetd_lib.multitask.rl_config import MutationRLConfig
+from cetd_lib.sandbox.config import HarnessConfig
 from cetd_lib.tracking.results import read_results_table
 
 NO_CACHE = HarnessConfig(cache=False)

@@ -17,8 +17,9 @@ from cetd_lib.evaluation.phase2 import (
     success_criteria,
     to_json,
 )
-from cetd_lib.harness.config import BackendSpec, HarnessConfig, OrchestraConfig
 from cetd_lib.params import EvalConfig
+from cetd_lib.reconstruction.config import BackendSpec, OrchestraConfig
+from cetd_lib.sandbox.config import HarnessConfig
 
 CALIBRATION = OrchestraConfig(
     members=(BackendSpec("oracle", "oracle"), BackendSpec("null", "null"))

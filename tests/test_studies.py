@@ -345,7 +345,7 @@ def test_multitask_data_cli_opens_its_run_like_every_study(tmp_path, monkeypatch
     and data.build writes into it; the build itself is tested in test_multitask_data."""
     from cetd_lib import cli
     from cetd_lib.apps.splits import SPLITS
-    from cetd_lib.multitask import data
+    from cetd_lib.multitask.data import build as data_build
 
     sheet = {
         "version": "v1",
@@ -353,8 +353,8 @@ def test_multitask_data_cli_opens_its_run_like_every_study(tmp_path, monkeypatch
         "counts": {"quality": dict.fromkeys(SPLITS, 1)},
         "skipped": {"count": 0},
     }
-    monkeypatch.setattr(data, "build_sets", lambda cfg, apps_dir=None, log=print: "built")
-    monkeypatch.setattr(data, "write_build", lambda result, cfg, record: sheet)
+    monkeypatch.setattr(data_build, "build_sets", lambda cfg, apps_dir=None, log=print: "built")
+    monkeypatch.setattr(data_build, "write_build", lambda result, cfg, record: sheet)
     args = ["build", "--params", str(TINY), "--set", f"run.outputs_dir={tmp_path}"]
     assert cli.multitask_data(args) == 0
     (run_dir,) = (tmp_path / "runs").iterdir()

@@ -104,8 +104,8 @@ def test_set_seed_makes_python_numpy_torch_repeat():
 
 
 def test_manifest_records_the_sandbox_generated_code_ran_under(tmp_path):
-    from cetd_lib.harness.config import HarnessConfig
-    from cetd_lib.harness.runner import run_app_tests
+    from cetd_lib.sandbox.config import HarnessConfig
+    from cetd_lib.sandbox.runner import run_app_tests
 
     run = RunRecord.open(tmp_path, "sbx", kind="phase2")
     assert run.manifest()["sandbox"] is None  # nothing has run yet

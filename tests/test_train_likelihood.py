@@ -11,7 +11,7 @@ from cetd_lib.apps.app import App, load_apps
 from cetd_lib.apps.humaneval import load_humaneval_apps
 from cetd_lib.apps.requirements import format_requirements
 from cetd_lib.apps.signatures import signature_items
-from cetd_lib.harness.likelihood import code_answer
+from cetd_lib.reconstruction.likelihood import code_answer
 from cetd_lib.train.config import GuardConfig, Stage2Config
 from cetd_lib.train.guard import code_tokens
 from cetd_lib.train.likelihood import (
@@ -167,8 +167,8 @@ def test_the_likelihood_reward_needs_one_app_id_per_completion():
 def test_stage2_scores_with_the_first_orchestra_member():
     """`stage2.reward: likelihood | both` builds its judge on the orchestra's first member (the
     one the calibration scored with); no member is a clear error, not a silent pass-rate run."""
-    from cetd_lib.harness.likelihood import SCORERS, register_scorer
-    from cetd_lib.train.pipeline import _orchestra_scorer
+    from cetd_lib.reconstruction.likelihood import SCORERS, register_scorer
+    from cetd_lib.studies.phase2_training import _orchestra_scorer
 
     register_scorer("overlap-test")(lambda backend: (backend, TokenOverlapScorer()))
     try:

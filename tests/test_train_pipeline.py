@@ -6,8 +6,8 @@ import copy
 import json
 
 from cetd_lib.apps.app import App
-from cetd_lib.harness.backends import make_backend
 from cetd_lib.params import load_params
+from cetd_lib.reconstruction.backends import make_backend
 from cetd_lib.tracking.training_config import FILENAME, load_training_config
 
 
@@ -23,8 +23,8 @@ def app(i: int) -> App:
 def test_run_phase2_training_on_tiny_params(tiny_base, tmp_path):
     from cetd_lib.evaluation.ablation import find_checkpoint
     from cetd_lib.models import load_extractor
+    from cetd_lib.studies.phase2_training import run_phase2_training
     from cetd_lib.tracking.runs import RunRecord
-    from cetd_lib.train.pipeline import run_phase2_training
 
     params = load_params(
         "params/tiny.yaml",

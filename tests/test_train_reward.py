@@ -282,7 +282,8 @@ def test_disabled_guard_lets_everything_through():
 
 
 def test_oracle_free_orchestra_path_with_the_null_backend():
-    from cetd_lib.harness.config import BackendSpec, HarnessConfig, OrchestraConfig
+    from cetd_lib.reconstruction.config import BackendSpec, OrchestraConfig
+    from cetd_lib.sandbox.config import HarnessConfig
 
     orchestra = OrchestraConfig(members=(BackendSpec(name="null", kind="null"),))
     reward = make_reconstruction_reward(

@@ -9,8 +9,8 @@ import math
 import pytest
 
 from cetd_lib.apps.app import App
-from cetd_lib.harness.backends import make_backend
 from cetd_lib.params import ParamsError, load_params
+from cetd_lib.reconstruction.backends import make_backend
 from cetd_lib.train.selection import load_calibration_results, select_content_apps
 
 
@@ -62,9 +62,9 @@ def test_refuses_an_old_calibration_and_an_empty_selection(tmp_path):
 
 
 def test_phase2_training_trains_stage2_on_the_selected_apps_and_records_them(tiny_base, tmp_path):
+    from cetd_lib.studies.phase2_training import run_phase2_training
     from cetd_lib.tracking.runs import RunRecord
     from cetd_lib.tracking.training_config import load_training_config
-    from cetd_lib.train.pipeline import run_phase2_training
 
     calibration = tmp_path / "runs" / "calibration-x"
     calibration.mkdir(parents=True)

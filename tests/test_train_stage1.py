@@ -56,7 +56,7 @@ def test_early_stopping_prefers_bleu_then_loss():
     assert stopper.should_stop and stopper.best_epoch == 3
 
 
-def test_seed_loop_resume_after_crash_matches_uninterrupted_run(tiny_base, tmp_path):
+def test_accelerate_loop_resume_after_crash_matches_uninterrupted_run(tiny_base, tmp_path):
     full = train_stage1(seed_extractor(tiny_base), TRAIN, VAL, CONFIG, tmp_path / "full")
     losses = [row["train_loss"] for row in full.history]
     assert losses[-1] < losses[0]  # it learns

@@ -12,7 +12,7 @@ from cetd_lib.models.extractor import load_extractor, make_extractor
 from cetd_lib.tracking.runs import RunRecord
 from cetd_lib.train.config import Stage2Config
 from cetd_lib.train.reward import make_reconstruction_reward
-from cetd_lib.train.seed_loop import (
+from cetd_lib.train.rloo_loop import (
     constant_baseline_advantages,
     k3_kl,
     leave_one_out_advantages,
@@ -76,7 +76,7 @@ def test_update_raises_the_high_reward_sample_and_lowers_the_low_one(tiny_base):
     assert stats["losses/policy"] != 0.0
 
 
-def test_seed_loop_logs_rl_health_and_guard_stats(tiny_base, tmp_path):
+def test_rloo_loop_logs_rl_health_and_guard_stats(tiny_base, tmp_path):
     model, tokenizer = tiny_base
     extractor = make_extractor(
         "seed", base=(copy.deepcopy(model), tokenizer), decoder_layers=1,

@@ -31,7 +31,6 @@ from typing import Any, Literal
 from cetd_lib.apps.app import App
 from cetd_lib.config_field import help_field
 from cetd_lib.evaluation.phase2 import evaluate_with_records
-from cetd_lib.harness.config import HarnessConfig, OrchestraConfig
 from cetd_lib.metrics.bleu import bootstrap_ci
 
 # The paired statistics live in cetd_lib.metrics.paired (phase 2 uses them too); re-exported.
@@ -46,6 +45,8 @@ from cetd_lib.metrics.paired import comparisons_table as comparisons_table
 from cetd_lib.metrics.paired import paired_bootstrap as paired_bootstrap
 from cetd_lib.metrics.paired import sign_test as sign_test
 from cetd_lib.metrics.paired import wilcoxon_test as wilcoxon_test
+from cetd_lib.reconstruction.config import OrchestraConfig
+from cetd_lib.sandbox.config import HarnessConfig
 
 log = logging.getLogger(__name__)
 
@@ -289,7 +290,7 @@ class TrainingAppError(ValueError):
     """An evaluated app is one the checkpoint's run trained on (or chose its checkpoint on)."""
 
 
-TRAIN_SUMMARY = "train_summary.json"  # written by cetd_lib.train.pipeline
+TRAIN_SUMMARY = "train_summary.json"  # written by cetd_lib.studies.phase2_training
 
 
 def training_apps(outputs_dir: str | Path, run_id: str) -> dict[str, list[str]]:
@@ -417,7 +418,7 @@ def run_condition(
 def _backend(spec: Any, backends: Mapping[str, Any]) -> Any:
     if spec.name in backends:
         return backends[spec.name]
-    from cetd_lib.harness.backends import make_backend
+    from cetd_lib.reconstruction.backends import make_backend
 
     return make_backend(spec)
 

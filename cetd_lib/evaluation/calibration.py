@@ -22,7 +22,7 @@ sources, so `ablation.sources: [gold, gold_drop50, gold_shuffled]` works by name
 measuring a rung through the harness, the statistics and the verdict; `calibration_report`
 shows the results as tables and figures.
 
-This module does not run generated code: every rebuild goes through `harness.reconstruct`.
+This module does not run generated code: every rebuild goes through `reconstruction.reconstruct`.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ import time
 import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
@@ -53,8 +53,12 @@ from cetd_lib.evaluation.ladder import (
     drop_rung_name,
     register_drop_rung,
 )
-from cetd_lib.harness.config import HarnessConfig, OrchestraConfig
 from cetd_lib.metrics.paired import apps_needed, holm
+from cetd_lib.reconstruction.config import OrchestraConfig
+from cetd_lib.sandbox.config import HarnessConfig
+
+if TYPE_CHECKING:
+    from cetd_lib.reconstruction.likelihood import AnswerScorer
 
 log = logging.getLogger(__name__)
 
@@ -122,9 +126,9 @@ class CalibrationConfig:
     )
     power: float = help_field("Power wanted for that difference (paired t-test).", default=0.8)
     likelihood_scorer: str = help_field(
-        "Name of a registered likelihood judge (harness.likelihood.register_scorer) to score "
-        "every source rung with the likelihood reward as well (likelihood_ladder); empty = "
-        "off. Built per orchestra member from its loaded backend.",
+        "Name of a registered likelihood judge (reconstruction.likelihood.register_scorer) to "
+        "score every source rung with the likelihood reward as well (likelihood_ladder); "
+        "empty = off. Built per orchestra member from its loaded backend.",
         default="",
     )
 
@@ -261,8 +265,8 @@ def measure_rung(
     """Rebuild `apps` from the rung's requirements (or with the bound's backend) and score them
     on their original tests; nothing here runs generated code but `reconstruct`."""
     from cetd_lib.evaluation.phase2 import requirements_from
-    from cetd_lib.harness.config import BackendSpec
-    from cetd_lib.harness.reconstruct import reconstruct
+    from cetd_lib.reconstruction.config import BackendSpec
+    from cetd_lib.reconstruction.reconstruct import reconstruct
 
     spec = RUNGS[rung]
     start = time.perf_counter()
@@ -676,12 +680,12 @@ def likelihood_ladder(
     run: FamilyRun,
     apps: Sequence[App],
     member: str,
-    scorer: Any,
+    scorer: AnswerScorer,
     *,
     config: CalibrationConfig,
     prompt_version: str,
 ) -> LikelihoodCalibration:
-    """Score every source rung of `run` with `scorer` (a `harness.likelihood.AnswerScorer`):
+    """Score every source rung of `run` with `scorer` (a `reconstruction.likelihood.AnswerScorer`):
     lp(rung, app) = mean log-prob per token of the app's stripped code given the rung's list.
     Gain = lp(rung) - lp(signature_only), as the stage-2 reward pays it. Per rung: the mean
     gain with a paired bootstrap CI and the per-app Spearman correlation with the pass-rate
@@ -692,8 +696,8 @@ def likelihood_ladder(
     rebuilds do. Issue 29's hand measurement (12 apps) had rho = -0.20: "do not use".
     """
     from cetd_lib.evaluation.phase2 import requirements_from
-    from cetd_lib.harness.likelihood import code_answer
-    from cetd_lib.harness.prompts import build_prompt
+    from cetd_lib.reconstruction.likelihood import code_answer
+    from cetd_lib.reconstruction.prompts import build_prompt
 
     sources = [r for r in run.measurements if RUNGS[r].kind == "source"]
     if CONTROL not in sources or "gold" not in sources:
@@ -763,7 +767,7 @@ def calibrate_likelihood(
 ) -> None:
     """`likelihood_ladder` for every member and family with the judge
     `config.likelihood_scorer` built on each member's backend; stored in `run.likelihood`."""
-    from cetd_lib.harness.likelihood import make_scorer
+    from cetd_lib.reconstruction.likelihood import make_scorer
 
     if not config.likelihood_scorer:
         return

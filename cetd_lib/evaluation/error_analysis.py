@@ -7,7 +7,7 @@ one record per sample with the completion, the parsed files and every test's out
 phase-2 notebook writes only the former, so its runs have no sample triples; the ablation
 notebook writes both.
 
-Failure classes are those of `cetd_lib.harness.failures.FailureClass` (docs/harness.md); a
+Failure classes are those of `cetd_lib.sandbox.failures.FailureClass` (docs/harness.md); a
 sample's counts are per gold test, so an app with many tests weighs more in the class totals.
 """
 
@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from cetd_lib.evaluation.ablation import ABLATION_SOURCES
-from cetd_lib.harness.failures import FailureClass
+from cetd_lib.sandbox.failures import FailureClass
 from cetd_lib.tracking.series import nanmean
 
 PASSED = "PASSED"  # a sample with no failing test

@@ -19,8 +19,6 @@ import numpy as np
 from cetd_lib.apps.app import App, DataConfig, load_apps
 from cetd_lib.apps.requirements import format_requirements
 from cetd_lib.apps.splits import SPLITS, SplitManifest, make_splits
-from cetd_lib.harness.backends import build_orchestra  # noqa: F401 - the notebooks' entry point
-from cetd_lib.harness.config import HarnessConfig, OrchestraConfig
 from cetd_lib.metrics.bleu import bootstrap_ci, corpus_bleu, mean_sentence_bleu
 from cetd_lib.metrics.paired import (
     PairedComparison,
@@ -30,6 +28,9 @@ from cetd_lib.metrics.paired import (
     paired_ratio,
     paired_values,
 )
+from cetd_lib.reconstruction.backends import build_orchestra  # noqa: F401 - the notebooks' entry point
+from cetd_lib.reconstruction.config import OrchestraConfig
+from cetd_lib.sandbox.config import HarnessConfig
 from cetd_lib.tracking.criteria import Criterion
 from cetd_lib.tracking.runs import RunRecord
 
@@ -271,7 +272,7 @@ def evaluate_with_records(
     With `screen` (the stage-2 leak guard) every list goes through it first, as in training: a
     rejected list is never rebuilt, scores 0 and is counted in `guard_rejected`. Without it a
     list that copies the code would be paid in the evaluation what the reward refuses."""
-    from cetd_lib.harness.reconstruct import reconstruct
+    from cetd_lib.reconstruction.reconstruct import reconstruct
 
     ids = [app.app_id for app in apps]
     hyps = [format_requirements(requirements.get(i, [])) for i in ids]

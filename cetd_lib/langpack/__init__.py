@@ -8,7 +8,7 @@ lm-evaluation-harness registers tasks, so a second language is a new module plus
 
 Static analyzers (ruff, bandit) read files and never execute them, so they run as plain
 subprocesses on a temp dir; anything that executes code goes through
-`cetd_lib.harness.runner.run_many`.
+`cetd_lib.sandbox.runner.run_many`.
 """
 
 from __future__ import annotations

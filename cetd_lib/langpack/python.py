@@ -3,7 +3,7 @@ the sandboxed runner) for tests.
 
 ruff and bandit only read the files (static analysis executes nothing), so they run as
 subprocesses of the installed tools on a private temp dir, once per batch. Test runs go through
-`cetd_lib.harness.runner.run_many`, the one runner for untrusted code.
+`cetd_lib.sandbox.runner.run_many`, the one runner for untrusted code.
 """
 
 from __future__ import annotations
@@ -211,7 +211,7 @@ class PythonPack:
         timeout_s: float | None = None,
         config: Any = None,
     ) -> list[Any]:
-        from cetd_lib.harness.runner import run_many  # the one runner for untrusted code
+        from cetd_lib.sandbox.runner import run_many  # the one runner for untrusted code
 
         return run_many(list(jobs), timeout_s=timeout_s, config=config)
 

@@ -4,7 +4,7 @@ Sentence and corpus BLEU come from the same sacrebleu `BLEU` (13a tokenisation, 
 exponential smoothing), so a per-app figure and a corpus figure never disagree because two
 libraries tokenise differently. List numbering (`1.`, `2)`, bullets) is stripped first: the
 numbers are n-grams every list shares, and would lift the BLEU of any two lists of the same
-length. Multi-task BLEU (`cetd_lib.multitask.scores.bleu_chrf`) uses these functions too.
+length. Multi-task BLEU (`cetd_lib.multitask.evaluation.scores.bleu_chrf`) uses these functions too.
 """
 
 from __future__ import annotations

@@ -137,6 +137,15 @@ class ExtractorConfig:
         if isinstance(self.lora_target_modules, list):  # from JSON/YAML
             object.__setattr__(self, "lora_target_modules", tuple(self.lora_target_modules))
 
+    def lora_args(self) -> dict[str, Any]:
+        """This config's LoRA as the arguments of `models.lora.with_lora`."""
+        return {
+            "r": self.lora_r,
+            "alpha": self.lora_alpha,
+            "dropout": self.lora_dropout,
+            "targets": self.lora_target_modules,
+        }
+
     def replace(self, **changes: Any) -> ExtractorConfig:
         """A copy with `changes`; an unknown key is an error naming the close matches."""
         names = [f.name for f in dataclasses.fields(self)]

@@ -18,7 +18,6 @@ import difflib
 import importlib
 import json
 import logging
-import warnings
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -447,28 +446,3 @@ def load_base_for(config: ExtractorConfig, base: tuple[Any, Any] | None):
     from cetd_lib.models.base import load_base
 
     return load_base(config.base_model, dtype=config.dtype)
-
-
-def with_lora(model, config: ExtractorConfig, *, adapter: Path | None, task_type: str | None):
-    """`model` wrapped in a peft LoRA adapter: fresh (Hu et al. 2021: W + (alpha / r) B A, with
-    B = 0 so training starts at the base model) or loaded from `adapter` (a saved directory).
-
-    The base weights are frozen by peft; LoRA modules are injected into `model` in place.
-    """
-    from peft import LoraConfig, PeftModel, get_peft_model
-
-    with warnings.catch_warnings():
-        # peft 0.21 calls a transformers-5 deprecated property; nothing for us to act on.
-        warnings.filterwarnings(
-            "ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning
-        )
-        if adapter is not None:
-            return PeftModel.from_pretrained(model, adapter, is_trainable=True)
-        lora = LoraConfig(
-            r=config.lora_r,
-            lora_alpha=config.lora_alpha,
-            lora_dropout=config.lora_dropout,
-            target_modules=list(config.lora_target_modules),
-            task_type=task_type,
-        )
-        return get_peft_model(model, lora)

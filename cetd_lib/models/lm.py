@@ -31,8 +31,8 @@ from cetd_lib.models.extractor import (
     gather_log_probs,
     load_base_for,
     truncate_code,
-    with_lora,
 )
+from cetd_lib.models.lora import with_lora
 
 ADAPTER_DIR = "adapter"
 
@@ -112,7 +112,7 @@ class LMExtractor(RequirementExtractor):
         self, config: ExtractorConfig, model, tokenizer, *, adapter: Path | None = None
     ) -> None:
         super().__init__(config, tokenizer)
-        self.model = with_lora(model, config, adapter=adapter, task_type="CAUSAL_LM")
+        self.model = with_lora(model, **config.lora_args(), adapter=adapter, task_type="CAUSAL_LM")
 
     @classmethod
     def from_config(cls, config: ExtractorConfig, base=None) -> LMExtractor:

@@ -96,7 +96,7 @@ def answer_logprobs(
 class TeacherForcedScorer:
     """`score(prompts, answers)` -> mean log-prob per answer token, through a local model.
 
-    What the dense reward needs of an orchestra member (harness.likelihood)."""
+    What the dense reward needs of an orchestra member (reconstruction.likelihood)."""
 
     def __init__(self, model: Any, tokenizer: Any, *, batch_size: int = 8) -> None:
         self.model = model.eval()

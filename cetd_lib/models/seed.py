@@ -40,8 +40,8 @@ from cetd_lib.models.extractor import (
     pad_right,
     require_token_id,
     truncate_code,
-    with_lora,
 )
+from cetd_lib.models.lora import with_lora
 
 HEAD_FILE = "head.safetensors"
 ENCODER_ADAPTER_DIR = "encoder_adapter"
@@ -121,7 +121,7 @@ class SeedExtractor(RequirementExtractor):
         check_heads(hidden_size, config.decoder_heads, config.base_model)
         embeddings = model.get_input_embeddings()
         if config.encoder == "lora":
-            model = with_lora(model, config, adapter=encoder_adapter, task_type=None)
+            model = with_lora(model, **config.lora_args(), adapter=encoder_adapter)
         else:
             model.requires_grad_(False)
         self.encoder = model

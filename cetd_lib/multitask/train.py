@@ -20,18 +20,21 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from cetd_lib.harness.config import HarnessConfig
-from cetd_lib.multitask import evaluate as ev
-from cetd_lib.multitask.checkpoints import export_final, save_atomic
-from cetd_lib.multitask.config import MultitaskDataConfig
-from cetd_lib.multitask.curriculum import PHASES, Curriculum, seed_gates
-from cetd_lib.multitask.explanation_review import attach_rating, stored_explanation_ratings
-from cetd_lib.multitask.heldout import evaluate_model, heldout_humaneval
-from cetd_lib.multitask.model import TASKS, HeadSpec, MultitaskModel
-from cetd_lib.multitask.scores import entity_names, ontology_utilization
-from cetd_lib.multitask.train_config import MultitaskTrainConfig
-from cetd_lib.multitask.train_data import MultitaskData, sample
-from cetd_lib.multitask.trainer import Trainer
+from cetd_lib.multitask.data.config import MultitaskDataConfig
+from cetd_lib.multitask.evaluation import evaluate as ev
+from cetd_lib.multitask.evaluation.explanation_review import (
+    attach_rating,
+    stored_explanation_ratings,
+)
+from cetd_lib.multitask.evaluation.heldout import evaluate_model, heldout_humaneval
+from cetd_lib.multitask.evaluation.scores import entity_names, ontology_utilization
+from cetd_lib.multitask.model.backbone import TASKS, HeadSpec, MultitaskModel
+from cetd_lib.multitask.model.checkpoints import export_final, save_atomic
+from cetd_lib.multitask.model.curriculum import PHASES, Curriculum, seed_gates
+from cetd_lib.multitask.model.train_config import MultitaskTrainConfig
+from cetd_lib.multitask.model.train_data import MultitaskData, sample
+from cetd_lib.multitask.model.trainer import Trainer
+from cetd_lib.sandbox.config import HarnessConfig
 from cetd_lib.tracking.live import LiveMetrics
 from cetd_lib.tracking.runs import RunRecord
 
@@ -204,7 +207,7 @@ def load_data(
                 f"multitask_train.data_run_id={config.data_run_id!r}: {artifacts} does not exist"
             )
         return MultitaskData.from_artifacts(artifacts)
-    from cetd_lib.multitask.data import build_sets, write_build
+    from cetd_lib.multitask.data.build import build_sets, write_build
 
     if not run.artifact("datasheet.json").exists():
         result = build_sets(data_config, apps_dir=apps_dir)

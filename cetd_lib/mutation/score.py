@@ -11,10 +11,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from cetd_lib.harness.config import HarnessConfig
 from cetd_lib.mutation.config import MutationConfig
 from cetd_lib.mutation.mutants import Mutant
 from cetd_lib.mutation.variants import SOURCE_COUPLED, equivalent_variants
+from cetd_lib.sandbox.cache import ResultCache
+from cetd_lib.sandbox.config import HarnessConfig
 
 # ---------------------------------------------------------------------------------------------
 # Running mutants through the sandbox
@@ -80,7 +81,7 @@ def mutation_score(
     config: MutationConfig | None = None,
     *,
     harness: HarnessConfig | None = None,
-    cache: Any = None,
+    cache: ResultCache | None = None,
 ) -> MutationScore:
     """Run `tests` on the original `sources`, then on every mutant of `module` (the other
     source files unchanged), all through `run_many`. See `MutationScore` for the result."""
@@ -97,15 +98,15 @@ def mutation_scores(
     config: MutationConfig | None = None,
     *,
     harness: HarnessConfig | None = None,
-    cache: Any = None,
+    cache: ResultCache | None = None,
 ) -> list[MutationScore]:
     """`mutation_score` for several test suites of one module, batched: one `run_many` for the
     originals, one for every usable suite's behaviour-preserving variants and (suite, mutant)
     pairs, so the warm workers stay busy. A suite failing on a variant scores 0
     (source-coupled); its mutant runs are not counted."""
-    from cetd_lib.harness.failures import EXCLUDED_FROM_SCORES, FailureClass
-    from cetd_lib.harness.results import RunJob
-    from cetd_lib.harness.runner import run_many
+    from cetd_lib.sandbox.failures import EXCLUDED_FROM_SCORES, FailureClass
+    from cetd_lib.sandbox.results import RunJob
+    from cetd_lib.sandbox.runner import run_many
 
     config = config or MutationConfig()
     if module not in sources:

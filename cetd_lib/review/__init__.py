@@ -23,7 +23,7 @@ from cetd_lib.review.items import (
     plan_session,
 )
 from cetd_lib.review.kinds import KINDS, ReviewKind, review_kind, verdict, verdict_text
-from cetd_lib.review.session import (
+from cetd_lib.review.rater import (
     Answer,
     BlindItem,
     ReviewSession,

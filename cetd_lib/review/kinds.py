@@ -96,8 +96,8 @@ EXPLANATION = ReviewKind(
     numbered=False,
     session_prefix="explanation-",
     fixed_sources=("model", "reference"),
-    loader="cetd_lib.multitask.explanation_review:load_explanation_material",
-    verdict="cetd_lib.multitask.explanation_review:review_verdict",
+    loader="cetd_lib.multitask.evaluation.explanation_review:load_explanation_material",
+    verdict="cetd_lib.multitask.evaluation.explanation_review:review_verdict",
     preference_words=_frozen({"a": "left", "b": "right"}),
 )
 

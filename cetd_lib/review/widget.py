@@ -13,7 +13,7 @@ import html
 from typing import Any
 
 from cetd_lib.review.kinds import REQUIREMENTS, ReviewKind
-from cetd_lib.review.session import Answer, ReviewSession, example_answer, parse_answer
+from cetd_lib.review.rater import Answer, ReviewSession, example_answer, parse_answer
 from cetd_lib.review.store import SIDES, InvalidRatingError
 
 _SCORE_OPTIONS = [(str(n), n) for n in range(1, 6)]

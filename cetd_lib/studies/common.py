@@ -14,9 +14,9 @@ from matplotlib.figure import Figure
 from cetd_lib.apps.app import App
 from cetd_lib.evaluation import phase2
 from cetd_lib.evaluation.phase2 import RequirementsScreen, SourceEvaluation
-from cetd_lib.harness.config import HarnessConfig
-from cetd_lib.harness.reconstruct import ReconstructionResult
 from cetd_lib.metrics.bleu import bootstrap_ci
+from cetd_lib.reconstruction.reconstruct import ReconstructionResult
+from cetd_lib.sandbox.config import HarnessConfig
 from cetd_lib.session import Session
 from cetd_lib.tracking.figures import figure_png
 from cetd_lib.tracking.report import write_report

@@ -1,5 +1,5 @@
 """Mutation RL: RL on the mutation kill rate of generated tests, and the held-out mutation score
-before and after (`cetd_lib.multitask.rl.run_mutation_rl`, docs/mutation.md).
+before and after (`cetd_lib.mutation_rl.rl.run_mutation_rl`, docs/mutation.md).
 
 The shared table has one row set, `heldout` (the held-out modules), and two sources, `before_rl`
 and `after_rl`, with the mutation score and the share of usable generations; the run's summary
@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
-from cetd_lib.multitask import rl
+from cetd_lib.mutation_rl import rl
 from cetd_lib.session import Session
 from cetd_lib.studies import common
 from cetd_lib.tracking.report import write_training_report

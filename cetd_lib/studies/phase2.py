@@ -27,15 +27,16 @@ from cetd_lib.evaluation.phase2 import RatioToGold, SourceEvaluation
 from cetd_lib.metrics import paired as paired_stats
 from cetd_lib.metrics.paired import PairedComparison, RankingCheck
 from cetd_lib.models import load_extractor
+from cetd_lib.models.extractor import RequirementExtractor
 from cetd_lib.session import Session
 from cetd_lib.studies import common
+from cetd_lib.studies.phase2_training import run_phase2_training
 from cetd_lib.tracking.criteria import Criterion
 from cetd_lib.tracking.figures import metrics_figure
 from cetd_lib.tracking.report import criteria_table, timings_table, write_training_report
 from cetd_lib.tracking.results import ResultsTable
 from cetd_lib.tracking.series import metric_group, metric_series
 from cetd_lib.train.guard import guard_screen
-from cetd_lib.train.pipeline import run_phase2_training
 
 MODEL = "phase2_stage2"  # the source the seed targets judge
 EXTRACTORS = ("phase2_stage1", "phase2_stage2")
@@ -232,7 +233,7 @@ def _requirements(
     each trained extractor."""
     E = session.params.eval
 
-    def context(extractor: Any = None) -> phase2.SourceContext:
+    def context(extractor: RequirementExtractor | None = None) -> phase2.SourceContext:
         return phase2.SourceContext(
             train_apps=pool,
             extractor=extractor,

@@ -228,7 +228,7 @@ class RunRecord:
         """`sandbox`: the isolation generated code actually ran under in this run, as the
         harness recorded it ("namespaces", "rlimits-only", both joined by "+"); None while no
         code has run. Sessions of a resumed run are merged."""
-        pool = sys.modules.get("cetd_lib.harness.pool")  # not imported: nothing ran here
+        pool = sys.modules.get("cetd_lib.sandbox.pool")  # not imported: nothing ran here
         used = set(pool.sandbox_modes_used()) if pool is not None else set()
         before = self.manifest().get("sandbox")
         if before:

@@ -1,5 +1,5 @@
-"""What every trainer of the project shares: stage 1 (both engines), stage 2 (the seed loop
-and the TRL RL trainers) and the mutation RL.
+"""What every trainer of the project shares: stage 1 (both engines), stage 2 (the RLOO loop
+of rloo_loop.py and the TRL RL trainers) and the mutation RL.
 
 The LR schedule with its capped warmup, the choice of mixed precision and the
 `training_config.json` written beside each checkpoint live here, not in one stage, so the stages
@@ -11,11 +11,14 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
 from cetd_lib.apps.app import App
+
+if TYPE_CHECKING:
+    from cetd_lib.models.extractor import RequirementExtractor
 
 
 def warmup_steps_for(config: Any, total_steps: int) -> int:
@@ -41,7 +44,7 @@ def linear_schedule(warmup: int, total: int, kind: str = "linear") -> Callable[[
 @torch.no_grad()
 def write_training_config(
     directory: str | Path,
-    extractor: Any,
+    extractor: RequirementExtractor,
     config: Any,
     apps: Sequence[App],
     *,

@@ -306,7 +306,7 @@ class Stage2Config:
     )
     likelihood_scorer: str = help_field(
         "The judge that `reward: likelihood | both` scores with, built on the first orchestra "
-        "member's backend (a name registered in harness.likelihood, e.g. 'teacher_forced').",
+        "member's backend (a name registered in reconstruction.likelihood, e.g. 'teacher_forced').",
         default="teacher_forced",
     )
     app_selection: Literal["all", "calibrated"] = help_field(

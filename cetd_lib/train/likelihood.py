@@ -24,7 +24,7 @@ while passing the guard on short programs (docs/training.md measures the guard's
 gold the reward stops growing. `likelihood_cap: none` lifts it. The gold gain is scored once
 per app too.
 
-The scorer protocol and the scored answer live in `harness.likelihood` (the calibration uses
+The scorer protocol and the scored answer live in `reconstruction.likelihood` (the calibration uses
 them too); this module is the reward. The scorer itself (a model's forward pass) lives with
 the models. `pass_rate`, `likelihood` or `both` (their sum) is chosen by
 `stage2.reward` (`make_stage2_reward`).
@@ -41,10 +41,10 @@ from typing import Any
 from cetd_lib.apps.app import App
 from cetd_lib.apps.requirements import format_requirements
 from cetd_lib.apps.signatures import signature_items
-from cetd_lib.harness.likelihood import AnswerScorer, code_answer, likelihood_gain
-from cetd_lib.harness.prompts import PROMPT_VERSION, Prompt, build_prompt
 from cetd_lib.metrics.bleu import sentence_bleu
 from cetd_lib.models.completions import completion_text
+from cetd_lib.reconstruction.likelihood import AnswerScorer, code_answer, likelihood_gain
+from cetd_lib.reconstruction.prompts import PROMPT_VERSION, Prompt, build_prompt
 from cetd_lib.train.config import GuardConfig
 from cetd_lib.train.guard import AppFingerprint, check_requirements, fingerprint
 from cetd_lib.train.reward import RewardLog, RewardRecord, require_app_ids, summarize

@@ -21,13 +21,15 @@ import statistics
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from cetd_lib.apps.app import App
 from cetd_lib.apps.requirements import format_requirements
-from cetd_lib.harness.config import HarnessConfig, OrchestraConfig
 from cetd_lib.metrics.bleu import sentence_bleu
 from cetd_lib.models.completions import completion_text
+from cetd_lib.reconstruction.config import OrchestraConfig
+from cetd_lib.sandbox.cache import ResultCache
+from cetd_lib.sandbox.config import HarnessConfig
 from cetd_lib.train.config import GuardConfig
 from cetd_lib.train.guard import (  # noqa: F401  (re-exported: the reward's public surface)
     LEAK_RULES,
@@ -163,16 +165,16 @@ def orchestra_pass_rates(
     orchestra: OrchestraConfig | None = None,
     backends: Mapping[str, Any] | None = None,
     harness: HarnessConfig | None = None,
-    cache: Any = "config",
+    cache: ResultCache | Literal["config"] | None = "config",
 ) -> list[float | None]:
     """Mean pass rate over orchestra members and samples of each app rebuilt from its list.
 
     One batched `generate` per member over all lists, then one `reward_pass_rates` call (the
     harness caches runs of identical code). None when no member produced a measurable result.
     """
-    from cetd_lib.harness.backends import generate_or_none, make_backend
-    from cetd_lib.harness.prompts import build_prompt
-    from cetd_lib.harness.reconstruct import reward_pass_rates
+    from cetd_lib.reconstruction.backends import generate_or_none, make_backend
+    from cetd_lib.reconstruction.prompts import build_prompt
+    from cetd_lib.reconstruction.reconstruct import reward_pass_rates
 
     orchestra = orchestra or OrchestraConfig()
     harness = harness or HarnessConfig()
@@ -229,7 +231,7 @@ class ReconstructionReward:
         *,
         orchestra: OrchestraConfig | None = None,
         reconstruct_fn: ReconstructFn | None = None,
-        cache: Any = "config",
+        cache: ResultCache | Literal["config"] | None = "config",
     ) -> None:
         self.__name__ = "reconstruction"
         self.apps_by_id = apps_by_id
@@ -320,7 +322,7 @@ def make_reconstruction_reward(
     *,
     orchestra: OrchestraConfig | None = None,
     reconstruct_fn: ReconstructFn | None = None,
-    cache: Any = "config",
+    cache: ResultCache | Literal["config"] | None = "config",
 ) -> ReconstructionReward:
     """A `ReconstructionReward` (TRL's reward-function protocol; see the class).
 

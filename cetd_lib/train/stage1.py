@@ -45,6 +45,7 @@ from cetd_lib.train.common import (
 from cetd_lib.train.config import Stage1Config
 
 if TYPE_CHECKING:
+    from cetd_lib.models.extractor import RequirementExtractor
     from cetd_lib.tracking.live import LiveMetrics
 
 log = logging.getLogger(__name__)
@@ -88,7 +89,7 @@ def gold_pairs(apps: Sequence[App], context_level: int) -> tuple[list[str], list
     return codes, [format_requirements(app.requirements) for app in apps]
 
 
-def sft_dataset(extractor: Any, apps: Sequence[App], context_level: int = 1):
+def sft_dataset(extractor: RequirementExtractor, apps: Sequence[App], context_level: int = 1):
     """TRL conversational prompt/completion dataset (+ an `app_id` column) for `apps`."""
     from datasets import Dataset
 
@@ -114,7 +115,9 @@ def cut_target(tokenizer, text: str, max_target_tokens: int) -> str:
 # ---------------------------------------------------------------------------------------------
 
 
-def validate(extractor: Any, codes: list[str], targets: list[str], max_new_tokens: int):
+def validate(
+    extractor: RequirementExtractor, codes: list[str], targets: list[str], max_new_tokens: int
+):
     """(mean sentence BLEU of greedy extractions vs gold, token-mean loss on gold)."""
     from cetd_lib.metrics.bleu import mean_sentence_bleu
 
@@ -165,7 +168,7 @@ class EarlyStopping:
 
 
 def train_stage1(
-    extractor: Any,
+    extractor: RequirementExtractor,
     train_apps: Sequence[App],
     val_apps: Sequence[App],
     config: Stage1Config,
@@ -207,7 +210,7 @@ def train_stage1(
 # ---------------------------------------------------------------------------------------------
 
 
-def _trainable_state(extractor: Any) -> dict[str, torch.Tensor]:
+def _trainable_state(extractor: RequirementExtractor) -> dict[str, torch.Tensor]:
     return {name: p.detach().clone() for name, p in extractor.named_parameters() if p.requires_grad}
 
 
@@ -228,7 +231,9 @@ def enable_gradient_checkpointing(model: Any) -> None:
     model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
 
 
-def example_tokens(extractor: Any, codes: Sequence[str], targets: Sequence[str]) -> list[int]:
+def example_tokens(
+    extractor: RequirementExtractor, codes: Sequence[str], targets: Sequence[str]
+) -> list[int]:
     """Tokens one training example feeds the model: code (capped at max_code_tokens) plus
     target and EOS (capped at max_target_tokens), the caps the extractor applies; counted once
     so `charts/tokens_per_s` costs nothing per step."""

@@ -9,7 +9,7 @@
   `beta` is the KL to the stage-1 policy, not to the base model. The dataset holds the same
   conversational prompts the extractor generates from, plus an `app_id` column that TRL hands
   to the reward function.
-- `seed` variant, or `algorithm: loop`: the hand-written RLOO loop of `seed_loop.py`.
+- `seed` variant, or `algorithm: loop`: the hand-written RLOO loop of `rloo_loop.py`.
 
 Zero-spread groups make no task-driven update. RLOO's advantage of sample i is
 r_i - mean_{j != i} r_j (Ahmadian et al. 2024, eq. 5), exactly 0 when an app's K task rewards
@@ -39,15 +39,16 @@ from typing import TYPE_CHECKING, Any
 from cetd_lib.apps.app import App
 from cetd_lib.tracking.runs import RunRecord
 from cetd_lib.train.config import Stage2Config
-from cetd_lib.train.seed_loop import Stage2Result, train_seed_loop
+from cetd_lib.train.rloo_loop import Stage2Result, train_rloo_loop
 
 if TYPE_CHECKING:
+    from cetd_lib.models.extractor import RequirementExtractor
     from cetd_lib.tracking.live import LiveMetrics
 
 log = logging.getLogger(__name__)
 
 
-def rl_dataset(extractor: Any, apps: Sequence[App], context_level: int = 1):
+def rl_dataset(extractor: RequirementExtractor, apps: Sequence[App], context_level: int = 1):
     """Conversational prompts (the extractor's own prompt) + `app_id`, one row per app."""
     from datasets import Dataset
 
@@ -121,7 +122,7 @@ def _warmup_capped(config: Stage2Config, n_apps: int) -> Stage2Config:
 
 
 def train_stage2(
-    extractor: Any,
+    extractor: RequirementExtractor,
     train_apps: Sequence[App],
     reward_fn: Callable[..., list[float | None]],
     config: Stage2Config,
@@ -141,7 +142,7 @@ def train_stage2(
     if config.algorithm == "loop" or extractor.variant != "lm":
         if config.algorithm != "loop":
             log.info("stage 2: the %s variant trains with the hand-written loop", extractor.variant)
-        return train_seed_loop(
+        return train_rloo_loop(
             extractor, train_apps, reward_fn, config, out_dir, run=run, live=live
         )
     config.check_trl()
