@@ -26,7 +26,6 @@ DEFAULT_PRELOAD = (
     "contextlib",
     "copy",
     "csv",
-    "ctypes",
     "dataclasses",
     "datetime",
     "decimal",
