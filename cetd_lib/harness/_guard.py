@@ -305,14 +305,13 @@ def install_guard(
             writing = bool(flags & write_flags)
         else:
             writing = any(c in (mode or "") for c in "wax+")
-        if writing:
-            check_write(path)
-            return
         target = resolve(path)
-        if deny_read and target.startswith(deny_read):
-            raise SandboxViolation(f"sandbox: reading {target} is not allowed")
         if mem_file(target) or target.startswith(("/dev/mem", "/dev/kmem", "/dev/port")):
             raw_memory(f"opening {target}")
+        if writing:
+            check_write(path)
+        elif deny_read and target.startswith(deny_read):
+            raise SandboxViolation(f"sandbox: reading {target} is not allowed")
 
     def raw_memory(what: str):
         """Refused always; recorded as tampering when untrusted code asked for it."""
