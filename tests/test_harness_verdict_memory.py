@@ -17,6 +17,8 @@ from pathlib import Path
 import pytest
 
 import cetd_lib.harness
+from cetd_lib.harness.config import HarnessConfig
+from cetd_lib.harness.pool import SandboxPool, namespaces_unavailable
 
 _PATH = Path(cetd_lib.harness.__file__).parent / "_events.py"
 _spec = importlib.util.spec_from_file_location("cetd_events_under_test", _PATH)
@@ -152,3 +154,33 @@ def test_an_attribute_outside_slots_is_not_read_raw():
 
     assert not events._slots_only(Plain(), ["function"])
     assert not events._slots_only(Slotted(len, None), ["function", "missing"])
+
+
+@pytest.mark.parametrize("sandbox", ["rlimits-only", "namespaces"])
+def test_the_worker_reads_the_childs_memory_for_every_check(sandbox):
+    """After every test and at the end the child's hook asks its worker, which reads the
+    child's memory (the child itself holds no means to): every answer is a raw read, and a
+    change the code makes is still named."""
+    if sandbox == "namespaces" and namespaces_unavailable() is not None:
+        pytest.skip("no namespaces on this machine")
+    pool = SandboxPool(HarnessConfig(sandbox=sandbox, cache=False), workers=1)
+    try:
+        worker = pool.workers[0]
+        worker.start()
+        tests = {
+            "test_m.py": "from m import f\n\ndef test_a():\n    assert f(3) == 9\n\n"
+            "def test_b():\n    assert f(2) == 4\n"
+        }
+        honest = "def f(x):\n    return x * x\n"
+        patched = "import json\njson.dumps = (lambda g: lambda *a, **k: g(*a, **k))(json.dumps)\n"
+        messages = []
+        for code in (honest, patched + honest):
+            job = {"id": 1, "sources": {"m.py": code}, "tests": tests}
+            messages.append(worker.run({**job, "timeout_s": 20, "test_timeout_s": 10}, 60))
+    finally:
+        pool.close()
+    for message in messages:
+        assert message["checks"] == {"served": 3, "raw": 3}  # two tests, then the end
+    tampered = [e["what"] for e in messages[1]["events"] if e["ev"] == "tampered"]
+    assert not [e for e in messages[0]["events"] if e["ev"] == "tampered"]
+    assert tampered and all("json.dumps" in what for what in tampered)

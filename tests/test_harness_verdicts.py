@@ -314,9 +314,7 @@ CASES: dict[str, Case] = {
         ),
         classes=frozenset({F.RUNTIME_ERROR}),
     ),
-    "open('/proc/self/mem') for reading": Case(
-        in_call=hidden("open('/proc/' + 'self/mem', 'rb')")
-    ),
+    "open('/proc/self/mem') for reading": Case(in_call=hidden("open('/proc/' + 'self/mem', 'rb')")),
     "os.open of /proc/<pid>/mem for writing": Case(
         in_call=hidden("import os\nos.open('/proc/%d/mem' % os.getpid(), os.O_RDWR)")
     ),
@@ -431,6 +429,16 @@ CASES: dict[str, Case] = {
             "import sys, json\nsys.audit('cetd.verdict', json.dumps({'ev': 'report', 'nodeid': "
             "'tests/test_m.py::test_square', 'when': 'call', 'outcome': 'passed', "
             "'duration': 0}).encode())"
+        )
+    ),
+    "the snapshot check's pipes replaced by one of the code's own, with a fake answer": Case(
+        in_call=hidden(
+            "import os, stat\nr, w = os.pipe()\n"
+            "fake = b'0' * 32 + bytes(16) + b'{\"differing\": [[], []]}'\n"
+            "os.write(w, len(fake).to_bytes(4, 'little') + fake)\n"
+            "for fd in range(3, 64):\n    try:\n"
+            "        if fd not in (r, w) and stat.S_ISFIFO(os.fstat(fd).st_mode):\n"
+            "            os.dup2(r, fd)\n    except OSError:\n        pass"
         )
     ),
     "fake result lines on stdout and stderr": Case(
