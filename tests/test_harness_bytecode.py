@@ -217,6 +217,8 @@ def test_the_faster_location_pass_gives_pytests_own_bytecode(tmp_path: Path, mon
         return marshal.dumps(_rewrite_test(path, None)[1])
 
     before = [compiled(text) for text in texts]
-    monkeypatch.setattr(rewrite.AssertionRewriter, "visit_Assert", rewrite.AssertionRewriter.visit_Assert)
+    monkeypatch.setattr(
+        rewrite.AssertionRewriter, "visit_Assert", rewrite.AssertionRewriter.visit_Assert
+    )
     assert worker._fast_assert_locations()
     assert [compiled(text) for text in texts] == before

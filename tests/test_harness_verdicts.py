@@ -330,6 +330,21 @@ CASES: dict[str, Case] = {
             "sub.run_string(sub.create(), 'import ctypes')"
         )
     ),
+    "bytecode loaded with marshal (CPython does not check it)": Case(
+        in_call=hidden(
+            "import marshal\ndata = marshal.dumps(compile('x = 1', 'made', 'exec'))\n"
+            "exec(marshal.loads(data))"
+        )
+    ),
+    "a .pyc written into the sandbox and imported": Case(
+        in_call=hidden(
+            "import importlib, os, py_compile, sys\nos.makedirs('tmp/pyc', exist_ok=True)\n"
+            "open('tmp/pyc/made.py', 'w').write('x = 1\\n')\n"
+            "py_compile.compile('tmp/pyc/made.py')\n"
+            "sys.path.insert(0, os.path.abspath('tmp/pyc'))\n"
+            "sys.modules.pop('made', None)\nimportlib.import_module('made')"
+        )
+    ),
     "CPython's test module with raw pointers": Case(
         in_call=hidden("import importlib\nimportlib.import_module('_test' + 'capi')")
     ),

@@ -415,6 +415,50 @@ def install_guard(
         ):
             handlers[event] = no_process
 
+    # Bytecode is not checked by CPython (out-of-range operands read and write memory), so
+    # while untrusted code runs, `marshal` may only load a .pyc that importlib's own loaders
+    # (exact types, `get_data` not replaced) or pytest's read from outside the writable
+    # sandbox (pytest's: the worker-written tests/__pycache__).
+    bootstrap = sys.modules["importlib._bootstrap_external"]
+    compile_bytecode = bootstrap._compile_bytecode.__code__
+    loader_codes = {bootstrap.SourceLoader.get_code, bootstrap.SourcelessFileLoader.get_code}
+    loader_codes = frozenset(code.__code__ for code in loader_codes)
+    loader_types = (bootstrap.SourceFileLoader, bootstrap.SourcelessFileLoader)
+    rewrite = sys.modules.get("_pytest.assertion.rewrite")
+    read_pyc = rewrite._read_pyc.__code__ if rewrite is not None else None
+    pytest_pycs = worker.tests + os.sep + "__pycache__" + os.sep
+
+    def trusted_pyc(frame) -> bool:
+        code, local = frame.f_code, frame.f_locals
+        if code is read_pyc:
+            path = local.get("pyc")
+            return path is not None and resolve(path).startswith(pytest_pycs)
+        if code is not compile_bytecode:
+            return False
+        path, caller = local.get("bytecode_path"), frame.f_back
+        if type(path) is not str_type or caller is None or caller.f_code not in loader_codes:
+            return False
+        loader = caller.f_locals.get("self")
+        return (
+            type(loader) in loader_types
+            and "get_data" not in vars(loader)
+            and not resolve(exact_str(path)).startswith(root)
+        )
+
+    def on_marshal(args):
+        busy[0] = True
+        try:
+            frame = getframe(2)  # 0 this handler, 1 hook(), 2 the Python caller
+            untrusted = untrusted_on_stack(frame) or current_thread() != main_thread
+            allowed = not untrusted or trusted_pyc(frame)
+        finally:
+            busy[0] = False
+        if not allowed:
+            deny_introspection("loading bytecode with marshal")
+
+    handlers["marshal.loads"] = on_marshal
+    handlers["marshal.load"] = on_marshal
+
     def on_compile(args):  # code built at run time by untrusted code is untrusted code too
         filename, untrusted = args[1], look()[1]
         if untrusted:
