@@ -181,3 +181,44 @@ def test_under_namespaces_the_store_is_not_even_mounted(tmp_path: Path):
     with SandboxPool(config) as pool:
         (result,) = pool.run([RunJob(code, TESTS)])
     assert result.pass_rate == 1.0, result.per_test
+
+
+def test_the_faster_location_pass_gives_pytests_own_bytecode(tmp_path: Path, monkeypatch):
+    """The worker replaces the end of pytest's `visit_Assert` (`_fast_assert_locations`): the
+    bytecode of every bundled test file (apps, holdout, HumanEval) must stay byte-for-byte
+    pytest's, positions included."""
+    import importlib.util
+    import marshal
+    import sys
+
+    import _pytest.assertion.rewrite as rewrite
+
+    from cetd_lib.apps.app import load_apps
+    from cetd_lib.apps.humaneval import load_humaneval_apps
+
+    harness = Path(__file__).resolve().parents[1] / "cetd_lib" / "harness"
+    monkeypatch.syspath_prepend(str(harness))
+    for name in ("_worker", "_comparisons", "_events", "_audit_hook", "_namespaces", "_pyc"):
+        monkeypatch.delitem(sys.modules, name, raising=False)
+    spec = importlib.util.spec_from_file_location("_worker", harness / "_worker.py")
+    worker = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(worker)
+    texts = [
+        text
+        for app in [*load_apps(include_holdout=True), *load_humaneval_apps()]
+        for name, text in app.tests.items()
+        if rewritten_by_pytest(name)
+    ]
+    assert len(texts) > 200
+
+    def compiled(text: str) -> bytes:
+        path = tmp_path / "test_x.py"
+        path.write_text(text)
+        return marshal.dumps(_rewrite_test(path, None)[1])
+
+    before = [compiled(text) for text in texts]
+    monkeypatch.setattr(
+        rewrite.AssertionRewriter, "visit_Assert", rewrite.AssertionRewriter.visit_Assert
+    )
+    assert worker._fast_assert_locations()
+    assert [compiled(text) for text in texts] == before

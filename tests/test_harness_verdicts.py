@@ -121,6 +121,28 @@ ALWAYS_EQUAL_CLASS = (
     f"class E:\n    {ALWAYS_EQUAL}    def __ne__(self, other):\n        return False\n"
     "    __hash__ = object.__hash__\n"
 )
+# With ctypes' base types (`{0}`: a mapping of them, None when none were found) write into
+# process memory through a Union of an int and a pointer, which raises no audit event. The
+# target is a string of this function; what matters is whether the types can be had at all.
+RAW_WRITE = """
+types = {0}
+if not types or '_SimpleCData' not in types:
+    raise RuntimeError('no raw memory')
+class Q(types['_SimpleCData']):
+    _type_ = 'Q'
+class C(types['_SimpleCData']):
+    _type_ = 'c'
+class P(types['_Pointer']):
+    _type_ = C
+class U(types['Union']):
+    _fields_ = [('a', Q), ('p', P)]
+target = ''.join(['fai', 'led'])
+u = U()
+u.a = id(target) + 48
+for i, c in enumerate(b'passed'):
+    u.p[i] = bytes([c])
+assert target == 'passed'
+"""
 IMPORT_PYTEST_INTERNAL = "import importlib\nmod = importlib.import_module('_py' + 'test.{0}')\n"
 
 CASES: dict[str, Case] = {
@@ -231,6 +253,101 @@ CASES: dict[str, Case] = {
     "raw memory through ctypes (string_at)": Case(
         in_call=hidden("import ctypes\nctypes.string_at(id(b'verdict'), 8)")
     ),
+    # ---- raw memory: ctypes' types by every route (`RAW_WRITE` needs only its base types) --
+    "import ctypes built at run time": Case(
+        in_call=hidden("exec('import ' + 'c' + 'types')\n" + RAW_WRITE.format("vars(ctypes)"))
+    ),
+    "__import__('_ctypes')": Case(
+        in_call=hidden("ct = __import__('_' + 'ctypes')\n" + RAW_WRITE.format("vars(ct)"))
+    ),
+    "importlib.import_module with a computed name": Case(
+        in_call=hidden(
+            "import importlib\nct = importlib.import_module(''.join(['c', 'types']))\n"
+            + RAW_WRITE.format("vars(ct)")
+        )
+    ),
+    "an extension module spec built by hand (a package's _ctypes)": Case(
+        in_call=hidden(
+            "import importlib.util, os, sysconfig\n"
+            "path = os.path.join(sysconfig.get_path('platstdlib'), 'lib-dynload',\n"
+            "    '_ctypes' + sysconfig.get_config_var('EXT_SUFFIX'))\n"
+            "spec = importlib.util.spec_from_file_location('innocent._ctypes', path)\n"
+            "ct = importlib.util.module_from_spec(spec)\n" + RAW_WRITE.format("vars(ct)")
+        )
+    ),
+    "an extension module copied into the sandbox": Case(
+        in_call=hidden(
+            "import importlib.util, os, shutil, sysconfig, _struct\n"
+            "os.makedirs('tmp/ext', exist_ok=True)\n"
+            "target = 'tmp/ext/_struct' + sysconfig.get_config_var('EXT_SUFFIX')\n"
+            "shutil.copyfile(_struct.__file__, target)\n"
+            "spec = importlib.util.spec_from_file_location('_struct', os.path.abspath(target))\n"
+            "importlib.util.module_from_spec(spec)"
+        )
+    ),
+    "ctypes found through sys.modules": Case(
+        in_call=hidden(
+            "import sys\nct = sys.modules.get('ctypes') or sys.modules.get('_ctypes')\n"
+            + RAW_WRITE.format("vars(ct)")
+        ),
+        classes=frozenset({F.RUNTIME_ERROR}),  # nothing there: the attack raises
+    ),
+    "ctypes' types through a type.__subclasses__ walk": Case(
+        in_call=hidden(
+            "found = {}\nstack = [object]\nwhile stack:\n"
+            "    for kind in type.__subclasses__(stack.pop()):\n"
+            "        if kind.__module__ == '_ctypes':\n"
+            "            found[kind.__name__] = kind\n"
+            "        stack.append(kind)\n" + RAW_WRITE.format("found or None")
+        ),
+        classes=frozenset({F.RUNTIME_ERROR}),
+    ),
+    "ctypes through an already-imported module's attribute": Case(
+        in_call=hidden(
+            "import sys, types\nct = None\nfor mod in list(sys.modules.values()):\n"
+            "    for value in list(vars(mod).values()):\n"
+            "        if isinstance(value, types.ModuleType) and value.__name__ in "
+            "('ctypes', '_ctypes'):\n            ct = value\n"
+            "        elif type(value).__module__ in ('ctypes', '_ctypes'):\n"
+            "            ct = sys.modules.get(type(type(value)).__module__) or ct\n"
+            + RAW_WRITE.format("vars(ct)")
+        ),
+        classes=frozenset({F.RUNTIME_ERROR}),
+    ),
+    "open('/proc/self/mem') for reading": Case(in_call=hidden("open('/proc/' + 'self/mem', 'rb')")),
+    "os.open of /proc/<pid>/mem for writing": Case(
+        in_call=hidden("import os\nos.open('/proc/%d/mem' % os.getpid(), os.O_RDWR)")
+    ),
+    "mmap of /proc/thread-self/mem": Case(
+        in_call=hidden(
+            "import mmap\nfh = open('/proc/thread-self/mem', 'rb')\n"
+            "mmap.mmap(fh.fileno(), 4096, prot=mmap.PROT_READ)"
+        )
+    ),
+    "a subinterpreter (no audit hook in it)": Case(
+        in_call=hidden(
+            "import importlib\nsub = importlib.import_module('_xx' + 'subinterpreters')\n"
+            "sub.run_string(sub.create(), 'import ctypes')"
+        )
+    ),
+    "bytecode loaded with marshal (CPython does not check it)": Case(
+        in_call=hidden(
+            "import marshal\ndata = marshal.dumps(compile('x = 1', 'made', 'exec'))\n"
+            "exec(marshal.loads(data))"
+        )
+    ),
+    "a .pyc written into the sandbox and imported": Case(
+        in_call=hidden(
+            "import importlib, os, py_compile, sys\nos.makedirs('tmp/pyc', exist_ok=True)\n"
+            "open('tmp/pyc/made.py', 'w').write('x = 1\\n')\n"
+            "py_compile.compile('tmp/pyc/made.py')\n"
+            "sys.path.insert(0, os.path.abspath('tmp/pyc'))\n"
+            "sys.modules.pop('made', None)\nimportlib.import_module('made')"
+        )
+    ),
+    "CPython's test module with raw pointers": Case(
+        in_call=hidden("import importlib\nimportlib.import_module('_test' + 'capi')")
+    ),
     "every thread's frames from a worker thread": Case(
         in_call=hidden(
             "import sys, concurrent.futures\n"
@@ -327,6 +444,16 @@ CASES: dict[str, Case] = {
             "import sys, json\nsys.audit('cetd.verdict', json.dumps({'ev': 'report', 'nodeid': "
             "'tests/test_m.py::test_square', 'when': 'call', 'outcome': 'passed', "
             "'duration': 0}).encode())"
+        )
+    ),
+    "the snapshot check's pipes replaced by one of the code's own, with a fake answer": Case(
+        in_call=hidden(
+            "import os, stat\nr, w = os.pipe()\n"
+            "fake = b'0' * 32 + bytes(16) + b'{\"differing\": [[], []]}'\n"
+            "os.write(w, len(fake).to_bytes(4, 'little') + fake)\n"
+            "for fd in range(3, 64):\n    try:\n"
+            "        if fd not in (r, w) and stat.S_ISFIFO(os.fstat(fd).st_mode):\n"
+            "            os.dup2(r, fd)\n    except OSError:\n        pass"
         )
     ),
     "fake result lines on stdout and stderr": Case(

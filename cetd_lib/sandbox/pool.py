@@ -109,9 +109,15 @@ class _WorkerProcess:
 
     def start(self) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
+        # Under namespaces the launcher enters them and execs the worker (_namespaces.py: the
+        # worker must never load ctypes, which entering needs).
+        if self.cfg["sandbox"] == "namespaces":
+            command = [str(_NAMESPACES_SCRIPT), "--worker"]
+        else:
+            command = [str(_WORKER_SCRIPT)]
         with open(self.log_path, "ab") as log_file:
             self.proc = subprocess.Popen(
-                [sys.executable, "-s", "-P", str(_WORKER_SCRIPT), json.dumps(self.cfg)],
+                [sys.executable, "-s", "-P", *command, json.dumps(self.cfg)],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=log_file,
