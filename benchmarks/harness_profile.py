@@ -37,7 +37,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-WORKER = ROOT / "cetd_lib" / "harness" / "_worker.py"
+WORKER = ROOT / "cetd_lib" / "sandbox" / "_worker.py"
 VARIANTS = ("on", "no_snapshot", "no_comparisons", "no_hook", "off")
 PROFILE_MARK = b"CETDPROF "
 

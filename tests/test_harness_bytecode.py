@@ -196,7 +196,7 @@ def test_the_faster_location_pass_gives_pytests_own_bytecode(tmp_path: Path, mon
     from cetd_lib.apps.app import load_apps
     from cetd_lib.apps.humaneval import load_humaneval_apps
 
-    harness = Path(__file__).resolve().parents[1] / "cetd_lib" / "harness"
+    harness = Path(__file__).resolve().parents[1] / "cetd_lib" / "sandbox"
     monkeypatch.syspath_prepend(str(harness))
     for name in ("_worker", "_comparisons", "_events", "_audit_hook", "_namespaces", "_pyc"):
         monkeypatch.delitem(sys.modules, name, raising=False)
