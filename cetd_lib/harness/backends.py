@@ -317,7 +317,9 @@ class HFBackend:
         """Mean log-prob per answer token under this model (teacher-forced, models.scoring)."""
         from cetd_lib.models.scoring import TeacherForcedScorer
 
-        return TeacherForcedScorer(self.model, self.tokenizer).score(prompts, answers)
+        scorer = TeacherForcedScorer(self.model, self.tokenizer)
+        scorer.prefixes = self.prefixes  # same weights: one store for both passes
+        return scorer.score(prompts, answers)
 
     def _generate_transformers(
         self,

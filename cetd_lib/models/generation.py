@@ -197,7 +197,8 @@ def _plain_layers(cache) -> bool:
     return bool(layers) and all(type(layer) is DynamicLayer for layer in layers)
 
 
-def _expanded(prefix_kv: list[tuple[torch.Tensor, torch.Tensor]], rows: int):
+def expanded_cache(prefix_kv: list[tuple[torch.Tensor, torch.Tensor]], rows: int):
+    """A DynamicCache of `rows` rows over one prefix's (keys, values), as views (no copies)."""
     from transformers import DynamicCache
 
     return DynamicCache(
@@ -272,7 +273,7 @@ def _prompt_pass(
         positions = (sub_mask.cumsum(-1) - 1).clamp(min=0)[:, shared:]
         cache = None
         if prefix_kv is not None:
-            cache = _expanded(prefix_kv, len(rows))
+            cache = expanded_cache(prefix_kv, len(rows))
         elif shared:  # a cache that is not plain: the prefix runs here, repeated per row
             cache = model(
                 input_ids=torch.tensor([ids[0][:shared]], device=device),
