@@ -338,3 +338,34 @@ def test_smollm2_prefix_reuse_gives_the_plain_greedy_tokens(smollm2_base):
     )
     assert kept.prefixes.computed == 1  # the second call reused the prefix
     assert plain.prefixes.computed == 0
+
+
+def test_the_decoding_cache_grows_in_place_and_keeps_rows_right():
+    """Keys and values equal what concatenation gives, through appends and dropped rows, and
+    appends within the capacity write into the same buffer (no copy of the whole cache)."""
+    from transformers import DynamicCache
+
+    from cetd_lib.models.generation import _growing
+
+    generator = torch.Generator().manual_seed(0)
+
+    def kv(rows, length):
+        return [torch.randn(rows, 2, length, 4, generator=generator) for _ in range(2)]
+
+    start = kv(3, 5)
+    cache = _growing(DynamicCache(ddp_cache_data=[tuple(start)]))
+    reference = [t.clone() for t in start]
+    layer = cache.layers[0]
+    pointers = set()
+    for step in range(6):
+        if step == 3:  # row 1 stops
+            index = torch.tensor([0, 2])
+            cache.batch_select_indices(index)
+            reference = [t[index] for t in reference]
+        new = kv(reference[0].shape[0], 1)
+        keys, values = layer.update(*new)
+        reference = [torch.cat([r, n], dim=-2) for r, n in zip(reference, new, strict=True)]
+        assert torch.equal(keys, reference[0]) and torch.equal(values, reference[1])
+        pointers.add(keys.data_ptr())
+        assert cache.get_seq_length() == 5 + step + 1
+    assert len(pointers) == 2  # one buffer before the row left, one after

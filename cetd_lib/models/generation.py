@@ -16,6 +16,7 @@ other rows share its batch; greedy decoding is argmax, as in `generate`.
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -321,6 +322,76 @@ def _prompt_pass(
     return mask, logits, DynamicCache(ddp_cache_data=merged)
 
 
+def _growing(cache):
+    """`cache` with its plain layers swapped for GrowingLayers holding the same tensors (the
+    decoding loop's cache; other kinds are returned as they are)."""
+    if not _plain_layers(cache):
+        return cache
+    layers = []
+    for layer in cache.layers:
+        grown = _growing_layer_class()()
+        grown.lazy_initialization(layer.keys, layer.values)
+        grown.keys, grown.values = layer.keys, layer.values
+        layers.append(grown)
+    cache.layers = layers
+    return cache
+
+
+@functools.cache
+def _growing_layer_class() -> type:
+    """GrowingLayer, defined on first use (transformers is imported lazily)."""
+    from transformers.cache_utils import DynamicLayer
+
+    class GrowingLayer(DynamicLayer):
+        """A DynamicLayer that writes each new token's keys and values into spare capacity.
+
+        DynamicLayer concatenates, copying the layer's whole cache (every row, every position)
+        at every decoding step; here the copy happens once per `GROW` tokens and when rows leave.
+        The keys handed to attention are a view of the first positions of the buffer.
+        """
+
+        GROW = 128
+
+        def update(self, key_states, value_states, *args, **kwargs):
+            if not self.is_initialized:
+                self.lazy_initialization(key_states, value_states)
+            n = self.keys.shape[-2] if self.keys.numel() else 0
+            end = n + key_states.shape[-2]
+            buffer = getattr(self, "_key_buffer", None)
+            if (
+                buffer is None
+                or self.keys.numel() == 0
+                or buffer.data_ptr() != self.keys.data_ptr()  # replaced (rows selected, cropped)
+                or buffer.shape[0] != key_states.shape[0]
+                or buffer.shape[-2] < end
+            ):
+                shape = (*key_states.shape[:2], end + self.GROW, key_states.shape[-1])
+                self._key_buffer = key_states.new_empty(shape)
+                self._value_buffer = value_states.new_empty((*shape[:3], value_states.shape[-1]))
+                if n:
+                    self._key_buffer[:, :, :n] = self.keys
+                    self._value_buffer[:, :, :n] = self.values
+            self._key_buffer[:, :, n:end] = key_states
+            self._value_buffer[:, :, n:end] = value_states
+            self.keys = self._key_buffer[:, :, :end]
+            self.values = self._value_buffer[:, :, :end]
+            return self.keys, self.values
+
+        def batch_select_indices(self, indices: torch.Tensor) -> None:
+            """Keep the capacity: select the rows of the buffers, not of the views."""
+            buffer = getattr(self, "_key_buffer", None)
+            if buffer is None or buffer.data_ptr() != self.keys.data_ptr():
+                super().batch_select_indices(indices)
+                return
+            n = self.keys.shape[-2]
+            self._key_buffer = self._key_buffer[indices]
+            self._value_buffer = self._value_buffer[indices]
+            self.keys = self._key_buffer[:, :, :n]
+            self.values = self._value_buffer[:, :, :n]
+
+    return GrowingLayer
+
+
 def _batches(
     order: list[int], lengths: list[int], batch_size: int, max_batch_tokens: int
 ) -> list[list[int]]:
@@ -366,6 +437,7 @@ def _decode_batch(
         prefill_chunk_tokens=prefill_chunk_tokens,
         prefixes=prefixes,
     )
+    cache = _growing(cache)
     sampling = temperature > 0
     generators = [torch.Generator(device=device).manual_seed(r.seed) for r in rows]
     eos_id = tokenizer.eos_token_id
