@@ -16,6 +16,8 @@ Candidates (a runtime that is not installed is recorded as such, not silently sk
   2026-12-08 (`prefill_chunk_tokens: 0`: the whole batch in one pass, every suffix padded to the
   longest); the table gives each candidate's speed-up over both float32 paths;
 - `hf_bfloat16`: native bf16 (`local` on hosts with avx512_bf16; meaningless under emulation);
+- `hf_int8_concat_cache`: `hf_int8_dynamic` with transformers' own decoding cache (one copy of
+  the whole cache per token) instead of `generation.GrowingLayer`: what that change is worth;
 - `llamacpp_c8` / `llamacpp_c16` / `llamacpp_c8_ub128`: llama-server over the GGUF, 8 or 16
   slots, the last with a smaller physical batch (prompt chunks interleaved with decodes);
 - `ct2_int8`: CTranslate2 int8 (converted once from the safetensors into $CETD_CACHE/ct2);
@@ -55,6 +57,7 @@ CANDIDATES = (
     "hf_int8_dynamic",
     "hf_int8_one_pass",
     "hf_bfloat16",
+    "hf_int8_concat_cache",
     "llamacpp_c8",
     "llamacpp_c16",
     "llamacpp_c8_ub128",
@@ -107,6 +110,8 @@ HF_CANDIDATES = {
     "hf_int8_dynamic": ("int8", {}),
     "hf_int8_one_pass": ("int8", {"prefill_chunk_tokens": 0}),
     "hf_bfloat16": ("bfloat16", {}),
+    # Benchmark only: the decoding cache as transformers' DynamicLayer (a full copy per token).
+    "hf_int8_concat_cache": ("int8", {"_concat_cache": True}),
 }
 
 
@@ -119,6 +124,11 @@ def _hf(args, prompts, *, dtype: str, overrides: dict) -> dict:
     from cetd_lib.harness.config import BackendSpec
     from cetd_lib.models import load_base
 
+    overrides = dict(overrides)
+    if overrides.pop("_concat_cache", False):
+        from cetd_lib.models import generation
+
+        generation._growing = lambda cache: cache
     started = time.perf_counter()
     int8 = dtype == "int8"  # int8: the library's path (models.quantize_int8)
     model, tokenizer = load_base(CODER_MODEL, dtype=dtype)
