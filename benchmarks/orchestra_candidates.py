@@ -471,6 +471,28 @@ def child(args) -> int:
     return 0
 
 
+def prompt_pass_tokens(tokenizer, prompts) -> dict:
+    """Tokens the hf prompt pass computes for these prompts (one batch, as `BackendSpec`'s
+    defaults batch 40 of them): the shared prefix, the suffixes, and the suffixes as padded by
+    one pass over the batch and by the default chunks."""
+    from cetd_lib.harness.config import BackendSpec
+    from cetd_lib.models.generation import _chunks
+
+    ids = [_prompt_ids(tokenizer, p) for p in prompts]
+    shared = min(len(os.path.commonprefix(ids)), min(map(len, ids)) - 1)
+    suffix = [len(row) - shared for row in ids]
+    budget = BackendSpec().prefill_chunk_tokens
+    chunks = _chunks(suffix, budget)
+    return {
+        "shared_prefix_tokens": shared,
+        "suffix_tokens": sum(suffix),
+        "one_pass_padded_suffix_tokens": len(suffix) * max(suffix),
+        "prefill_chunk_tokens": budget,
+        "chunks": len(chunks),
+        "chunked_padded_suffix_tokens": sum(len(c) * suffix[c[0]] for c in chunks),
+    }
+
+
 def summarise(apps, prompts, results: dict, baseline: dict | None = None) -> dict:
     from cetd_lib.models import load_tokenizer
 
@@ -530,6 +552,7 @@ def summarise(apps, prompts, results: dict, baseline: dict | None = None) -> dic
     return {
         "candidates": table,
         "prompt_tokens_per_rebuild": prompt_tokens / n,
+        "prompt_pass_tokens": prompt_pass_tokens(tokenizer, prompts),
         "best_capped_candidate": best,
         "best_speedup_vs_hf_fp32": table[best]["speedup_vs_hf_fp32"] if best and base else None,
         "details": {
