@@ -195,6 +195,9 @@ def coder_section(args) -> dict:
         "coder_local_kind": kept_kind,
         "coder_emulated_avx2_host": args.emulate_avx2_host,
         "coder_llamacpp_spec": dataclasses.asdict(llamacpp_spec),
+        "coder_hf_prompt_pass": {
+            k: getattr(paths["hf_float32"], k) for k in ("share_prefix", "prefill_chunk_tokens")
+        },
         "coder_seconds_per_rebuild": per_rebuild,
         "coder_speedup_vs_hf_fp32": speedup,
         "coder_speedup_goal": 2.5,

@@ -12,6 +12,12 @@ Candidates (a runtime that is not installed is recorded as such, not silently sk
 - `hf_float32`: today's `hf` path on an AVX2 host (the baseline of the 2.5x goal);
 - `hf_int8_dynamic`: the same loop after `torch.ao.quantization.quantize_dynamic` of every
   Linear (per-channel int8 weights, int8 activations quantised per call: fbgemm's AVX2 kernels);
+- `hf_float32_one_pass` / `hf_int8_one_pass`: the same with the prompt pass as it was before
+  2026-12-08 (`prefill_chunk_tokens: 0`: the whole batch in one pass, every suffix padded to the
+  longest); the table gives each candidate's speed-up over both float32 paths;
+- `hf_bfloat16`: native bf16 (`local` on hosts with avx512_bf16; meaningless under emulation);
+- `hf_int8_concat_cache`: `hf_int8_dynamic` with transformers' own decoding cache (one copy of
+  the whole cache per token) instead of `generation.GrowingLayer`: what that change is worth;
 - `llamacpp_c8` / `llamacpp_c16` / `llamacpp_c8_ub128`: llama-server over the GGUF, 8 or 16
   slots, the last with a smaller physical batch (prompt chunks interleaved with decodes);
 - `ct2_int8`: CTranslate2 int8 (converted once from the safetensors into $CETD_CACHE/ct2);
@@ -47,7 +53,11 @@ from orchestra import AVX2_ONLY_ENV, CODER_MODEL, host_cpu, mean_pass_rates  # n
 
 CANDIDATES = (
     "hf_float32",
+    "hf_float32_one_pass",
     "hf_int8_dynamic",
+    "hf_int8_one_pass",
+    "hf_bfloat16",
+    "hf_int8_concat_cache",
     "llamacpp_c8",
     "llamacpp_c16",
     "llamacpp_c8_ub128",
@@ -93,15 +103,34 @@ def _closed(text: str, blocks: int) -> bool:
 # ------------------------------------------------------------------------------------------
 
 
-def _hf(args, prompts, *, int8: bool) -> dict:
+#: hf candidates: (dtype, BackendSpec fields that differ from the defaults).
+HF_CANDIDATES = {
+    "hf_float32": ("float32", {}),
+    "hf_float32_one_pass": ("float32", {"prefill_chunk_tokens": 0}),
+    "hf_int8_dynamic": ("int8", {}),
+    "hf_int8_one_pass": ("int8", {"prefill_chunk_tokens": 0}),
+    "hf_bfloat16": ("bfloat16", {}),
+    # Benchmark only: the decoding cache as transformers' DynamicLayer (a full copy per token).
+    "hf_int8_concat_cache": ("int8", {"_concat_cache": True}),
+}
+
+
+def _hf(args, prompts, *, dtype: str, overrides: dict) -> dict:
+    import dataclasses
+
     import torch
 
     from cetd_lib.models import load_base
     from cetd_lib.reconstruction.backends import HFBackend
     from cetd_lib.reconstruction.config import BackendSpec
 
+    overrides = dict(overrides)
+    if overrides.pop("_concat_cache", False):
+        from cetd_lib.models import generation
+
+        generation._growing = lambda cache: cache
     started = time.perf_counter()
-    dtype = "int8" if int8 else "float32"  # int8: the library's path (models.quantize_int8)
+    int8 = dtype == "int8"  # int8: the library's path (models.quantize_int8)
     model, tokenizer = load_base(CODER_MODEL, dtype=dtype)
     extra = {"cpu_capability": torch.backends.cpu.get_cpu_capability()}
     if int8:
@@ -111,21 +140,34 @@ def _hf(args, prompts, *, int8: bool) -> dict:
             for m in model.modules()
         )
     setup = time.perf_counter() - started
-    backend = HFBackend(
-        BackendSpec(name="hf", model=CODER_MODEL, dtype=dtype), model=model, tokenizer=tokenizer
-    )
+    spec = BackendSpec(name="hf", model=CODER_MODEL, dtype=dtype, **overrides)
+    backend = HFBackend(spec, model=model, tokenizer=tokenizer)
+    extra["spec"] = {k: getattr(spec, k) for k in ("batch_size", "max_batch_tokens",
+                     "share_prefix", "prefill_chunk_tokens")}  # fmt: skip
+    if args.prefill_sweep:  # prompt pass alone (one new token) per chunk budget; no rebuilds
+        sweep = {}
+        backend.generate(prompts[:2], 1, 0.0, 1, 0)  # warm-up; also computes the prefix once
+        for budget in args.prefill_sweep.split(","):
+            backend.spec = dataclasses.replace(spec, prefill_chunk_tokens=int(budget))
+            sweep[budget], _ = _timed(lambda n: backend.generate(prompts, 1, 0.0, 1, 0), args)
+            print(f"  prefill_chunk_tokens={budget}: {sweep[budget]:.1f} s", flush=True)
+        return {"prefill_sweep_seconds": sweep, "load_avg_1m_sweep_end": os.getloadavg()[0],
+                "setup_seconds": setup, **extra}  # fmt: skip
     seconds, completions = _timed(lambda n: backend.generate(prompts, 1, 0.0, n, 0), args)
-    # Prefill alone (one new token per prompt): the share of the run decode cannot remove.
-    prefill, _ = _timed(lambda n: backend.generate(prompts, 1, 0.0, 1, 0), args)
-    return {
+    result = {
         "completions": [c[0] for c in completions],
         "seconds": seconds,
-        "prefill_seconds": prefill,
         "setup_seconds": setup,
-        "batch_size": backend.spec.batch_size,
+        "prefix_passes": backend.prefixes.computed,
         "torch_threads": backend.threads,
         **extra,
     }
+    if not args.skip_prefill_timing:
+        # Prefill alone (one new token per prompt): the share of the run decode cannot remove.
+        result["prefill_seconds"], _ = _timed(
+            lambda n: backend.generate(prompts, 1, 0.0, 1, 0), args
+        )
+    return result
 
 
 def _timed(call, args) -> tuple[float, list]:
@@ -401,8 +443,9 @@ def _ort_genai(args, prompts) -> dict:
 
 
 def run_candidate(name: str, args, prompts) -> dict:
-    if name in ("hf_float32", "hf_int8_dynamic"):
-        return _hf(args, prompts, int8=name == "hf_int8_dynamic")
+    if name in HF_CANDIDATES:
+        dtype, overrides = HF_CANDIDATES[name]
+        return _hf(args, prompts, dtype=dtype, overrides=overrides)
     if name == "llamacpp_c8":
         return _llamacpp(args, prompts, slots=8, server_args=())
     if name == "llamacpp_c16":
@@ -426,6 +469,28 @@ def child(args) -> int:
     result["load_avg_1m_after"] = os.getloadavg()[0]
     Path(args.result).write_text(json.dumps(result))
     return 0
+
+
+def prompt_pass_tokens(tokenizer, prompts) -> dict:
+    """Tokens the hf prompt pass computes for these prompts (one batch, as `BackendSpec`'s
+    defaults batch 40 of them): the shared prefix, the suffixes, and the suffixes as padded by
+    one pass over the batch and by the default chunks."""
+    from cetd_lib.harness.config import BackendSpec
+    from cetd_lib.models.generation import _chunks
+
+    ids = [_prompt_ids(tokenizer, p) for p in prompts]
+    shared = min(len(os.path.commonprefix(ids)), min(map(len, ids)) - 1)
+    suffix = [len(row) - shared for row in ids]
+    budget = BackendSpec().prefill_chunk_tokens
+    chunks = _chunks(suffix, budget)
+    return {
+        "shared_prefix_tokens": shared,
+        "suffix_tokens": sum(suffix),
+        "one_pass_padded_suffix_tokens": len(suffix) * max(suffix),
+        "prefill_chunk_tokens": budget,
+        "chunks": len(chunks),
+        "chunked_padded_suffix_tokens": sum(len(c) * suffix[c[0]] for c in chunks),
+    }
 
 
 def summarise(apps, prompts, results: dict, baseline: dict | None = None) -> dict:
@@ -456,9 +521,17 @@ def summarise(apps, prompts, results: dict, baseline: dict | None = None) -> dic
             row["decode_tokens_per_s"] = new_tokens / decode
         table[name] = row
     base = table.get("hf_float32") or baseline
+    one_pass = table.get("hf_float32_one_pass")
     if base:
         for name, row in table.items():
             row["speedup_vs_hf_fp32"] = base["s_per_rebuild"] / row["s_per_rebuild"]
+            if one_pass:
+                row["speedup_vs_hf_fp32_one_pass"] = (
+                    one_pass["s_per_rebuild"] / row["s_per_rebuild"]
+                )
+                row["pass_rate_delta_points_vs_one_pass"] = 100 * (
+                    row["pass_rate"] - one_pass["pass_rate"]
+                )
             row["pass_rate_delta_points"] = 100 * (row["pass_rate"] - base["pass_rate"])
             if "hf_float32" not in ok:
                 continue
@@ -471,12 +544,15 @@ def summarise(apps, prompts, results: dict, baseline: dict | None = None) -> dic
     eligible = {
         k: v
         for k, v in table.items()
-        if k != "hf_float32" and k not in UNCAPPED and v.get("pass_rate_delta_points", -99) >= -2
+        if not k.startswith("hf_float32")
+        and k not in UNCAPPED
+        and v.get("pass_rate_delta_points", -99) >= -2
     }
     best = min(eligible, key=lambda k: eligible[k]["s_per_rebuild"]) if eligible else None
     return {
         "candidates": table,
         "prompt_tokens_per_rebuild": prompt_tokens / n,
+        "prompt_pass_tokens": prompt_pass_tokens(tokenizer, prompts),
         "best_capped_candidate": best,
         "best_speedup_vs_hf_fp32": table[best]["speedup_vs_hf_fp32"] if best and base else None,
         "details": {
@@ -488,9 +564,9 @@ def summarise(apps, prompts, results: dict, baseline: dict | None = None) -> dic
 def markdown(paths: list[Path]) -> str:
     """The docs/serving.md table of one or more runs of this script (figures from the JSON)."""
     lines = [
-        "| candidate | run | load 1 min | s/rebuild | vs hf fp32 | pass rate (delta, points) "
-        "| new tok/s | prefill share | prompt tok/s |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| candidate | run | load 1 min | s/rebuild | vs hf fp32 | vs hf fp32 one pass "
+        "| pass rate (delta, points) | new tok/s | prefill share | prompt tok/s |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for path in paths:
         report = json.loads(path.read_text())
@@ -500,6 +576,7 @@ def markdown(paths: list[Path]) -> str:
                 f"| `{name}` | `{path.name}` | {row['load_avg_1m']:.2f} "
                 f"| {row['s_per_rebuild']:.2f} "
                 f"| {row.get('speedup_vs_hf_fp32', float('nan')):.2f}x "
+                f"| {row.get('speedup_vs_hf_fp32_one_pass', float('nan')):.2f}x "
                 f"| {row['pass_rate']:.3f} ({row.get('pass_rate_delta_points', 0):+.1f}) "
                 f"| {row['new_tokens_per_s']:.1f} "
                 f"| {'' if share is None else f'{share:.0%}'} "
@@ -521,6 +598,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", default="", help="comma-separated candidates (default: all)")
     parser.add_argument("--ct2-batch", type=int, default=16, help="CTranslate2 batch size")
     parser.add_argument("--emulate-avx2-host", action="store_true")
+    parser.add_argument(
+        "--skip-prefill-timing",
+        action="store_true",
+        help="hf: no second, prompt-pass-only timing (saves ~a third of each hf run)",
+    )
+    parser.add_argument(
+        "--prefill-sweep",
+        default="",
+        metavar="B1,B2",
+        help="hf: time only the prompt pass for each prefill_chunk_tokens value (no rebuilds)",
+    )
     parser.add_argument(
         "--export-openvino",
         metavar="PYTHON",
@@ -577,12 +665,18 @@ def main(argv: list[str] | None = None) -> int:
                        "--ct2-batch", str(args.ct2_batch)]  # fmt: skip
             if args.emulate_avx2_host:
                 command.append("--emulate-avx2-host")
+            if args.skip_prefill_timing:
+                command.append("--skip-prefill-timing")
+            if args.prefill_sweep:
+                command += ["--prefill-sweep", args.prefill_sweep]
             done = subprocess.run(command, capture_output=True, text=True, check=False)
             if done.returncode == 0:
                 results[name] = json.loads(Path(out.name).read_text())
-                print(
-                    f"{name}: {results[name]['seconds'] / len(prompts):.2f} s/rebuild", flush=True
-                )
+                if "seconds" in results[name]:
+                    rate = results[name]["seconds"] / len(prompts)
+                    print(f"{name}: {rate:.2f} s/rebuild", flush=True)
+                else:
+                    print(f"{name}: {results[name].get('prefill_sweep_seconds')}", flush=True)
             else:
                 missing = re.search(r"No module named '(\w+)'", done.stderr)
                 results[name] = {

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
+import os
 
 import pytest
+import torch
 
 from cetd_lib.apps.app import App
 from cetd_lib.models.generation import Row, cpu_flags, generate_batched, resolve_dtype
@@ -225,3 +228,145 @@ def test_a_shared_prompt_prefix_is_run_once(tiny):
     )
     alone = [generate_batched(model, tokenizer, [r], max_new_tokens=5)[0] for r in rows]
     assert together == alone
+
+
+# ---- prompt pass: prefix kept across calls, chunked prefill -----------------------------------
+
+
+def test_prefill_chunks_are_length_sorted_and_capped():
+    from cetd_lib.models.generation import _chunks
+
+    lengths = [10, 50, 40, 45, 5]
+    assert _chunks(lengths, 0) == [[1, 3, 2, 0, 4]]  # one pass, longest first
+    # 2 x 50 fits 100, 3 x 50 does not; 2 x 40 fits, 3 x 40 does not.
+    assert _chunks(lengths, 100) == [[1, 3], [2, 0], [4]]
+    assert _chunks(lengths, 120) == [[1, 3], [2, 0, 4]]
+    assert _chunks(lengths, 1) == [[1], [3], [2], [0], [4]]  # a row alone always runs
+    with pytest.raises(ValueError, match="prefill_chunk_tokens"):
+        BackendSpec(prefill_chunk_tokens=-1)
+
+
+def test_chunked_prefill_pads_each_chunk_to_its_own_longest_row(tiny):
+    model, tokenizer = tiny
+    prefix = "You are an expert Python programmer who writes complete modules. " * 3
+    rows = [Row(prefix + t, 0) for t in TEXTS]
+    ids = [tokenizer(r.text, add_special_tokens=False)["input_ids"] for r in rows]
+    shared = min(len(os.path.commonprefix(ids)), min(map(len, ids)) - 1)  # each row keeps 1
+    suffix = [len(row) - shared for row in ids]
+    prompt_passes: list[tuple[int, int]] = []  # (rows, width) of the suffix passes
+
+    def record(module, args, kwargs):
+        if "logits_to_keep" in kwargs and kwargs.get("past_key_values") is not None:
+            prompt_passes.append(tuple(kwargs["input_ids"].shape))
+
+    handle = model.register_forward_pre_hook(record, with_kwargs=True)
+    try:
+        chunked = generate_batched(
+            model, tokenizer, rows, max_new_tokens=5, batch_size=5, prefill_chunk_tokens=30
+        )
+    finally:
+        handle.remove()
+    assert len(prompt_passes) >= 2
+    assert sum(rows_ for rows_, _ in prompt_passes) == len(rows)
+    assert max(w for _, w in prompt_passes) == max(suffix)
+    assert min(w for _, w in prompt_passes) < max(suffix)  # a chunk not padded to the max
+    whole = generate_batched(model, tokenizer, rows, max_new_tokens=5, batch_size=5)
+    alone = [generate_batched(model, tokenizer, [r], max_new_tokens=5)[0] for r in rows]
+    assert chunked == whole == alone
+
+
+def test_the_shared_prefix_is_computed_once_per_model_weights(tiny):
+    from cetd_lib.models.generation import PrefixStore
+
+    model, tokenizer = tiny
+    prefix = "You are an expert Python programmer who writes complete modules. " * 3
+    rows = [Row(prefix + t, 0) for t in TEXTS]
+    store = PrefixStore()
+    first = generate_batched(model, tokenizer, rows, max_new_tokens=4, batch_size=2, prefixes=store)
+    again = generate_batched(model, tokenizer, rows, max_new_tokens=4, batch_size=3, prefixes=store)
+    assert store.computed == 1 and first == again  # three batches, two calls: one prefix pass
+    weight = model.get_input_embeddings().weight
+    saved = weight.detach().clone()
+    try:
+        with torch.no_grad():
+            weight.mul_(1.5)  # an in-place update, as an optimizer step makes
+        changed = generate_batched(model, tokenizer, rows, max_new_tokens=4, prefixes=store)
+        assert store.computed == 2
+        fresh = generate_batched(model, tokenizer, rows, max_new_tokens=4)
+        assert changed == fresh
+    finally:
+        with torch.no_grad():
+            weight.copy_(saved)
+
+
+def test_smollm2_prefix_reuse_gives_the_plain_greedy_tokens(smollm2_base):
+    """The real chat template and a real model: prompts of different lengths that share the
+    system message; the default prompt pass (prefix kept, chunked) decodes the same greedy
+    tokens as running every prompt whole in one padded pass."""
+    model, tokenizer = smollm2_base
+    apps = [
+        App("a", {"m.py": "x = 1\n"}, {}, ("m.py defines x, equal to 1.",)),
+        App(
+            "b",
+            {"m.py": "def add(a, b):\n    return a + b\n"},
+            {},
+            (
+                "m.py defines add(a, b) that returns the sum of a and b.",
+                "add works for ints, floats and strings alike.",
+                "add raises TypeError when the two values cannot be added.",
+            ),
+        ),
+        App("c", {"m.py": "def f():\n    return []\n"}, {}, ("f() returns an empty list.",)),
+    ]
+    prompts = [build_prompt(app, list(app.requirements), "reconstruct-v1") for app in apps]
+    spec = BackendSpec(name="s", kind="hf", model="smollm2-135m-instruct", dtype="float32")
+    kept = HFBackend(spec, model=model, tokenizer=tokenizer)
+    plain = HFBackend(
+        BackendSpec(**{**spec.__dict__, "share_prefix": False, "prefill_chunk_tokens": 0}),
+        model=model,
+        tokenizer=tokenizer,
+    )
+    lengths = {
+        len(tokenizer(kept.render(p), add_special_tokens=False)["input_ids"]) for p in prompts
+    }
+    assert len(lengths) == 3
+    kept.spec = dataclasses.replace(spec, prefill_chunk_tokens=1)  # every row its own chunk
+    chunked = kept.generate(prompts, 1, 0.0, 24, 0)
+    assert kept.prefixes.computed == 1
+    kept.spec = spec
+    assert (
+        chunked == kept.generate(prompts, 1, 0.0, 24, 0) == plain.generate(prompts, 1, 0.0, 24, 0)
+    )
+    assert kept.prefixes.computed == 1  # the second call reused the prefix
+    assert plain.prefixes.computed == 0
+
+
+def test_the_decoding_cache_grows_in_place_and_keeps_rows_right():
+    """Keys and values equal what concatenation gives, through appends and dropped rows, and
+    appends within the capacity write into the same buffer (no copy of the whole cache)."""
+    from transformers import DynamicCache
+
+    from cetd_lib.models.generation import _growing
+
+    generator = torch.Generator().manual_seed(0)
+
+    def kv(rows, length):
+        return [torch.randn(rows, 2, length, 4, generator=generator) for _ in range(2)]
+
+    start = kv(3, 5)
+    cache = _growing(DynamicCache(ddp_cache_data=[tuple(start)]))
+    reference = [t.clone() for t in start]
+    layer = cache.layers[0]
+    pointers = set()
+    for step in range(6):
+        if step == 3:  # row 1 stops
+            index = torch.tensor([0, 2])
+            cache.batch_select_indices(index)
+            reference = [t[index] for t in reference]
+        new = kv(reference[0].shape[0], 1)
+        keys, values = layer.update(*new)
+        reference = [torch.cat([r, n], dim=-2) for r, n in zip(reference, new, strict=True)]
+        assert torch.equal(keys, reference[0]) and torch.equal(values, reference[1])
+        pointers.add(keys.data_ptr())
+        assert cache.get_seq_length() == 5 + step + 1
+    assert len(pointers) == 2  # one buffer before the row left, one after

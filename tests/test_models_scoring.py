@@ -83,3 +83,26 @@ def test_orchestra_members_are_registered_likelihood_judges(tiny_base):
     assert judge.score([prompt], ["def f(): return 1"]) == pytest.approx(direct)
     with pytest.raises(Exception, match="cannot score answers"):
         make_scorer("teacher_forced", NullBackend(BackendSpec(name="null", kind="null")))
+
+
+def test_a_shared_prefix_runs_once_and_scores_as_the_whole_pass(tiny_base):
+    from cetd_lib.models.generation import PrefixStore
+
+    model, tokenizer = tiny_base
+    head = "<|im_start|>system\nYou write complete, working Python modules. " * 3
+    pairs = [(head + prompt, answer) for prompt, answer in PAIRS]
+    whole = answer_logprobs(model, tokenizer, pairs, batch_size=3, share_prefix=False)
+    store = PrefixStore()
+    shared = answer_logprobs(model, tokenizer, pairs, batch_size=3, prefixes=store)
+    again = answer_logprobs(model, tokenizer, pairs[:2], batch_size=1, prefixes=store)
+    assert store.computed == 1  # two calls, three batches: one prefix pass
+    for a, b in zip(whole, shared, strict=True):
+        assert a.tokens == b.tokens
+        if a.tokens:
+            assert a.total == pytest.approx(b.total, abs=1e-4)
+    for a, b in zip(whole[:2], again, strict=True):
+        assert a.total == pytest.approx(b.total, abs=1e-4)
+    prompt_text, answer = pairs[1]
+    assert shared[1].total == pytest.approx(
+        naive_logprob(model, tokenizer, prompt_text, answer), abs=1e-3
+    )

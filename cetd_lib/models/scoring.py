@@ -16,13 +16,14 @@ have produced it; the end-of-turn token is not scored.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import torch
 
-from cetd_lib.models.generation import resolve_dtype
+from cetd_lib.models.generation import MIN_SHARED_PREFIX, PrefixStore, expanded_cache, resolve_dtype
 
 
 @dataclass(frozen=True)
@@ -53,13 +54,28 @@ def answer_logprobs(
     *,
     batch_size: int = 8,
     max_batch_tokens: int = 8192,
+    share_prefix: bool = True,
+    prefixes: PrefixStore | None = None,
 ) -> list[AnswerLogProb]:
-    """log p(answer | prompt) summed over answer tokens, for each (prompt_text, answer)."""
+    """log p(answer | prompt) summed over answer tokens, for each (prompt_text, answer).
+
+    `share_prefix`: the token prefix every pair shares (the orchestra's system message and
+    template head) runs once (its cache from `prefixes`, kept across calls by a caller that
+    keeps the store) and every batch runs only the rest, right-padded after it."""
     encoded = [encode_pair(tokenizer, prompt, answer) for prompt, answer in pairs]
+    shared = 0
+    if share_prefix and len(encoded) > 1:
+        shared = len(os.path.commonprefix([row for row, _ in encoded]))
+        shared = min(shared, min(start for _, start in encoded) - 1)  # >= 1 prompt token own
+    device = next(model.parameters()).device
+    prefix_kv = None
+    if shared >= MIN_SHARED_PREFIX:
+        prefix_kv = (prefixes or PrefixStore()).get(model, encoded[0][0][:shared], device)
+    if prefix_kv is None:  # too short to pay, or a cache that cannot be expanded
+        shared = 0
     order = sorted(range(len(encoded)), key=lambda i: len(encoded[i][0]))
     results: list[AnswerLogProb | None] = [None] * len(encoded)
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
-    device = next(model.parameters()).device
     start = 0
     while start < len(order):
         batch = [order[start]]
@@ -70,14 +86,23 @@ def answer_logprobs(
         ):
             batch.append(order[start + len(batch)])
         start += len(batch)
-        width = max(len(encoded[i][0]) for i in batch)
+        width = max(len(encoded[i][0]) for i in batch) - shared
         ids = torch.full((len(batch), width), pad, dtype=torch.long)
-        mask = torch.zeros((len(batch), width), dtype=torch.long)
+        mask = torch.zeros((len(batch), shared + width), dtype=torch.long)
         for row, index in enumerate(batch):
             row_ids = encoded[index][0]
-            ids[row, : len(row_ids)] = torch.tensor(row_ids)
+            ids[row, : len(row_ids) - shared] = torch.tensor(row_ids[shared:])
             mask[row, : len(row_ids)] = 1
-        hidden = model.model(input_ids=ids.to(device), attention_mask=mask.to(device))
+        extra = {}
+        if shared:
+            extra = {
+                "past_key_values": expanded_cache(prefix_kv, len(batch)),
+                "position_ids": torch.arange(shared, shared + width, device=device).expand(
+                    len(batch), width
+                ),
+                "use_cache": True,
+            }
+        hidden = model.model(input_ids=ids.to(device), attention_mask=mask.to(device), **extra)
         hidden = hidden.last_hidden_state
         for row, index in enumerate(batch):
             row_ids, answer_start = encoded[index]
@@ -85,7 +110,7 @@ def answer_logprobs(
                 results[index] = AnswerLogProb(0.0, 0)
                 continue
             # position t predicts token t + 1: answer tokens are predicted from answer_start - 1
-            states = hidden[row, answer_start - 1 : len(row_ids) - 1]
+            states = hidden[row, answer_start - 1 - shared : len(row_ids) - 1 - shared]
             logits = model.lm_head(states).float()
             targets = torch.tensor(row_ids[answer_start:], device=logits.device)
             logprobs = torch.log_softmax(logits, dim=-1).gather(1, targets[:, None])
@@ -102,6 +127,7 @@ class TeacherForcedScorer:
         self.model = model.eval()
         self.tokenizer = tokenizer
         self.batch_size = batch_size
+        self.prefixes = PrefixStore()  # the shared chat prefix's cache, kept across calls
 
     @classmethod
     def load(cls, name: str, *, dtype: str = "auto", batch_size: int = 8) -> TeacherForcedScorer:
@@ -119,7 +145,9 @@ class TeacherForcedScorer:
         if len(prompts) != len(answers):
             raise ValueError(f"{len(prompts)} prompts but {len(answers)} answers")
         pairs = [(self.render(p), a) for p, a in zip(prompts, answers, strict=True)]
-        return answer_logprobs(self.model, self.tokenizer, pairs, batch_size=self.batch_size)
+        return answer_logprobs(
+            self.model, self.tokenizer, pairs, batch_size=self.batch_size, prefixes=self.prefixes
+        )
 
     def score(self, prompts: Sequence[Any], answers: Sequence[str]) -> list[float]:
         return [r.mean for r in self.logprobs(prompts, answers)]

@@ -247,6 +247,9 @@ class HFBackend:
         if tokenizer.pad_token_id is None:
             tokenizer.pad_token = tokenizer.eos_token
         tokenizer.padding_side = "left"  # decoder-only models continue from the right edge
+        from cetd_lib.models.generation import PrefixStore
+
+        self.prefixes = PrefixStore()  # the shared chat prefix's cache, kept across calls
 
     def render(self, prompt: Prompt) -> str:
         if getattr(self.tokenizer, "chat_template", None):
@@ -299,6 +302,9 @@ class HFBackend:
             sort_by_length=self.spec.sort_by_length,
             stop=lambda row, row_ids: self._fences_closed(row_ids, blocks[row]),
             progress=f"{self.spec.name}: {len(rows)} rebuilds",
+            share_prefix=self.spec.share_prefix,
+            prefill_chunk_tokens=self.spec.prefill_chunk_tokens,
+            prefixes=self.prefixes,
         )
         texts = self.tokenizer.batch_decode(ids, skip_special_tokens=True)
         outputs = []
@@ -311,7 +317,9 @@ class HFBackend:
         """Mean log-prob per answer token under this model (teacher-forced, models.scoring)."""
         from cetd_lib.models.scoring import TeacherForcedScorer
 
-        return TeacherForcedScorer(self.model, self.tokenizer).score(prompts, answers)
+        scorer = TeacherForcedScorer(self.model, self.tokenizer)
+        scorer.prefixes = self.prefixes  # same weights: one store for both passes
+        return scorer.score(prompts, answers)
 
     def _generate_transformers(
         self,

@@ -81,6 +81,18 @@ class BackendSpec:
         "in the callers' order either way.",
         default=True,
     )
+    share_prefix: bool = help_field(
+        "hf (pruned loop): the chat prefix every prompt shares (system message, template head) "
+        "runs once per model and its cache is expanded to every row; false runs every prompt "
+        "whole (the reference).",
+        default=True,
+    )
+    prefill_chunk_tokens: int = help_field(
+        "hf (pruned loop): the prompt pass runs in length-sorted chunks of at most this many "
+        "tokens (rows x longest suffix), each padded only to its own longest row (0 = the whole "
+        "batch in one pass, padded to its longest prompt).",
+        default=2048,
+    )
     decode_loop: Literal["pruned", "transformers"] = help_field(
         "hf: 'pruned' drops each row from the batch once it stops (its code blocks closed, EOS); "
         "'transformers' is model.generate on fixed batches (every row runs until the longest "
@@ -116,6 +128,11 @@ class BackendSpec:
             )
         if self.threads < 0:
             raise ValueError(f"member {self.name!r}: threads must be >= 0, got {self.threads}")
+        if self.prefill_chunk_tokens < 0:
+            raise ValueError(
+                f"member {self.name!r}: prefill_chunk_tokens must be >= 0 (0 = one pass), "
+                f"got {self.prefill_chunk_tokens}"
+            )
         if self.decode_loop not in ("pruned", "transformers"):
             raise ValueError(
                 f"member {self.name!r}: decode_loop must be 'pruned' or 'transformers', "
