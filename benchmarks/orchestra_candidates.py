@@ -475,8 +475,8 @@ def prompt_pass_tokens(tokenizer, prompts) -> dict:
     """Tokens the hf prompt pass computes for these prompts (one batch, as `BackendSpec`'s
     defaults batch 40 of them): the shared prefix, the suffixes, and the suffixes as padded by
     one pass over the batch and by the default chunks."""
-    from cetd_lib.harness.config import BackendSpec
     from cetd_lib.models.generation import _chunks
+    from cetd_lib.reconstruction.config import BackendSpec
 
     ids = [_prompt_ids(tokenizer, p) for p in prompts]
     shared = min(len(os.path.commonprefix(ids)), min(map(len, ids)) - 1)
