@@ -640,8 +640,8 @@ def _fast_assert_locations() -> bool:
     """Give pytest's rewritten asserts their positions in one loop instead of pytest's.
 
     `visit_Assert` ends by walking every node it made with a recursive generator and calling
-    `ast.copy_location` on each node without a line number: 60% of rewriting a HumanEval test
-    file (~1.2 of ~2 ms), the part of the cold pass that a warm one does not pay. Here the
+    `ast.copy_location` on each node without a line number: most of rewriting a HumanEval test
+    file (an ad hoc cProfile), which the cold pass pays and a warm one does not. Here the
     walk yields nothing and `_copy_missing_locations` does the same work; the bytecode is
     byte-for-byte pytest's (`tests/test_harness_bytecode.py` compares every bundled test
     file). Applied only when pytest's method has exactly that loop; True if applied."""
