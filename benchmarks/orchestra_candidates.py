@@ -561,6 +561,10 @@ def summarise(apps, prompts, results: dict, baseline: dict | None = None) -> dic
     }
 
 
+def _ratio(value: float | None) -> str:
+    return "" if value is None else f"{value:.2f}x"
+
+
 def markdown(paths: list[Path]) -> str:
     """The docs/serving.md table of one or more runs of this script (figures from the JSON)."""
     lines = [
@@ -576,7 +580,7 @@ def markdown(paths: list[Path]) -> str:
                 f"| `{name}` | `{path.name}` | {row['load_avg_1m']:.2f} "
                 f"| {row['s_per_rebuild']:.2f} "
                 f"| {row.get('speedup_vs_hf_fp32', float('nan')):.2f}x "
-                f"| {row.get('speedup_vs_hf_fp32_one_pass', float('nan')):.2f}x "
+                f"| {_ratio(row.get('speedup_vs_hf_fp32_one_pass'))} "
                 f"| {row['pass_rate']:.3f} ({row.get('pass_rate_delta_points', 0):+.1f}) "
                 f"| {row['new_tokens_per_s']:.1f} "
                 f"| {'' if share is None else f'{share:.0%}'} "
