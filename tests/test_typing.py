@@ -24,15 +24,7 @@ TYPED = {
 }
 
 #: What is still `Any`, and why; the list may only shrink (the test fails on a stale entry).
-REMAINING = {
-    # likelihood.py is being changed by other work; Backend needs a TYPE_CHECKING import there
-    # (reconstruction.backends imports likelihood to register its scorers)
-    "cetd_lib.reconstruction.likelihood.make_scorer(backend)",
-    # below cetd_lib.params, which cannot be imported there: it hands the whole Params to a
-    # review kind's registered verdict (which reads any section); typed sections need the
-    # registry's verdict signature changed
-    "cetd_lib.review.kinds.verdict(params)",
-}
+REMAINING: set[str] = set()
 
 
 def any_typed(package: Path = PACKAGE) -> set[str]:

@@ -12,11 +12,14 @@ here loads a model or runs code.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from cetd_lib.apps.app import App
 from cetd_lib.apps.degrade import strip_comments_and_docstrings
 from cetd_lib.reconstruction.prompts import Prompt
+
+if TYPE_CHECKING:  # backends imports this module to register its scorers
+    from cetd_lib.reconstruction.backends import Backend
 
 
 class AnswerScorer(Protocol):
@@ -49,7 +52,7 @@ def likelihood_gain(score: float, baseline: float, ceiling: float | None = None)
 # A judge is built per orchestra member from that member's loaded backend (the model it
 # already holds), by name: `register_scorer("hf")(factory)`; `calibration.likelihood_scorer`
 # and the notebooks pick one by that name.
-ScorerFactory = Callable[[Any], AnswerScorer]
+ScorerFactory = Callable[["Backend"], AnswerScorer]
 SCORERS: dict[str, ScorerFactory] = {}
 
 
@@ -61,7 +64,7 @@ def register_scorer(name: str) -> Callable[[ScorerFactory], ScorerFactory]:
     return decorate
 
 
-def make_scorer(name: str, backend: Any) -> AnswerScorer:
+def make_scorer(name: str, backend: Backend) -> AnswerScorer:
     """The registered judge `name` on a member's loaded `backend`."""
     if name not in SCORERS:
         raise KeyError(

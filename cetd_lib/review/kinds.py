@@ -14,7 +14,10 @@ import importlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # cetd_lib.params sits above review; only the annotation needs it
+    from cetd_lib.params import Params
 
 
 def _frozen(mapping: Mapping[str, str]) -> Mapping[str, str]:
@@ -116,7 +119,7 @@ def review_kind(kind: str | ReviewKind) -> ReviewKind:
 
 
 def verdict(
-    kind: str | ReviewKind, ratings: Sequence[Any], params: Any, origin: str
+    kind: str | ReviewKind, ratings: Sequence[Any], params: Params, origin: str
 ) -> dict[str, Any] | None:
     """The headline figure a kind reports against a target (e.g. the explanation rating vs
     the multi-task seed target), or None for kinds without one (requirements)."""
