@@ -521,8 +521,7 @@ def local_backend_choice(flags: frozenset[str] | None = None) -> tuple[str, str]
     Qwen2.5-Coder-0.5B (`benchmarks/orchestra.py`, `benchmarks/orchestra_candidates.py`): `hf`
     in bfloat16 where the CPU has native bf16 (2.6x its float32 on an avx512_bf16 host), `hf`
     with torch dynamic int8 elsewhere (AVX2 emulation: 2.34x float32 where llama.cpp was 1.19x;
-    with the chunked prompt pass 2.67-2.74x at -1.6 points, timed beside other jobs;
-    docs/serving.md)."""
+    with the chunked prompt pass 2.46x at -1.6 points on a quiet host; docs/serving.md)."""
     from cetd_lib.models.generation import resolve_dtype
 
     if resolve_dtype("auto", "cpu", flags) == "bfloat16":
