@@ -60,10 +60,10 @@ def _patch(variant: str, worker_mod) -> None:
         _comparisons.apply = lambda tree: None
     if variant in ("no_hook", "off"):
 
-        def install_guard(worker, **kwargs):
+        def install_audit_hook(worker, **kwargs):
             return lambda name: isinstance(name, str) and name.startswith(worker.root + os.sep)
 
-        worker_mod.install_guard = install_guard
+        worker_mod.install_audit_hook = install_audit_hook
         _events.ResultPlugin.seal = lambda self: None  # events written by the plugin itself
 
 

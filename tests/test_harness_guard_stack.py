@@ -26,7 +26,7 @@ SCRIPT = textwrap.dedent(
     worker = types.SimpleNamespace(
         root=root, src=root + "/src", tests=root + "/tests", ini=root + "/pytest.ini"
     )
-    _audit_hook.install_guard(worker, allow_subprocess=True, deny_read=())
+    _audit_hook.install_audit_hook(worker, allow_subprocess=True, deny_read=())
 
     def attempt(call):
         try:

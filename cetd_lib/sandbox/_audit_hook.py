@@ -96,7 +96,7 @@ class Verdict:
         self.fd, self.key, self.budget, self.tag, self.recorder = fd, key, budget, tag, recorder
 
 
-def install_guard(
+def install_audit_hook(
     worker: Worker,
     *,
     allow_subprocess: bool,
@@ -130,7 +130,7 @@ def install_guard(
     compiled_untrusted: set = set()  # file names compiled while untrusted code was running
     add_compiled, is_str, str_type, bytes_type = compiled_untrusted.add, isinstance, str, bytes
     exact_str = str.__str__  # a str subclass's exact value, without its own methods
-    function = type(install_guard)
+    function = type(install_audit_hook)
     stdlib = os.path.dirname(os.__file__) + os.sep
     frame_readers = frozenset(stdlib + name for name in FRAME_READING_STDLIB)
     traceback_file = stdlib + "traceback.py"

@@ -164,7 +164,8 @@ UNTRUSTED_FILE: list = [lambda name: True]
 
 
 def install(untrusted_file) -> list:
-    """Use the audit hook's predicate (`_audit_hook.install_guard`); returns the holder to watch."""
+    """Use the audit hook's predicate (`_audit_hook.install_audit_hook`); returns the holder
+    to watch."""
     UNTRUSTED_FILE[0] = untrusted_file
     return UNTRUSTED_FILE
 

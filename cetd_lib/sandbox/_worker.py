@@ -45,7 +45,7 @@ import traceback
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 # Sibling scripts, imported before the worker enters its namespaces (noqa: the path above).
 import _comparisons  # noqa: E402
-from _audit_hook import Verdict, install_guard  # noqa: E402
+from _audit_hook import Verdict, install_audit_hook  # noqa: E402
 from _events import (  # noqa: E402
     MESSAGE_CHARS,
     ResultPlugin,
@@ -158,7 +158,7 @@ class Worker:
         config.hook.pytest_sessionstart(session=session)
         self.config, self.session = config, session
         _mark_items_checked()
-        # What decides a verdict, as it is before any app code runs (checked by the guard
+        # What decides a verdict, as it is before any app code runs (checked by the audit hook
         # after every test and at the end, `_events.VerdictState`).
         self.verdict_state = VerdictState(config, dict(sys.modules), self.tests, _comparisons)
         loaded = RAW_MEMORY_LOADED.intersection(sys.modules)
@@ -449,7 +449,7 @@ class Worker:
             plugin.overflow = True
 
         verdict = Verdict(events_fd, plugin.key, plugin.budget, _event_tag, ResultPlugin.emit)
-        state.untrusted_file = install_guard(
+        state.untrusted_file = install_audit_hook(
             self,
             allow_subprocess=bool(self.cfg.get("allow_subprocess")),
             deny_read=tuple(self.cfg.get("deny_read", ())),
@@ -526,7 +526,7 @@ class Worker:
             (resource.RLIMIT_AS, int(self.cfg.get("memory_mb", 2048)) * mb),
         ]
         # RLIMIT_NPROC counts every process of the user, so leave room for the ones running.
-        # The kernel does not apply it to root; the audit guard blocks process creation anyway.
+        # The kernel does not apply it to root; the audit hook blocks process creation anyway.
         # In namespaces the child is the only process of its (unprivileged) user.
         if self.namespaces:
             limits.append((resource.RLIMIT_NPROC, int(self.cfg.get("max_processes", 32))))
@@ -777,7 +777,7 @@ def _rmtree(path: str) -> None:
 
 
 # ---------------------------------------------------------------------------------------------
-# The Python-level guard (audit hook, PEP 578). NOT a security boundary: see docs/harness.md.
+# The Python-level audit hook (PEP 578). NOT a security boundary: see docs/harness.md.
 # ---------------------------------------------------------------------------------------------
 
 
