@@ -191,7 +191,7 @@ def wilcoxon_test(a: Sequence[float], b: Sequence[float]) -> PairedTest:
     return PairedTest(
         "wilcoxon",
         min(w_plus2, w_minus2) / 2,
-        float(f"{p:.12g}"),  # float noise off (12 significant digits), tiny p kept above 0
+        _without_float_noise(p),
         int(diffs.size),
         wins,
         losses,
@@ -310,6 +310,12 @@ def _favours(lean: float) -> str:
 # ---------------------------------------------------------------------------------------------
 
 
+def _without_float_noise(p: float) -> float:
+    """`p` to 12 significant digits: hand-computed p-values compare equal, and a tiny p stays
+    above 0 (12 decimals made study v2's 1e-16 a 0.0)."""
+    return float(f"{p:.12g}")
+
+
 def holm(p_values: Sequence[float]) -> list[float]:
     """Holm step-down adjusted p-values (Holm 1979), by statsmodels; NaN stays NaN and is not
     counted in the family (a comparison with every pair tied tests nothing).
@@ -326,7 +332,7 @@ def holm(p_values: Sequence[float]) -> list[float]:
     if index:
         adjusted = multipletests([p_values[i] for i in index], method="holm")[1]
         for i, p in zip(index, adjusted, strict=True):
-            out[i] = float(f"{float(p):.12g}")  # noise off (12 significant digits); tiny p > 0
+            out[i] = _without_float_noise(float(p))
     return out
 
 
