@@ -172,21 +172,23 @@ class PrefixStore:
             self._weights = weights
         key = tuple(prefix)
         if key not in self._entries:
-            out = model(
-                input_ids=torch.tensor([list(prefix)], device=device),
-                use_cache=True,
-                logits_to_keep=1,
-            )
+            cache = prefix_cache(model, prefix, device)
             self.computed += 1
             if len(self._entries) >= self.max_entries:
                 self._entries.pop(next(iter(self._entries)))
-            cache = out.past_key_values
             self._entries[key] = (
                 [(layer.keys, layer.values) for layer in cache.layers]
                 if _plain_layers(cache)
                 else None
             )
         return self._entries[key]
+
+
+def prefix_cache(model, prefix: Sequence[int], device):
+    """The model's cache after one row of `prefix` (only the last position's logits made)."""
+    return model(
+        input_ids=torch.tensor([list(prefix)], device=device), use_cache=True, logits_to_keep=1
+    ).past_key_values
 
 
 def _plain_layers(cache) -> bool:
@@ -276,11 +278,7 @@ def _prompt_pass(
         if prefix_kv is not None:
             cache = expanded_cache(prefix_kv, len(rows))
         elif shared:  # a cache that is not plain: the prefix runs here, repeated per row
-            cache = model(
-                input_ids=torch.tensor([ids[0][:shared]], device=device),
-                use_cache=True,
-                logits_to_keep=1,
-            ).past_key_values
+            cache = prefix_cache(model, ids[0][:shared], device)
             cache.batch_repeat_interleave(len(rows))
         out = model(
             input_ids=input_ids.to(device),
